@@ -1,0 +1,3 @@
+from kmcbot.cli import main
+
+raise SystemExit(main())

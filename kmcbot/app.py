@@ -1,0 +1,93 @@
+"""The aiohttp application: routes and one cleanup context per resource."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import aiohttp
+import redis.asyncio as aioredis
+import structlog
+from aiohttp import web
+
+from kmcbot import db
+from kmcbot.booking.repository import load_availability
+from kmcbot.outbox import DevTransport, GraphTransport, Sender, Transport
+from kmcbot.pipeline import AvailabilityCache, Pipeline
+from kmcbot.sessions import SessionStore
+from kmcbot.settings import Settings
+from kmcbot.web import dev, health, webhook
+from kmcbot.web.keys import DEV_OUTBOX, PG, PIPELINE, REDIS, SETTINGS
+
+log = structlog.get_logger()
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Needs `settings.database_url` and `settings.redis_url` resolved (see cli.serve)."""
+    app = web.Application(client_max_size=webhook.MAX_BODY)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.extend([_postgres, _redis, _pipeline, _sender])
+    app.router.add_get("/webhook", webhook.verify)
+    app.router.add_post("/webhook", webhook.receive)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    if settings.dev:
+        app.router.add_get("/dev/messages", dev.messages)
+    return app
+
+
+async def _postgres(app: web.Application) -> AsyncIterator[None]:
+    url = app[SETTINGS].database_url
+    assert url, "database_url must be resolved before the app starts"
+    app[PG] = await db.create_pool(url)
+    yield
+    await app[PG].close()
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    url = app[SETTINGS].redis_url
+    assert url, "redis_url must be resolved before the app starts"
+    app[REDIS] = aioredis.from_url(url, max_connections=64)
+    await app[REDIS].ping()
+    app[DEV_OUTBOX] = DevTransport(app[REDIS], app[SETTINGS].redis_prefix)
+    yield
+    await app[REDIS].aclose()
+
+
+async def _pipeline(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    pool = app[PG]
+    app[PIPELINE] = Pipeline(
+        SessionStore(app[REDIS], settings.redis_prefix),
+        pool,
+        AvailabilityCache(lambda now: load_availability(pool, now)),
+        settings.id_pepper,
+    )
+    yield
+
+
+async def _sender(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if not settings.run_sender:
+        yield
+        return
+    async with aiohttp.ClientSession() as http:
+        transport: Transport
+        if settings.wa_token:
+            transport = GraphTransport(
+                http, settings.graph_url, settings.wa_phone_number_id, settings.wa_token
+            )
+        else:
+            transport = app[DEV_OUTBOX]
+        sender = Sender(
+            app[REDIS],
+            SessionStore(app[REDIS], settings.redis_prefix).outbox_key,
+            transport,
+            settings.send_rate,
+        )
+        task = asyncio.create_task(sender.run(), name="outbox-sender")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,91 @@
+"""Booking domain types shared by the pure dialogue and the PostgreSQL repository."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from enum import StrEnum
+
+# India has had one offset and no daylight saving since 1945: a fixed offset
+# needs no tz database (slim containers often lack one).
+IST = timezone(timedelta(hours=5, minutes=30), "IST")
+
+
+class Vaccine(StrEnum):
+    COVISHIELD = "covishield"
+    COVAXIN = "covaxin"
+    SPUTNIK_V = "sputnik_v"
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """Days after the first dose within which the second is due (from dose_intervals)."""
+
+    min_days: int
+    max_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class Centre:
+    id: int
+    code: str
+    name: str
+    address: str
+    ward: int | None
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    id: int
+    centre_id: int
+    vaccine: Vaccine
+    day: date
+    start: time
+    end: time
+    free: int  # capacity - booked when the snapshot was taken; PostgreSQL decides
+
+    @property
+    def starts_at(self) -> datetime:
+        return datetime.combine(self.day, self.start, IST)
+
+
+class BookingStatus(StrEnum):
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+    ATTENDED = "attended"
+
+
+@dataclass(frozen=True, slots=True)
+class BookingView:
+    """A booking as the citizen sees it (no full ID number exists anywhere)."""
+
+    reference: str
+    code: str
+    status: BookingStatus
+    centre: Centre
+    slot_id: int
+    day: date
+    start: time
+    end: time
+    vaccine: Vaccine
+    first_dose: date
+    id_type: str
+    id_last4: str
+    name: str
+    lang: str
+
+
+class Refusal(StrEnum):
+    """Why PostgreSQL refused a booking, cancellation or move."""
+
+    SLOT_FULL = "slot_full"
+    SLOT_STARTED = "slot_started"
+    SLOT_GONE = "slot_gone"  # deleted or cancelled by the centre
+    ID_ALREADY_BOOKED = "id_already_booked"
+    NUMBER_LIMIT = "number_limit"
+    VACCINE_MISMATCH = "vaccine_mismatch"
+    NOT_ELIGIBLE = "not_eligible"
+    NOT_FOUND = "not_found"
+    NOT_ACTIVE = "not_active"  # already cancelled or attended

@@ -1,0 +1,308 @@
+"""Bookings in PostgreSQL: each change is one short transaction.
+
+The slot row is locked with `SELECT ... FOR UPDATE` before its count is
+checked and changed, so two citizens can never take the last place together;
+the schema's CHECK and unique indexes catch anything this code gets wrong.
+Locks are always taken in one order (the citizen's number, then slots by id)
+so that crossing reschedules cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import asyncpg
+
+from kmcbot.booking.availability import Availability
+from kmcbot.booking.model import (
+    BookingStatus,
+    BookingView,
+    Centre,
+    Interval,
+    Refusal,
+    Slot,
+    Vaccine,
+)
+from kmcbot.booking.reference import new_code, new_reference
+from kmcbot.dialogue.effects import (
+    Book,
+    Booked,
+    BookingsListed,
+    Cancelled,
+    Forgotten,
+    Moved,
+    Refused,
+)
+
+MAX_ACTIVE_PER_NUMBER = 4
+HORIZON_DAYS = 60  # how far ahead the availability snapshot looks
+
+_VIEW_SQL = """
+SELECT b.reference, b.code, b.status, b.slot_id, s.day, s.start_time, s.end_time,
+       b.vaccine, b.first_dose, b.id_type, b.id_last4, b.name, b.lang,
+       c.id AS centre_id, c.code AS centre_code, c.name AS centre_name, c.address,
+       c.ward, c.latitude, c.longitude
+FROM bookings b JOIN slots s ON s.id = b.slot_id JOIN centres c ON c.id = s.centre_id
+"""
+
+
+def _view(row: asyncpg.Record) -> BookingView:
+    return BookingView(
+        reference=row["reference"],
+        code=row["code"],
+        status=BookingStatus(row["status"]),
+        centre=Centre(
+            id=row["centre_id"],
+            code=row["centre_code"],
+            name=row["centre_name"],
+            address=row["address"],
+            ward=row["ward"],
+            latitude=row["latitude"],
+            longitude=row["longitude"],
+        ),
+        slot_id=row["slot_id"],
+        day=row["day"],
+        start=row["start_time"],
+        end=row["end_time"],
+        vaccine=Vaccine(row["vaccine"]),
+        first_dose=row["first_dose"],
+        id_type=row["id_type"],
+        id_last4=row["id_last4"] or "",
+        name=row["name"] or "",
+        lang=row["lang"],
+    )
+
+
+async def load_availability(pool: asyncpg.Pool, now: datetime) -> Availability:
+    """Open slots with free places that have not started, and their centres."""
+    async with pool.acquire() as conn:
+        centres = await conn.fetch(
+            "SELECT id, code, name, address, ward, latitude, longitude FROM centres WHERE active"
+        )
+        slots = await conn.fetch(
+            """SELECT s.id, s.centre_id, s.vaccine, s.day, s.start_time, s.end_time,
+                      s.capacity - s.booked AS free
+               FROM slots s JOIN centres c ON c.id = s.centre_id AND c.active
+               WHERE s.status = 'open' AND s.booked < s.capacity
+                 AND s.starts_at > $1 AND s.starts_at < $1 + make_interval(days => $2)
+               ORDER BY s.day, s.start_time, s.centre_id""",
+            now,
+            HORIZON_DAYS,
+        )
+        intervals = await conn.fetch("SELECT vaccine, min_days, max_days FROM dose_intervals")
+    return Availability(
+        centres={r["id"]: Centre(**dict(r)) for r in centres},
+        slots=tuple(
+            Slot(
+                id=r["id"],
+                centre_id=r["centre_id"],
+                vaccine=Vaccine(r["vaccine"]),
+                day=r["day"],
+                start=r["start_time"],
+                end=r["end_time"],
+                free=r["free"],
+            )
+            for r in slots
+        ),
+        intervals={
+            Vaccine(r["vaccine"]): Interval(r["min_days"], r["max_days"]) for r in intervals
+        },
+    )
+
+
+async def _lock_number(conn: asyncpg.Connection, wa_id: str) -> None:
+    # Serialises one number's bookings so that "at most 4" holds under races.
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", wa_id)
+
+
+async def _check_slot(
+    conn: asyncpg.Connection, slot_id: int, vaccine: str, first_dose: date
+) -> Refusal | None:
+    slot = await conn.fetchrow(
+        """SELECT s.status, s.vaccine, s.day, s.capacity, s.booked, s.starts_at <= now() AS started,
+                  d.min_days
+           FROM slots s JOIN dose_intervals d ON d.vaccine = s.vaccine
+           WHERE s.id = $1 FOR UPDATE OF s""",
+        slot_id,
+    )
+    if slot is None or slot["status"] != "open":
+        return Refusal.SLOT_GONE
+    if slot["started"]:
+        return Refusal.SLOT_STARTED
+    if slot["vaccine"] != vaccine:
+        return Refusal.VACCINE_MISMATCH
+    if (slot["day"] - first_dose).days < slot["min_days"]:
+        return Refusal.NOT_ELIGIBLE
+    if slot["booked"] >= slot["capacity"]:
+        return Refusal.SLOT_FULL
+    return None
+
+
+async def _fetch_view(conn: asyncpg.Connection, where: str, *args: object) -> BookingView | None:
+    row = await conn.fetchrow(_VIEW_SQL + " WHERE " + where, *args)
+    return _view(row) if row else None
+
+
+async def book(pool: asyncpg.Pool, wa_id: str, effect: Book) -> Booked | Refused:
+    for _ in range(3):  # a new reference is drawn if one ever collides
+        try:
+            return await _book_once(pool, wa_id, effect)
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "bookings_reference_key":
+                continue
+            if exc.constraint_name == "bookings_one_per_id":
+                return Refused(Refusal.ID_ALREADY_BOOKED)
+            if exc.constraint_name == "bookings_source_message_id_key":
+                # The same message raced itself (a concurrent redelivery): report the winner.
+                async with pool.acquire() as conn:
+                    view = await _fetch_view(conn, "b.source_message_id = $1", effect.message_id)
+                if view is not None:
+                    return Booked(view)
+            raise
+    raise RuntimeError("could not draw a unique booking reference")
+
+
+async def _book_once(pool: asyncpg.Pool, wa_id: str, effect: Book) -> Booked | Refused:
+    async with pool.acquire() as conn, conn.transaction():
+        earlier = await _fetch_view(conn, "b.source_message_id = $1", effect.message_id)
+        if earlier is not None:  # a redelivered message never books twice
+            return Booked(earlier)
+        await _lock_number(conn, wa_id)
+        refusal = await _check_slot(conn, effect.slot_id, effect.vaccine, effect.first_dose)
+        if refusal is not None:
+            return Refused(refusal)
+        active = await conn.fetchval(
+            "SELECT count(*) FROM bookings WHERE wa_id = $1 AND status = 'booked'", wa_id
+        )
+        if active >= MAX_ACTIVE_PER_NUMBER:
+            return Refused(Refusal.NUMBER_LIMIT)
+        taken = await conn.fetchval(
+            """SELECT 1 FROM bookings WHERE id_type = $1 AND id_hash = $2
+               AND status IN ('booked', 'attended')""",
+            effect.id_type,
+            effect.id_hash,
+        )
+        if taken:
+            return Refused(Refusal.ID_ALREADY_BOOKED)
+        booking_id = await conn.fetchval(
+            """INSERT INTO bookings (reference, code, slot_id, wa_id, id_type, id_hash, id_last4,
+                                     name, vaccine, first_dose, lang, source_message_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id""",
+            new_reference(),
+            new_code(),
+            effect.slot_id,
+            wa_id,
+            effect.id_type,
+            effect.id_hash,
+            effect.id_last4,
+            effect.name,
+            effect.vaccine,
+            effect.first_dose,
+            effect.lang,
+            effect.message_id,
+        )
+        await conn.execute("UPDATE slots SET booked = booked + 1 WHERE id = $1", effect.slot_id)
+        await conn.execute(
+            "INSERT INTO notifications (booking_id, kind) VALUES ($1, 'booked')", booking_id
+        )
+        view = await _fetch_view(conn, "b.id = $1", booking_id)
+        assert view is not None
+        return Booked(view)
+
+
+async def list_bookings(pool: asyncpg.Pool, wa_id: str) -> BookingsListed:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            _VIEW_SQL + " WHERE b.wa_id = $1 AND b.status = 'booked' ORDER BY s.starts_at", wa_id
+        )
+    return BookingsListed(tuple(_view(r) for r in rows))
+
+
+async def cancel(pool: asyncpg.Pool, wa_id: str, reference: str) -> Cancelled | Refused:
+    async with pool.acquire() as conn, conn.transaction():
+        await _lock_number(conn, wa_id)
+        row = await conn.fetchrow(
+            "SELECT id, slot_id, status FROM bookings WHERE reference = $1 AND wa_id = $2",
+            reference,
+            wa_id,
+        )
+        if row is None:
+            return Refused(Refusal.NOT_FOUND)
+        if row["status"] != "booked":
+            return Refused(Refusal.NOT_ACTIVE)
+        started = await conn.fetchval(
+            "SELECT starts_at <= now() FROM slots WHERE id = $1 FOR UPDATE", row["slot_id"]
+        )
+        if started:
+            return Refused(Refusal.SLOT_STARTED)
+        await conn.execute(
+            "UPDATE bookings SET status = 'cancelled', updated_at = now(), "
+            "cancel_reason = 'citizen' WHERE id = $1",
+            row["id"],
+        )
+        await conn.execute("UPDATE slots SET booked = booked - 1 WHERE id = $1", row["slot_id"])
+        await conn.execute(
+            "INSERT INTO notifications (booking_id, kind) VALUES ($1, 'cancelled')", row["id"]
+        )
+    return Cancelled(reference)
+
+
+async def move(
+    pool: asyncpg.Pool, wa_id: str, reference: str, slot_id: int, message_id: str
+) -> Moved | Refused:
+    """Move a booking to another slot: one transaction, so never two bookings and never none."""
+    async with pool.acquire() as conn, conn.transaction():
+        await _lock_number(conn, wa_id)
+        row = await conn.fetchrow(
+            """SELECT id, slot_id, status, vaccine, first_dose FROM bookings
+               WHERE reference = $1 AND wa_id = $2""",
+            reference,
+            wa_id,
+        )
+        if row is None:
+            return Refused(Refusal.NOT_FOUND)
+        if row["status"] != "booked":
+            return Refused(Refusal.NOT_ACTIVE)
+        old_slot = row["slot_id"]
+        if old_slot == slot_id:  # a redelivered move: already done
+            view = await _fetch_view(conn, "b.id = $1", row["id"])
+            assert view is not None
+            return Moved(view)
+        # Both slots are locked in id order, so crossing moves cannot deadlock.
+        await conn.execute(
+            "SELECT id FROM slots WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
+            sorted((old_slot, slot_id)),
+        )
+        if await conn.fetchval("SELECT starts_at <= now() FROM slots WHERE id = $1", old_slot):
+            return Refused(Refusal.SLOT_STARTED)
+        refusal = await _check_slot(conn, slot_id, row["vaccine"], row["first_dose"])
+        if refusal is not None:
+            return Refused(refusal)
+        await conn.execute("UPDATE slots SET booked = booked - 1 WHERE id = $1", old_slot)
+        await conn.execute("UPDATE slots SET booked = booked + 1 WHERE id = $1", slot_id)
+        await conn.execute(
+            "UPDATE bookings SET slot_id = $2, updated_at = now() WHERE id = $1", row["id"], slot_id
+        )
+        await conn.execute(
+            "INSERT INTO notifications (booking_id, kind) VALUES ($1, 'moved')", row["id"]
+        )
+        view = await _fetch_view(conn, "b.id = $1", row["id"])
+        assert view is not None
+        return Moved(view)
+
+
+async def forget(pool: asyncpg.Pool, wa_id: str) -> Forgotten:
+    """Erase a number's personal data.
+
+    The booking rows stay, anonymised, so each centre's counts stay right; what
+    identified the citizen (number, name, ID hash and digits) is gone.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        await _lock_number(conn, wa_id)
+        await conn.execute(
+            """UPDATE bookings SET wa_id = NULL, id_hash = NULL, id_last4 = NULL, name = NULL,
+                                   erased_at = now(), updated_at = now()
+               WHERE wa_id = $1""",
+            wa_id,
+        )
+    return Forgotten()

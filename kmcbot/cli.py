@@ -1,0 +1,150 @@
+"""The `kmcbot` command: serve, migrate, seed, chat."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import structlog
+
+from kmcbot import db, logs
+from kmcbot.settings import Settings, SettingsError, from_env
+
+log = structlog.get_logger()
+
+
+@contextlib.contextmanager
+def services(settings: Settings) -> Iterator[Settings]:
+    """Settings with both URLs resolved: embedded servers stand in for unset ones."""
+    from kmcbot import embedded
+
+    with contextlib.ExitStack() as stack:
+        if not settings.database_url:
+            pg = embedded.start_postgres(settings.data_dir)
+            stack.callback(pg.stop)
+            settings = replace(settings, database_url=pg.url)
+            log.info("embedded_postgres", data_dir=str(settings.data_dir))
+        if not settings.redis_url:
+            rd = embedded.start_redis(settings.data_dir)
+            stack.callback(rd.stop)
+            settings = replace(settings, redis_url=rd.url)
+            log.info("embedded_redis", data_dir=str(settings.data_dir))
+        yield settings
+
+
+def _serve_one(settings: Settings, host: str, port: int, sock: socket.socket | None) -> None:
+    from aiohttp import web
+
+    from kmcbot.app import create_app
+
+    logs.setup(settings.log_format)
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+    app = create_app(settings)
+    if sock is not None:
+        web.run_app(app, sock=sock, print=None, access_log=None)
+    else:
+        web.run_app(app, host=host, port=port, print=None, access_log=None)
+
+
+def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    settings.check_for_serving()
+    with services(settings) as settings:
+        asyncio.run(db.migrate(settings.database_url or "", settings.sql_dir))
+        if settings.dev:
+            log.warning(
+                "DEV MODE: unsigned webhooks accepted, replies kept at /dev/messages, "
+                "not sent to WhatsApp"
+                if not settings.wa_token
+                else "DEV MODE: unsigned webhooks accepted"
+            )
+        log.info("serving", host=host, port=port, workers=workers)
+        if workers <= 1:
+            _serve_one(settings, host, port, None)
+            return
+        # One listening socket shared by all workers; each sender keeps its share of the rate.
+        sock = socket.create_server((host, port), reuse_port=True, backlog=1024)
+        share = replace(settings, send_rate=settings.send_rate / workers)
+        procs = [
+            multiprocessing.Process(target=_serve_one, args=(share, host, port, sock))
+            for _ in range(workers)
+        ]
+        for p in procs:
+            p.start()
+        try:
+            for p in procs:
+                p.join()
+        except KeyboardInterrupt:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.join()
+
+
+def migrate(settings: Settings) -> None:
+    with services(settings) as settings:
+        applied = asyncio.run(db.migrate(settings.database_url or "", settings.sql_dir))
+        print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none needed'}")
+
+
+def seed(settings: Settings, csv_file: Path | None, days: int) -> None:
+    from kmcbot import seed as seeding
+
+    with services(settings) as settings:
+        url = settings.database_url or ""
+        asyncio.run(db.migrate(url, settings.sql_dir))
+        centres, slots = asyncio.run(
+            seeding.seed(url, csv_file or seeding.DEMO_CSV, date.today(), days)
+        )
+        print(f"{centres} centres, {slots} new slots")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kmcbot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_serve = sub.add_parser("serve", help="migrate, then serve the webhook")
+    p_serve.add_argument("--host", default="127.0.0.1")
+    p_serve.add_argument("--port", type=int, default=8080)
+    p_serve.add_argument("--workers", type=int, default=1, help="processes sharing the port")
+    sub.add_parser("migrate", help="apply the SQL migrations in sql/")
+    p_seed = sub.add_parser("seed", help="load centres and 14 days of slots")
+    group = p_seed.add_mutually_exclusive_group(required=True)
+    group.add_argument("--demo", action="store_true", help="the shipped Kolkata demo centres")
+    group.add_argument("--file", type=Path, help="a centres CSV (see README)")
+    p_seed.add_argument("--days", type=int, default=14)
+    p_chat = sub.add_parser("chat", help="talk to a running bot as a citizen")
+    p_chat.add_argument("--url", default="http://127.0.0.1:8080")
+    p_chat.add_argument("--wa-id", default="919800000001", help="the citizen's number")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = from_env()
+    except SettingsError as exc:
+        parser.exit(2, f"kmcbot: {exc}\n")
+    logs.setup(settings.log_format)
+    if args.command == "serve":
+        try:
+            serve(settings, args.host, args.port, max(1, args.workers))
+        except SettingsError as exc:
+            parser.exit(2, f"kmcbot: {exc}\n")
+    elif args.command == "migrate":
+        migrate(settings)
+    elif args.command == "seed":
+        seed(settings, None if args.demo else args.file, args.days)
+    elif args.command == "chat":
+        from kmcbot import chat
+
+        secret = os.environ.get("KMCBOT_APP_SECRET", "").encode() or None
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(chat.run(args.url, args.wa_id, secret))
+    return 0

@@ -1,0 +1,145 @@
+"""The vocabulary shared by the WhatsApp edge and the pure dialogue.
+
+Inbound: what a citizen sent, already parsed out of a Cloud API payload.
+Outbound: what the bot wants to say, before it becomes a Cloud API body.
+Nothing here knows about HTTP, Redis or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+# ---------------------------------------------------------------- inbound
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A tap on a reply button, a list row or a template quick-reply button."""
+
+    id: str
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    latitude: float
+    longitude: float
+
+
+class MediaKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    DOCUMENT = "document"
+    STICKER = "sticker"
+    CONTACTS = "contacts"
+    REACTION = "reaction"
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """Anything the bot cannot read as an answer: media, stickers, reactions, ..."""
+
+    kind: MediaKind
+
+
+Content = Text | Choice | Location | Media
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message from one citizen."""
+
+    wa_id: str
+    message_id: str
+    sent_at: datetime
+    content: Content
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """A delivery status of a message the bot sent (sent, delivered, read, failed)."""
+
+    wa_id: str
+    message_id: str
+    status: str
+    error_codes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """A value-level error WhatsApp reports, or an item that could not be parsed."""
+
+    code: int
+    title: str
+
+
+Update = Inbound | Status | Error
+
+
+# ---------------------------------------------------------------- outbound
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    id: str
+    title: str  # at most 20 characters
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    id: str
+    title: str  # at most 24 characters
+    description: str = ""  # at most 72 characters
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """Plain text, at most 4096 characters."""
+
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """Text with up to 3 reply buttons; body at most 1024 characters."""
+
+    body: str
+    buttons: tuple[Button, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """A list message: up to 10 rows behind one button."""
+
+    body: str
+    button: str  # at most 20 characters
+    rows: tuple[Row, ...]
+    section: str = ""  # at most 24 characters
+
+
+@dataclass(frozen=True, slots=True)
+class AskLocation:
+    """WhatsApp's location request message (a "Send location" button)."""
+
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """An approved template message, for citizens outside the 24-hour window."""
+
+    name: str
+    lang: str
+    params: tuple[str, ...] = field(default=())
+
+
+Reply = Say | Ask | Pick | AskLocation | Template

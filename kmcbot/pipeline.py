@@ -1,0 +1,206 @@
+"""One inbound message through the whole shell, in one order:
+
+dedupe + lock + load (Redis) -> pure step -> effects (PostgreSQL) ->
+session + replies + "done" (Redis, one script) -> the caller answers 200.
+
+Anything that fails before the commit gives the message up (the lease and the
+lock are released) and raises, so the webhook answers 5xx and WhatsApp
+delivers again; bookings are idempotent on the message id, so the retry
+cannot book twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import asyncpg
+import orjson
+import structlog
+
+from kmcbot.booking import repository
+from kmcbot.booking.availability import Availability
+from kmcbot.booking.model import Refusal
+from kmcbot.dialogue import effects as fx
+from kmcbot.dialogue.model import Lang, Session, session_from_dict, session_to_dict
+from kmcbot.dialogue.step import Context, Outcome, step
+from kmcbot.messages import Inbound
+from kmcbot.sessions import Begin, Conflict, Loaded, SessionStore, user_tag
+from kmcbot.whatsapp.outbound import body as cloud_body
+
+log = structlog.get_logger()
+
+MAX_EFFECT_ROUNDS = 4  # a step that keeps asking for effects is a bug; stop it
+LOCK_WAIT_S = 5.0
+STALE_SLOT_REFUSALS = {Refusal.SLOT_FULL, Refusal.SLOT_STARTED, Refusal.SLOT_GONE}
+
+
+class RetryLater(Exception):
+    """The message cannot be handled now (busy elsewhere); WhatsApp should deliver again."""
+
+
+class AvailabilityCache:
+    """The centres-and-slots snapshot, reloaded at most every `max_age_s` per process."""
+
+    def __init__(
+        self, load: Callable[[datetime], Awaitable[Availability]], max_age_s: float = 1.0
+    ) -> None:
+        self._load = load
+        self.max_age_s = max_age_s
+        self._value: Availability | None = None
+        self._stamp = 0.0
+        self._lock = asyncio.Lock()
+
+    async def get(self, now: datetime, *, fresh: bool = False) -> Availability:
+        if (
+            not fresh
+            and self._value is not None
+            and time.monotonic() - self._stamp < self.max_age_s
+        ):
+            return self._value
+        async with self._lock:  # one reload at a time, however many messages wait
+            if fresh or self._value is None or time.monotonic() - self._stamp >= self.max_age_s:
+                self._value = await self._load(now)
+                self._stamp = time.monotonic()
+            return self._value
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    outcome: str  # "ok", "duplicate"
+    state: str = ""
+    replies: int = 0
+
+
+class Pipeline:
+    def __init__(
+        self,
+        store: SessionStore,
+        pool: asyncpg.Pool,
+        availability: AvailabilityCache,
+        pepper: bytes,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.pool = pool
+        self.availability = availability
+        self.pepper = pepper
+        self.clock = clock
+
+    async def handle(self, message: Inbound) -> Handled:
+        tag = user_tag(self.pepper, message.wa_id)
+        for _ in range(3):
+            loaded = await self._begin(tag, message.message_id)
+            if loaded.status is Begin.DUPLICATE:
+                return Handled("duplicate")
+            try:
+                return await self._step_and_commit(tag, message, loaded)
+            except Conflict:
+                log.warning("session_conflict", user=tag)
+                continue  # someone saved a newer session: load it and step again
+            except BaseException:
+                await self._abort_quietly(tag, message.message_id, loaded)
+                raise
+        raise RetryLater("session kept changing")
+
+    async def _begin(self, tag: str, message_id: str) -> Loaded:
+        deadline = time.monotonic() + LOCK_WAIT_S
+        pause = 0.005
+        while True:
+            loaded = await self.store.begin(tag, message_id)
+            if loaded.status in (Begin.OK, Begin.DUPLICATE):
+                return loaded
+            if loaded.status is Begin.BUSY or time.monotonic() > deadline:
+                raise RetryLater(loaded.status)
+            await asyncio.sleep(pause)  # another message of this citizen is in progress
+            pause = min(pause * 2, 0.1)
+
+    async def _step_and_commit(self, tag: str, message: Inbound, loaded: Loaded) -> Handled:
+        now = self.clock()
+        session = _decode_session(loaded.session, tag)
+        profile = _decode_profile(loaded.profile)
+        ctx = Context(
+            now=now,
+            availability=await self.availability.get(now),
+            pepper=self.pepper,
+            profile_lang=_lang(profile.get("lang")),
+            expired=not loaded.session and bool(profile.get("open")),
+        )
+        outcome = step(session, message, ctx)
+        replies = list(outcome.replies)
+        pending = list(outcome.effects)
+        for _ in range(MAX_EFFECT_ROUNDS):
+            if not pending:
+                break
+            result = await self._run(pending.pop(0), message.wa_id)
+            if isinstance(result, fx.Refused) and result.reason in STALE_SLOT_REFUSALS:
+                ctx = replace(ctx, availability=await self.availability.get(now, fresh=True))
+            outcome = step(outcome.session, result, ctx)
+            replies += outcome.replies
+            pending += outcome.effects
+        new_profile = {"lang": outcome.session.lang, "open": int(outcome.session.in_flow)}
+        if not new_profile["lang"]:
+            new_profile["lang"] = profile.get("lang")
+        await self.store.commit(
+            tag,
+            message.message_id,
+            loaded,
+            session=orjson.dumps(session_to_dict(outcome.session)).decode(),
+            profile=None if new_profile == profile else orjson.dumps(new_profile).decode(),
+            to=message.wa_id,
+            bodies=[orjson.dumps(cloud_body(message.wa_id, r)).decode() for r in replies],
+            now_s=now.timestamp(),
+        )
+        return Handled("ok", str(outcome.session.state), len(replies))
+
+    async def _run(self, effect: fx.Effect, wa_id: str) -> fx.Result:
+        match effect:
+            case fx.Book():
+                return await repository.book(self.pool, wa_id, effect)
+            case fx.ListBookings():
+                return await repository.list_bookings(self.pool, wa_id)
+            case fx.CancelBooking(reference=ref):
+                return await repository.cancel(self.pool, wa_id, ref)
+            case fx.MoveBooking(reference=ref, slot_id=slot_id, message_id=mid):
+                return await repository.move(self.pool, wa_id, ref, slot_id, mid)
+            case fx.ForgetMe():
+                return await repository.forget(self.pool, wa_id)
+        raise TypeError(f"unknown effect {type(effect).__name__}")
+
+    async def _abort_quietly(self, tag: str, message_id: str, loaded: Loaded) -> None:
+        try:
+            await self.store.abort(tag, message_id, loaded)
+        except Exception:  # noqa: BLE001 - the lease runs out on its own anyway
+            log.warning("abort_failed", user=tag)
+
+
+def _decode_session(stored: str, tag: str) -> Session | None:
+    if not stored:
+        return None
+    try:
+        return session_from_dict(orjson.loads(stored))
+    except (ValueError, TypeError, KeyError) as exc:
+        # A corrupt or outdated session starts over; it must never break the webhook.
+        log.warning("session_reset", user=tag, reason=type(exc).__name__)
+        return None
+
+
+def _decode_profile(stored: str) -> dict[str, object]:
+    try:
+        value = orjson.loads(stored) if stored else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _lang(value: object) -> Lang | None:
+    try:
+        return Lang(value) if value else None
+    except ValueError:
+        return None
+
+
+__all__ = ["AvailabilityCache", "Handled", "Outcome", "Pipeline", "RetryLater"]

@@ -1,0 +1,73 @@
+"""Load centres and their slots into PostgreSQL (demo data or a CSV file)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import asyncpg
+
+from kmcbot.booking.model import IST
+from kmcbot.data.demo import CentreRow, SlotRow, demo_slots, read_centres
+
+DEMO_CSV = Path(__file__).resolve().parent / "data" / "centres.csv"
+
+
+async def upsert_centres(conn: asyncpg.Connection, centres: list[CentreRow]) -> dict[str, int]:
+    """Insert or update centres by code; returns code -> id."""
+    ids: dict[str, int] = {}
+    for c in centres:
+        ids[c.code] = await conn.fetchval(
+            """INSERT INTO centres (code, name, kind, borough, ward, address, latitude, longitude)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
+                   borough = EXCLUDED.borough, ward = EXCLUDED.ward, address = EXCLUDED.address,
+                   latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude
+               RETURNING id""",
+            c.code,
+            c.name,
+            c.kind,
+            c.borough,
+            c.ward,
+            c.address,
+            c.latitude,
+            c.longitude,
+        )
+    return ids
+
+
+async def insert_slots(conn: asyncpg.Connection, ids: dict[str, int], slots: list[SlotRow]) -> int:
+    """Add slots that do not exist yet (same centre, vaccine, day, start); returns how many."""
+    rows = [
+        (
+            ids[s.centre_code],
+            str(s.vaccine),
+            s.day,
+            s.start,
+            s.end,
+            datetime.combine(s.day, s.start, IST),
+            s.capacity,
+        )
+        for s in slots
+    ]
+    before = await conn.fetchval("SELECT count(*) FROM slots")
+    await conn.executemany(
+        """INSERT INTO slots (centre_id, vaccine, day, start_time, end_time, starts_at, capacity)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (centre_id, vaccine, day, start_time) DO NOTHING""",
+        rows,
+    )
+    return int(await conn.fetchval("SELECT count(*) FROM slots")) - int(before)
+
+
+async def seed(url: str, csv_path: Path, today: date, days: int = 14) -> tuple[int, int]:
+    """Centres from `csv_path` and `days` days of sessions for each; safe to run again."""
+    centres = read_centres(csv_path)
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            ids = await upsert_centres(conn, centres)
+            added = await insert_slots(conn, ids, demo_slots(centres, today, days))
+    finally:
+        await conn.close()
+    return len(centres), added

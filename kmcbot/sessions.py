@@ -1,0 +1,177 @@
+"""The Redis side of one citizen: dedupe, per-user lock, session, profile, outbox.
+
+Every key of one citizen shares the hash tag `{<tag>}`, where the tag is a
+keyed hash of the WhatsApp number: keys never show a phone number, and on
+Redis Cluster they all land in one slot, so each Lua script below is atomic.
+
+Two scripts carry the whole protocol:
+
+- BEGIN: is this message done (duplicate) or being worked on elsewhere? If not,
+  mark it "processing" with a short lease, take the citizen's lock, and return
+  the stored session and profile.
+- COMMIT: compare-and-set the session on its version (a lock that expired
+  mid-step must not overwrite a newer session), save the profile, append the
+  replies to the outbox stream, mark the message done and release the lock.
+  Session, replies and "done" land together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import redis.asyncio as aioredis
+
+SESSION_TTL_S = 30 * 60
+PROFILE_TTL_S = 180 * 24 * 3600
+SEEN_TTL_S = 7 * 24 * 3600  # WhatsApp redelivers for up to 7 days
+LEASE_MS = 10_000
+
+_BEGIN = """
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {'dup'} end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'busy'} end
+if not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3]) then return {'locked'} end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return {'ok', redis.call('GET', KEYS[4]) or '', redis.call('GET', KEYS[5]) or ''}
+"""
+
+_COMMIT = """
+local cur = redis.call('GET', KEYS[4])
+local version = 0
+if cur then version = tonumber(string.match(cur, '^(%d+):')) or 0 end
+if version ~= tonumber(ARGV[3]) then return 'conflict' end
+redis.call('SET', KEYS[4], (version + 1) .. ':' .. ARGV[4], 'EX', ARGV[5])
+if ARGV[6] ~= '' then redis.call('SET', KEYS[5], ARGV[6], 'EX', ARGV[7]) end
+local now = tonumber(ARGV[8])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[9]))
+redis.call('EXPIRE', KEYS[1], ARGV[9])
+for i = 11, #ARGV, 2 do
+  redis.call('XADD', KEYS[6], '*', 'to', ARGV[10], 'tag', ARGV[i], 'body', ARGV[i + 1])
+end
+if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
+if redis.call('GET', KEYS[3]) == ARGV[2] then redis.call('DEL', KEYS[3]) end
+return 'ok'
+"""
+
+# Give the message and the lock up, if they are still ours: a redelivery can
+# then be handled at once instead of waiting for the lease to run out.
+_ABORT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return 'ok'
+"""
+
+
+class Begin(StrEnum):
+    OK = "ok"
+    DUPLICATE = "dup"  # handled before: do nothing, answer 200
+    BUSY = "busy"  # being handled elsewhere right now
+    LOCKED = "locked"  # another message of this citizen is being handled
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    status: Begin
+    token: str = ""
+    version: int = 0  # 0: no session stored
+    session: str = ""  # the session JSON, "" when none
+    profile: str = ""
+
+
+class Conflict(Exception):
+    """The session changed under us (our lock had expired): redo the step."""
+
+
+def user_tag(pepper: bytes, wa_id: str) -> str:
+    """A short keyed hash of a WhatsApp number: names keys and log lines."""
+    return hmac.new(pepper, wa_id.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def message_key(message_id: str) -> str:
+    # WhatsApp ids are ~60 characters; a 16-hex digest keeps the seen-set small.
+    return hashlib.sha256(message_id.encode()).hexdigest()[:16]
+
+
+class SessionStore:
+    def __init__(self, redis: aioredis.Redis, prefix: str = "kmcbot") -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.outbox_key = f"{prefix}:outbox"
+        self._begin = redis.register_script(_BEGIN)
+        self._commit = redis.register_script(_COMMIT)
+        self._abort = redis.register_script(_ABORT)
+
+    def keys(self, tag: str, message_id: str = "") -> dict[str, str]:
+        base = f"{self.prefix}:{{{tag}}}"
+        return {
+            "seen": f"{base}:seen",
+            "processing": f"{base}:m:{message_key(message_id)}",
+            "lock": f"{base}:lock",
+            "session": f"{base}:s",
+            "profile": f"{base}:p",
+        }
+
+    async def begin(self, tag: str, message_id: str, lease_ms: int = LEASE_MS) -> Loaded:
+        k = self.keys(tag, message_id)
+        token = secrets.token_hex(8)  # a new lock value per acquisition
+        result = await self._begin(
+            keys=[k["seen"], k["processing"], k["lock"], k["session"], k["profile"]],
+            args=[message_key(message_id), token, lease_ms],
+        )
+        status = Begin(_s(result[0]))
+        if status is not Begin.OK:
+            return Loaded(status)
+        stored = _s(result[1])
+        version, _, session = stored.partition(":")
+        return Loaded(
+            Begin.OK,
+            token=token,
+            version=int(version) if stored else 0,
+            session=session,
+            profile=_s(result[2]),
+        )
+
+    async def commit(
+        self,
+        tag: str,
+        message_id: str,
+        loaded: Loaded,
+        *,
+        session: str,
+        profile: str | None,
+        to: str,
+        bodies: Sequence[str],
+        now_s: float,
+    ) -> None:
+        """Save session and profile, queue the replies, mark the message done."""
+        k = self.keys(tag, message_id)
+        args: list[str | int | float] = [
+            message_key(message_id),
+            loaded.token,
+            loaded.version,
+            session,
+            SESSION_TTL_S,
+            profile or "",
+            PROFILE_TTL_S,
+            now_s,
+            SEEN_TTL_S,
+            to,
+        ]
+        for body in bodies:
+            args += [tag, body]
+        keys = [k["seen"], k["processing"], k["lock"], k["session"], k["profile"], self.outbox_key]
+        if _s(await self._commit(keys=keys, args=args)) == "conflict":
+            raise Conflict(tag)
+
+    async def abort(self, tag: str, message_id: str, loaded: Loaded) -> None:
+        k = self.keys(tag, message_id)
+        await self._abort(keys=[k["processing"], k["lock"]], args=[loaded.token])
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,96 @@
+"""Settings, read once from the environment into a frozen object."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_GRAPH_URL = "https://graph.facebook.com/v21.0"
+DEV_PEPPER = b"kmcbot-dev-pepper"
+REPO_SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None  # None: start an embedded PostgreSQL
+    redis_url: str | None = None  # None: start an embedded Redis
+    app_secret: bytes | None = None
+    verify_token: str | None = None
+    wa_token: str | None = None  # None: replies go to the dev outbox
+    wa_phone_number_id: str = "dev"
+    graph_url: str = DEFAULT_GRAPH_URL
+    send_rate: float = 80.0
+    admin_token: str | None = None
+    id_pepper: bytes = DEV_PEPPER
+    dev: bool = False
+    log_format: str = "json"
+    data_dir: Path = Path(".kmcbot")
+    sql_dir: Path = REPO_SQL_DIR
+    redis_prefix: str = "kmcbot"
+    run_sender: bool = True  # the outbox sender runs inside the server process
+
+    @property
+    def to_whatsapp(self) -> bool:
+        return self.wa_token is not None
+
+    def check_for_serving(self) -> None:
+        """Refuse to serve real traffic with settings that would be unsafe."""
+        if self.dev:
+            return
+        if self.app_secret is None:
+            raise SettingsError(
+                "KMCBOT_APP_SECRET is not set: webhooks could not be verified. "
+                "Set it, or set KMCBOT_DEV=1 for a local development run."
+            )
+        if self.id_pepper == DEV_PEPPER:
+            raise SettingsError(
+                "KMCBOT_ID_PEPPER is not set: ID numbers would be hashed with a publicly known key."
+            )
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_env(env: Mapping[str, str] = os.environ) -> Settings:
+    def get(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or None
+
+    dev = _flag(get("KMCBOT_DEV"))
+    app_secret = get("KMCBOT_APP_SECRET")
+    pepper = get("KMCBOT_ID_PEPPER")
+    try:
+        send_rate = float(get("KMCBOT_SEND_RATE") or 80)
+    except ValueError:
+        raise SettingsError("KMCBOT_SEND_RATE must be a number of messages per second") from None
+    if not 0 < send_rate <= 10_000:
+        raise SettingsError("KMCBOT_SEND_RATE must be between 0 and 10000")
+    log_format = get("KMCBOT_LOG_FORMAT") or ("console" if sys.stderr.isatty() else "json")
+    if log_format not in {"json", "console"}:
+        raise SettingsError("KMCBOT_LOG_FORMAT must be json or console")
+    return Settings(
+        database_url=get("KMCBOT_DATABASE_URL"),
+        redis_url=get("KMCBOT_REDIS_URL"),
+        app_secret=app_secret.encode() if app_secret else None,
+        verify_token=get("KMCBOT_VERIFY_TOKEN"),
+        wa_token=get("KMCBOT_WA_TOKEN"),
+        wa_phone_number_id=get("KMCBOT_WA_PHONE_NUMBER_ID") or "dev",
+        graph_url=(get("KMCBOT_GRAPH_URL") or DEFAULT_GRAPH_URL).rstrip("/"),
+        send_rate=send_rate,
+        admin_token=get("KMCBOT_ADMIN_TOKEN"),
+        id_pepper=pepper.encode() if pepper else DEV_PEPPER,
+        dev=dev,
+        log_format=log_format,
+        data_dir=Path(get("KMCBOT_DATA_DIR") or ".kmcbot"),
+        sql_dir=Path(get("KMCBOT_SQL_DIR") or REPO_SQL_DIR),
+        redis_prefix=get("KMCBOT_REDIS_PREFIX") or "kmcbot",
+        run_sender=not _flag(get("KMCBOT_NO_SENDER")),
+    )

@@ -1,0 +1,1 @@
+"""HTTP handlers: webhook, health, dev pages."""

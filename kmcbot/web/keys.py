@@ -1,0 +1,17 @@
+"""Typed keys for what the app shares between handlers (no globals)."""
+
+from __future__ import annotations
+
+import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from kmcbot.outbox import DevTransport
+from kmcbot.pipeline import Pipeline
+from kmcbot.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+PG = web.AppKey("pg", asyncpg.Pool)
+REDIS = web.AppKey("redis", aioredis.Redis)
+PIPELINE = web.AppKey("pipeline", Pipeline)
+DEV_OUTBOX = web.AppKey("dev_outbox", DevTransport)

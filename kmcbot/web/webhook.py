@@ -1,0 +1,125 @@
+"""The WhatsApp webhook: the verification handshake and inbound updates."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from collections import defaultdict
+
+import orjson
+import structlog
+from aiohttp import web
+
+from kmcbot.messages import Error, Inbound, Status
+from kmcbot.pipeline import Pipeline
+from kmcbot.sessions import user_tag
+from kmcbot.web.keys import PIPELINE, SETTINGS
+from kmcbot.whatsapp import inbound, signature
+
+log = structlog.get_logger()
+
+MAX_BODY = 3 * 1024 * 1024
+USER_CONCURRENCY = 64  # citizens handled at once within one POST
+
+
+def json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def verify(request: web.Request) -> web.Response:
+    """GET /webhook: Meta's subscription handshake; the challenge goes back verbatim."""
+    token = request.app[SETTINGS].verify_token
+    q = request.query
+    if (
+        q.get("hub.mode") == "subscribe"
+        and token is not None
+        and hmac.compare_digest(q.get("hub.verify_token", "").encode(), token.encode())
+    ):
+        return web.Response(text=q.get("hub.challenge", ""), content_type="text/plain")
+    return json_error(403, "verification failed")
+
+
+async def receive(request: web.Request) -> web.Response:
+    """POST /webhook: 200 only once every message's session and replies are stored."""
+    settings = request.app[SETTINGS]
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return json_error(413, "body over 3 MiB")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return json_error(413, "body over 3 MiB")
+    if settings.app_secret is not None:
+        if not signature.verify(
+            settings.app_secret, raw, request.headers.get("X-Hub-Signature-256")
+        ):
+            return json_error(401, "missing or wrong X-Hub-Signature-256")
+    elif not settings.dev:
+        return json_error(401, "unsigned webhooks are accepted only in dev mode")
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json_error(400, "body is not JSON")
+    parsed = inbound.parse(payload)
+    for field in parsed.ignored_fields:
+        log.info("webhook_field_ignored", field=field[:64])
+    by_user: dict[str, list[Inbound]] = defaultdict(list)
+    for update in parsed.updates:
+        match update:
+            case Inbound():
+                by_user[update.wa_id].append(update)
+            case Status():
+                log.info(
+                    "status",
+                    user=user_tag(settings.id_pepper, update.wa_id),
+                    status=update.status[:32],
+                    errors=list(update.error_codes),
+                )
+            case Error():
+                log.warning("webhook_error_item", code=update.code, title=update.title[:100])
+    failures = await _handle_all(request.app[PIPELINE], list(by_user.values()))
+    if failures:
+        return json_error(503, f"{failures} message(s) not handled; deliver again")
+    return web.json_response({"ok": True})
+
+
+async def _handle_all(pipeline: Pipeline, per_user: list[list[Inbound]]) -> int:
+    """Each citizen's messages in order; citizens side by side; returns how many failed."""
+    gate = asyncio.Semaphore(USER_CONCURRENCY)
+
+    async def one_user(messages: list[Inbound]) -> int:
+        async with gate:
+            failed = 0
+            for message in messages:
+                failed += not await _handle_one(pipeline, message)
+            return failed
+
+    return sum(await asyncio.gather(*(one_user(m) for m in per_user)))
+
+
+async def _handle_one(pipeline: Pipeline, message: Inbound) -> bool:
+    started = time.perf_counter()
+    fields = {
+        "user": user_tag(pipeline.pepper, message.wa_id),
+        "type": type(message.content).__name__.lower(),
+    }
+    try:
+        handled = await pipeline.handle(message)
+    except Exception as exc:  # noqa: BLE001 - one message's failure must not fail the others
+        log.error(
+            "message",
+            **fields,
+            outcome="error",
+            error=type(exc).__name__,
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        return False
+    log.info(
+        "message",
+        **fields,
+        outcome=handled.outcome,
+        state=handled.state,
+        replies=handled.replies,
+        ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    return True

@@ -1,0 +1,129 @@
+"""Real PostgreSQL and Redis for the tests that need them.
+
+With KMCBOT_TEST_DATABASE_URL / KMCBOT_TEST_REDIS_URL set (as .ci/run does),
+the tests use those servers; otherwise they start the embedded ones, so
+`make test` passes on a machine with neither. Every test gets a database of
+its own (a copy of a migrated template) and a flushed Redis db number, and
+both are dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+
+from kmcbot import db
+from kmcbot.settings import REPO_SQL_DIR
+
+REDIS_TEST_DB = 13
+_numbers = itertools.count(1)
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def with_redis_db(url: str, number: int) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = dict(parse_qsl(parts.query))
+        query["db"] = str(number)
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("KMCBOT_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    from kmcbot import embedded
+
+    server = embedded.start_postgres(tmp_path_factory.mktemp("embedded"))
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("KMCBOT_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    from kmcbot import embedded
+
+    server = embedded.start_redis(tmp_path_factory.mktemp("embedded-redis"))
+    yield server.url
+    server.stop()
+
+
+async def _admin(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server_url: str) -> Iterator[str]:
+    """A migrated database that each test's database is copied from."""
+    name = f"kmcbot_test_{os.getpid()}_template"
+
+    async def make() -> None:
+        await _admin(pg_server_url, f'DROP DATABASE IF EXISTS "{name}"')
+        await _admin(pg_server_url, f'CREATE DATABASE "{name}"')
+        await db.migrate(with_database(pg_server_url, name), REPO_SQL_DIR)
+
+    asyncio.run(make())
+    yield name
+    asyncio.run(_admin(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def pg_url(pg_server_url: str, pg_template: str) -> AsyncIterator[str]:
+    """The URL of a fresh, migrated database of this test's own."""
+    name = f"kmcbot_test_{os.getpid()}_{next(_numbers)}"
+    await _admin(pg_server_url, f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    yield with_database(pg_server_url, name)
+    await _admin(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def pg(pg_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await db.create_pool(pg_url, min_size=1, max_size=20)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def redis_url(redis_server_url: str) -> AsyncIterator[str]:
+    """A Redis db number of the tests' own, empty at the start and at the end."""
+    url = with_redis_db(redis_server_url, REDIS_TEST_DB)
+    client = aioredis.from_url(url)
+    await client.flushdb()
+    yield url
+    await client.flushdb()
+    await client.aclose()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def sql_dir() -> Path:
+    return REPO_SQL_DIR

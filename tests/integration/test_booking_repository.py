@@ -1,0 +1,190 @@
+"""Bookings against a real PostgreSQL: every rule, and races that try to break them."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from kmcbot.booking import repository
+from kmcbot.booking.model import IST, Refusal, Vaccine
+from kmcbot.booking.reference import ALPHABET
+from kmcbot.dialogue.effects import Booked, Cancelled, Moved, Refused
+from tests.factories import assert_counts_consistent, book_effect, make_centre, make_slot
+
+
+@pytest.fixture
+async def slot(pg: asyncpg.Pool) -> int:
+    return await make_slot(pg, await make_centre(pg), capacity=3)
+
+
+async def test_a_booking_takes_a_place_and_gets_a_clean_reference_and_code(pg, slot) -> None:
+    result = await repository.book(pg, "919800000001", book_effect(slot, 1))
+    assert isinstance(result, Booked)
+    ref = result.booking.reference
+    assert ref.startswith("KMC-") and set(ref[4:]) <= set(ALPHABET)
+    assert result.booking.code.isdigit() and len(result.booking.code) == 4
+    assert await pg.fetchval("SELECT booked FROM slots WHERE id = $1", slot) == 1
+    assert await pg.fetchval("SELECT count(*) FROM notifications WHERE kind = 'booked'") == 1
+    await assert_counts_consistent(pg)
+
+
+async def test_a_redelivered_message_never_books_twice(pg, slot) -> None:
+    effect = book_effect(slot, 1, message_id="wamid.same")
+    first = await repository.book(pg, "919800000001", effect)
+    again = await repository.book(pg, "919800000001", effect)
+    assert isinstance(first, Booked) and isinstance(again, Booked)
+    assert first.booking.reference == again.booking.reference
+    assert await pg.fetchval("SELECT count(*) FROM bookings") == 1
+
+
+async def test_the_same_redelivered_message_raced_books_once(pg, slot) -> None:
+    effect = book_effect(slot, 1, message_id="wamid.raced")
+    results = await asyncio.gather(
+        *(repository.book(pg, "919800000001", effect) for _ in range(5))
+    )
+    assert {r.booking.reference for r in results if isinstance(r, Booked)}.__len__() == 1
+    assert await pg.fetchval("SELECT count(*) FROM bookings") == 1
+
+
+async def test_a_full_slot_refuses(pg, slot) -> None:
+    for n in range(3):
+        assert isinstance(await repository.book(pg, f"9198000000{n:02d}", book_effect(slot, n)),
+                          Booked)
+    assert await repository.book(pg, "919800000099", book_effect(slot, 99)) == Refused(
+        Refusal.SLOT_FULL
+    )
+
+
+async def test_one_active_booking_per_id_across_numbers(pg, slot) -> None:
+    await repository.book(pg, "919800000001", book_effect(slot, 7))
+    other_slot = await make_slot(pg, await make_centre(pg), capacity=5)
+    again = await repository.book(pg, "919800000002", book_effect(other_slot, 7))
+    assert again == Refused(Refusal.ID_ALREADY_BOOKED)
+
+
+async def test_at_most_four_active_bookings_per_number(pg) -> None:
+    slot = await make_slot(pg, await make_centre(pg), capacity=10)
+    for n in range(4):
+        assert isinstance(await repository.book(pg, "919800000001", book_effect(slot, n)), Booked)
+    assert await repository.book(pg, "919800000001", book_effect(slot, 4)) == Refused(
+        Refusal.NUMBER_LIMIT
+    )
+
+
+async def test_four_per_number_holds_when_raced(pg) -> None:
+    slot = await make_slot(pg, await make_centre(pg), capacity=50)
+    results = await asyncio.gather(
+        *(repository.book(pg, "919800000001", book_effect(slot, n)) for n in range(12))
+    )
+    assert sum(isinstance(r, Booked) for r in results) == 4
+    await assert_counts_consistent(pg)
+
+
+async def test_the_slot_vaccine_must_match_the_first_dose(pg, slot) -> None:
+    effect = replace(book_effect(slot, 1), vaccine=Vaccine.COVAXIN)
+    assert await repository.book(pg, "919800000001", effect) == Refused(Refusal.VACCINE_MISMATCH)
+
+
+async def test_a_slot_before_the_eligible_date_is_refused(pg, slot) -> None:
+    effect = replace(book_effect(slot, 1), first_dose=datetime.now(UTC).date() - timedelta(days=10))
+    assert await repository.book(pg, "919800000001", effect) == Refused(Refusal.NOT_ELIGIBLE)
+
+
+async def test_a_slot_that_has_started_cannot_be_booked(pg) -> None:
+    centre = await make_centre(pg)
+    started = await make_slot(pg, centre, day=datetime.now(IST).date() - timedelta(days=1))
+    assert await repository.book(pg, "919800000001", book_effect(started, 1)) == Refused(
+        Refusal.SLOT_STARTED
+    )
+
+
+async def test_the_last_place_raced_by_many_goes_to_exactly_one(pg) -> None:
+    slot = await make_slot(pg, await make_centre(pg), capacity=1)
+    results = await asyncio.gather(
+        *(repository.book(pg, f"9198{n:08d}", book_effect(slot, n)) for n in range(40))
+    )
+    assert sum(isinstance(r, Booked) for r in results) == 1
+    assert all(r == Refused(Refusal.SLOT_FULL) for r in results if not isinstance(r, Booked))
+    await assert_counts_consistent(pg)
+
+
+async def test_cancel_frees_the_place_at_once(pg, slot) -> None:
+    booked = await repository.book(pg, "919800000001", book_effect(slot, 1))
+    assert isinstance(booked, Booked)
+    ref = booked.booking.reference
+    assert await repository.cancel(pg, "919800000001", ref) == Cancelled(ref)
+    assert await pg.fetchval("SELECT booked FROM slots WHERE id = $1", slot) == 0
+    assert await repository.cancel(pg, "919800000001", ref) == Refused(Refusal.NOT_ACTIVE)
+    assert (await repository.list_bookings(pg, "919800000001")).bookings == ()
+
+
+async def test_another_number_cannot_cancel_my_booking(pg, slot) -> None:
+    booked = await repository.book(pg, "919800000001", book_effect(slot, 1))
+    assert isinstance(booked, Booked)
+    result = await repository.cancel(pg, "919800000002", booked.booking.reference)
+    assert result == Refused(Refusal.NOT_FOUND)
+
+
+async def test_a_move_is_atomic_and_keeps_the_old_place_if_the_new_one_is_gone(pg) -> None:
+    centre = await make_centre(pg)
+    old = await make_slot(pg, centre, capacity=5)
+    full = await make_slot(pg, centre, capacity=1, start=datetime.min.time().replace(hour=12))
+    free = await make_slot(pg, centre, capacity=5, start=datetime.min.time().replace(hour=14))
+    await repository.book(pg, "919800000009", book_effect(full, 9))
+    booked = await repository.book(pg, "919800000001", book_effect(old, 1))
+    assert isinstance(booked, Booked)
+    ref = booked.booking.reference
+    assert await repository.move(pg, "919800000001", ref, full, "m1") == Refused(Refusal.SLOT_FULL)
+    assert (await repository.list_bookings(pg, "919800000001")).bookings[0].slot_id == old
+    moved = await repository.move(pg, "919800000001", ref, free, "m2")
+    assert isinstance(moved, Moved) and moved.booking.slot_id == free
+    assert moved.booking.reference == ref
+    counts = dict(await pg.fetch("SELECT id, booked FROM slots"))
+    assert counts[old] == 0 and counts[free] == 1
+    await assert_counts_consistent(pg)
+
+
+async def test_crossing_moves_do_not_deadlock(pg) -> None:
+    centre = await make_centre(pg)
+    a = await make_slot(pg, centre, capacity=50)
+    b = await make_slot(pg, centre, capacity=50, start=datetime.min.time().replace(hour=12))
+    refs = []
+    for n in range(20):
+        r = await repository.book(pg, f"9198{n:08d}", book_effect(a if n % 2 else b, n))
+        assert isinstance(r, Booked)
+        refs.append((f"9198{n:08d}", r.booking.reference, b if n % 2 else a))
+    results = await asyncio.gather(
+        *(repository.move(pg, wa, ref, to, f"mv{i}") for i, (wa, ref, to) in enumerate(refs))
+    )
+    assert all(isinstance(r, Moved) for r in results)
+    await assert_counts_consistent(pg)
+
+
+async def test_forget_erases_personal_data_but_keeps_counts(pg, slot) -> None:
+    await repository.book(pg, "919800000001", book_effect(slot, 1))
+    await repository.forget(pg, "919800000001")
+    row = await pg.fetchrow("SELECT wa_id, name, id_hash, id_last4, status FROM bookings")
+    assert (row["wa_id"], row["name"], row["id_hash"], row["id_last4"]) == (None,) * 4
+    assert await pg.fetchval("SELECT booked FROM slots WHERE id = $1", slot) == 1
+    await assert_counts_consistent(pg)
+
+
+async def test_the_database_itself_refuses_overbooking(pg, slot) -> None:
+    with pytest.raises(asyncpg.CheckViolationError):
+        await pg.execute("UPDATE slots SET booked = capacity + 1 WHERE id = $1", slot)
+
+
+async def test_availability_lists_only_open_future_slots_with_places(pg) -> None:
+    centre = await make_centre(pg)
+    open_slot = await make_slot(pg, centre, capacity=2)
+    full = await make_slot(pg, centre, capacity=1, start=datetime.min.time().replace(hour=12))
+    await make_slot(pg, centre, day=datetime.now(IST).date() - timedelta(days=1))
+    await repository.book(pg, "919800000001", book_effect(full, 1))
+    snapshot = await repository.load_availability(pg, datetime.now(UTC))
+    assert [s.id for s in snapshot.slots] == [open_slot]
+    assert snapshot.slots[0].free == 2
+    assert snapshot.intervals[Vaccine.COVAXIN].min_days == 28

@@ -1,0 +1,90 @@
+"""The Redis session store: dedupe, lock, compare-and-set, outbox, against real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from kmcbot.sessions import SEEN_TTL_S, SESSION_TTL_S, Begin, Conflict, SessionStore, user_tag
+
+PEPPER = b"test-pepper"
+TAG = user_tag(PEPPER, "919800000001")
+
+
+@pytest.fixture
+def store(redis) -> SessionStore:
+    return SessionStore(redis, "kmcbot")
+
+
+async def commit(store: SessionStore, message_id: str, loaded, session: str = "{}",
+                 bodies: tuple[str, ...] = ("reply",)) -> None:
+    await store.commit(TAG, message_id, loaded, session=session, profile='{"lang":"en"}',
+                       to="919800000001", bodies=bodies, now_s=1_700_000_000)
+
+
+def test_user_tag_is_keyed_and_hides_the_number() -> None:
+    tag = user_tag(PEPPER, "919800000001")
+    assert "9198" not in tag and len(tag) == 16
+    assert tag != user_tag(b"other", "919800000001")
+
+
+async def test_a_new_citizen_has_no_session(store) -> None:
+    loaded = await store.begin(TAG, "m1")
+    assert loaded.status is Begin.OK and loaded.version == 0 and loaded.session == ""
+
+
+async def test_commit_saves_session_profile_and_replies_together(store, redis) -> None:
+    loaded = await store.begin(TAG, "m1")
+    await commit(store, "m1", loaded, session='{"st":"menu"}', bodies=("a", "b"))
+    again = await store.begin(TAG, "m2")
+    assert (again.version, again.session, again.profile) == (1, '{"st":"menu"}', '{"lang":"en"}')
+    entries = await redis.xrange(store.outbox_key)
+    assert [e[1][b"body"] for e in entries] == [b"a", b"b"]
+    assert all(e[1][b"to"] == b"919800000001" for e in entries)
+    keys = store.keys(TAG)
+    assert 0 < await redis.ttl(keys["session"]) <= SESSION_TTL_S
+    assert SESSION_TTL_S < await redis.ttl(keys["seen"]) <= SEEN_TTL_S
+
+
+async def test_a_message_done_before_is_a_duplicate(store) -> None:
+    loaded = await store.begin(TAG, "m1")
+    await commit(store, "m1", loaded)
+    assert (await store.begin(TAG, "m1")).status is Begin.DUPLICATE
+
+
+async def test_a_message_in_progress_elsewhere_is_busy_until_its_lease_ends(store) -> None:
+    await store.begin(TAG, "m1", lease_ms=150)
+    assert (await store.begin(TAG, "m1")).status is Begin.BUSY
+    await asyncio.sleep(0.2)  # the first worker died: its lease runs out
+    assert (await store.begin(TAG, "m1")).status is Begin.OK
+
+
+async def test_a_second_message_of_the_same_citizen_waits_for_the_lock(store) -> None:
+    first = await store.begin(TAG, "m1")
+    assert (await store.begin(TAG, "m2")).status is Begin.LOCKED
+    await commit(store, "m1", first)
+    assert (await store.begin(TAG, "m2")).status is Begin.OK
+
+
+async def test_abort_gives_the_message_and_the_lock_back(store) -> None:
+    loaded = await store.begin(TAG, "m1")
+    await store.abort(TAG, "m1", loaded)
+    assert (await store.begin(TAG, "m1")).status is Begin.OK
+
+
+async def test_a_holder_whose_lock_expired_cannot_overwrite_a_newer_session(store, redis) -> None:
+    slow = await store.begin(TAG, "m1", lease_ms=100)
+    await asyncio.sleep(0.15)  # the slow holder's lease runs out mid-step
+    fast = await store.begin(TAG, "m2")
+    await commit(store, "m2", fast, session='{"newer":1}')
+    with pytest.raises(Conflict):
+        await commit(store, "m1", slow, session='{"older":1}')
+    check = await store.begin(TAG, "m3")
+    assert check.session == '{"newer":1}' and check.version == 1
+    assert len(await redis.xrange(store.outbox_key)) == 1  # the loser queued nothing
+
+
+async def test_keys_share_one_hash_tag_and_hold_no_phone_number(store) -> None:
+    keys = store.keys(TAG, "m1")
+    assert all(f"{{{TAG}}}" in k and "9198" not in k for k in keys.values())
