@@ -1,0 +1,1 @@
+"""Booking rules (pure) and their PostgreSQL side."""
