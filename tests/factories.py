@@ -72,3 +72,18 @@ async def assert_counts_consistent(pool: asyncpg.Pool) -> None:
            GROUP BY s.id HAVING s.booked <> count(b.id) OR s.booked > s.capacity"""
     )
     assert bad == [], [dict(r) for r in bad]
+
+
+async def eventually(check, timeout: float = 5.0, every: float = 0.02):
+    """Wait until `check()` (sync or async) returns something truthy; return it."""
+    import asyncio
+    import inspect
+
+    async with asyncio.timeout(timeout):
+        while True:
+            value = check()
+            if inspect.isawaitable(value):
+                value = await value
+            if value:
+                return value
+            await asyncio.sleep(every)
