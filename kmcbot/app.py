@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -88,6 +87,8 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
         )
         task = asyncio.create_task(sender.run(), name="outbox-sender")
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        sender.stop()
+        try:
+            await asyncio.wait_for(task, timeout=10)
+        except TimeoutError:
+            log.warning("sender_stop_timeout")

@@ -149,6 +149,11 @@ class Sender:
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.sent = 0
         self.failed: dict[int | None, int] = defaultdict(int)
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then return from run() (within a quarter of a second)."""
+        self._stopping.set()
 
     async def ensure_group(self) -> None:
         try:
@@ -160,13 +165,15 @@ class Sender:
     async def run(self) -> None:
         await self.ensure_group()
         last_claim = 0.0
-        while True:
+        # Stopped by a flag, not by cancelling: redis-py can hang when a blocking
+        # XREADGROUP is cancelled, and a flag lets the batch in hand finish.
+        while not self._stopping.is_set():
             try:
                 if time.monotonic() - last_claim > 15:
                     last_claim = time.monotonic()
                     await self._send(await self._claim_stale())
                 read = await self.redis.xreadgroup(
-                    GROUP, self.consumer, {self.stream: ">"}, count=self.batch, block=1000
+                    GROUP, self.consumer, {self.stream: ">"}, count=self.batch, block=250
                 )
                 for _, entries in read:
                     await self._send(entries)

@@ -33,9 +33,8 @@ async def running_sender(redis, standin, rate: float = 1000.0):
         try:
             yield sender
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            sender.stop()
+            await asyncio.wait_for(task, timeout=5)
 
 
 async def queue(redis, to: str, text: str) -> None:

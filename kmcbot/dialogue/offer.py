@@ -1,0 +1,87 @@
+"""What can be offered to a citizen, read from the availability snapshot.
+
+Pure queries: which centres, days and slots are open for a vaccine from the
+eligible date on. "Open" means places left in the snapshot and not yet
+started; PostgreSQL re-checks both when booking.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+
+from kmcbot.booking.availability import Availability
+from kmcbot.booking.model import IST, Centre, Slot, Vaccine
+
+MAX_DAYS = 10  # WhatsApp list rows
+MAX_SLOTS = 10
+
+
+def today(now: datetime) -> date:
+    """The calendar day in Kolkata (the slots' days are IST days)."""
+    return now.astimezone(IST).date()
+
+
+def eligible_from(av: Availability, vaccine: Vaccine, first_dose: date) -> date:
+    """First day the second dose may be given. An interval missing from the
+    table (data not loaded yet) means no lower bound: PostgreSQL still checks."""
+    interval = av.intervals.get(vaccine)
+    return first_dose + timedelta(days=interval.min_days if interval else 0)
+
+
+def is_late(av: Availability, vaccine: Vaccine, first_dose: date, on: date) -> bool:
+    interval = av.intervals.get(vaccine)
+    return interval is not None and on > first_dose + timedelta(days=interval.max_days)
+
+
+def open_slots(av: Availability, vaccine: Vaccine, since: date, now: datetime) -> Iterator[Slot]:
+    for s in av.slots:
+        if s.vaccine == vaccine and s.free > 0 and s.day >= since and s.starts_at > now:
+            yield s
+
+
+def centres(
+    av: Availability,
+    vaccine: Vaccine,
+    since: date,
+    now: datetime,
+    near: tuple[float, float] | None,
+) -> list[tuple[Centre, float | None]]:
+    """Centres with an open slot: by distance from `near` (km), else by name."""
+    ids = {s.centre_id for s in open_slots(av, vaccine, since, now)}
+    found = [av.centres[i] for i in ids if i in av.centres]
+    if near is None:
+        return [(c, None) for c in sorted(found, key=lambda c: (c.name.casefold(), c.id))]
+    with_km = [(c, haversine_km(near, (c.latitude, c.longitude))) for c in found]
+    return sorted(with_km, key=lambda ck: (ck[1], ck[0].id))
+
+
+def days(
+    av: Availability, vaccine: Vaccine, since: date, now: datetime, centre_id: int
+) -> list[tuple[date, int]]:
+    """Up to 10 days with places at the centre, with the places left that day."""
+    free: dict[date, int] = {}
+    for s in open_slots(av, vaccine, since, now):
+        if s.centre_id == centre_id:
+            free[s.day] = free.get(s.day, 0) + s.free
+    return sorted(free.items())[:MAX_DAYS]
+
+
+def slots(
+    av: Availability, vaccine: Vaccine, since: date, now: datetime, centre_id: int, day: date
+) -> list[Slot]:
+    found = [
+        s for s in open_slots(av, vaccine, since, now) if s.centre_id == centre_id and s.day == day
+    ]
+    return sorted(found, key=lambda s: (s.start, s.id))[:MAX_SLOTS]
+
+
+def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance; plenty for "which centre is nearest" in one city."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(h)))

@@ -1,0 +1,316 @@
+"""The question each state asks, as one reply, with an optional note on top.
+
+An invalid answer, a help request or a sticker all get "note + the same
+question" as ONE message (WhatsApp throttles a second one). A question that
+has nothing left to offer (the last slot just went) falls back to the step
+before it, so `render` may return a session in another state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
+
+from kmcbot.booking.ids import IdType, mask_id
+from kmcbot.booking.model import Vaccine
+from kmcbot.dialogue import offer
+from kmcbot.dialogue.catalogue import id_type_name, num, show_date, text, vaccine_name, weekday
+from kmcbot.dialogue.core import Context, join, lang_of, truncate
+from kmcbot.dialogue.model import PENDING, Draft, Lang, Session, State
+from kmcbot.messages import Ask, AskLocation, Button, Pick, Reply, Row, Say
+
+BODY = 1024  # interactive body limit
+PAGE = 9  # centres per list page: 9 + one navigation row = WhatsApp's 10
+
+Rendered = tuple[Reply, Session]
+Renderer = Callable[[Session, Context, str | None], Rendered]
+
+
+def render(s: Session, ctx: Context, note: str | None = None) -> Rendered:
+    """The reply asking `s.state`'s question, and `s` with `offered` set."""
+    return QUESTIONS[s.state](s, ctx, note)
+
+
+def body(note: str | None, question: str) -> str:
+    """Note above question, cut so the whole fits WhatsApp's interactive body."""
+    room = BODY - len(question) - 2
+    if note and len(note) > room:
+        note = truncate(note, max(room, 1))
+    return join(note, question)[:BODY]
+
+
+def _ask(s: Session, note: str | None, question: str, buttons: list[Button]) -> Rendered:
+    reply = Ask(body(note, question), tuple(buttons))
+    return reply, replace(s, offered=tuple(b.id for b in buttons))
+
+
+def _pick(
+    s: Session, note: str | None, question: str, button_key: str, rows: list[Row]
+) -> Rendered:
+    lang = s.lang or Lang.EN  # always set past the LANGUAGE state
+    reply = Pick(body(note, question), text(lang, button_key), tuple(_unique(rows)))
+    return reply, replace(s, offered=tuple(r.id for r in rows))
+
+
+def _unique(rows: list[Row]) -> list[Row]:
+    """WhatsApp rejects a list with two equal row titles (two centres whose
+    names share the first 24 characters): number the repeats."""
+    seen: dict[str, int] = {}
+    out = []
+    for row in rows:
+        n = seen.get(row.title, 0) + 1
+        seen[row.title] = n
+        title = row.title if n == 1 else truncate(row.title, 24 - 4)[:20] + f" ({n})"
+        out.append(replace(row, title=title))
+    return out
+
+
+# ---------------------------------------------------------------- language, menu
+
+
+def language(s: Session, ctx: Context, note: str | None) -> Rendered:
+    if s.lang is None:
+        # Nobody knows the citizen's language yet: greet in all three.
+        question = join(*(text(lang, "welcome.line") for lang in (Lang.BN, Lang.EN, Lang.HI)))
+    else:
+        question = text(s.lang, "language.ask")
+    buttons = [Button(f"lang:{lang.value}", text(lang, "language.name")) for lang in _LANG_ORDER]
+    return _ask(s, note, question, buttons)
+
+
+_LANG_ORDER = (Lang.EN, Lang.BN, Lang.HI)
+
+
+def menu(s: Session, ctx: Context, note: str | None) -> Rendered:
+    lang = lang_of(s, ctx)
+    buttons = [
+        Button("menu:book", text(lang, "menu.book")),
+        Button("menu:bookings", text(lang, "menu.bookings")),
+        Button("menu:help", text(lang, "menu.help")),
+    ]
+    return _ask(replace(s, state=State.MENU), note, text(lang, "menu.ask"), buttons)
+
+
+# ---------------------------------------------------------------- booking questions
+
+
+def vaccine(s: Session, ctx: Context, note: str | None) -> Rendered:
+    lang = lang_of(s, ctx)
+    buttons = [Button(f"vaccine:{v.value}", vaccine_name(lang, v)) for v in Vaccine]
+    return _ask(s, note, text(lang, "vaccine.ask"), buttons)
+
+
+def dose_date(s: Session, ctx: Context, note: str | None) -> Rendered:
+    lang = lang_of(s, ctx)
+    return _text_question(s, note, text(lang, "dose_date.ask"))
+
+
+def _text_question(s: Session, note: str | None, question: str) -> Rendered:
+    # Free text: no options, so a typed "2" is an answer, not a pick.
+    return Say(join(note, question)), replace(s, offered=())
+
+
+def id_type(s: Session, ctx: Context, note: str | None) -> Rendered:
+    lang = lang_of(s, ctx)
+    rows = [Row(f"id:{t.value}", id_type_name(lang, t)) for t in IdType]
+    return _pick(s, note, text(lang, "id_type.ask"), "id_type.button", rows)
+
+
+def id_number(s: Session, ctx: Context, note: str | None) -> Rendered:
+    lang = lang_of(s, ctx)
+    kind = id_type_name(lang, s.draft.id_type or IdType.AADHAAR)
+    return _text_question(s, note, text(lang, "id_number.ask", id_type=kind))
+
+
+def name(s: Session, ctx: Context, note: str | None) -> Rendered:
+    return _text_question(s, note, text(lang_of(s, ctx), "name.ask"))
+
+
+def since(s: Session, ctx: Context) -> date:
+    d = s.draft
+    assert d.vaccine is not None and d.first_dose is not None
+    return max(offer.eligible_from(ctx.availability, d.vaccine, d.first_dose), offer.today(ctx.now))
+
+
+def _flow_ready(d: Draft) -> bool:
+    return d.vaccine is not None and d.first_dose is not None
+
+
+def centre(s: Session, ctx: Context, note: str | None) -> Rendered:
+    lang = lang_of(s, ctx)
+    d = s.draft
+    if not _flow_ready(d):
+        return menu(s, ctx, join(note, text(lang, "common.error")))
+    assert d.vaccine is not None
+    found = offer.centres(ctx.availability, d.vaccine, since(s, ctx), ctx.now, d.near)
+    if not found:
+        none = text(lang, "centre.none", vaccine=vaccine_name(lang, d.vaccine))
+        return menu(replace(s, draft=Draft()), ctx, join(note, none))
+    pages = (len(found) + PAGE - 1) // PAGE
+    page = d.page if 0 <= d.page < pages else 0
+    rows = []
+    for c, km in found[page * PAGE : (page + 1) * PAGE]:
+        where = (
+            text(lang, "centre.km", km=num(lang, f"{km:.1f}"))
+            if km is not None
+            else (text(lang, "centre.ward", ward=num(lang, c.ward)) if c.ward else "")
+        )
+        description = truncate(" · ".join(p for p in (where, c.address) if p), 72)
+        rows.append(Row(f"centre:{c.id}", truncate(c.name, 24), description))
+    if page + 1 < pages:
+        more = text(lang, "centre.more_desc", page=num(lang, page + 2), pages=num(lang, pages))
+        rows.append(Row("centre:more", text(lang, "centre.more"), more))
+    else:
+        rows.append(Row("centre:near", text(lang, "centre.near"), text(lang, "centre.near_desc")))
+    s = replace(s, state=State.CENTRE, draft=replace(d, page=page))
+    return _pick(s, note, text(lang, "centre.ask"), "centre.button", rows)
+
+
+def location(s: Session, ctx: Context, note: str | None) -> Rendered:
+    reply = AskLocation(body(note, text(lang_of(s, ctx), "centre.location_ask")))
+    # The centre list stays on offer: a tap on it, or its number, still counts.
+    return reply, s
+
+
+def day(s: Session, ctx: Context, note: str | None) -> Rendered:
+    lang = lang_of(s, ctx)
+    d = s.draft
+    c = ctx.availability.centres.get(d.centre_id or -1)
+    if not _flow_ready(d) or c is None:
+        return centre(replace(s, state=State.CENTRE), ctx, note)
+    assert d.vaccine is not None
+    found = offer.days(ctx.availability, d.vaccine, since(s, ctx), ctx.now, c.id)
+    if not found:
+        return centre(replace(s, state=State.CENTRE), ctx, join(note, text(lang, "day.none")))
+    rows = [
+        Row(
+            f"day:{day.isoformat()}",
+            show_date(lang, day),
+            text(lang, "day.places", weekday=weekday(lang, day), n=num(lang, free)),
+        )
+        for day, free in found
+    ]
+    s = replace(s, state=State.DAY)
+    return _pick(s, note, text(lang, "day.ask", centre=c.name), "day.button", rows)
+
+
+def slot(s: Session, ctx: Context, note: str | None) -> Rendered:
+    lang = lang_of(s, ctx)
+    d = s.draft
+    c = ctx.availability.centres.get(d.centre_id or -1)
+    if not _flow_ready(d) or c is None or d.day is None:
+        return day(replace(s, state=State.DAY), ctx, note)
+    assert d.vaccine is not None
+    found = offer.slots(ctx.availability, d.vaccine, since(s, ctx), ctx.now, c.id, d.day)
+    if not found:
+        return day(replace(s, state=State.DAY), ctx, join(note, text(lang, "slot.none")))
+    rows = [
+        Row(
+            f"slot:{sl.id}",
+            slot_title(lang, sl.start, sl.end),
+            text(lang, "slot.left", n=num(lang, sl.free)),
+        )
+        for sl in found
+    ]
+    question = text(lang, "slot.ask", centre=c.name, date=show_date(lang, d.day))
+    return _pick(replace(s, state=State.SLOT), note, question, "slot.button", rows)
+
+
+def slot_title(lang: Lang, start: object, end: object) -> str:
+    hhmm = lambda t: num(lang, t.strftime("%H:%M"))  # noqa: E731
+    return text(lang, "slot.title", start=hhmm(start), end=hhmm(end))
+
+
+def masked_last4(last4: str) -> str:
+    """The masked ID shown after the number is gone: only its last 4 are kept."""
+    return mask_id("X" * 8 + last4)
+
+
+def confirm(s: Session, ctx: Context, note: str | None) -> Rendered:
+    lang = lang_of(s, ctx)
+    d = s.draft
+    sl = next((x for x in ctx.availability.slots if x.id == d.slot_id), None)
+    c = ctx.availability.centres.get(d.centre_id or -1)
+    if not _flow_ready(d) or sl is None or c is None:
+        return slot(replace(s, state=State.SLOT), ctx, note)
+    assert d.vaccine is not None
+    fields = dict(
+        vaccine=vaccine_name(lang, d.vaccine),
+        centre=c.name,
+        address=c.address,
+        date=show_date(lang, sl.day),
+        slot=slot_title(lang, sl.start, sl.end),
+        id_type=id_type_name(lang, d.id_type or IdType.AADHAAR),
+        masked=masked_last4(d.id_last4 or ""),
+        name=d.name or "",
+        reference=d.moving_reference or "",
+    )
+    key = "confirm.move_summary" if d.moving_reference else "confirm.summary"
+    buttons = [
+        Button("confirm:yes", text(lang, "confirm.yes")),
+        Button("confirm:change", text(lang, "confirm.change")),
+        Button("confirm:no", text(lang, "confirm.no")),
+    ]
+    return _ask(s, note, text(lang, key, **fields), buttons)
+
+
+# ---------------------------------------------------------------- my bookings, yes/no
+
+
+def my_bookings(s: Session, ctx: Context, note: str | None) -> Rendered:
+    """Cancel / Reschedule rows for the bookings last listed (the details
+    themselves come as the note, from a fresh BookingsListed)."""
+    lang = lang_of(s, ctx)
+    if not s.draft.listed:
+        return menu(s, ctx, join(note, text(lang, "bookings.none")))
+    rows = []
+    for b in s.draft.listed[:4]:
+        rows.append(
+            Row(f"cancel:{b.reference}", text(lang, "bookings.cancel_row", reference=b.reference))
+        )
+        rows.append(
+            Row(f"move:{b.reference}", text(lang, "bookings.move_row", reference=b.reference))
+        )
+    rows.append(Row("menu:main", text(lang, "bookings.menu_row")))
+    return _pick(s, note, text(lang, "bookings.ask"), "bookings.button", rows)
+
+
+def cancel_confirm(s: Session, ctx: Context, note: str | None) -> Rendered:
+    lang = lang_of(s, ctx)
+    ref = s.draft.cancel_reference or ""
+    buttons = [
+        Button("cancel:yes", text(lang, "cancel.yes")),
+        Button("cancel:no", text(lang, "cancel.no")),
+    ]
+    return _ask(s, note, text(lang, "cancel.ask", reference=ref), buttons)
+
+
+def forget_confirm(s: Session, ctx: Context, note: str | None) -> Rendered:
+    lang = lang_of(s, ctx)
+    buttons = [
+        Button("forget:yes", text(lang, "forget.yes")),
+        Button("forget:no", text(lang, "forget.no")),
+    ]
+    return _ask(s, note, text(lang, "forget.ask"), buttons)
+
+
+QUESTIONS: dict[State, Renderer] = {
+    State.LANGUAGE: language,
+    State.MENU: menu,
+    State.VACCINE: vaccine,
+    State.DOSE_DATE: dose_date,
+    State.ID_TYPE: id_type,
+    State.ID_NUMBER: id_number,
+    State.NAME: name,
+    State.CENTRE: centre,
+    State.LOCATION: location,
+    State.DAY: day,
+    State.SLOT: slot,
+    State.CONFIRM: confirm,
+    State.MY_BOOKINGS: my_bookings,
+    State.CANCEL_CONFIRM: cancel_confirm,
+    State.FORGET_CONFIRM: forget_confirm,
+    # Waiting for a result: nothing to ask; the menu is always a safe answer.
+    **dict.fromkeys(PENDING, menu),
+}

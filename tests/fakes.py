@@ -1,0 +1,311 @@
+"""In-memory stand-ins for the shell's services, for pure tests.
+
+`FakeBookings` runs the dialogue's effects with the same rules PostgreSQL
+enforces (capacity, one active booking per ID hash, 4 per WhatsApp number,
+the slot's vaccine, not after the slot started, the eligible date, one
+booking per inbound message id) and answers with the same Results.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+
+from kmcbot.booking.availability import Availability
+from kmcbot.booking.model import (
+    BookingStatus,
+    BookingView,
+    Centre,
+    Interval,
+    Refusal,
+    Slot,
+    Vaccine,
+)
+from kmcbot.booking.reference import new_code, new_reference
+from kmcbot.dialogue.effects import (
+    Book,
+    Booked,
+    BookingsListed,
+    CancelBooking,
+    Cancelled,
+    Effect,
+    ForgetMe,
+    Forgotten,
+    ListBookings,
+    MoveBooking,
+    Moved,
+    Refused,
+    Result,
+)
+
+INTERVALS = {
+    Vaccine.COVISHIELD: Interval(84, 112),
+    Vaccine.COVAXIN: Interval(28, 42),
+    Vaccine.SPUTNIK_V: Interval(21, 90),
+}
+
+# (name, address, ward, lat, lon, vaccine): 11 Covishield centres, so the
+# centre list needs a second page; one each for Covaxin and Sputnik V.
+CENTRES = [
+    (
+        "Roxy Cinema Hall Vaccination Centre",
+        "Chowringhee Place, Kolkata 700013",
+        46,
+        22.5615,
+        88.3520,
+        Vaccine.COVISHIELD,
+    ),
+    ("Sealdah UPHC", "Acharya P.C. Road, Kolkata 700009", 49, 22.5665, 88.3700, Vaccine.COVISHIELD),
+    ("Ballygunge UPHC", "Gariahat Road, Kolkata 700019", 68, 22.5270, 88.3660, Vaccine.COVISHIELD),
+    (
+        "Behala Borough XIII Clinic",
+        "Diamond Harbour Road, Kolkata 700034",
+        118,
+        22.4985,
+        88.3170,
+        Vaccine.COVISHIELD,
+    ),
+    (
+        "Chetla Health Centre",
+        "Chetla Central Road, Kolkata 700027",
+        82,
+        22.5200,
+        88.3380,
+        Vaccine.COVISHIELD,
+    ),
+    (
+        "Dum Dum Municipal Hospital",
+        "Nager Bazar, Kolkata 700074",
+        None,
+        22.6300,
+        88.4200,
+        Vaccine.COVISHIELD,
+    ),
+    ("Entally UPHC", "Convent Road, Kolkata 700014", 55, 22.5530, 88.3780, Vaccine.COVISHIELD),
+    (
+        "Garden Reach Borough Office",
+        "Garden Reach Road, Kolkata 700024",
+        134,
+        22.5400,
+        88.2900,
+        Vaccine.COVISHIELD,
+    ),
+    (
+        "Jadavpur UPHC",
+        "Raja S.C. Mallick Road, Kolkata 700032",
+        102,
+        22.4990,
+        88.3710,
+        Vaccine.COVISHIELD,
+    ),
+    (
+        "Kasba Health Centre",
+        "Rajdanga Main Road, Kolkata 700107",
+        107,
+        22.5160,
+        88.3880,
+        Vaccine.COVISHIELD,
+    ),
+    (
+        "Shyambazar UPHC",
+        "Bhupen Bose Avenue, Kolkata 700004",
+        10,
+        22.6010,
+        88.3720,
+        Vaccine.COVISHIELD,
+    ),
+    (
+        "Tollygunge Covaxin Centre",
+        "Deshapran Sasmal Road, Kolkata 700033",
+        94,
+        22.4980,
+        88.3450,
+        Vaccine.COVAXIN,
+    ),
+    (
+        "Park Circus Sputnik V Centre",
+        "Park Circus, Kolkata 700017",
+        64,
+        22.5400,
+        88.3650,
+        Vaccine.SPUTNIK_V,
+    ),
+]
+
+SLOT_TIMES = ((time(10), time(12)), (time(14), time(16)))
+CAPACITY = 40
+DAYS = 14
+
+
+def make_availability(today: date, capacity: int = CAPACITY) -> Availability:
+    """A small city: 13 centres, two slots a day for 14 days from `today`."""
+    centres = {}
+    slots = []
+    for n, (name, address, ward, lat, lon, vaccine) in enumerate(CENTRES, 1):
+        centres[n] = Centre(n, f"C{n:03d}", name, address, ward, lat, lon)
+        for d in range(DAYS):
+            for start, end in SLOT_TIMES:
+                day = today + timedelta(days=d)
+                slots.append(Slot(0, n, vaccine, day, start, end, capacity))
+    slots.sort(key=lambda s: (s.day, s.start, s.centre_id))
+    numbered = tuple(replace(s, id=i) for i, s in enumerate(slots, 1))
+    return Availability(centres, numbered, dict(INTERVALS))
+
+
+@dataclass
+class _Booking:
+    view: BookingView
+    wa_id: str
+    id_hash: str
+    message_id: str
+
+
+class FakeBookings:
+    """The booking rules over an in-memory availability; deterministic."""
+
+    def __init__(self, availability: Availability, seed: int = 0) -> None:
+        self._centres = availability.centres
+        self._intervals = availability.intervals
+        self._slots = {s.id: s for s in availability.slots}
+        self._bookings: dict[str, _Booking] = {}
+        self._random = random.Random(seed)
+
+    def snapshot(self) -> Availability:
+        """The availability as the shell would read it now."""
+        slots = tuple(sorted(self._slots.values(), key=lambda s: (s.day, s.start, s.centre_id)))
+        return Availability(self._centres, slots, self._intervals)
+
+    def take(self, slot_id: int, places: int | None = None) -> None:
+        """Someone else books `places` (default: all) of a slot."""
+        s = self._slots[slot_id]
+        self._slots[slot_id] = replace(s, free=max(0, s.free - (places or s.free)))
+
+    def remove(self, slot_id: int) -> None:
+        """The centre cancels a session."""
+        del self._slots[slot_id]
+
+    def active(self, wa_id: str | None = None) -> list[BookingView]:
+        return [
+            b.view
+            for b in self._bookings.values()
+            if b.view.status == BookingStatus.BOOKED and wa_id in (None, b.wa_id)
+        ]
+
+    def run(self, wa_id: str, effect: Effect, now: datetime) -> Result:
+        match effect:
+            case Book():
+                return self._book(wa_id, effect, now)
+            case ListBookings():
+                return BookingsListed(tuple(self.active(wa_id)))
+            case CancelBooking(reference):
+                return self._cancel(wa_id, reference, now)
+            case MoveBooking():
+                return self._move(wa_id, effect, now)
+            case ForgetMe():
+                for b in list(self._bookings.values()):
+                    if b.wa_id == wa_id:
+                        if b.view.status == BookingStatus.BOOKED:
+                            self._release(b.view.slot_id)
+                        status = BookingStatus.CANCELLED
+                        if b.view.status == BookingStatus.ATTENDED:
+                            status = BookingStatus.ATTENDED
+                        b.view = replace(b.view, name="", status=status)
+                return Forgotten()
+        raise TypeError(f"unknown effect {effect!r}")
+
+    # ------------------------------------------------------------ rules
+
+    def _check_slot(
+        self, slot_id: int, vaccine: Vaccine, first: date, now: datetime
+    ) -> Slot | Refusal:
+        s = self._slots.get(slot_id)
+        if s is None:
+            return Refusal.SLOT_GONE
+        if s.vaccine != vaccine:
+            return Refusal.VACCINE_MISMATCH
+        if s.starts_at <= now:
+            return Refusal.SLOT_STARTED
+        interval = self._intervals.get(vaccine)
+        if interval and s.day < first + timedelta(days=interval.min_days):
+            return Refusal.NOT_ELIGIBLE
+        if s.free <= 0:
+            return Refusal.SLOT_FULL
+        return s
+
+    def _book(self, wa_id: str, e: Book, now: datetime) -> Result:
+        for b in self._bookings.values():
+            if b.message_id == e.message_id:
+                return Booked(b.view)  # a redelivered message never books twice
+        s = self._check_slot(e.slot_id, e.vaccine, e.first_dose, now)
+        if isinstance(s, Refusal):
+            return Refused(s)
+        if any(
+            b.id_hash == e.id_hash and b.view.status == "booked" for b in self._bookings.values()
+        ):
+            return Refused(Refusal.ID_ALREADY_BOOKED)
+        if len(self.active(wa_id)) >= 4:
+            return Refused(Refusal.NUMBER_LIMIT)
+        reference = new_reference(self._random.choice)
+        view = BookingView(
+            reference=reference,
+            code=new_code(self._random.randrange),
+            status=BookingStatus.BOOKED,
+            centre=self._centres[s.centre_id],
+            slot_id=s.id,
+            day=s.day,
+            start=s.start,
+            end=s.end,
+            vaccine=e.vaccine,
+            first_dose=e.first_dose,
+            id_type=e.id_type,
+            id_last4=e.id_last4,
+            name=e.name,
+            lang=e.lang,
+        )
+        self._slots[s.id] = replace(s, free=s.free - 1)
+        self._bookings[reference] = _Booking(view, wa_id, e.id_hash, e.message_id)
+        return Booked(view)
+
+    def _find(self, wa_id: str, reference: str) -> _Booking | Refusal:
+        b = self._bookings.get(reference)
+        if b is None or b.wa_id != wa_id:
+            return Refusal.NOT_FOUND
+        if b.view.status != BookingStatus.BOOKED:
+            return Refusal.NOT_ACTIVE
+        return b
+
+    def _cancel(self, wa_id: str, reference: str, now: datetime) -> Result:
+        b = self._find(wa_id, reference)
+        if isinstance(b, Refusal):
+            return Refused(b)
+        s = self._slots.get(b.view.slot_id)
+        if s is not None and s.starts_at <= now:
+            return Refused(Refusal.SLOT_STARTED)
+        self._release(b.view.slot_id)
+        b.view = replace(b.view, status=BookingStatus.CANCELLED)
+        return Cancelled(reference)
+
+    def _move(self, wa_id: str, e: MoveBooking, now: datetime) -> Result:
+        b = self._find(wa_id, e.reference)
+        if isinstance(b, Refusal):
+            return Refused(b)
+        s = self._check_slot(e.slot_id, b.view.vaccine, b.view.first_dose, now)
+        if isinstance(s, Refusal):
+            return Refused(s)
+        self._release(b.view.slot_id)
+        self._slots[s.id] = replace(s, free=s.free - 1)
+        b.view = replace(
+            b.view,
+            centre=self._centres[s.centre_id],
+            slot_id=s.id,
+            day=s.day,
+            start=s.start,
+            end=s.end,
+        )
+        return Moved(b.view)
+
+    def _release(self, slot_id: int) -> None:
+        s = self._slots.get(slot_id)
+        if s is not None:
+            self._slots[slot_id] = replace(s, free=s.free + 1)

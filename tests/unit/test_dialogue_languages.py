@@ -1,0 +1,78 @@
+"""The conversation in Bengali and Hindi, and every state's question within
+WhatsApp's limits in every language."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from kmcbot.booking.availability import Availability
+from kmcbot.dialogue.model import Draft, Lang, Session, State
+from kmcbot.dialogue.questions import render
+from kmcbot.dialogue.step import Context
+from kmcbot.messages import Say
+from kmcbot.whatsapp.outbound import limits_violations
+from tests.fakes import make_availability
+from tests.unit.conversation import REACHABLE, Conversation, aadhaar, reach
+
+
+def test_full_booking_in_bengali_with_bengali_digits_and_month() -> None:
+    chat = Conversation().send("নমস্কার").tap("বাংলা")
+    assert chat.buttons == ["দ্বিতীয় ডোজ বুকিং", "আমার বুকিং", "সাহায্য"]
+    chat.tap("দ্বিতীয় ডোজ বুকিং").expect("প্রথম ডোজে কোন টিকা").tap("কোভিশিল্ড")
+    chat.send("৫ এপ্রিল ২০২১")
+    chat.expect("সচিত্র পরিচয়পত্র").pick("আধার")
+    number = aadhaar()
+    chat.send(number.translate(str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")))
+    chat.expect("XXXX XXXX " + number[-4:]).send("সৌমিত্র দাস")
+    chat.pick("Roxy").pick("২ জুলাই ২০২১").pick("১০:০০-১২:০০")
+    chat.expect("কোভিশিল্ড", "২ জুলাই ২০২১", "আধার XXXX XXXX " + number[-4:], "সৌমিত্র দাস")
+    chat.tap("নিশ্চিত করুন")
+    [b] = chat.bookings.active(chat.wa_id)
+    assert isinstance(chat.last, Say) and b.lang == "bn"
+    chat.expect(b.reference, b.code, "আপনার আধার-এর হার্ড কপি সঙ্গে আনুন")
+
+
+def test_full_booking_in_hindi() -> None:
+    chat = Conversation().send("नमस्ते").tap("हिन्दी")
+    chat.tap("दूसरी डोज़ बुक करें").tap("कोविशील्ड").send("5 अप्रैल 2021")
+    chat.pick("आधार").send(aadhaar()).send("अमिताभ बच्चन")
+    chat.pick("Roxy").pick("2 जुलाई 2021").pick("10:00-12:00")
+    chat.expect("अपनी बुकिंग जाँच लें", "कोविशील्ड").tap("पक्का करें")
+    [b] = chat.bookings.active(chat.wa_id)
+    chat.expect(b.reference, "अपने आधार की हार्ड कॉपी साथ लाएँ")
+
+
+@pytest.mark.parametrize("lang", list(Lang))
+@pytest.mark.parametrize("state", REACHABLE)
+def test_every_reachable_state_speaks_the_language_within_limits(lang: Lang, state: State) -> None:
+    chat = reach(Conversation(lang=lang), state)  # the harness checks every reply's limits
+    chat.send("help")
+    assert chat.state == state
+    chat.send_media("sticker")
+    assert chat.state == state
+
+
+@pytest.mark.parametrize("lang", [*Lang, None])
+@pytest.mark.parametrize("state", list(State))
+def test_every_state_question_is_within_limits(lang: Lang | None, state: State) -> None:
+    """Rendered directly, with the longest drafts, notes and names we allow."""
+    now = datetime(2021, 7, 1, 4, 30, tzinfo=UTC)
+    av: Availability = make_availability(now.date())
+    ctx = Context(now, av, b"pepper", lang, False)
+    draft = Draft(
+        vaccine="covishield",  # type: ignore[arg-type]
+        first_dose=now.date().replace(month=4),
+        id_type="pan",  # type: ignore[arg-type]
+        id_last4="1234",
+        name="ম" * 60,
+        centre_id=1,
+        day=av.slots[-1].day,
+        slot_id=av.slots[-1].id,
+        cancel_reference="KMC-4K7P2Q",
+    )
+    session = Session(state, lang, now, draft)
+    for note in (None, "x" * 2000):
+        reply, _ = render(session, ctx, note)
+        assert limits_violations(reply) == []

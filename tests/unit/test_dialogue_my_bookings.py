@@ -1,0 +1,116 @@
+"""My bookings, cancel, reschedule, the limits, and slots taken meanwhile."""
+
+from __future__ import annotations
+
+from kmcbot.dialogue.effects import CancelBooking, MoveBooking
+from kmcbot.dialogue.model import Lang, State
+from kmcbot.messages import Pick, Say
+from tests.unit.conversation import Conversation, aadhaar, book, reach
+
+
+def test_my_bookings_lists_each_booking_with_cancel_and_reschedule() -> None:
+    chat = book(Conversation(lang=Lang.EN))
+    [b] = chat.bookings.active(chat.wa_id)
+    chat.send("My bookings")
+    chat.expect(b.reference, "Roxy Cinema Hall", "1 Jul 2021", "14:00-16:00")
+    assert chat.rows == [f"Cancel {b.reference}", f"Reschedule {b.reference}", "Menu"]
+    assert len(chat.replies) == 1
+
+
+def test_no_bookings_says_so_and_shows_the_menu() -> None:
+    chat = Conversation(lang=Lang.EN).send("hi").tap("My bookings")
+    chat.expect("no active bookings")
+    assert chat.state == State.MENU
+
+
+def test_cancel_asks_first_then_cancels() -> None:
+    chat = reach(Conversation(lang=Lang.EN), State.CANCEL_CONFIRM)
+    ref = chat.session.draft.cancel_reference
+    chat.tap("Yes, cancel it")
+    assert chat.effects == [CancelBooking(ref)]
+    chat.expect(f"{ref} is cancelled")
+    assert not chat.bookings.active() and chat.state == State.MENU
+
+
+def test_cancel_no_keeps_the_booking() -> None:
+    chat = reach(Conversation(lang=Lang.EN), State.CANCEL_CONFIRM).tap("No, keep it")
+    chat.expect("kept")
+    assert chat.bookings.active()
+
+
+def test_reschedule_moves_the_booking_for_its_vaccine() -> None:
+    chat = book(Conversation(lang=Lang.EN))
+    [b] = chat.bookings.active(chat.wa_id)
+    chat.send("My bookings").pick(f"Reschedule {b.reference}")
+    assert chat.state == State.CENTRE
+    chat.pick("Sealdah" if "Sealdah UPHC" in chat.rows else "Ballygunge")
+    chat.pick(chat.row_ids[1]).pick(chat.row_ids[0])
+    chat.expect(f"Move booking {b.reference}")
+    chat.tap("Confirm")
+    assert isinstance(chat.effects[0], MoveBooking)
+    assert isinstance(chat.last, Say)
+    chat.expect("has been moved", b.reference, "Carry a hard copy of your Aadhaar")
+    [moved] = chat.bookings.active(chat.wa_id)
+    assert moved.reference == b.reference and moved.slot_id != b.slot_id
+
+
+def test_slot_taken_between_listing_and_confirming_offers_the_other_slots() -> None:
+    chat = reach(Conversation(lang=Lang.EN), State.DAY).pick(chat_first_day := "2 Jul 2021")
+    assert chat_first_day
+    chat.pick("10:00-12:00")
+    slot_id = chat.session.draft.slot_id
+    chat.bookings.take(slot_id)
+    chat.tap("Confirm")
+    chat.expect("just taken")
+    assert chat.state == State.SLOT and chat.rows == ["14:00-16:00"]
+    assert len(chat.replies) == 1
+
+
+def test_last_slot_of_the_day_taken_offers_other_days() -> None:
+    chat = reach(Conversation(lang=Lang.EN), State.DAY).pick("2 Jul 2021").pick("10:00-12:00")
+    for s in chat.bookings.snapshot().slots:
+        if s.centre_id == 1 and str(s.day) == "2021-07-02":
+            chat.bookings.take(s.id)
+    chat.tap("Confirm").expect("just taken")
+    assert chat.state == State.DAY and "2 Jul 2021" not in chat.rows
+
+
+def test_a_session_cancelled_by_the_centre_is_explained() -> None:
+    chat = reach(Conversation(lang=Lang.EN), State.CONFIRM)
+    chat.bookings.remove(chat.session.draft.slot_id)
+    chat.tap("Confirm").expect("cancelled by the centre")
+
+
+def test_number_limit_four_bookings_per_number() -> None:
+    chat = Conversation(lang=Lang.EN)
+    for n in range(4):
+        book(chat, id_number=aadhaar(f"{n + 2}2345678901"), name="Family Member")
+        assert chat.last and "booked" in chat.body
+    chat.send("menu").tap("Book 2nd dose")
+    chat.expect("already has 4 active bookings")
+    assert chat.state == State.MENU
+
+
+def test_four_bookings_fit_in_one_list() -> None:
+    chat = Conversation(lang=Lang.EN)
+    for n in range(4):
+        book(chat, id_number=aadhaar(f"{n + 2}2345678901"))
+    chat.send("my bookings")
+    assert isinstance(chat.last, Pick) and len(chat.rows) == 9
+
+
+def test_same_id_is_refused_early_on_this_number() -> None:
+    chat = book(Conversation(lang=Lang.EN))
+    [b] = chat.bookings.active(chat.wa_id)
+    chat.send("menu").tap("Book 2nd dose").tap("Covishield").send("05-04-2021")
+    chat.pick("Aadhaar").send(aadhaar())
+    chat.expect("already has a 2nd dose booking", b.reference)
+    assert chat.state == State.MENU
+
+
+def test_same_id_from_another_number_is_refused_by_the_database() -> None:
+    first = book(Conversation(lang=Lang.EN))
+    other = Conversation(lang=Lang.EN, bookings=first.bookings, wa_id="919830000002")
+    book(other)
+    other.expect("This ID already has an active 2nd dose booking")
+    assert other.state == State.MENU
