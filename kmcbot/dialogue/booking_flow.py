@@ -96,18 +96,16 @@ def on_dose_date(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outc
     if vaccine is None:
         return to_menu(s, ctx, text(lang, "common.error"))
     eligible = offer.eligible_from(ctx.availability, vaccine, first)
-    if today < eligible:
-        note = text(
-            lang,
-            "eligibility.too_soon",
-            vaccine=vaccine_name(lang, vaccine),
-            date=show_date(lang, eligible),
-        )
-        return to_menu(s, ctx, note)
+    names = {"vaccine": vaccine_name(lang, vaccine), "date": show_date(lang, eligible)}
     if not any(offer.open_slots(ctx.availability, vaccine, eligible, ctx.now)):
-        return to_menu(s, ctx, text(lang, "centre.none", vaccine=vaccine_name(lang, vaccine)))
+        # Nothing to offer: name the day booking opens, or say there are no places.
+        if today < eligible:
+            return to_menu(s, ctx, text(lang, "eligibility.too_soon", **names))
+        return to_menu(s, ctx, text(lang, "centre.none", vaccine=names["vaccine"]))
     note = None
-    if offer.is_late(ctx.availability, vaccine, first, today):
+    if today < eligible:
+        note = text(lang, "eligibility.from_date", **names)
+    elif offer.is_late(ctx.availability, vaccine, first, today):
         note = text(lang, "eligibility.late")
     return ask(s, ctx, State.ID_TYPE, note, first_dose=first)
 
