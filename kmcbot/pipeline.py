@@ -27,7 +27,8 @@ from kmcbot.booking.model import Refusal
 from kmcbot.dialogue import effects as fx
 from kmcbot.dialogue.model import Lang, Session, session_from_dict, session_to_dict
 from kmcbot.dialogue.step import Context, Outcome, step
-from kmcbot.messages import Inbound
+from kmcbot.dialogue.catalogue import text
+from kmcbot.messages import Inbound, Say
 from kmcbot.sessions import Begin, Conflict, Loaded, SessionStore, user_tag
 from kmcbot.whatsapp.outbound import body as cloud_body
 
@@ -120,8 +121,10 @@ class Pipeline:
 
     async def _step_and_commit(self, tag: str, message: Inbound, loaded: Loaded) -> Handled:
         now = self.clock()
-        session = _decode_session(loaded.session, tag)
         profile = _decode_profile(loaded.profile)
+        if loaded.over_limit:
+            return await self._over_limit(tag, message, loaded, profile, now)
+        session = _decode_session(loaded.session, tag)
         ctx = Context(
             now=now,
             availability=await self.availability.get(now),
@@ -155,6 +158,18 @@ class Pipeline:
             now_s=now.timestamp(),
         )
         return Handled("ok", str(outcome.session.state), len(replies))
+
+    async def _over_limit(self, tag: str, message: Inbound, loaded: Loaded,
+                          profile: dict[str, object], now: datetime) -> Handled:
+        """Too many messages this minute: one polite notice, then silence; the session stays."""
+        bodies = []
+        if loaded.over_limit == 1:
+            notice = Say(text(_lang(profile.get("lang")) or Lang.EN, "common.rate_limited"))
+            bodies.append(orjson.dumps(cloud_body(message.wa_id, notice)).decode())
+        await self.store.commit(tag, message.message_id, loaded, session=loaded.session,
+                                profile=None, to=message.wa_id, bodies=bodies,
+                                now_s=now.timestamp())
+        return Handled("rate_limited", replies=len(bodies))
 
     async def _run(self, effect: fx.Effect, wa_id: str) -> fx.Result:
         match effect:

@@ -30,13 +30,17 @@ SESSION_TTL_S = 30 * 60
 PROFILE_TTL_S = 180 * 24 * 3600
 SEEN_TTL_S = 7 * 24 * 3600  # WhatsApp redelivers for up to 7 days
 LEASE_MS = 10_000
+RATE_LIMIT_PER_MINUTE = 20
 
 _BEGIN = """
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {'dup'} end
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'busy'} end
 if not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3]) then return {'locked'} end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-return {'ok', redis.call('GET', KEYS[4]) or '', redis.call('GET', KEYS[5]) or ''}
+local count = redis.call('INCR', KEYS[6])
+if count == 1 then redis.call('EXPIRE', KEYS[6], 60) end
+return {'ok', redis.call('GET', KEYS[4]) or '', redis.call('GET', KEYS[5]) or '',
+        count - tonumber(ARGV[4])}
 """
 
 _COMMIT = """
@@ -81,6 +85,9 @@ class Loaded:
     version: int = 0  # 0: no session stored
     session: str = ""  # the session JSON, "" when none
     profile: str = ""
+    # Messages over the per-minute limit: 1 for the first one over (it gets a
+    # notice), more for the rest (silence until the minute is over).
+    over_limit: int = 0
 
 
 class Conflict(Exception):
@@ -114,14 +121,15 @@ class SessionStore:
             "lock": f"{base}:lock",
             "session": f"{base}:s",
             "profile": f"{base}:p",
+            "rate": f"{base}:r",
         }
 
     async def begin(self, tag: str, message_id: str, lease_ms: int = LEASE_MS) -> Loaded:
         k = self.keys(tag, message_id)
         token = secrets.token_hex(8)  # a new lock value per acquisition
         result = await self._begin(
-            keys=[k["seen"], k["processing"], k["lock"], k["session"], k["profile"]],
-            args=[message_key(message_id), token, lease_ms],
+            keys=[k["seen"], k["processing"], k["lock"], k["session"], k["profile"], k["rate"]],
+            args=[message_key(message_id), token, lease_ms, RATE_LIMIT_PER_MINUTE],
         )
         status = Begin(_s(result[0]))
         if status is not Begin.OK:
@@ -134,6 +142,7 @@ class SessionStore:
             version=int(version) if stored else 0,
             session=session,
             profile=_s(result[2]),
+            over_limit=max(0, int(result[3])),
         )
 
     async def commit(
