@@ -31,6 +31,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/webhook", webhook.receive)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", health.metrics)
     if settings.dev:
         app.router.add_get("/dev/messages", dev.messages)
     return app

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import shutil
 import socket
 from collections.abc import Iterator
 from dataclasses import replace
@@ -72,6 +73,11 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         if workers <= 1:
             _serve_one(settings, host, port, None)
             return
+        # Counters of all workers add up in one directory (prometheus_client's multiprocess mode).
+        metrics_dir = settings.data_dir.resolve() / f"metrics-{os.getpid()}"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         # One listening socket shared by all workers; each sender keeps its share of the rate.
         sock = socket.create_server((host, port), reuse_port=True, backlog=1024)
         share = replace(settings, send_rate=settings.send_rate / workers)

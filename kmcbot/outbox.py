@@ -25,6 +25,8 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import ResponseError
 
+from kmcbot import metrics
+
 log = structlog.get_logger()
 
 GROUP = "senders"
@@ -225,8 +227,10 @@ class Sender:
                 continue
             if result.outcome is Sent.OK:
                 self.sent += 1
+                metrics.REPLIES_SENT.inc()
             else:
                 self.failed[result.code] += 1
+                metrics.REPLIES_FAILED.labels(str(result.code)).inc()
                 log.error("send_failed", user=tag, code=result.code, status=result.status)
             await self._done(entry_id)
             return True

@@ -21,13 +21,14 @@ import asyncpg
 import orjson
 import structlog
 
+from kmcbot import metrics
 from kmcbot.booking import repository
 from kmcbot.booking.availability import Availability
 from kmcbot.booking.model import Refusal
 from kmcbot.dialogue import effects as fx
+from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.model import Lang, Session, session_from_dict, session_to_dict
 from kmcbot.dialogue.step import Context, Outcome, step
-from kmcbot.dialogue.catalogue import text
 from kmcbot.messages import Inbound, Say
 from kmcbot.sessions import Begin, Conflict, Loaded, SessionStore, user_tag
 from kmcbot.whatsapp.outbound import body as cloud_body
@@ -139,6 +140,7 @@ class Pipeline:
             if not pending:
                 break
             result = await self._run(pending.pop(0), message.wa_id)
+            metrics.record_result(result)
             if isinstance(result, fx.Refused) and result.reason in STALE_SLOT_REFUSALS:
                 ctx = replace(ctx, availability=await self.availability.get(now, fresh=True))
             outcome = step(outcome.session, result, ctx)
@@ -162,6 +164,7 @@ class Pipeline:
     async def _over_limit(self, tag: str, message: Inbound, loaded: Loaded,
                           profile: dict[str, object], now: datetime) -> Handled:
         """Too many messages this minute: one polite notice, then silence; the session stays."""
+        metrics.RATE_LIMITED.inc()
         bodies = []
         if loaded.over_limit == 1:
             notice = Say(text(_lang(profile.get("lang")) or Lang.EN, "common.rate_limited"))

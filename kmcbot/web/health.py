@@ -1,4 +1,4 @@
-"""Liveness and readiness."""
+"""Liveness, readiness and metrics."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import asyncio
 
 from aiohttp import web
 
-from kmcbot.web.keys import PG, REDIS
+from kmcbot import metrics as m
+from kmcbot.web.keys import PG, REDIS, SETTINGS
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -29,3 +30,8 @@ async def readyz(request: web.Request) -> web.Response:
         checks["redis"] = type(exc).__name__
     ready = all(v == "ok" for v in checks.values())
     return web.json_response({"ready": ready, **checks}, status=200 if ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format (open, like /healthz: scrapers carry no token)."""
+    return await m.handler_for(request.app[REDIS], request.app[SETTINGS].redis_prefix, request)

@@ -11,6 +11,7 @@ import orjson
 import structlog
 from aiohttp import web
 
+from kmcbot import metrics
 from kmcbot.messages import Error, Inbound, Status
 from kmcbot.pipeline import Pipeline
 from kmcbot.sessions import user_tag
@@ -42,6 +43,11 @@ async def verify(request: web.Request) -> web.Response:
 
 async def receive(request: web.Request) -> web.Response:
     """POST /webhook: 200 only once every message's session and replies are stored."""
+    with metrics.WEBHOOK_SECONDS.time():
+        return await _receive(request)
+
+
+async def _receive(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     if request.content_length is not None and request.content_length > MAX_BODY:
         return json_error(413, "body over 3 MiB")
@@ -103,6 +109,7 @@ async def _handle_one(pipeline: Pipeline, message: Inbound) -> bool:
         "user": user_tag(pipeline.pepper, message.wa_id),
         "type": type(message.content).__name__.lower(),
     }
+    metrics.INBOUND.labels(fields["type"]).inc()
     try:
         handled = await pipeline.handle(message)
     except Exception as exc:  # noqa: BLE001 - one message's failure must not fail the others

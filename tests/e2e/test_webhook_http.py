@@ -109,3 +109,17 @@ async def test_healthz_and_readyz(client) -> None:
 
 async def test_dev_pages_are_absent_outside_dev_mode(client) -> None:
     assert (await client.get("/dev/messages", params={"wa_id": "919800000001"})).status == 404
+
+
+async def test_metrics_count_messages_and_read_the_outbox(citizen) -> None:
+    await citizen.say("Hi")
+    resp = await citizen.client.get("/metrics")
+    assert resp.status == 200 and resp.content_type == "text/plain"
+    text = await resp.text()
+    count = next(line for line in text.splitlines()
+                 if line.startswith('kmcbot_inbound_messages_total{type="text"}'))
+    assert float(count.split()[-1]) >= 1
+    for name in ("kmcbot_webhook_seconds_bucket", "kmcbot_outbox_depth ",
+                 "kmcbot_outbox_oldest_age_seconds ", "kmcbot_active_sessions 1",
+                 "kmcbot_replies_sent_total"):
+        assert name in text, name

@@ -1,0 +1,88 @@
+"""Prometheus metrics. Counters live in this process (or, with several workers,
+in PROMETHEUS_MULTIPROC_DIR, which `kmcbot serve --workers N` sets up); the
+outbox and session gauges are read from Redis when /metrics is scraped, so
+every worker reports the same, city-wide figures."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from kmcbot.dialogue import effects as fx
+
+INBOUND = Counter("kmcbot_inbound_messages_total", "Inbound messages, by type", ["type"])
+HANDLED = Counter("kmcbot_messages_handled_total", "Inbound messages by outcome", ["outcome"])
+REPLIES_SENT = Counter("kmcbot_replies_sent_total", "Replies WhatsApp accepted")
+REPLIES_FAILED = Counter(
+    "kmcbot_replies_failed_total", "Replies given up on, by Graph API error code", ["code"]
+)
+BOOKINGS = Counter(
+    "kmcbot_bookings_total", "Booking events: made, moved, cancelled, refused (with reason)",
+    ["event", "reason"],
+)
+RATE_LIMITED = Counter("kmcbot_rate_limited_total", "Messages over the per-citizen limit")
+WEBHOOK_SECONDS = Histogram(
+    "kmcbot_webhook_seconds", "Time to answer one webhook POST",
+    buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+
+def record_result(result: fx.Result) -> None:
+    match result:
+        case fx.Booked():
+            BOOKINGS.labels("made", "").inc()
+        case fx.Moved():
+            BOOKINGS.labels("moved", "").inc()
+        case fx.Cancelled():
+            BOOKINGS.labels("cancelled", "").inc()
+        case fx.Refused(reason=reason):
+            BOOKINGS.labels("refused", str(reason)).inc()
+
+
+async def redis_gauges(redis: aioredis.Redis, prefix: str) -> dict[str, float]:
+    """Outbox depth, age of its oldest entry, and active sessions, read from Redis."""
+    stream = f"{prefix}:outbox"
+    depth = await redis.xlen(stream)
+    oldest = await redis.xrange(stream, count=1)
+    age = 0.0
+    if oldest:
+        millis = int(oldest[0][0].split(b"-")[0])
+        age = max(0.0, time.time() - millis / 1000)
+    # Session keys expire after 30 minutes, so their number is the active sessions.
+    sessions = 0
+    async for _ in redis.scan_iter(match=f"{prefix}:{{*}}:s", count=1000):
+        sessions += 1
+    return {
+        "kmcbot_outbox_depth": depth,
+        "kmcbot_outbox_oldest_age_seconds": age,
+        "kmcbot_active_sessions": sessions,
+    }
+
+
+def render_counters() -> bytes:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+async def handler_for(redis: aioredis.Redis, prefix: str, request: web.Request) -> web.Response:
+    gauges = await redis_gauges(redis, prefix)
+    lines = []
+    for name, value in gauges.items():
+        lines += [f"# TYPE {name} gauge", f"{name} {value}"]
+    body = render_counters() + ("\n".join(lines) + "\n").encode()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
