@@ -14,7 +14,7 @@ from kmcbot import db
 from kmcbot.booking.repository import load_availability
 from kmcbot.outbox import DevTransport, GraphTransport, Sender, Transport
 from kmcbot.pipeline import AvailabilityCache, Pipeline
-from kmcbot.sessions import SessionStore
+from kmcbot.sessions import SessionStore, outbox_key
 from kmcbot.settings import Settings
 from kmcbot.web import dev, health, webhook
 from kmcbot.web.keys import DEV_OUTBOX, PG, PIPELINE, REDIS, SETTINGS
@@ -59,7 +59,7 @@ async def _pipeline(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     pool = app[PG]
     app[PIPELINE] = Pipeline(
-        SessionStore(app[REDIS], settings.redis_prefix),
+        SessionStore(app[REDIS], settings.redis_prefix, settings.lock_lease_ms),
         pool,
         AvailabilityCache(lambda now: load_availability(pool, now)),
         settings.id_pepper,
@@ -82,9 +82,10 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
             transport = app[DEV_OUTBOX]
         sender = Sender(
             app[REDIS],
-            SessionStore(app[REDIS], settings.redis_prefix).outbox_key,
+            outbox_key(settings.redis_prefix),
             transport,
             settings.send_rate,
+            claim_idle_ms=settings.claim_idle_ms,
         )
         task = asyncio.create_task(sender.run(), name="outbox-sender")
         yield

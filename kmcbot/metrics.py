@@ -21,6 +21,7 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from kmcbot.dialogue import effects as fx
+from kmcbot.sessions import outbox_key
 
 INBOUND = Counter("kmcbot_inbound_messages_total", "Inbound messages, by type", ["type"])
 HANDLED = Counter("kmcbot_messages_handled_total", "Inbound messages by outcome", ["outcome"])
@@ -53,7 +54,7 @@ def record_result(result: fx.Result) -> None:
 
 async def redis_gauges(redis: aioredis.Redis, prefix: str) -> dict[str, float]:
     """Outbox depth, age of its oldest entry, and active sessions, read from Redis."""
-    stream = f"{prefix}:outbox"
+    stream = outbox_key(prefix)
     depth = await redis.xlen(stream)
     oldest = await redis.xrange(stream, count=1)
     age = 0.0

@@ -142,12 +142,14 @@ class Sender:
         *,
         batch: int = 200,
         consumer: str | None = None,
+        claim_idle_ms: int = CLAIM_IDLE_MS,
     ) -> None:
         self.redis = redis
         self.stream = stream
         self.transport = transport
         self.limiter = RateLimiter(rate)
         self.batch = batch
+        self.claim_idle_ms = claim_idle_ms
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.sent = 0
         self.failed: dict[int | None, int] = defaultdict(int)
@@ -193,7 +195,7 @@ class Sender:
 
     async def _claim_stale(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
         result = await self.redis.xautoclaim(
-            self.stream, GROUP, self.consumer, min_idle_time=CLAIM_IDLE_MS, count=self.batch
+            self.stream, GROUP, self.consumer, min_idle_time=self.claim_idle_ms, count=self.batch
         )
         return [e for e in result[1] if e[1]]  # deleted entries come back empty
 

@@ -99,16 +99,22 @@ def user_tag(pepper: bytes, wa_id: str) -> str:
     return hmac.new(pepper, wa_id.encode(), hashlib.sha256).hexdigest()[:16]
 
 
+def outbox_key(prefix: str) -> str:
+    return f"{prefix}:outbox"
+
+
 def message_key(message_id: str) -> str:
     # WhatsApp ids are ~60 characters; a 16-hex digest keeps the seen-set small.
     return hashlib.sha256(message_id.encode()).hexdigest()[:16]
 
 
 class SessionStore:
-    def __init__(self, redis: aioredis.Redis, prefix: str = "kmcbot") -> None:
+    def __init__(self, redis: aioredis.Redis, prefix: str = "kmcbot",
+                 lease_ms: int = LEASE_MS) -> None:
         self.redis = redis
         self.prefix = prefix
-        self.outbox_key = f"{prefix}:outbox"
+        self.lease_ms = lease_ms
+        self.outbox_key = outbox_key(prefix)
         self._begin = redis.register_script(_BEGIN)
         self._commit = redis.register_script(_COMMIT)
         self._abort = redis.register_script(_ABORT)
@@ -124,8 +130,9 @@ class SessionStore:
             "rate": f"{base}:r",
         }
 
-    async def begin(self, tag: str, message_id: str, lease_ms: int = LEASE_MS) -> Loaded:
+    async def begin(self, tag: str, message_id: str, lease_ms: int | None = None) -> Loaded:
         k = self.keys(tag, message_id)
+        lease_ms = lease_ms or self.lease_ms
         token = secrets.token_hex(8)  # a new lock value per acquisition
         result = await self._begin(
             keys=[k["seen"], k["processing"], k["lock"], k["session"], k["profile"], k["rate"]],

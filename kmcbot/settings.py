@@ -35,6 +35,8 @@ class Settings:
     sql_dir: Path = REPO_SQL_DIR
     redis_prefix: str = "kmcbot"
     run_sender: bool = True  # the outbox sender runs inside the server process
+    lock_lease_ms: int = 10_000  # how long a message's lock and lease last without a commit
+    claim_idle_ms: int = 60_000  # outbox entries read but unsent this long are claimed again
 
     @property
     def to_whatsapp(self) -> bool:
@@ -57,6 +59,18 @@ class Settings:
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _positive_int(value: str | None, default: int, name: str) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number") from None
+    if number <= 0:
+        raise SettingsError(f"{name} must be above 0")
+    return number
 
 
 def from_env(env: Mapping[str, str] = os.environ) -> Settings:
@@ -93,4 +107,6 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         sql_dir=Path(get("KMCBOT_SQL_DIR") or REPO_SQL_DIR),
         redis_prefix=get("KMCBOT_REDIS_PREFIX") or "kmcbot",
         run_sender=not _flag(get("KMCBOT_NO_SENDER")),
+        lock_lease_ms=_positive_int(get("KMCBOT_LOCK_LEASE_MS"), 10_000, "KMCBOT_LOCK_LEASE_MS"),
+        claim_idle_ms=_positive_int(get("KMCBOT_CLAIM_IDLE_MS"), 60_000, "KMCBOT_CLAIM_IDLE_MS"),
     )

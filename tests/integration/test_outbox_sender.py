@@ -25,10 +25,11 @@ async def standin(aiohttp_server):
 
 
 @contextlib.asynccontextmanager
-async def running_sender(redis, standin, rate: float = 1000.0):
+async def running_sender(redis, standin, rate: float = 1000.0, claim_idle_ms: int = 60_000):
     async with aiohttp.ClientSession() as http:
         transport = GraphTransport(http, standin.url, "12345", standin.token)
-        sender = Sender(redis, STREAM, transport, rate, consumer="test")
+        sender = Sender(redis, STREAM, transport, rate, consumer="test",
+                        claim_idle_ms=claim_idle_ms)
         task = asyncio.create_task(sender.run())
         try:
             yield sender
@@ -78,14 +79,13 @@ async def test_permanent_errors_are_dropped_and_counted_not_retried(redis, stand
     assert await redis.xlen(STREAM) == 0
 
 
-async def test_entries_of_a_crashed_sender_are_claimed_again(redis, standin, monkeypatch) -> None:
-    monkeypatch.setattr("kmcbot.outbox.CLAIM_IDLE_MS", 50)
+async def test_entries_of_a_crashed_sender_are_claimed_again(redis, standin) -> None:
     await redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
     await queue(redis, "919800000001", "orphan")
     # A sender read the entry and died before sending it.
     await redis.xreadgroup(GROUP, "dead-sender", {STREAM: ">"}, count=10)
     await asyncio.sleep(0.1)
-    async with running_sender(redis, standin):
+    async with running_sender(redis, standin, claim_idle_ms=50):
         got = await standin.wait_for("919800000001", 1)
     assert texts(got) == ["orphan"]
 
