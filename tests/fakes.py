@@ -262,6 +262,7 @@ class FakeBookings:
             id_last4=e.id_last4,
             name=e.name,
             lang=e.lang,
+            id_hash=e.id_hash,
         )
         self._slots[s.id] = replace(s, free=s.free - 1)
         self._bookings[reference] = _Booking(view, wa_id, e.id_hash, e.message_id)

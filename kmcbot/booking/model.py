@@ -75,6 +75,7 @@ class BookingView:
     id_last4: str
     name: str
     lang: str
+    id_hash: str = ""  # the keyed hash (never the number): lets the chat spot the same ID early
 
 
 class Refusal(StrEnum):

@@ -39,7 +39,7 @@ HORIZON_DAYS = 60  # how far ahead the availability snapshot looks
 
 _VIEW_SQL = """
 SELECT b.reference, b.code, b.status, b.slot_id, s.day, s.start_time, s.end_time,
-       b.vaccine, b.first_dose, b.id_type, b.id_last4, b.name, b.lang,
+       b.vaccine, b.first_dose, b.id_type, b.id_last4, b.id_hash, b.name, b.lang,
        c.id AS centre_id, c.code AS centre_code, c.name AS centre_name, c.address,
        c.ward, c.latitude, c.longitude
 FROM bookings b JOIN slots s ON s.id = b.slot_id JOIN centres c ON c.id = s.centre_id
@@ -70,6 +70,7 @@ def _view(row: asyncpg.Record) -> BookingView:
         id_last4=row["id_last4"] or "",
         name=row["name"] or "",
         lang=row["lang"],
+        id_hash=row["id_hash"] or "",
     )
 
 

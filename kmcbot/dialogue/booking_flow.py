@@ -33,7 +33,7 @@ from kmcbot.dialogue.effects import (
     Refused,
     Result,
 )
-from kmcbot.dialogue.model import Draft, Lang, Listed, Session, State
+from kmcbot.dialogue.model import ID_KEY_LENGTH, Draft, Lang, Listed, Session, State
 from kmcbot.dialogue.names import NameError_, clean_name
 from kmcbot.dialogue.questions import masked_last4, since, slot_title
 from kmcbot.dialogue.turns import ask, invalid, not_understood, to_menu, wait
@@ -49,7 +49,9 @@ def start(s: Session, ctx: Context) -> Outcome:
 
 def listed(bookings: tuple[BookingView, ...]) -> tuple[Listed, ...]:
     return tuple(
-        Listed(b.reference, b.vaccine, b.first_dose, b.id_type, b.id_last4)
+        Listed(
+            b.reference, b.vaccine, b.first_dose, b.id_type, b.id_last4, b.id_hash[:ID_KEY_LENGTH]
+        )
         for b in bookings
         if b.status == BookingStatus.BOOKED
     )
@@ -128,13 +130,12 @@ def on_id_number(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outc
     if isinstance(number, IdError):
         return invalid(s, ctx, text(lang, f"id_error.{number.value}", id_type=name))
     tail = last4(number)
+    digest = id_hash(ctx.pepper, kind, number)
     for b in s.draft.listed:
-        # BookingView carries no hash, so this early check compares type and
-        # last 4; PostgreSQL compares the hash (across numbers too) on Book.
-        if b.id_type == kind.value and b.id_last4 == tail:
+        # Only this number's bookings; PostgreSQL checks across numbers on Book.
+        if b.id_type == kind.value and b.id_key and digest.startswith(b.id_key):
             return to_menu(s, ctx, text(lang, "id_number.already_booked", reference=b.reference))
     note = text(lang, "id_number.noted", masked=mask_id(number))
-    digest = id_hash(ctx.pepper, kind, number)
     return ask(s, ctx, State.NAME, note, id_hash=digest, id_last4=tail)
 
 

@@ -70,6 +70,10 @@ class Listed:
     first_dose: date
     id_type: str
     id_last4: str
+    id_key: str  # the start of the ID's keyed hash: enough to spot the same ID, and short
+
+
+ID_KEY_LENGTH = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +147,14 @@ def _draft_to_dict(d: Draft) -> dict[str, Any]:
         "p": d.page or None,
         "nr": [d.near[0], d.near[1]] if d.near else None,
         "ls": [
-            [b.reference, b.vaccine.value, b.first_dose.isoformat(), b.id_type, b.id_last4]
+            [
+                b.reference,
+                b.vaccine.value,
+                b.first_dose.isoformat(),
+                b.id_type,
+                b.id_last4,
+                b.id_key,
+            ]
             for b in d.listed
         ]
         or None,
@@ -203,11 +214,18 @@ def _draft_from_dict(d: object) -> Draft:
         near = (_float(pair[0]), _float(pair[1]))
     listed = []
     for item in d.get("ls", []):
-        if not isinstance(item, list) or len(item) != 5:
-            raise ValueError("listed booking is not a 5-list")
-        ref, vac, fd, it, l4 = item
+        if not isinstance(item, list) or len(item) != 6:
+            raise ValueError("listed booking is not a 6-list")
+        ref, vac, fd, it, l4, key = item
         listed.append(
-            Listed(_str(ref), Vaccine(_str(vac)), date.fromisoformat(_str(fd)), _str(it), _str(l4))
+            Listed(
+                _str(ref),
+                Vaccine(_str(vac)),
+                date.fromisoformat(_str(fd)),
+                _str(it),
+                _str(l4),
+                _str(key),
+            )
         )
     if len(listed) > 10:
         raise ValueError("too many listed bookings")

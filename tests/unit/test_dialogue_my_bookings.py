@@ -114,3 +114,17 @@ def test_same_id_from_another_number_is_refused_by_the_database() -> None:
     book(other)
     other.expect("This ID already has an active 2nd dose booking")
     assert other.state == State.MENU
+
+
+def test_a_family_members_id_with_the_same_last_4_is_not_mistaken_for_a_booked_one() -> None:
+    first = aadhaar("23412341234")
+    # Another valid Aadhaar of the same type ending in the same 4 digits.
+    other = next(
+        n
+        for n in (aadhaar(f"{d}9876541{first[8:11]}") for d in range(2, 10))
+        if n[-4:] == first[-4:]
+    )
+    chat = book(Conversation(lang=Lang.EN), id_number=first)
+    chat.send("menu").tap("Book 2nd dose").tap("Covishield").send("05-04-2021")
+    chat.pick("Aadhaar").send(other)
+    assert chat.state == State.NAME

@@ -160,7 +160,19 @@ drafts = st.builds(
     page=st.integers(0, 5),
     near=st.sampled_from([None, (22.57, 88.36)]),
     listed=st.sampled_from(
-        [(), (Listed("KMC-4K7P2Q", Vaccine.COVISHIELD, date(2021, 4, 5), "aadhaar", "2346"),)]
+        [
+            (),
+            (
+                Listed(
+                    "KMC-4K7P2Q",
+                    Vaccine.COVISHIELD,
+                    date(2021, 4, 5),
+                    "aadhaar",
+                    "2346",
+                    "0f3a9c2e1b7d4a56",
+                ),
+            ),
+        ]
     ),
 )
 sessions = st.one_of(

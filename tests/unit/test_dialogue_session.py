@@ -43,7 +43,14 @@ FULL = Session(
         page=3,
         near=(22.5726, 88.3639),
         listed=tuple(
-            Listed(f"KMC-4K7P2{n}", Vaccine.SPUTNIK_V, date(2021, 6, 1), "passport", "4567")
+            Listed(
+                f"KMC-4K7P2{n}",
+                Vaccine.SPUTNIK_V,
+                date(2021, 6, 1),
+                "passport",
+                "4567",
+                "0f3a9c2e1b7d4a56",
+            )
             for n in range(4)
         ),
     ),
