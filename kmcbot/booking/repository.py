@@ -293,13 +293,25 @@ async def move(
 
 
 async def forget(pool: asyncpg.Pool, wa_id: str) -> Forgotten:
-    """Erase a number's personal data.
+    """Erase a number's personal data, as the citizen asked.
 
-    The booking rows stay, anonymised, so each centre's counts stay right; what
-    identified the citizen (number, name, ID hash and digits) is gone.
+    Bookings whose slot has not started are cancelled (their places go back);
+    every row of this number is then anonymised: it stays only as a count for
+    the centre, with no number, name or ID left on it.
     """
     async with pool.acquire() as conn, conn.transaction():
         await _lock_number(conn, wa_id)
+        freed = await conn.fetch(
+            """UPDATE bookings b SET status = 'cancelled', cancel_reason = 'erased',
+                                     updated_at = now()
+               FROM slots s
+               WHERE b.slot_id = s.id AND b.wa_id = $1 AND b.status = 'booked'
+                 AND s.starts_at > now()
+               RETURNING b.slot_id""",
+            wa_id,
+        )
+        for slot_id in sorted(r["slot_id"] for r in freed):  # slot locks in id order
+            await conn.execute("UPDATE slots SET booked = booked - 1 WHERE id = $1", slot_id)
         await conn.execute(
             """UPDATE bookings SET wa_id = NULL, id_hash = NULL, id_last4 = NULL, name = NULL,
                                    erased_at = now(), updated_at = now()

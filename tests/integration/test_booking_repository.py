@@ -164,12 +164,17 @@ async def test_crossing_moves_do_not_deadlock(pg) -> None:
     await assert_counts_consistent(pg)
 
 
-async def test_forget_erases_personal_data_but_keeps_counts(pg, slot) -> None:
+async def test_forget_cancels_future_bookings_and_erases_personal_data(pg, slot) -> None:
     await repository.book(pg, "919800000001", book_effect(slot, 1))
+    await repository.book(pg, "919800000002", book_effect(slot, 2))
     await repository.forget(pg, "919800000001")
-    row = await pg.fetchrow("SELECT wa_id, name, id_hash, id_last4, status FROM bookings")
+    row = await pg.fetchrow(
+        "SELECT wa_id, name, id_hash, id_last4, status FROM bookings WHERE id_last4 IS NULL"
+    )
     assert (row["wa_id"], row["name"], row["id_hash"], row["id_last4"]) == (None,) * 4
+    assert row["status"] == "cancelled"  # the place went back to others
     assert await pg.fetchval("SELECT booked FROM slots WHERE id = $1", slot) == 1
+    assert await pg.fetchval("SELECT count(*) FROM bookings") == 2  # kept, as a count
     await assert_counts_consistent(pg)
 
 
