@@ -30,6 +30,7 @@ from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.model import Lang, Session, session_from_dict, session_to_dict
 from kmcbot.dialogue.step import Context, Outcome, step
 from kmcbot.messages import Inbound, Say
+from kmcbot.relay import mark_relayed
 from kmcbot.sessions import Begin, Conflict, Loaded, SessionStore, user_tag
 from kmcbot.whatsapp.outbound import body as cloud_body
 
@@ -136,30 +137,44 @@ class Pipeline:
         outcome = step(session, message, ctx)
         replies = list(outcome.replies)
         pending = list(outcome.effects)
+        news: list[tuple[str, str]] = []  # (reference, kind) this turn's replies announce
         for _ in range(MAX_EFFECT_ROUNDS):
             if not pending:
                 break
             result = await self._run(pending.pop(0), message.wa_id)
+            news += _news(result)
             metrics.record_result(result)
             if isinstance(result, fx.Refused) and result.reason in STALE_SLOT_REFUSALS:
                 ctx = replace(ctx, availability=await self.availability.get(now, fresh=True))
             outcome = step(outcome.session, result, ctx)
             replies += outcome.replies
             pending += outcome.effects
-        new_profile = {"lang": outcome.session.lang, "open": int(outcome.session.in_flow)}
-        if not new_profile["lang"]:
-            new_profile["lang"] = profile.get("lang")
+        new_profile = {
+            "lang": outcome.session.lang or profile.get("lang"),
+            "open": int(outcome.session.in_flow),
+            "seen": _seen(profile, message, now),
+        }
         await self.store.commit(
             tag,
             message.message_id,
             loaded,
             session=orjson.dumps(session_to_dict(outcome.session)).decode(),
-            profile=None if new_profile == profile else orjson.dumps(new_profile).decode(),
+            # Written every turn now, for "seen": one more small SET inside the script
+            # that already writes the session, and the profile's TTL slides with use.
+            profile=orjson.dumps(new_profile).decode(),
             to=message.wa_id,
             bodies=[orjson.dumps(cloud_body(message.wa_id, r)).decode() for r in replies],
             now_s=now.timestamp(),
         )
+        await self._mark_relayed(tag, news)
         return Handled("ok", str(outcome.session.state), len(replies))
+
+    async def _mark_relayed(self, tag: str, news: list[tuple[str, str]]) -> None:
+        """The replies just stored carry this news: the relay must not send it again."""
+        try:
+            await mark_relayed(self.pool, news)
+        except Exception:  # noqa: BLE001 - the turn is stored; the cost is one duplicate
+            log.warning("mark_relayed_failed", user=tag)
 
     async def _over_limit(self, tag: str, message: Inbound, loaded: Loaded,
                           profile: dict[str, object], now: datetime) -> Handled:
@@ -193,6 +208,25 @@ class Pipeline:
             await self.store.abort(tag, message_id, loaded)
         except Exception:  # noqa: BLE001 - the lease runs out on its own anyway
             log.warning("abort_failed", user=tag)
+
+
+def _news(result: fx.Result) -> list[tuple[str, str]]:
+    match result:
+        case fx.Booked(view):
+            return [(view.reference, "booked")]
+        case fx.Moved(view):
+            return [(view.reference, "moved")]
+        case fx.Cancelled(reference):
+            return [(reference, "cancelled")]
+    return []
+
+
+def _seen(profile: dict[str, object], message: Inbound, now: datetime) -> int:
+    """When the citizen last wrote, for the relay's 24-hour window: the message's own
+    time (a redelivered old one does not reopen the window), never moving back."""
+    before = profile.get("seen")
+    sent = int(min(message.sent_at, now).timestamp())
+    return max(sent, before) if isinstance(before, int) else sent
 
 
 def _decode_session(stored: str, tag: str) -> Session | None:

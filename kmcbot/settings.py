@@ -35,6 +35,11 @@ class Settings:
     sql_dir: Path = REPO_SQL_DIR
     redis_prefix: str = "kmcbot"
     run_sender: bool = True  # the outbox sender runs inside the server process
+    # Approved WhatsApp templates for news outside the 24-hour window (kmcbot/relay.py).
+    template_booking: str = "kmcbot_booking_update"
+    template_slot_cancelled: str = "kmcbot_slot_cancelled"
+    template_reminder: str = "kmcbot_reminder"
+    reminder_hour: int = 10  # IST hour from which the day-before reminders are queued
     lock_lease_ms: int = 10_000  # how long a message's lock and lease last without a commit
     claim_idle_ms: int = 60_000  # outbox entries read but unsent this long are claimed again
 
@@ -90,6 +95,12 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
     log_format = get("KMCBOT_LOG_FORMAT") or ("console" if sys.stderr.isatty() else "json")
     if log_format not in {"json", "console"}:
         raise SettingsError("KMCBOT_LOG_FORMAT must be json or console")
+    try:
+        reminder_hour = int(get("KMCBOT_REMINDER_HOUR") or 10)
+    except ValueError:
+        raise SettingsError("KMCBOT_REMINDER_HOUR must be an hour of the day, 0-23") from None
+    if not 0 <= reminder_hour <= 23:
+        raise SettingsError("KMCBOT_REMINDER_HOUR must be an hour of the day, 0-23")
     return Settings(
         database_url=get("KMCBOT_DATABASE_URL"),
         redis_url=get("KMCBOT_REDIS_URL"),

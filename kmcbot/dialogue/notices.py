@@ -1,0 +1,152 @@
+"""News of a booking as a reply: pure functions, no I/O.
+
+The relay (kmcbot/relay.py) loads a `notifications` row with its booking and
+calls `render`. Inside WhatsApp's 24-hour customer-service window the citizen
+gets free-form text, the same the chat sends; outside it WhatsApp accepts only
+an approved template, so `render` returns a Template with the same facts as
+one-line parameters. The templates must be registered with Meta, per language
+(en, bn, hi), with these body parameters in this order:
+
+- booking update (booked / moved / cancelled):
+  {{1}} reference, {{2}} what happened, {{3}} centre, {{4}} date, {{5}} time, {{6}} code
+- slot cancelled: {{1}} centre, {{2}} date, {{3}} time, {{4}} reason
+- reminder: {{1}} reference, {{2}} code, {{3}} centre, {{4}} address, {{5}} date,
+  {{6}} time, {{7}} ID type
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from kmcbot.booking.availability import Availability
+from kmcbot.booking.ids import IdType
+from kmcbot.booking.model import BookingView
+from kmcbot.dialogue import booking_flow
+from kmcbot.dialogue.catalogue import id_type_name, show_date, text
+from kmcbot.dialogue.core import Context, truncate
+from kmcbot.dialogue.effects import Booked, Moved
+from kmcbot.dialogue.model import Lang, Session, State
+from kmcbot.dialogue.questions import slot_title
+from kmcbot.messages import Ask, Button, Reply, Say, Template
+
+REBOOK = "menu:book"  # the menu's own option id: a tap starts a new booking from any state
+MAX_PARAM = 200  # well under WhatsApp's 1024; a template's whole body is limited too
+
+
+class Kind(StrEnum):
+    BOOKED = "booked"
+    MOVED = "moved"
+    CANCELLED = "cancelled"
+    SLOT_CANCELLED = "slot_cancelled"
+    REMINDER = "reminder"
+
+
+@dataclass(frozen=True, slots=True)
+class Templates:
+    """The approved template names (settings.template_*)."""
+
+    booking: str
+    slot_cancelled: str
+    reminder: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    kind: Kind
+    booking: BookingView
+    reason: str = ""  # slot_cancelled: the operator's reason, as typed
+
+
+def lang_of(booking: BookingView) -> Lang:
+    try:
+        return Lang(booking.lang)
+    except ValueError:
+        return Lang.EN
+
+
+def render(notice: Notice, *, in_window: bool, templates: Templates) -> Reply:
+    """The reply that brings `notice` to the citizen."""
+    if in_window:
+        return free_form(notice)
+    return template(notice, templates)
+
+
+def free_form(notice: Notice) -> Reply:
+    b, lang = notice.booking, lang_of(notice.booking)
+    match notice.kind:
+        case Kind.BOOKED | Kind.MOVED:
+            return ticket(notice.kind, b)
+        case Kind.CANCELLED:
+            return Say(text(lang, "cancel.done", reference=b.reference))
+        case Kind.SLOT_CANCELLED:
+            body = text(
+                lang,
+                "notice.slot_cancelled",
+                centre=truncate(b.centre.name, 100),
+                date=show_date(lang, b.day),
+                slot=slot_title(lang, b.start, b.end),
+                reason=_reason(notice),
+            )
+            return Ask(body, (Button(REBOOK, text(lang, "notice.rebook")),))
+        case Kind.REMINDER:
+            c = b.centre
+            return Say(
+                text(
+                    lang,
+                    "notice.reminder",
+                    reference=b.reference,
+                    code=b.code,
+                    centre=c.name,
+                    address=c.address,
+                    map=f"https://maps.google.com/?q={c.latitude:.6f},{c.longitude:.6f}",
+                    date=show_date(lang, b.day),
+                    slot=slot_title(lang, b.start, b.end),
+                    id_type=_id_type(lang, b.id_type),
+                )[:4096]
+            )
+
+
+def ticket(kind: Kind, b: BookingView) -> Reply:
+    """The confirmation ticket exactly as the chat renders it: the dialogue's own
+    result handler, run on a throwaway session in the booking's language."""
+    lang = lang_of(b)
+    now = datetime.now(UTC)
+    ctx = Context(now, Availability({}, ()), b"", lang)
+    result = Booked(b) if kind is Kind.BOOKED else Moved(b)
+    return booking_flow.on_booked(Session(State.BOOKING, lang, now), ctx, result).replies[0]
+
+
+def template(notice: Notice, templates: Templates) -> Template:
+    b, lang = notice.booking, lang_of(notice.booking)
+    when = (show_date(lang, b.day), slot_title(lang, b.start, b.end))
+    match notice.kind:
+        case Kind.BOOKED | Kind.MOVED | Kind.CANCELLED:
+            what = text(lang, f"notice.status_{notice.kind.value}")
+            name, params = templates.booking, (b.reference, what, b.centre.name, *when, b.code)
+        case Kind.SLOT_CANCELLED:
+            name, params = templates.slot_cancelled, (b.centre.name, *when, _reason(notice))
+        case Kind.REMINDER:
+            id_type = _id_type(lang, b.id_type)
+            name = templates.reminder
+            params = (b.reference, b.code, b.centre.name, b.centre.address, *when, id_type)
+    return Template(name, lang.value, tuple(_param(p) for p in params))
+
+
+def _reason(notice: Notice) -> str:
+    # The text goes on with ". Sorry.": the operator's own full stop would double it.
+    reason = truncate(notice.reason, MAX_PARAM).rstrip(" .।!")
+    return reason or text(lang_of(notice.booking), "notice.no_reason")
+
+
+def _param(value: str) -> str:
+    # Template parameters may hold no newline or tab, nor runs of spaces, and not be empty.
+    return truncate(value, MAX_PARAM) or "-"
+
+
+def _id_type(lang: Lang, id_type: str) -> str:
+    try:
+        return id_type_name(lang, IdType(id_type))
+    except ValueError:
+        return id_type  # a type this code does not know is shown as stored
