@@ -12,11 +12,14 @@ from aiohttp import web
 
 from kmcbot import db
 from kmcbot.booking.repository import load_availability
+from kmcbot.dialogue.notices import Templates
 from kmcbot.outbox import DevTransport, GraphTransport, Sender, Transport
 from kmcbot.pipeline import AvailabilityCache, Pipeline
+from kmcbot.relay import Relay
+from kmcbot.reminders import ReminderScheduler
 from kmcbot.sessions import SessionStore, outbox_key
 from kmcbot.settings import Settings
-from kmcbot.web import dev, health, webhook
+from kmcbot.web import admin, dev, health, webhook
 from kmcbot.web.keys import DEV_OUTBOX, PG, PIPELINE, REDIS, SETTINGS
 
 log = structlog.get_logger()
@@ -26,7 +29,7 @@ def create_app(settings: Settings) -> web.Application:
     """Needs `settings.database_url` and `settings.redis_url` resolved (see cli.serve)."""
     app = web.Application(client_max_size=webhook.MAX_BODY)
     app[SETTINGS] = settings
-    app.cleanup_ctx.extend([_postgres, _redis, _pipeline, _sender])
+    app.cleanup_ctx.extend([_postgres, _redis, _pipeline, _sender, _notices])
     app.router.add_get("/webhook", webhook.verify)
     app.router.add_post("/webhook", webhook.receive)
     app.router.add_get("/healthz", health.healthz)
@@ -34,6 +37,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/metrics", health.metrics)
     if settings.dev:
         app.router.add_get("/dev/messages", dev.messages)
+    if settings.admin_token:  # no token: /admin does not exist at all (404)
+        app.add_subapp("/admin", admin.create_admin_app(settings.admin_token))
     return app
 
 
@@ -94,3 +99,31 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
             await asyncio.wait_for(task, timeout=10)
         except TimeoutError:
             log.warning("sender_stop_timeout")
+
+
+async def _notices(app: web.Application) -> AsyncIterator[None]:
+    """The relay of booking news and the reminder scheduler: in every process
+    (both are safe to run many times over; see relay.py and reminders.py)."""
+    settings = app[SETTINGS]
+    templates = Templates(
+        settings.template_booking, settings.template_slot_cancelled, settings.template_reminder
+    )
+    relay = Relay(
+        app[PG],
+        app[REDIS],
+        pepper=settings.id_pepper,
+        templates=templates,
+        prefix=settings.redis_prefix,
+    )
+    scheduler = ReminderScheduler(app[PG], settings.reminder_hour)
+    tasks = [
+        asyncio.create_task(relay.run(), name="relay"),
+        asyncio.create_task(scheduler.run(), name="reminders"),
+    ]
+    yield
+    relay.stop()
+    scheduler.stop()
+    _, late = await asyncio.wait(tasks, timeout=10)
+    for task in late:  # a pass stuck on a dead server: its transaction rolls back
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)

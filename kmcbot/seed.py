@@ -7,33 +7,11 @@ from pathlib import Path
 
 import asyncpg
 
+from kmcbot.booking.admin_repo import upsert_centres_on
 from kmcbot.booking.model import IST
-from kmcbot.data.demo import CentreRow, SlotRow, demo_slots, read_centres
+from kmcbot.data.demo import SlotRow, demo_slots, read_centres
 
 DEMO_CSV = Path(__file__).resolve().parent / "data" / "centres.csv"
-
-
-async def upsert_centres(conn: asyncpg.Connection, centres: list[CentreRow]) -> dict[str, int]:
-    """Insert or update centres by code; returns code -> id."""
-    ids: dict[str, int] = {}
-    for c in centres:
-        ids[c.code] = await conn.fetchval(
-            """INSERT INTO centres (code, name, kind, borough, ward, address, latitude, longitude)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-               ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
-                   borough = EXCLUDED.borough, ward = EXCLUDED.ward, address = EXCLUDED.address,
-                   latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude
-               RETURNING id""",
-            c.code,
-            c.name,
-            c.kind,
-            c.borough,
-            c.ward,
-            c.address,
-            c.latitude,
-            c.longitude,
-        )
-    return ids
 
 
 async def insert_slots(conn: asyncpg.Connection, ids: dict[str, int], slots: list[SlotRow]) -> int:
@@ -66,7 +44,7 @@ async def seed(url: str, csv_path: Path, today: date, days: int = 14) -> tuple[i
     conn = await asyncpg.connect(url)
     try:
         async with conn.transaction():
-            ids = await upsert_centres(conn, centres)
+            ids = {row["code"]: row["id"] for row, _ in await upsert_centres_on(conn, centres)}
             added = await insert_slots(conn, ids, demo_slots(centres, today, days))
     finally:
         await conn.close()

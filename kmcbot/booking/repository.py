@@ -139,6 +139,10 @@ async def _check_slot(
     return None
 
 
+async def _status(conn: asyncpg.Connection, booking_id: int) -> str:
+    return await conn.fetchval("SELECT status FROM bookings WHERE id = $1 FOR UPDATE", booking_id)
+
+
 async def _fetch_view(conn: asyncpg.Connection, where: str, *args: object) -> BookingView | None:
     row = await conn.fetchrow(_VIEW_SQL + " WHERE " + where, *args)
     return _view(row) if row else None
@@ -223,17 +227,19 @@ async def cancel(pool: asyncpg.Pool, wa_id: str, reference: str) -> Cancelled | 
     async with pool.acquire() as conn, conn.transaction():
         await _lock_number(conn, wa_id)
         row = await conn.fetchrow(
-            "SELECT id, slot_id, status FROM bookings WHERE reference = $1 AND wa_id = $2",
+            "SELECT id, slot_id FROM bookings WHERE reference = $1 AND wa_id = $2",
             reference,
             wa_id,
         )
         if row is None:
             return Refused(Refusal.NOT_FOUND)
-        if row["status"] != "booked":
-            return Refused(Refusal.NOT_ACTIVE)
         started = await conn.fetchval(
             "SELECT starts_at <= now() FROM slots WHERE id = $1 FOR UPDATE", row["slot_id"]
         )
+        # The status is read only now, under the slot's lock: an operator's session
+        # cancel may have changed it while we waited, and must not be undone twice.
+        if await _status(conn, row["id"]) != "booked":
+            return Refused(Refusal.NOT_ACTIVE)
         if started:
             return Refused(Refusal.SLOT_STARTED)
         await conn.execute(
@@ -274,6 +280,8 @@ async def move(
             "SELECT id FROM slots WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
             sorted((old_slot, slot_id)),
         )
+        if await _status(conn, row["id"]) != "booked":  # re-read under the slot locks
+            return Refused(Refusal.NOT_ACTIVE)
         if await conn.fetchval("SELECT starts_at <= now() FROM slots WHERE id = $1", old_slot):
             return Refused(Refusal.SLOT_STARTED)
         refusal = await _check_slot(conn, slot_id, row["vaccine"], row["first_dose"])
@@ -301,6 +309,13 @@ async def forget(pool: asyncpg.Pool, wa_id: str) -> Forgotten:
     """
     async with pool.acquire() as conn, conn.transaction():
         await _lock_number(conn, wa_id)
+        # Slots first, in id order, as every other change does: no deadlock with a
+        # session cancel running at the same moment.
+        await conn.execute(
+            """SELECT s.id FROM slots s JOIN bookings b ON b.slot_id = s.id
+               WHERE b.wa_id = $1 AND b.status = 'booked' ORDER BY s.id FOR UPDATE OF s""",
+            wa_id,
+        )
         freed = await conn.fetch(
             """UPDATE bookings b SET status = 'cancelled', cancel_reason = 'erased',
                                      updated_at = now()
@@ -310,7 +325,7 @@ async def forget(pool: asyncpg.Pool, wa_id: str) -> Forgotten:
                RETURNING b.slot_id""",
             wa_id,
         )
-        for slot_id in sorted(r["slot_id"] for r in freed):  # slot locks in id order
+        for slot_id in sorted(r["slot_id"] for r in freed):
             await conn.execute("UPDATE slots SET booked = booked - 1 WHERE id = $1", slot_id)
         await conn.execute(
             """UPDATE bookings SET wa_id = NULL, id_hash = NULL, id_last4 = NULL, name = NULL,

@@ -98,46 +98,50 @@ class SlotRow:
 
 
 def read_centres(path: Path | str = CENTRES_CSV) -> list[CentreRow]:
-    """Parse and validate a centres CSV; ValueError names the file, line and problem."""
-    path = Path(path)
+    """Parse and validate a centres CSV file; ValueError names the file, line and problem."""
     # utf-8-sig: a spreadsheet's byte order mark is not part of the first column name.
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh, strict=True)
+    with Path(path).open(newline="", encoding="utf-8-sig") as fh:
+        return parse_centres(fh, str(path))
+
+
+def parse_centres(lines: Iterable[str], source: str = "CSV") -> list[CentreRow]:
+    """Parse and validate centres CSV text; ValueError names `source`, the line and problem."""
+    reader = csv.reader(lines, strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise ValueError(f"{source}, line 1: {exc}") from None
+    if header is None or tuple(h.strip().lstrip("\ufeff") for h in header) != COLUMNS:
+        raise ValueError(f"{source}, line 1: the header must be exactly {','.join(COLUMNS)}")
+    centres: list[CentreRow] = []
+    first_line: dict[str, int] = {}
+    while True:
         try:
-            header = next(reader, None)
+            fields = next(reader)
+        except StopIteration:
+            break
         except csv.Error as exc:
-            raise ValueError(f"{path}, line 1: {exc}") from None
-        if header is None or tuple(h.strip() for h in header) != COLUMNS:
-            raise ValueError(f"{path}, line 1: the header must be exactly {','.join(COLUMNS)}")
-        centres: list[CentreRow] = []
-        first_line: dict[str, int] = {}
-        while True:
-            try:
-                fields = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                raise ValueError(f"{path}, line {reader.line_num}: {exc}") from None
-            line = reader.line_num
-            if not any(f.strip() for f in fields):
-                continue  # a blank line
-            try:
-                centre = _parse_row(fields)
-            except ValueError as exc:
-                raise ValueError(f"{path}, line {line}: {exc}") from None
-            if centre.code in first_line:
-                raise ValueError(
-                    f"{path}, line {line}: code {centre.code} is already used on line "
-                    f"{first_line[centre.code]}"
-                )
-            first_line[centre.code] = line
-            centres.append(centre)
+            raise ValueError(f"{source}, line {reader.line_num}: {exc}") from None
+        line = reader.line_num
+        if not any(f.strip() for f in fields):
+            continue  # a blank line
+        try:
+            centre = parse_row(fields)
+        except ValueError as exc:
+            raise ValueError(f"{source}, line {line}: {exc}") from None
+        if centre.code in first_line:
+            raise ValueError(
+                f"{source}, line {line}: code {centre.code} is already used on line "
+                f"{first_line[centre.code]}"
+            )
+        first_line[centre.code] = line
+        centres.append(centre)
     if not centres:
-        raise ValueError(f"{path}: no centres")
+        raise ValueError(f"{source}: no centres")
     return centres
 
 
-def _parse_row(fields: Sequence[str]) -> CentreRow:
+def parse_row(fields: Sequence[str]) -> CentreRow:
     if len(fields) != len(COLUMNS):
         raise ValueError(f"expected {len(COLUMNS)} fields, found {len(fields)}")
     raw = dict(zip(COLUMNS, (f.strip() for f in fields), strict=True))

@@ -1,0 +1,295 @@
+"""The staff and operator API, mounted at /admin only when KMCBOT_ADMIN_TOKEN is set.
+
+HTTP only: the handlers and their answers (JSON, and the roster as CSV or
+HTML from kmcbot/web/roster.py); requests are read by kmcbot/web/admin_input.py
+and the SQL is in kmcbot/booking/admin_repo.py. Every answer that is not a success is JSON
+`{"error": "..."}`: 400 names the bad field, 401 a missing or wrong token,
+403 a wrong check-in code, 404 an unknown id, 409 a conflict with the data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import orjson
+import structlog
+from aiohttp import web
+
+from kmcbot.booking import admin_repo as repo
+from kmcbot.booking.model import IST, Vaccine
+from kmcbot.booking.reference import normalise_reference
+from kmcbot.web import admin_input as read
+from kmcbot.web import roster
+from kmcbot.web.keys import PG
+from kmcbot.web.webhook import json_error
+
+log = structlog.get_logger()
+
+MAX_DAYS = 92  # one bulk session request covers at most a quarter
+MAX_SESSIONS = 50_000
+MAX_CAPACITY = 100_000
+_CODE = re.compile(r"\d{4}")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def create_admin_app(token: str) -> web.Application:
+    app = web.Application(middlewares=[_guard(token)])
+    app.router.add_get("/centres", list_centres)
+    app.router.add_post("/centres", put_centre)
+    app.router.add_post("/centres/import", import_centres)
+    app.router.add_post(r"/centres/{id:\d+}/cancel", cancel_centre_day)
+    app.router.add_get("/slots", list_slots)
+    app.router.add_post("/slots", create_slots)
+    app.router.add_patch(r"/slots/{id:\d+}", patch_slot)
+    app.router.add_post(r"/slots/{id:\d+}/cancel", cancel_slot)
+    app.router.add_get("/roster", get_roster)
+    app.router.add_post("/checkin", check_in)
+    return app
+
+
+def _guard(token: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    expected = token.encode()
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        # compare_digest: the time taken must not tell how much of a guess was right.
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode("utf-8", "replace"), expected
+        ):
+            response = json_error(401, "missing or wrong Authorization: Bearer token")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="kmcbot admin"'
+            return response
+        try:
+            return await handler(request)
+        except read.Invalid as exc:
+            return json_error(400, str(exc))
+        except repo.NotFound as exc:
+            return json_error(404, str(exc))
+        except repo.WrongCode as exc:
+            return json_error(403, str(exc))
+        except repo.Conflict as exc:
+            return json_error(409, str(exc))
+        except (
+            asyncpg.LockNotAvailableError,
+            asyncpg.QueryCanceledError,
+            asyncpg.DeadlockDetectedError,
+        ):
+            # lock_timeout, statement_timeout, or a deadlock PostgreSQL broke:
+            # the transaction rolled back, nothing was changed.
+            return json_error(503, "the data is busy; try again")
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return json_error(exc.status, exc.reason)
+        except Exception:
+            log.exception("admin_error", path=request.path)
+            return json_error(500, "internal error")
+
+    return guard
+
+
+# ---------------------------------------------------------------- centres
+
+
+async def list_centres(request: web.Request) -> web.Response:
+    rows = await repo.list_centres(request.config_dict[PG])
+    return _json({"centres": [_centre_json(r) for r in rows]})
+
+
+async def put_centre(request: web.Request) -> web.Response:
+    body = await _body(request)
+    active = body.get("active")
+    if active is not None and not isinstance(active, bool):
+        raise read.Invalid("active: must be true or false")
+    [(row, created)] = await repo.upsert_centres(
+        request.config_dict[PG], [read.centre(body)], active
+    )
+    log.info("admin_centre_saved", centre=row["code"], created=created)
+    return _json(_centre_json(row), status=201 if created else 200)
+
+
+async def import_centres(request: web.Request) -> web.Response:
+    raw = await request.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise read.Invalid("body: the CSV must be UTF-8") from None
+    centres = await asyncio.to_thread(read.read_centres_text, text)
+    saved = await repo.upsert_centres(request.config_dict[PG], centres)
+    created = sum(1 for _, c in saved if c)
+    log.info("admin_centres_imported", centres=len(saved), created=created)
+    return _json({"centres": len(saved), "created": created, "updated": len(saved) - created})
+
+
+# ---------------------------------------------------------------- slots
+
+
+async def list_slots(request: web.Request) -> web.Response:
+    centre = read.query_id(request.query.get("centre"), "centre")
+    day = read.day(request.query.get("date"), "date", default=read.today())
+    rows = await repo.list_slots(request.config_dict[PG], centre, day)
+    slots = [_slot_json(r) for r in rows]
+    return _json({"centre": centre, "date": day.isoformat(), "slots": slots})
+
+
+async def create_slots(request: web.Request) -> web.Response:
+    body = await _body(request)
+    centres = body.get("centres", [body["centre"]] if "centre" in body else None)
+    if not isinstance(centres, list) or not centres:
+        raise read.Invalid('centres: give "centre": id or "centres": [id, ...]')
+    ids = sorted({read.integer(c, "centres", 1, read.INT4) for c in centres})
+    try:
+        vaccine = Vaccine(body.get("vaccine"))
+    except ValueError:
+        raise read.Invalid(f"vaccine: must be one of {', '.join(Vaccine)}") from None
+    first = read.day(body.get("from"), "from")
+    last = read.day(body.get("to"), "to", default=first)
+    if first < read.today():
+        raise read.Invalid(f"from: {first} is in the past")
+    if not 0 <= (last - first).days < MAX_DAYS:
+        raise read.Invalid(f"to: must be from 'from' to at most {MAX_DAYS - 1} days after it")
+    skip = read.weekdays(body.get("skip_weekdays", []))
+    span = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    days = [d for d in span if d.weekday() not in skip]
+    times = read.session_times(body.get("times"))
+    capacity = read.integer(body.get("capacity"), "capacity", 0, MAX_CAPACITY)
+    if len(ids) * len(days) * len(times) > MAX_SESSIONS:
+        raise read.Invalid(f"centres: at most {MAX_SESSIONS} sessions per request")
+    if not days:
+        return _json({"created": 0, "existing": 0})
+    created, existing = await repo.create_slots(
+        request.config_dict[PG], ids, vaccine, days, times, capacity
+    )
+    log.info("admin_slots_created", created=created, existing=existing)
+    return _json({"created": created, "existing": existing}, status=201 if created else 200)
+
+
+async def patch_slot(request: web.Request) -> web.Response:
+    slot = _path_id(request, "slot", read.INT8)
+    body = await _body(request)
+    capacity = read.integer(body.get("capacity"), "capacity", 0, MAX_CAPACITY)
+    row = await repo.set_capacity(request.config_dict[PG], slot, capacity)
+    return _json(_slot_json(row))
+
+
+# ---------------------------------------------------------------- supply failure
+
+
+async def cancel_slot(request: web.Request) -> web.Response:
+    slot = _path_id(request, "slot", read.INT8)
+    reason = read.reason(await _body(request))
+    done = await repo.cancel_slot(request.config_dict[PG], slot, reason)
+    return _cancelled(done)
+
+
+async def cancel_centre_day(request: web.Request) -> web.Response:
+    centre = _path_id(request, "centre", read.INT4)
+    body = await _body(request)
+    day = read.day(body.get("date"), "date")
+    done = await repo.cancel_centre_day(request.config_dict[PG], centre, day, read.reason(body))
+    return _cancelled(done)
+
+
+def _cancelled(done: repo.Cancelled) -> web.Response:
+    log.info("admin_slots_cancelled", slots=done.slots, bookings=done.bookings)
+    return _json({"slots": done.slots, "bookings_cancelled": done.bookings})
+
+
+# ---------------------------------------------------------------- roster and check-in
+
+
+async def get_roster(request: web.Request) -> web.Response:
+    centre_id = read.query_id(request.query.get("centre"), "centre")
+    day = read.day(request.query.get("date"), "date", default=read.today())
+    fmt = request.query.get("format", "csv")
+    if fmt not in ("csv", "html"):
+        raise read.Invalid("format: must be csv or html")
+    centre, rows = await repo.roster(request.config_dict[PG], centre_id, day)
+    # Names of citizens: no copy in a proxy's or browser's cache.
+    headers = {"Cache-Control": "no-store"}
+    if fmt == "html":
+        printed = datetime.now(IST).strftime("%Y-%m-%d %H:%M IST")
+        headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+        page = roster.render_html(centre, day, rows, printed)
+        return web.Response(text=page, content_type="text/html", headers=headers)
+    name = f"roster-{centre['code']}-{day.isoformat()}.csv"
+    headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return web.Response(
+        text=roster.render_csv(rows), content_type="text/csv", charset="utf-8", headers=headers
+    )
+
+
+async def check_in(request: web.Request) -> web.Response:
+    body = await _body(request)
+    given = body.get("reference")
+    reference = normalise_reference(given) if isinstance(given, str) else None
+    if reference is None:
+        raise read.Invalid("reference: not a booking reference such as KMC-4K7P2Q")
+    code = body.get("code")
+    if not isinstance(code, str) or not _CODE.fullmatch(code):
+        raise read.Invalid("code: must be the 4 digits given with the booking, as a string")
+    row = await repo.check_in(request.config_dict[PG], reference, code, read.today())
+    log.info("admin_checked_in", slot=row["slot_id"])
+    return _json(
+        {
+            "reference": row["reference"],
+            "name": row["name"],
+            "status": row["status"],
+            "attended_at": row["attended_at"].astimezone(IST).isoformat(),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+# ---------------------------------------------------------------- helpers
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    return read.json_object(await request.read())
+
+
+def _path_id(request: web.Request, noun: str, high: int) -> int:
+    value = int(request.match_info["id"])  # the route allows digits only
+    if not 1 <= value <= high:
+        raise repo.NotFound(f"{noun} {value} does not exist")
+    return value
+
+
+def _json(data: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(data), status=status, headers=headers, content_type="application/json"
+    )
+
+
+def _centre_json(r: asyncpg.Record) -> dict[str, Any]:
+    keys = ("id", "code", "name", "kind", "borough", "ward", "address", "latitude", "longitude")
+    data = {k: r[k] for k in (*keys, "active")}
+    data["vaccines"] = list(r["vaccines"]) if r["vaccines"] is not None else None
+    return data
+
+
+def _slot_json(r: asyncpg.Record) -> dict[str, Any]:
+    data = {
+        "id": r["id"],
+        "centre_id": r["centre_id"],
+        "vaccine": r["vaccine"],
+        "date": r["day"].isoformat(),
+        "start": f"{r['start_time']:%H:%M}",
+        "end": f"{r['end_time']:%H:%M}",
+        "starts_at": r["starts_at"].astimezone(IST).isoformat(),
+        "capacity": r["capacity"],
+        "booked": r["booked"],
+        "free": max(r["capacity"] - r["booked"], 0),
+        "status": r["status"],
+        "cancel_reason": r["cancel_reason"],
+        "attended": r["attended"],
+    }
+    return data
