@@ -140,6 +140,9 @@ class Template:
     name: str
     lang: str
     params: tuple[str, ...] = field(default=())
+    # Payloads of the template's quick-reply buttons, in order: a tap comes back
+    # as a Choice with this id (e.g. "menu:book" to book again).
+    buttons: tuple[str, ...] = field(default=())
 
 
 Reply = Say | Ask | Pick | AskLocation | Template

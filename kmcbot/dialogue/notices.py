@@ -131,7 +131,9 @@ def template(notice: Notice, templates: Templates) -> Template:
             id_type = _id_type(lang, b.id_type)
             name = templates.reminder
             params = (b.reference, b.code, b.centre.name, b.centre.address, *when, id_type)
-    return Template(name, lang.value, tuple(_param(p) for p in params))
+    # The approved slot-cancelled template has one quick-reply button: "Book again".
+    buttons = ("menu:book",) if notice.kind is Kind.SLOT_CANCELLED else ()
+    return Template(name, lang.value, tuple(_param(p) for p in params), buttons)
 
 
 def _reason(notice: Notice) -> str:

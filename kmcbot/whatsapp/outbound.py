@@ -59,9 +59,16 @@ def body(to: str, reply: Reply) -> dict[str, Any]:
             )
         case Template():
             template: dict[str, Any] = {"name": reply.name, "language": {"code": reply.lang}}
+            components: list[dict[str, Any]] = []
             if reply.params:
                 parameters = [{"type": "text", "text": p} for p in reply.params]
-                template["components"] = [{"type": "body", "parameters": parameters}]
+                components.append({"type": "body", "parameters": parameters})
+            for index, payload in enumerate(reply.buttons):
+                components.append({"type": "button", "sub_type": "quick_reply",
+                                   "index": str(index),
+                                   "parameters": [{"type": "payload", "payload": payload}]})
+            if components:
+                template["components"] = components
             return {**head, "type": "template", "template": template}
         case _:
             assert_never(reply)

@@ -167,6 +167,8 @@ async def test_outside_the_24_hour_window_only_a_template_is_sent(pg, redis, slo
     assert template["name"] == "kmcbot_slot_cancelled" and template["language"] == {"code": "hi"}
     params = [p["text"] for p in template["components"][0]["parameters"]]
     assert params[0] == "Roxy Cinema" and params[3] == REASON.rstrip(".")
+    # "Book again" works from the template too: its tap comes back as menu:book.
+    assert template["components"][1]["parameters"] == [{"type": "payload", "payload": "menu:book"}]
     assert sent["919800000002"]["type"] == "interactive"
     assert sent["919800000003"]["type"] == "template"
     assert sent["919800000003"]["template"]["language"] == {"code": "en"}

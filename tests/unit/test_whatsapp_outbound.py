@@ -196,3 +196,14 @@ def test_body_builds_even_replies_that_break_limits() -> None:
     # The checker is separate so the sender can log the reason, not crash.
     built: dict[str, Any] = body(TO, Say("x" * 5000))
     assert built["text"]["body"] == "x" * 5000
+
+
+def test_template_quick_reply_buttons_carry_their_payloads() -> None:
+    from kmcbot.messages import Template
+    from kmcbot.whatsapp.outbound import body
+
+    sent = body("919800000001", Template("kmcbot_slot_cancelled", "bn", ("Roxy",), ("menu:book",)))
+    body_part, button = sent["template"]["components"]
+    assert body_part == {"type": "body", "parameters": [{"type": "text", "text": "Roxy"}]}
+    assert button == {"type": "button", "sub_type": "quick_reply", "index": "0",
+                      "parameters": [{"type": "payload", "payload": "menu:book"}]}
