@@ -132,7 +132,7 @@ def template(notice: Notice, templates: Templates) -> Template:
             name = templates.reminder
             params = (b.reference, b.code, b.centre.name, b.centre.address, *when, id_type)
     # The approved slot-cancelled template has one quick-reply button: "Book again".
-    buttons = ("menu:book",) if notice.kind is Kind.SLOT_CANCELLED else ()
+    buttons = (REBOOK,) if notice.kind is Kind.SLOT_CANCELLED else ()
     return Template(name, lang.value, tuple(_param(p) for p in params), buttons)
 
 
