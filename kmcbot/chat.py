@@ -65,7 +65,7 @@ def render(body: dict[str, Any]) -> tuple[str, list[Option]]:
 def interpret(line: str, options: list[Option]) -> tuple[Content, bool] | None:
     """What a typed line sends: a number picks an option; /loc shares a location."""
     line = line.strip()
-    if line.isdigit() and 1 <= int(line) <= len(options):
+    if line.isdecimal() and 1 <= int(line) <= len(options):
         option = options[int(line) - 1]
         return Choice(option.id, option.title.split(" (")[0]), option.via_list
     if line.startswith("/loc"):
