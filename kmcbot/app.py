@@ -15,7 +15,7 @@ from kmcbot.booking.repository import load_availability
 from kmcbot.dialogue.notices import Templates
 from kmcbot.outbox import DevTransport, GraphTransport, Sender, Transport
 from kmcbot.pipeline import AvailabilityCache, Pipeline
-from kmcbot.relay import Relay
+from kmcbot.relay import Relay, decode_news, mark_relayed
 from kmcbot.reminders import ReminderScheduler
 from kmcbot.sessions import SessionStore, outbox_key
 from kmcbot.settings import Settings
@@ -91,6 +91,7 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
             transport,
             settings.send_rate,
             claim_idle_ms=settings.claim_idle_ms,
+            on_news=lambda news: mark_relayed(app[PG], decode_news(news)),
         )
         task = asyncio.create_task(sender.run(), name="outbox-sender")
         yield

@@ -15,6 +15,7 @@ import os
 import socket
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -143,6 +144,7 @@ class Sender:
         batch: int = 200,
         consumer: str | None = None,
         claim_idle_ms: int = CLAIM_IDLE_MS,
+        on_news: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.redis = redis
         self.stream = stream
@@ -150,6 +152,7 @@ class Sender:
         self.limiter = RateLimiter(rate)
         self.batch = batch
         self.claim_idle_ms = claim_idle_ms
+        self.on_news = on_news  # told of the booking news an entry carried, once it is sent
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.sent = 0
         self.failed: dict[int | None, int] = defaultdict(int)
@@ -230,6 +233,7 @@ class Sender:
             if result.outcome is Sent.OK:
                 self.sent += 1
                 metrics.REPLIES_SENT.inc()
+                await self._news_sent(fields.get(b"news", b"").decode(), tag)
             else:
                 self.failed[result.code] += 1
                 metrics.REPLIES_FAILED.labels(str(result.code)).inc()
@@ -237,6 +241,14 @@ class Sender:
             await self._done(entry_id)
             return True
         return False
+
+    async def _news_sent(self, news: str, tag: str) -> None:
+        if not news or self.on_news is None:
+            return
+        try:
+            await self.on_news(news)
+        except Exception:  # noqa: BLE001 - unmarked news is relayed again later: a duplicate
+            log.warning("news_mark_failed", user=tag)
 
     async def _done(self, entry_id: bytes) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:

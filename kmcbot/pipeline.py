@@ -30,7 +30,7 @@ from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.model import Lang, Session, session_from_dict, session_to_dict
 from kmcbot.dialogue.step import Context, Outcome, step
 from kmcbot.messages import Inbound, Say
-from kmcbot.relay import mark_relayed
+from kmcbot.relay import encode_news
 from kmcbot.sessions import Begin, Conflict, Loaded, SessionStore, user_tag
 from kmcbot.whatsapp.outbound import body as cloud_body
 
@@ -165,16 +165,9 @@ class Pipeline:
             to=message.wa_id,
             bodies=[orjson.dumps(cloud_body(message.wa_id, r)).decode() for r in replies],
             now_s=now.timestamp(),
+            news=encode_news(news),
         )
-        await self._mark_relayed(tag, news)
         return Handled("ok", str(outcome.session.state), len(replies))
-
-    async def _mark_relayed(self, tag: str, news: list[tuple[str, str]]) -> None:
-        """The replies just stored carry this news: the relay must not send it again."""
-        try:
-            await mark_relayed(self.pool, news)
-        except Exception:  # noqa: BLE001 - the turn is stored; the cost is one duplicate
-            log.warning("mark_relayed_failed", user=tag)
 
     async def _over_limit(self, tag: str, message: Inbound, loaded: Loaded,
                           profile: dict[str, object], now: datetime) -> Handled:

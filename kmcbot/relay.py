@@ -33,7 +33,11 @@ from kmcbot.whatsapp.outbound import body as cloud_body
 
 log = structlog.get_logger()
 
-GRACE_S = 30.0  # longer than any chat turn takes from its PostgreSQL commit to its Redis commit
+# The chat's own reply carries booking news; the sender marks it relayed once
+# WhatsApp accepted it. Only news still unmarked after this long is sent again
+# from here: long enough for a backlog in the outbox (a duplicate is the cost of
+# a shorter one), short enough that a citizen whose turn died hears soon.
+GRACE_S = 300.0
 # WhatsApp takes free-form messages only within 24 h of the citizen's last
 # message. The reply may wait in the outbox (rate limit, retries), so the
 # relay treats the window as closing half an hour early.
@@ -73,9 +77,19 @@ WHERE b.reference = t.reference AND n.booking_id = b.id AND n.kind = t.kind
 
 
 async def mark_relayed(pool: asyncpg.Pool, news: Sequence[tuple[str, str]]) -> None:
-    """The chat has just sent this news, (booking reference, kind), itself."""
+    """The chat has sent this news, (booking reference, kind), itself: WhatsApp took it."""
     if news:
         await pool.execute(_MARK, [r for r, _ in news], [k for _, k in news])
+
+
+def encode_news(news: Sequence[tuple[str, str]]) -> str:
+    """News as one outbox-entry field: "KMC-4K7P2Q:booked;KMC-...:cancelled"."""
+    return ";".join(f"{reference}:{kind}" for reference, kind in news)
+
+
+def decode_news(field: str) -> list[tuple[str, str]]:
+    pairs = (item.partition(":") for item in field.split(";") if item)
+    return [(reference, kind) for reference, _, kind in pairs if kind]
 
 
 def notice_of(row: asyncpg.Record) -> Notice | None:

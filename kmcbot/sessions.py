@@ -54,8 +54,13 @@ local now = tonumber(ARGV[8])
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[9]))
 redis.call('EXPIRE', KEYS[1], ARGV[9])
-for i = 11, #ARGV, 2 do
-  redis.call('XADD', KEYS[6], '*', 'to', ARGV[10], 'tag', ARGV[i], 'body', ARGV[i + 1])
+for i = 13, #ARGV do
+  if i == #ARGV and ARGV[12] ~= '' then
+    redis.call('XADD', KEYS[6], '*', 'to', ARGV[10], 'tag', ARGV[11], 'body', ARGV[i],
+               'news', ARGV[12])
+  else
+    redis.call('XADD', KEYS[6], '*', 'to', ARGV[10], 'tag', ARGV[11], 'body', ARGV[i])
+  end
 end
 if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
 if redis.call('GET', KEYS[3]) == ARGV[2] then redis.call('DEL', KEYS[3]) end
@@ -163,8 +168,13 @@ class SessionStore:
         to: str,
         bodies: Sequence[str],
         now_s: float,
+        news: str = "",
     ) -> None:
-        """Save session and profile, queue the replies, mark the message done."""
+        """Save session and profile, queue the replies, mark the message done.
+
+        `news` (booking news the replies carry, see relay.py) rides on the last
+        reply, so the sender can mark it relayed once WhatsApp has accepted it.
+        """
         k = self.keys(tag, message_id)
         args: list[str | int | float] = [
             message_key(message_id),
@@ -177,9 +187,10 @@ class SessionStore:
             now_s,
             SEEN_TTL_S,
             to,
+            tag,
+            news,
+            *bodies,
         ]
-        for body in bodies:
-            args += [tag, body]
         keys = [k["seen"], k["processing"], k["lock"], k["session"], k["profile"], self.outbox_key]
         if _s(await self._commit(keys=keys, args=args)) == "conflict":
             raise Conflict(tag)

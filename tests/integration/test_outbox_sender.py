@@ -7,6 +7,7 @@ import contextlib
 import time
 
 import aiohttp
+import orjson
 import pytest
 
 from kmcbot.outbox import GROUP, GraphTransport, RateLimiter, Sender, Sent, classify
@@ -39,7 +40,8 @@ async def running_sender(redis, standin, rate: float = 1000.0, claim_idle_ms: in
 
 
 async def queue(redis, to: str, text: str) -> None:
-    body = f'{{"messaging_product":"whatsapp","to":"{to}","type":"text","text":{{"body":"{text}"}}}}'
+    body = orjson.dumps({"messaging_product": "whatsapp", "to": to, "type": "text",
+                         "text": {"body": text}})
     await redis.xadd(STREAM, {"to": to, "tag": "t", "body": body})
 
 
@@ -104,3 +106,23 @@ async def test_rate_limiter_keeps_to_its_rate() -> None:
     for _ in range(100):  # 50 from the initial burst, 50 more at 50/s
         await limiter.acquire()
     assert time.monotonic() - started >= 0.9
+
+
+async def test_news_is_reported_only_once_whatsapp_accepted_the_entry(redis, standin) -> None:
+    standin.failures = [(500, None)]
+    reported: list[str] = []
+
+    async def on_news(news: str) -> None:
+        reported.append(news)
+
+    await redis.xadd(STREAM, {"to": "919800000001", "tag": "t", "news": "KMC-4K7P2Q:booked",
+                              "body": '{"to":"919800000001","type":"text","text":{"body":"ok"}}'})
+    async with aiohttp.ClientSession() as http:
+        sender = Sender(redis, STREAM, GraphTransport(http, standin.url, "1", standin.token),
+                        1000, consumer="test", on_news=on_news)
+        task = asyncio.create_task(sender.run())
+        await standin.wait_for("919800000001", 1, timeout=10)
+        await eventually(lambda: reported)
+        sender.stop()
+        await asyncio.wait_for(task, timeout=5)
+    assert reported == ["KMC-4K7P2Q:booked"]  # once, after the 500 was retried

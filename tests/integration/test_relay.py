@@ -20,8 +20,9 @@ from kmcbot.booking.repository import load_availability
 from kmcbot.dialogue.effects import Booked
 from kmcbot.dialogue.notices import Kind, Notice, Templates, render
 from kmcbot.messages import Choice, Inbound, Text
+from kmcbot.outbox import GROUP, Sender, SendResult, Sent
 from kmcbot.pipeline import AvailabilityCache, Pipeline
-from kmcbot.relay import Relay, mark_relayed
+from kmcbot.relay import Relay, decode_news, mark_relayed
 from kmcbot.sessions import SessionStore, user_tag
 from kmcbot.whatsapp.outbound import limits_violations
 from tests.factories import book_effect, make_centre, make_slot
@@ -204,15 +205,31 @@ async def test_the_pipeline_records_when_a_citizen_wrote_and_marks_its_own_news(
     chat = await outbox(redis)
     assert f"Booking {b.reference} is cancelled." in chat[-1]["interactive"]["body"]["text"]
 
-    # The chat sent the news itself: the relay, past the grace period, sends nothing more.
+    # The chat's reply carries the news; it counts as relayed once WhatsApp accepted it.
+    entries = await redis.xrange(store.outbox_key)
+    assert entries[-1][1][b"news"] == f"{b.reference}:cancelled".encode()
+    assert await pending(pg, "cancelled") == 1  # not sent yet: the relay would still send it
+    sender = Sender(redis, store.outbox_key, AcceptAll(), 1000,
+                    on_news=lambda news: mark_relayed(pg, decode_news(news)))
+    await sender.ensure_group()
+    [(_, read)] = await redis.xreadgroup(GROUP, "test", {store.outbox_key: ">"})
+    await sender._send(read)
     assert await pending(pg, "cancelled") == 0
+    # So the relay, past the grace period, sends nothing more.
     assert await relay(pg, redis, grace_s=0).relay_once() == 0
-    assert len(await outbox(redis)) == len(chat)
+    assert await outbox(redis) == []  # the sender took the chat's replies; nothing new came
 
     # An older message redelivered late does not move "seen" back.
     await pipeline.handle(Inbound(wa_id, "wamid.old", sent_at - timedelta(minutes=30), Text("hi")))
     profile = orjson.loads(await redis.get(store.keys(user_tag(PEPPER, wa_id))["profile"]))
     assert profile["seen"] == int(sent_at.timestamp())
+
+
+class AcceptAll:
+    """A Graph API that takes every message."""
+
+    async def send(self, to: str, body: bytes) -> SendResult:
+        return SendResult(Sent.OK)
 
 
 def _view(
