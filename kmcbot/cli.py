@@ -131,6 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     p_chat = sub.add_parser("chat", help="talk to a running bot as a citizen")
     p_chat.add_argument("--url", default="http://127.0.0.1:8080")
     p_chat.add_argument("--wa-id", default="919800000001", help="the citizen's number")
+    p_load = sub.add_parser("loadtest", help="simulated citizens against a running bot")
+    from kmcbot.loadgen.command import add_arguments as loadtest_arguments
+
+    loadtest_arguments(p_load)
+    p_purge = sub.add_parser("purge", help="erase personal data of bookings ended N days ago")
+    from kmcbot.purge import add_arguments as purge_arguments
+
+    purge_arguments(p_purge)
     args = parser.parse_args(argv)
 
     try:
@@ -153,4 +161,12 @@ def main(argv: list[str] | None = None) -> int:
         secret = os.environ.get("KMCBOT_APP_SECRET", "").encode() or None
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(chat.run(args.url, args.wa_id, secret))
+    elif args.command == "loadtest":
+        from kmcbot.loadgen.command import loadtest
+
+        return loadtest(args)
+    elif args.command == "purge":
+        from kmcbot.purge import command as purge_command
+
+        return purge_command(settings, args)
     return 0

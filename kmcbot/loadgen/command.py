@@ -1,0 +1,75 @@
+"""The `kmcbot loadtest` command: options from argparse, the report to stdout."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+
+import orjson
+
+DEFAULT_TOKEN = "loadtest-token"
+MIXES = ("full", "hi")  # full: booking conversations and follow-ups; hi: a storm of first messages
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", default="http://127.0.0.1:8080", help="the bot's base URL")
+    p.add_argument("--citizens", type=int, default=50, help="concurrent simulated citizens")
+    p.add_argument(
+        "--rate", type=float, default=0.0, help="inbound messages/s, open loop; 0: flat out"
+    )
+    p.add_argument("--duration", type=float, help="seconds to run [10 unless --conversations]")
+    p.add_argument("--conversations", type=int, help="stop after starting this many")
+    p.add_argument("--mix", choices=MIXES, default="full", help="full conversations, or Hi storm")
+    p.add_argument(
+        "--app-secret",
+        default=os.environ.get("KMCBOT_APP_SECRET", ""),
+        help="sign with X-Hub-Signature-256 [env KMCBOT_APP_SECRET; unset: unsigned]",
+    )
+    p.add_argument("--standin-port", type=int, help="run a Graph API stand-in on this port")
+    p.add_argument(
+        "--standin-token",
+        default=os.environ.get("KMCBOT_WA_TOKEN") or DEFAULT_TOKEN,
+        help=f"the stand-in's bearer token [env KMCBOT_WA_TOKEN, else {DEFAULT_TOKEN}]",
+    )
+    p.add_argument("--database-url", help="check for overbooking in this database at the end")
+    p.add_argument("--reply-timeout", type=float, default=10.0, help="seconds to wait for a reply")
+    p.add_argument("--seed", type=int, help="random seed for the citizens' choices")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def loadtest(args: argparse.Namespace) -> int:
+    """Run, print the report; exit status 1 if any slot is overbooked."""
+    from kmcbot.loadgen.runner import Options, run  # aiohttp etc. only when load testing
+
+    opts = Options(
+        url=args.url,
+        citizens=max(1, args.citizens),
+        rate=max(0.0, args.rate),
+        duration=args.duration,
+        conversations=args.conversations,
+        mix=args.mix,
+        app_secret=args.app_secret.encode() or None,
+        standin_port=args.standin_port,
+        standin_token=args.standin_token,
+        database_url=args.database_url,
+        reply_timeout=args.reply_timeout,
+        seed=args.seed,
+        progress=sys.stderr.isatty(),
+    )
+    with contextlib.suppress(ImportError):
+        import uvloop  # the generator must not be the bottleneck
+
+        uvloop.install()
+    try:
+        report = asyncio.run(run(opts))
+    except (ValueError, OSError) as exc:  # bad options; the stand-in's port taken
+        sys.stderr.write(f"kmcbot loadtest: {exc}\n")
+        return 2
+    if args.json:
+        sys.stdout.write(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        print(report.text())
+    return 1 if report.overbooking_violations else 0

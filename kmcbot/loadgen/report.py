@@ -1,0 +1,130 @@
+"""What a load test measured, and the overbooking check against PostgreSQL."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import asyncpg
+
+# Slots whose count disagrees with their active bookings, or exceeds capacity.
+OVERBOOKING_SQL = """
+SELECT count(*) AS violations, (SELECT count(*) FROM slots) AS slots
+FROM slots s
+LEFT JOIN (SELECT slot_id, count(*) AS n FROM bookings
+           WHERE status IN ('booked', 'attended') GROUP BY slot_id) b ON b.slot_id = s.id
+WHERE s.booked <> coalesce(b.n, 0) OR s.booked > s.capacity
+"""
+
+
+@dataclass
+class Stats:
+    """Filled in while the run goes; latencies in seconds."""
+
+    webhook: list[float] = field(default_factory=list)
+    reply: list[float] = field(default_factory=list)
+    answered: int = 0  # webhook POSTs that got an HTTP answer (any status)
+    accepted: int = 0  # ... answered 200
+    started: Counter[str] = field(default_factory=Counter)
+    completed: Counter[str] = field(default_factory=Counter)
+    abandoned: int = 0  # conversations cut off when the run ended
+    bookings: int = 0
+    cancellations: int = 0
+    lost_slots: int = 0
+    no_places: int = 0  # booking conversations the bot ended: no places left for the vaccine
+    errors: Counter[str] = field(default_factory=Counter)
+    samples: list[str] = field(default_factory=list)  # the first unexpected replies
+    unrouted: int = 0  # replies to numbers no citizen is using any more
+
+    def error(self, kind: str, sample: str = "") -> None:
+        self.errors[kind] += 1
+        if sample and len(self.samples) < 5:
+            self.samples.append(sample)
+
+
+@dataclass
+class Report:
+    url: str
+    mix: str
+    citizens: int
+    offered_rate: float  # 0: as fast as replies allow
+    seconds: float
+    messages: int
+    accepted: int
+    messages_per_s: float
+    webhook_ms: dict[str, float]
+    reply_ms: dict[str, float]
+    conversations_started: dict[str, int]
+    conversations_completed: dict[str, int]
+    conversations_abandoned_at_end: int
+    bookings_made: int
+    cancellations: int
+    places_taken_by_others: int  # a centre, day or slot gone between list and pick
+    ended_with_no_places: int  # the menu instead of a list: sold out (not counted as error)
+    errors: dict[str, int]
+    unexpected_samples: list[str]
+    replies_unrouted: int
+    generator_cpu_percent: float  # of one core: near 100, the generator limits the figures
+    overbooking_violations: int | None = None  # None: not checked (no --database-url)
+    slots_checked: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def text(self) -> str:
+        w, r = self.webhook_ms, self.reply_ms
+        rate = f"offered {self.offered_rate:g} msg/s" if self.offered_rate else "flat out"
+        done = ", ".join(f"{k} {v}" for k, v in sorted(self.conversations_completed.items()))
+        errors = ", ".join(f"{k}: {v}" for k, v in sorted(self.errors.items())) or "none"
+        lines = [
+            f"kmcbot loadtest  {self.url}  mix {self.mix}  {self.citizens} citizens  {rate}",
+            f"  duration        {self.seconds:.1f} s",
+            f"  inbound         {self.messages} messages ({self.accepted} answered 200), "
+            f"{self.messages_per_s:.1f} msg/s",
+            f"  webhook latency p50 {w['p50']:.1f} ms  p90 {w['p90']:.1f} ms  "
+            f"p99 {w['p99']:.1f} ms  max {w['max']:.1f} ms",
+            f"  reply latency   p50 {r['p50']:.1f} ms  p99 {r['p99']:.1f} ms"
+            + ("" if r["n"] else "  (no stand-in: not measured)"),
+            f"  conversations   {sum(self.conversations_completed.values())} completed"
+            + (f" ({done})" if done else "")
+            + f", {self.conversations_abandoned_at_end} cut off at the end",
+            f"  bookings        {self.bookings_made} made, {self.cancellations} cancelled, "
+            f"{self.places_taken_by_others} picks whose last places others took first, "
+            f"{self.ended_with_no_places} conversations ended with no places left",
+            f"  errors          {errors}",
+            f"  load generator  {self.generator_cpu_percent:.0f}% of a CPU core",
+        ]
+        lines += [f"    e.g. {s}" for s in self.unexpected_samples[:3]]
+        if self.overbooking_violations is not None:
+            lines.append(
+                f"  overbooking     {self.overbooking_violations} violations "
+                f"({self.slots_checked} slots checked: booked == active bookings <= capacity)"
+            )
+        return "\n".join(lines)
+
+
+def percentiles(values: list[float], *qs: int) -> dict[str, float]:
+    """Nearest-rank percentiles in milliseconds, plus max and n."""
+    ordered = sorted(values)
+    out: dict[str, float] = {}
+    for q in qs:
+        out[f"p{q}"] = (
+            round(1000 * ordered[min(len(ordered) - 1, q * len(ordered) // 100)], 2)
+            if ordered
+            else 0.0
+        )
+    out["max"] = round(1000 * ordered[-1], 2) if ordered else 0.0
+    out["n"] = len(ordered)
+    return out
+
+
+async def overbooking(database_url: str) -> tuple[int, int]:
+    """(slots violating booked == active bookings <= capacity, slots checked)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        row = await conn.fetchrow(OVERBOOKING_SQL)
+    finally:
+        await conn.close()
+    assert row is not None
+    return int(row["violations"]), int(row["slots"])

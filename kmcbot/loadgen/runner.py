@@ -1,0 +1,302 @@
+"""Drive a running bot with simulated citizens through its signed webhook.
+
+Each concurrent slot runs one citizen (one WhatsApp number) at a time: it
+books, perhaps comes back to look at or cancel its booking, and then a new
+number takes over. A citizen answers only once the bot's reply reached our
+Graph API stand-in, as a person would. With a rate, every POST also waits for
+its turn on a fixed schedule (open loop); the citizens bound the messages in
+flight, so an offered rate the bot cannot follow shows as a lower achieved one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from kmcbot.loadgen.citizen import Citizen, Done, Kind, Numbers, Send, Unexpected
+from kmcbot.loadgen.command import MIXES
+from kmcbot.loadgen.report import Report, Stats, overbooking, percentiles
+from kmcbot.standin import GraphStandIn
+from kmcbot.whatsapp import simulate
+from kmcbot.whatsapp.signature import sign
+
+WEBHOOK_TIMEOUT_S = 30.0
+MAX_CATCH_UP_S = 1.0  # a pacer that fell behind skips sends rather than burst
+
+
+@dataclass(frozen=True)
+class Options:
+    url: str = "http://127.0.0.1:8080"
+    citizens: int = 50
+    rate: float = 0.0  # inbound messages/s; 0: as fast as replies allow
+    duration: float | None = None  # seconds; with neither limit, 10 s
+    conversations: int | None = None
+    mix: str = "full"
+    app_secret: bytes | None = None
+    standin_port: int | None = None
+    standin_token: str = "loadtest-token"
+    database_url: str | None = None
+    reply_timeout: float = 10.0
+    seed: int | None = None
+    progress: bool = False
+
+
+class Pacer:
+    """Hands out send times on a fixed schedule, `rate` a second."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1 / rate if rate > 0 else 0.0
+        self.next = time.monotonic()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        self.next = max(self.next, now - MAX_CATCH_UP_S)
+        due, self.next = self.next, self.next + self.interval
+        if due > now:
+            await asyncio.sleep(due - now)
+
+
+class Run:
+    def __init__(self, opts: Options, http: aiohttp.ClientSession) -> None:
+        self.opts = opts
+        self.http = http
+        self.webhook = opts.url.rstrip("/") + "/webhook"
+        self.stats = Stats()
+        self.pacer = Pacer(opts.rate)
+        self.rng = random.Random(opts.seed)
+        self.numbers = Numbers(self.rng)
+        self.inboxes: dict[str, asyncio.Queue[tuple[float, dict[str, Any]]]] = {}
+        self.today = date.today()
+        self.began = self.last_answer = time.perf_counter()
+        self.cpu = time.process_time()
+        self.deadline: float | None = None  # set when the run starts
+        self.claimed = 0
+
+    # ---------------------------------------------------------------- replies
+
+    def on_reply(self, body: dict[str, Any]) -> None:
+        inbox = self.inboxes.get(body.get("to", ""))
+        if inbox is None:
+            self.stats.unrouted += 1
+        else:
+            inbox.put_nowait((time.perf_counter(), body))
+
+    # ---------------------------------------------------------------- citizens
+
+    def over(self) -> bool:
+        return self.deadline is not None and time.perf_counter() >= self.deadline
+
+    def claim(self, kind: Kind) -> bool:
+        """May another conversation start? (--conversations counts them all.)"""
+        if self.over() or (
+            self.opts.conversations is not None and self.claimed >= self.opts.conversations
+        ):
+            return False
+        self.claimed += 1
+        self.stats.started[kind] += 1
+        return True
+
+    async def slot(self) -> None:
+        first = Kind.HI if self.opts.mix == "hi" else Kind.BOOK
+        while True:
+            seed = self.rng.randrange(2**32)
+            citizen = Citizen(self.numbers.wa_id(), random.Random(seed), self.numbers)
+            if not self.claim(first):
+                return
+            self.inboxes[citizen.wa_id] = asyncio.Queue()
+            try:
+                kind: Kind | None = first
+                while kind is not None:
+                    if not await self.converse(citizen, kind):
+                        break  # after an error the number is retired: late replies go nowhere
+                    kind = citizen.next_kind(time.monotonic())
+                    if kind is not None and not self.claim(kind):
+                        break
+            finally:
+                del self.inboxes[citizen.wa_id]
+                self.stats.lost_slots += citizen.lost_slots
+
+    async def converse(self, citizen: Citizen, kind: Kind) -> bool:
+        action: Send | Done | Unexpected = citizen.start(kind, self.today)
+        while isinstance(action, Send):
+            if self.over():
+                self.stats.abandoned += 1
+                return False
+            citizen.sending(time.monotonic())
+            reply = await self.exchange(citizen.wa_id, action)
+            if reply is None:
+                return False
+            action = citizen.answer(reply, self.today)
+        if isinstance(action, Unexpected):
+            self.stats.error(
+                "unexpected_reply", f"{kind} expected {action.expected}: got {action.got}"
+            )
+            return False
+        if action.no_places:
+            self.stats.no_places += 1
+            return False
+        self.stats.completed[action.kind] += 1
+        if action.kind is Kind.BOOK:
+            self.stats.bookings += 1
+        elif action.kind is Kind.CANCEL:
+            self.stats.cancellations += 1
+        return True
+
+    async def exchange(self, wa_id: str, send: Send) -> dict[str, Any] | None:
+        """POST one message; its reply at the stand-in ({} without one), or None on error."""
+        inbox = self.inboxes[wa_id]
+        while not inbox.empty():  # the bot answers each message once: more is a bug
+            inbox.get_nowait()
+            self.stats.error("extra_reply")
+        message = simulate.message(wa_id, send.content, via_list=send.via_list)
+        raw = orjson.dumps(simulate.payload([message]))
+        headers = {"Content-Type": "application/json"}
+        if self.opts.app_secret:
+            headers["X-Hub-Signature-256"] = sign(self.opts.app_secret, raw)
+        await self.pacer.wait()
+        sent = time.perf_counter()
+        try:
+            async with self.http.post(self.webhook, data=raw, headers=headers) as resp:
+                await resp.read()
+                status = resp.status
+        except TimeoutError:
+            self.stats.error("webhook_timeout")
+            return None
+        except aiohttp.ClientError as exc:
+            self.stats.error(f"connection: {type(exc).__name__}")
+            return None
+        self.last_answer = time.perf_counter()
+        self.stats.webhook.append(self.last_answer - sent)
+        self.stats.answered += 1
+        if status != 200:
+            self.stats.error(f"http {status}")
+            return None
+        self.stats.accepted += 1
+        if self.opts.standin_port is None:
+            return {}
+        try:
+            async with asyncio.timeout(self.opts.reply_timeout):
+                arrived, body = await inbox.get()
+        except TimeoutError:
+            self.stats.error("reply_timeout")
+            return None
+        self.stats.reply.append(arrived - sent)
+        return body
+
+    # ---------------------------------------------------------------- the run
+
+    async def progress(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            s, t = self.stats, time.perf_counter() - self.began
+            sys.stderr.write(
+                f"\r{t:6.1f}s  sent {s.answered}  {s.answered / max(t, 1e-9):.0f} msg/s  "
+                f"done {sum(s.completed.values())}  booked {s.bookings}  "
+                f"errors {sum(s.errors.values())}\x1b[K"
+            )
+            sys.stderr.flush()
+
+    async def drive(self) -> None:
+        self.began = self.last_answer = time.perf_counter()
+        self.cpu = time.process_time()
+        limit = self.opts.duration
+        if limit is None and self.opts.conversations is None:
+            limit = 10.0
+        self.deadline = None if limit is None else self.began + limit
+        ticker = asyncio.create_task(self.progress()) if self.opts.progress else None
+        try:
+            await asyncio.gather(*(self.slot() for _ in range(self.opts.citizens)))
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                sys.stderr.write("\n")
+
+    def report(self) -> Report:
+        s = self.stats
+        seconds = max(self.last_answer - self.began, 1e-9)
+        return Report(
+            url=self.opts.url,
+            mix=self.opts.mix,
+            citizens=self.opts.citizens,
+            offered_rate=self.opts.rate,
+            seconds=round(seconds, 2),
+            messages=s.answered,
+            accepted=s.accepted,
+            messages_per_s=round(s.answered / seconds, 1),
+            webhook_ms=percentiles(s.webhook, 50, 90, 99),
+            reply_ms=percentiles(s.reply, 50, 99),
+            conversations_started={str(k): v for k, v in s.started.items()},
+            conversations_completed={str(k): v for k, v in s.completed.items()},
+            conversations_abandoned_at_end=s.abandoned,
+            bookings_made=s.bookings,
+            cancellations=s.cancellations,
+            places_taken_by_others=s.lost_slots,
+            ended_with_no_places=s.no_places,
+            errors=dict(s.errors),
+            unexpected_samples=s.samples,
+            replies_unrouted=s.unrouted,
+            generator_cpu_percent=round(100 * (time.process_time() - self.cpu) / seconds, 1),
+        )
+
+
+@contextlib.asynccontextmanager
+async def standin(port: int, token: str, run: Run) -> AsyncIterator[GraphStandIn]:
+    fake = GraphStandIn(token=token)
+
+    def route(body: dict[str, Any]) -> None:
+        # Every body goes to its citizen; the stand-in need not keep them all.
+        fake.received.clear()
+        fake.by_user.clear()
+        run.on_reply(body)
+
+    @web.middleware
+    async def refused(request: web.Request, handler: Any) -> web.StreamResponse:
+        response = await handler(request)
+        if response.status == 401:  # the bot's KMCBOT_WA_TOKEN is not --standin-token
+            run.stats.error("stand-in refused the bot's token")
+        return response
+
+    fake.on_message = route
+    app = fake.app()
+    app.middlewares.append(refused)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield fake
+    finally:
+        await runner.cleanup()
+
+
+async def run(opts: Options) -> Report:
+    if opts.mix not in MIXES:
+        raise ValueError(f"mix must be one of {', '.join(MIXES)}")
+    if opts.mix == "full" and opts.standin_port is None:
+        raise ValueError("the full mix needs --standin-port: citizens answer the bot's replies")
+    connector = aiohttp.TCPConnector(limit=opts.citizens)
+    timeout = aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_S)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+        the_run = Run(opts, http)
+        async with contextlib.AsyncExitStack() as stack:
+            if opts.standin_port is not None:
+                await stack.enter_async_context(
+                    standin(opts.standin_port, opts.standin_token, the_run)
+                )
+            await the_run.drive()
+    report = the_run.report()
+    if opts.database_url:
+        report.overbooking_violations, report.slots_checked = await overbooking(opts.database_url)
+    return report

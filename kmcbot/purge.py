@@ -1,0 +1,83 @@
+"""`kmcbot purge --days N`: erase the personal data of old bookings.
+
+A booking whose slot ended more than N days ago loses what identifies the
+citizen: the name, the WhatsApp number, the keyed hash of the ID number and
+its last 4 characters (as "delete my data" does for one citizen). The row
+itself stays, with its status, slot, vaccine and dates, so every count and
+report (booked per slot, attended per centre) stays right.
+
+Safe to run at any time and again: one UPDATE, and rows already erased are
+not touched twice (nor counted twice).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import datetime
+
+import asyncpg
+
+# The slot's end: its start (a timestamptz) plus its length (end - start, both local times).
+_PURGE = """
+UPDATE bookings b
+SET name = NULL, wa_id = NULL, id_hash = NULL, id_last4 = NULL,
+    erased_at = coalesce(b.erased_at, now()), updated_at = now()
+FROM slots s
+WHERE s.id = b.slot_id
+  AND s.starts_at + (s.end_time - s.start_time) < coalesce($2, now()) - make_interval(days => $1)
+  AND (b.name IS NOT NULL OR b.wa_id IS NOT NULL OR b.id_hash IS NOT NULL
+       OR b.id_last4 IS NOT NULL)
+"""
+
+
+async def purge(
+    db: asyncpg.Pool | asyncpg.Connection | str, days: int, now: datetime | None = None
+) -> int:
+    """Erase the personal data of bookings whose slot ended more than `days`
+    days before `now` (the database's clock if None); how many were erased."""
+    if days < 0:
+        raise ValueError("days must be 0 or more")
+    if isinstance(db, str):
+        conn = await asyncpg.connect(db)
+        try:
+            return await purge(conn, days, now)
+        finally:
+            await conn.close()
+    status = await db.execute(_PURGE, days, now)
+    return int(status.split()[-1])  # "UPDATE <n>"
+
+
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("--days takes a whole number of days") from None
+    if days < 0:
+        raise argparse.ArgumentTypeError("--days must be 0 or more")
+    return days
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--days",
+        type=_days,
+        required=True,
+        help="erase bookings whose slot ended more than this many days ago",
+    )
+
+
+def command(settings: object, args: argparse.Namespace) -> int:
+    """The `purge` subcommand: prints how many bookings lost their personal data."""
+    from kmcbot import db
+    from kmcbot.cli import services
+
+    with services(settings) as resolved:  # type: ignore[arg-type]
+        url = resolved.database_url or ""
+        asyncio.run(db.migrate(url, resolved.sql_dir))
+        erased = asyncio.run(purge(url, args.days))
+    print(
+        f"{erased} booking(s) purged: personal data erased where the slot ended "
+        f"more than {args.days} day(s) ago"
+    )
+    return 0
