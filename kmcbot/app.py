@@ -53,11 +53,15 @@ async def _postgres(app: web.Application) -> AsyncIterator[None]:
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     url = app[SETTINGS].redis_url
     assert url, "redis_url must be resolved before the app starts"
-    app[REDIS] = aioredis.from_url(url, max_connections=64)
+    # A blocking pool: past 64 commands in flight, callers wait for a connection
+    # (up to 5 s) instead of failing with MaxConnectionsError.
+    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=64, timeout=5)
+    app[REDIS] = aioredis.Redis(connection_pool=pool)
     await app[REDIS].ping()
     app[DEV_OUTBOX] = DevTransport(app[REDIS], app[SETTINGS].redis_prefix)
     yield
     await app[REDIS].aclose()
+    await pool.disconnect()  # a pool passed in is not closed by aclose()
 
 
 async def _pipeline(app: web.Application) -> AsyncIterator[None]:

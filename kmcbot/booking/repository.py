@@ -168,6 +168,13 @@ async def book(pool: asyncpg.Pool, wa_id: str, effect: Book) -> Booked | Refused
 
 
 async def _book_once(pool: asyncpg.Pool, wa_id: str, effect: Book) -> Booked | Refused:
+    async with pool.acquire() as conn:
+        # A slot full right now is refused without queueing for its row lock (the
+        # hot-slot rush); any other answer is decided under the lock below.
+        if await conn.fetchval(
+            "SELECT booked >= capacity FROM slots WHERE id = $1", effect.slot_id
+        ) and not await _fetch_view(conn, "b.source_message_id = $1", effect.message_id):
+            return Refused(Refusal.SLOT_FULL)
     async with pool.acquire() as conn, conn.transaction():
         earlier = await _fetch_view(conn, "b.source_message_id = $1", effect.message_id)
         if earlier is not None:  # a redelivered message never books twice
