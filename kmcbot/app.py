@@ -27,7 +27,11 @@ log = structlog.get_logger()
 
 def create_app(settings: Settings) -> web.Application:
     """Needs `settings.database_url` and `settings.redis_url` resolved (see cli.serve)."""
-    app = web.Application(client_max_size=webhook.MAX_BODY)
+    # No decompression of request bodies: WhatsApp never compresses, and a body
+    # labelled gzip would otherwise be inflated before its signature is checked.
+    app = web.Application(
+        client_max_size=webhook.MAX_BODY, handler_args={"auto_decompress": False}
+    )
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([_postgres, _redis, _pipeline, _sender, _notices])
     app.router.add_get("/webhook", webhook.verify)
@@ -55,7 +59,9 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     assert url, "redis_url must be resolved before the app starts"
     # A blocking pool: past 64 commands in flight, callers wait for a connection
     # (up to 5 s) instead of failing with MaxConnectionsError.
-    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=64, timeout=5)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=64, timeout=5, socket_timeout=5, socket_connect_timeout=5
+    )
     app[REDIS] = aioredis.Redis(connection_pool=pool)
     await app[REDIS].ping()
     app[DEV_OUTBOX] = DevTransport(app[REDIS], app[SETTINGS].redis_prefix)

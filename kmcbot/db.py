@@ -18,7 +18,7 @@ MIGRATION_FILE = re.compile(r"^(\d{3,})_[\w-]+\.sql$")
 # delivers again) rather than hang the webhook.
 SERVER_SETTINGS = {
     "lock_timeout": "2s",
-    "statement_timeout": "5s",
+    "statement_timeout": "3s",
     "idle_in_transaction_session_timeout": "30s",
     "application_name": "kmcbot",
 }
@@ -30,7 +30,10 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asy
         min_size=min_size,
         max_size=max_size,
         server_settings=SERVER_SETTINGS,
-        command_timeout=10,
+        # A server that stops answering must not hold a webhook past the message's
+        # lease (10 s): give up on a query after 4 s and on a connection after 5 s.
+        command_timeout=4,
+        timeout=5,
     )
     assert pool is not None
     return pool

@@ -170,13 +170,17 @@ class Sender:
                 raise
 
     async def run(self) -> None:
-        await self.ensure_group()
+        grouped = False
         last_claim = 0.0
+        claim_every = min(15.0, self.claim_idle_ms / 2000)
         # Stopped by a flag, not by cancelling: redis-py can hang when a blocking
         # XREADGROUP is cancelled, and a flag lets the batch in hand finish.
         while not self._stopping.is_set():
             try:
-                if time.monotonic() - last_claim > 15:
+                if not grouped:  # inside the try: Redis may be down when we start
+                    await self.ensure_group()
+                    grouped = True
+                if time.monotonic() - last_claim > claim_every:
                     last_claim = time.monotonic()
                     await self._send(await self._claim_stale())
                 read = await self.redis.xreadgroup(
@@ -188,7 +192,7 @@ class Sender:
                 raise
             except ResponseError as exc:
                 if "NOGROUP" in str(exc):  # Redis restarted empty: make the group again
-                    await self.ensure_group()
+                    grouped = False
                     continue
                 log.error("sender_error", error=str(exc))
                 await asyncio.sleep(1)

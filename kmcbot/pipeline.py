@@ -100,7 +100,10 @@ class Pipeline:
             if loaded.status is Begin.DUPLICATE:
                 return Handled("duplicate")
             try:
-                return await self._step_and_commit(tag, message, loaded)
+                # Done well within the lease, or given up: past it, a redelivery
+                # could be handled beside us.
+                async with asyncio.timeout(self.store.lease_ms * 0.7 / 1000):
+                    return await self._step_and_commit(tag, message, loaded)
             except Conflict:
                 log.warning("session_conflict", user=tag)
                 continue  # someone saved a newer session: load it and step again
@@ -138,11 +141,13 @@ class Pipeline:
         replies = list(outcome.replies)
         pending = list(outcome.effects)
         news: list[tuple[str, str]] = []  # (reference, kind) this turn's replies announce
+        erased = False
         for _ in range(MAX_EFFECT_ROUNDS):
             if not pending:
                 break
             result = await self._run(pending.pop(0), message.wa_id)
             news += _news(result)
+            erased = erased or isinstance(result, fx.Forgotten)
             metrics.record_result(result)
             if isinstance(result, fx.Refused) and result.reason in STALE_SLOT_REFUSALS:
                 ctx = replace(ctx, availability=await self.availability.get(now, fresh=True))
@@ -166,6 +171,7 @@ class Pipeline:
             bodies=[orjson.dumps(cloud_body(message.wa_id, r)).decode() for r in replies],
             now_s=now.timestamp(),
             news=encode_news(news),
+            erase=erased,
         )
         return Handled("ok", str(outcome.session.state), len(replies))
 

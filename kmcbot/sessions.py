@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -37,10 +38,15 @@ if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {'dup'} end
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'busy'} end
 if not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3]) then return {'locked'} end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-local count = redis.call('INCR', KEYS[6])
-if count == 1 then redis.call('EXPIRE', KEYS[6], 60) end
+-- The messages of the last minute, each counted once however often it is
+-- delivered again: a redelivery keeps its first place in the line.
+local now = tonumber(ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - 60000)
+redis.call('ZADD', KEYS[6], 'NX', now, ARGV[1])
+redis.call('PEXPIRE', KEYS[6], 60000)
+local place = redis.call('ZRANK', KEYS[6], ARGV[1]) + 1
 return {'ok', redis.call('GET', KEYS[4]) or '', redis.call('GET', KEYS[5]) or '',
-        count - tonumber(ARGV[4])}
+        place - tonumber(ARGV[4])}
 """
 
 _COMMIT = """
@@ -48,13 +54,17 @@ local cur = redis.call('GET', KEYS[4])
 local version = 0
 if cur then version = tonumber(string.match(cur, '^(%d+):')) or 0 end
 if version ~= tonumber(ARGV[3]) then return 'conflict' end
-redis.call('SET', KEYS[4], (version + 1) .. ':' .. ARGV[4], 'EX', ARGV[5])
-if ARGV[6] ~= '' then redis.call('SET', KEYS[5], ARGV[6], 'EX', ARGV[7]) end
+if ARGV[13] == '1' then
+  redis.call('DEL', KEYS[4], KEYS[5])  -- "delete my data": nothing of the citizen stays
+else
+  redis.call('SET', KEYS[4], (version + 1) .. ':' .. ARGV[4], 'EX', ARGV[5])
+  if ARGV[6] ~= '' then redis.call('SET', KEYS[5], ARGV[6], 'EX', ARGV[7]) end
+end
 local now = tonumber(ARGV[8])
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[9]))
 redis.call('EXPIRE', KEYS[1], ARGV[9])
-for i = 13, #ARGV do
+for i = 14, #ARGV do
   if i == #ARGV and ARGV[12] ~= '' then
     redis.call('XADD', KEYS[6], '*', 'to', ARGV[10], 'tag', ARGV[11], 'body', ARGV[i],
                'news', ARGV[12])
@@ -141,7 +151,8 @@ class SessionStore:
         token = secrets.token_hex(8)  # a new lock value per acquisition
         result = await self._begin(
             keys=[k["seen"], k["processing"], k["lock"], k["session"], k["profile"], k["rate"]],
-            args=[message_key(message_id), token, lease_ms, RATE_LIMIT_PER_MINUTE],
+            args=[message_key(message_id), token, lease_ms, RATE_LIMIT_PER_MINUTE,
+                  int(time.time() * 1000)],
         )
         status = Begin(_s(result[0]))
         if status is not Begin.OK:
@@ -169,11 +180,13 @@ class SessionStore:
         bodies: Sequence[str],
         now_s: float,
         news: str = "",
+        erase: bool = False,
     ) -> None:
         """Save session and profile, queue the replies, mark the message done.
 
         `news` (booking news the replies carry, see relay.py) rides on the last
         reply, so the sender can mark it relayed once WhatsApp has accepted it.
+        `erase` deletes the session and profile instead of saving them.
         """
         k = self.keys(tag, message_id)
         args: list[str | int | float] = [
@@ -189,6 +202,7 @@ class SessionStore:
             to,
             tag,
             news,
+            "1" if erase else "0",
             *bodies,
         ]
         keys = [k["seen"], k["processing"], k["lock"], k["session"], k["profile"], self.outbox_key]

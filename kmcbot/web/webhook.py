@@ -10,6 +10,7 @@ from collections import defaultdict
 import orjson
 import structlog
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from kmcbot import metrics
 from kmcbot.messages import Error, Inbound, Status
@@ -51,10 +52,15 @@ async def _receive(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     if request.content_length is not None and request.content_length > MAX_BODY:
         return json_error(413, "body over 3 MiB")
+    if request.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity"):
+        # WhatsApp never compresses (and the app does not decompress: see app.py).
+        return json_error(415, "Content-Encoding is not supported")
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return json_error(413, "body over 3 MiB")
+    except RequestPayloadError:  # a broken chunked body, say
+        return json_error(400, "body could not be read")
     if settings.app_secret is not None:
         if not signature.verify(
             settings.app_secret, raw, request.headers.get("X-Hub-Signature-256")

@@ -12,24 +12,33 @@ from tests.e2e.conftest import SECRET, text_of
 
 
 async def test_handshake_returns_the_challenge_verbatim(client) -> None:
-    resp = await client.get("/webhook", params={"hub.mode": "subscribe",
-                                                "hub.verify_token": "verify-me",
-                                                "hub.challenge": "1158201444"})
+    resp = await client.get(
+        "/webhook",
+        params={
+            "hub.mode": "subscribe",
+            "hub.verify_token": "verify-me",
+            "hub.challenge": "1158201444",
+        },
+    )
     assert resp.status == 200 and resp.content_type == "text/plain"
     assert await resp.text() == "1158201444"
 
 
 async def test_handshake_with_a_wrong_token_is_refused(client) -> None:
-    resp = await client.get("/webhook", params={"hub.mode": "subscribe",
-                                                "hub.verify_token": "nope", "hub.challenge": "1"})
+    resp = await client.get(
+        "/webhook",
+        params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"},
+    )
     assert resp.status == 403 and "error" in await resp.json()
 
 
 async def test_missing_or_wrong_signature_is_401(client) -> None:
-    raw = orjson.dumps(simulate.payload([simulate.message("919800000001",
-                                                          Text("hi"))]))
-    for headers in ({}, {"X-Hub-Signature-256": "sha256=" + "0" * 64},
-                    {"X-Hub-Signature-256": "garbage"}):
+    raw = orjson.dumps(simulate.payload([simulate.message("919800000001", Text("hi"))]))
+    for headers in (
+        {},
+        {"X-Hub-Signature-256": "sha256=" + "0" * 64},
+        {"X-Hub-Signature-256": "garbage"},
+    ):
         resp = await client.post("/webhook", data=raw, headers=headers)
         assert resp.status == 401
         assert "error" in await resp.json()
@@ -37,13 +46,17 @@ async def test_missing_or_wrong_signature_is_401(client) -> None:
 
 async def test_a_body_over_3_mib_is_413(client) -> None:
     raw = b"{" + b" " * (3 * 1024 * 1024 + 10) + b"}"
-    resp = await client.post("/webhook", data=raw, headers={"X-Hub-Signature-256": sign(SECRET, raw)})
+    resp = await client.post(
+        "/webhook", data=raw, headers={"X-Hub-Signature-256": sign(SECRET, raw)}
+    )
     assert resp.status == 413
 
 
 async def test_a_body_that_is_not_json_is_400(client) -> None:
     raw = b"not json"
-    resp = await client.post("/webhook", data=raw, headers={"X-Hub-Signature-256": sign(SECRET, raw)})
+    resp = await client.post(
+        "/webhook", data=raw, headers={"X-Hub-Signature-256": sign(SECRET, raw)}
+    )
     assert resp.status == 400 and "error" in await resp.json()
 
 
@@ -71,13 +84,35 @@ async def test_the_same_message_delivered_three_times_is_answered_once(citizen) 
 
 
 async def test_statuses_and_other_fields_are_accepted_without_replies(client, standin) -> None:
-    payload = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
-        {"field": "messages", "value": {"messaging_product": "whatsapp", "statuses": [
-            {"id": "wamid.x", "status": "delivered", "timestamp": "1700000000",
-             "recipient_id": "919800000001"}]}},
-        {"field": "message_template_status_update", "value": {"event": "APPROVED"}}]}]}
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "1",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "statuses": [
+                                {
+                                    "id": "wamid.x",
+                                    "status": "delivered",
+                                    "timestamp": "1700000000",
+                                    "recipient_id": "919800000001",
+                                }
+                            ],
+                        },
+                    },
+                    {"field": "message_template_status_update", "value": {"event": "APPROVED"}},
+                ],
+            }
+        ],
+    }
     raw = orjson.dumps(payload)
-    resp = await client.post("/webhook", data=raw, headers={"X-Hub-Signature-256": sign(SECRET, raw)})
+    resp = await client.post(
+        "/webhook", data=raw, headers={"X-Hub-Signature-256": sign(SECRET, raw)}
+    )
     assert resp.status == 200
     assert standin.received == []
 
@@ -86,7 +121,9 @@ async def test_one_bad_item_does_not_fail_the_others(client, standin) -> None:
     good = simulate.message("919800000002", Text("Hi"))
     payload = simulate.payload([{"from": None, "id": 5, "type": "text"}, good])
     raw = orjson.dumps(payload)
-    resp = await client.post("/webhook", data=raw, headers={"X-Hub-Signature-256": sign(SECRET, raw)})
+    resp = await client.post(
+        "/webhook", data=raw, headers={"X-Hub-Signature-256": sign(SECRET, raw)}
+    )
     assert resp.status == 200
     assert len(await standin.wait_for("919800000002", 1)) == 1
 
@@ -116,10 +153,17 @@ async def test_metrics_count_messages_and_read_the_outbox(citizen) -> None:
     resp = await citizen.client.get("/metrics")
     assert resp.status == 200 and resp.content_type == "text/plain"
     text = await resp.text()
-    count = next(line for line in text.splitlines()
-                 if line.startswith('kmcbot_inbound_messages_total{type="text"}'))
+    count = next(
+        line
+        for line in text.splitlines()
+        if line.startswith('kmcbot_inbound_messages_total{type="text"}')
+    )
     assert float(count.split()[-1]) >= 1
-    for name in ("kmcbot_webhook_seconds_bucket", "kmcbot_outbox_depth ",
-                 "kmcbot_outbox_oldest_age_seconds ", "kmcbot_active_sessions 1",
-                 "kmcbot_replies_sent_total"):
+    for name in (
+        "kmcbot_webhook_seconds_bucket",
+        "kmcbot_outbox_depth ",
+        "kmcbot_outbox_oldest_age_seconds ",
+        "kmcbot_active_sessions 1",
+        "kmcbot_replies_sent_total",
+    ):
         assert name in text, name

@@ -652,18 +652,6 @@ async def test_a_full_payload_of_1000_citizens_is_handled_without_errors(
     assert watch.errors() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a body whose Content-Encoding claims gzip/deflate but is not compressed makes "
-        "request.read() raise aiohttp's RequestPayloadError (ContentEncodingError), which "
-        "kmcbot/web/webhook.py _receive does not catch (it only catches "
-        "HTTPRequestEntityTooLarge): aiohttp answers 500 and logs 'Error handling request' with "
-        "a traceback, before any signature check, so anyone can flood the error log. Fix: in "
-        "_receive, refuse a Content-Encoding other than identity with 415 before reading, and "
-        "catch aiohttp.web_protocol.RequestPayloadError around request.read() -> 400"
-    ),
-)
 async def test_a_false_content_encoding_is_a_4xx_not_a_500(fuzz_client, watch) -> None:
     raw = orjson.dumps(
         envelope(

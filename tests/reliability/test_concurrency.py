@@ -178,7 +178,8 @@ async def test_a_holder_stopped_past_its_lease_cannot_overwrite_a_newer_session(
         tx = blocker.transaction()
         await tx.start()
         await blocker.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", plan.wa_id)
-        confirm = asyncio.create_task(hook.post(a.url, plan.confirm(), timeout=60))
+        confirm_message = plan.confirm(msg_id="wamid.CONFIRM-STOPPED")
+        confirm = asyncio.create_task(hook.post(a.url, confirm_message, timeout=60))
         # A is inside the booking transaction, waiting for the citizen's lock.
         await eventually(
             lambda: pg.fetchval(
@@ -203,13 +204,20 @@ async def test_a_holder_stopped_past_its_lease_cannot_overwrite_a_newer_session(
         stopped_for = time.monotonic() - paused_at
         a.resume()
     status = await confirm
+    # A was frozen past its lease: it either lost the compare-and-set and stepped
+    # again (200), or gave up past its time budget (503) and WhatsApp delivers again.
+    assert status in (200, 503)
+    if status == 503:
+        assert await hook.deliver(b.url, confirm_message) == [200]
     final, session = await stored_session(redis, plan.wa_id)
-    assert status == 200
     assert stopped_for > 1.0
     # A's stale step (English, menu after the ticket) did not overwrite B's:
     assert final == version + 2
     assert session["l"] == "hi"
-    # The booking A made is in PostgreSQL, once, and the counts agree.
-    assert await pg.fetchval("SELECT count(*) FROM bookings WHERE wa_id = $1", plan.wa_id) == 1
+    # A booking A committed is in PostgreSQL once; one A gave up on was rolled back
+    # (and its redelivery, after B's newer turn, is a stale tap): counts agree either way.
+    booked = await pg.fetchval("SELECT count(*) FROM bookings WHERE wa_id = $1", plan.wa_id)
+    assert booked == 1 if status == 200 else booked in (0, 1)
     await assert_counts_consistent(pg)
-    assert any(e.get("event") == "session_conflict" for e in a.logs())
+    if status == 200:
+        assert any(e.get("event") == "session_conflict" for e in a.logs())

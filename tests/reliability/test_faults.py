@@ -121,17 +121,6 @@ async def test_redis_that_stops_answering_gets_5xx_within_seconds(
         await first_reply(standin, wa_id, timeout=30)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: the outbox sender dies for good when Redis fails while it creates its consumer "
-        "group: kmcbot/outbox.py Sender.run calls self.ensure_group() before its try (and again "
-        "inside the NOGROUP handler, also unguarded), so a ConnectionError/TimeoutError there "
-        "ends the task; the process then answers webhooks 200 and never sends a reply. Fix: "
-        "move ensure_group() into the loop's try (retry with the same 1 s pause), e.g. a "
-        "`group_ready` flag set after a successful ensure_group"
-    ),
-)
 async def test_the_sender_outlives_a_redis_outage_as_it_starts(redis, redis_url, standin) -> None:
     import aiohttp
     import redis.asyncio as aioredis
@@ -333,19 +322,6 @@ async def test_redis_cut_after_the_booking_committed_answers_503_and_redelivery_
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: redeliveries of one message count against the citizen's 20-a-minute limit, and a "
-        "message over the limit is marked done without being acted on: kmcbot/sessions.py _BEGIN "
-        "INCRs the rate key on every attempt that gets the lock, including WhatsApp's "
-        "redeliveries of a message that failed (503); Pipeline._over_limit then commits it as "
-        "'done' with no reply, so WhatsApp stops redelivering and the Confirm is lost. Fix: count "
-        "distinct messages, not attempts (e.g. ZADD the message key to a per-minute ZSET in "
-        "_BEGIN and use ZCARD, or INCR only in _COMMIT), and never mark a message done unless "
-        "it was acted on or is beyond the limit as a *new* message"
-    ),
-)
 async def test_redeliveries_during_an_outage_do_not_use_up_the_citizens_rate_limit(
     pg, pg_url, app_factory, hook, standin
 ) -> None:
@@ -368,17 +344,6 @@ async def test_redeliveries_during_an_outage_do_not_use_up_the_citizens_rate_lim
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a PostgreSQL that stops answering holds each webhook ~20 s, past the message's "
-        "10 s lease (after which a redelivery of the same message runs in parallel): "
-        "kmcbot/db.py create_pool sets command_timeout=10 per query (statement_timeout is "
-        "server-side and never reaches a dead server), and asyncpg then spends more on the dead "
-        "connection. Fix: command_timeout ~3 s and a connect timeout in create_pool, and a "
-        "deadline per message in Pipeline.handle (asyncio.timeout below the lease)"
-    ),
-)
 async def test_postgres_that_stops_answering_gets_5xx_within_seconds(
     pg, pg_url, app_factory, hook, standin
 ) -> None:

@@ -188,17 +188,6 @@ async def test_delete_my_data_erases_the_citizens_bookings(
     await assert_counts_consistent(pg)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: 'delete my data' leaves the citizen's Redis session and profile in place (language, "
-        "state, last-seen time, keyed by the hash of their number): kmcbot/pipeline.py "
-        "_step_and_commit always saves the outcome's session and a profile. Fix: when a ForgetMe "
-        "effect ran (fx.Forgotten result), commit with the session and profile deleted (a "
-        "`forget` flag to SessionStore.commit whose COMMIT script DELs KEYS[4] and KEYS[5] "
-        "instead of SET; the reply still goes to the outbox)"
-    ),
-)
 async def test_delete_my_data_erases_the_citizens_redis_session_and_profile(
     pg, redis, app_factory, hook, standin
 ) -> None:
