@@ -41,6 +41,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/metrics", health.metrics)
     if settings.dev:
         app.router.add_get("/dev/messages", dev.messages)
+        app.router.add_post("/dev/send", dev.send)
+        app.router.add_get("/dev/chat", dev.chat)
     if settings.admin_token:  # no token: /admin does not exist at all (404)
         app.add_subapp("/admin", admin.create_admin_app(settings.admin_token))
     return app

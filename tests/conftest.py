@@ -37,7 +37,8 @@ def with_redis_db(url: str, number: int) -> str:
     if parts.scheme == "unix":
         query = dict(parse_qsl(parts.query))
         query["db"] = str(number)
-        return urlunsplit(parts._replace(query=urlencode(query)))
+        # Spelled out: urlunsplit would drop the "//" of a URL with no host.
+        return f"unix://{parts.path}?{urlencode(query)}"
     return urlunsplit(parts._replace(path=f"/{number}"))
 
 

@@ -89,13 +89,13 @@ async def _receive(request: web.Request) -> web.Response:
                 )
             case Error():
                 log.warning("webhook_error_item", code=update.code, title=update.title[:100])
-    failures = await _handle_all(request.app[PIPELINE], list(by_user.values()))
+    failures = await handle_all(request.app[PIPELINE], list(by_user.values()))
     if failures:
         return json_error(503, f"{failures} message(s) not handled; deliver again")
     return web.json_response({"ok": True})
 
 
-async def _handle_all(pipeline: Pipeline, per_user: list[list[Inbound]]) -> int:
+async def handle_all(pipeline: Pipeline, per_user: list[list[Inbound]]) -> int:
     """Each citizen's messages in order; citizens side by side; returns how many failed."""
     gate = asyncio.Semaphore(USER_CONCURRENCY)
 

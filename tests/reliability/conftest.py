@@ -726,16 +726,23 @@ def base_url(client: Any) -> str:
 
 def through(url: str, proxy: Any) -> str:
     """`url` (postgresql:// or redis://) with its host:port replaced by the proxy's."""
-    from urllib.parse import urlsplit, urlunsplit
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
     parts = urlsplit(url)
     userinfo = parts.netloc.rpartition("@")[0]
     netloc = (userinfo + "@" if userinfo else "") + proxy.address
-    return urlunsplit(parts._replace(netloc=netloc))
+    # A unix-socket URL (the embedded PostgreSQL) names its socket in the query.
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k not in ("host", "port")])
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def target_of(url: str) -> tuple[str, int]:
-    from urllib.parse import urlsplit
+    from urllib.parse import parse_qs, urlsplit
 
     parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    if not parts.hostname and query.get("host", [""])[0].startswith("/"):
+        # PostgreSQL over a unix socket: <dir>/.s.PGSQL.<port>, proxied from TCP.
+        port = query.get("port", ["5432"])[0]
+        return f"{query['host'][0]}/.s.PGSQL.{port}", 0
     return parts.hostname or "127.0.0.1", parts.port or (6379 if parts.scheme == "redis" else 5432)

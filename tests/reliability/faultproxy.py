@@ -135,7 +135,10 @@ class FaultProxy:
                     pass  # read and discard until the client gives up
                 return
             try:
-                up_reader, up_writer = await asyncio.open_connection(*self.target)
+                if self.target[0].startswith("/"):  # a unix socket (the embedded PostgreSQL)
+                    up_reader, up_writer = await asyncio.open_unix_connection(self.target[0])
+                else:
+                    up_reader, up_writer = await asyncio.open_connection(*self.target)
             except OSError:
                 conn.abort()
                 return
