@@ -121,8 +121,10 @@ class Pipeline:
                 return loaded
             if loaded.status is Begin.BUSY or time.monotonic() > deadline:
                 raise RetryLater(loaded.status)
-            await asyncio.sleep(pause)  # another message of this citizen is in progress
-            pause = min(pause * 2, 0.1)
+            # Another message of this citizen is in progress (or ahead in the queue);
+            # poll well within the queue's 2 s: a silent waiter loses its place.
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     async def _step_and_commit(self, tag: str, message: Inbound, loaded: Loaded) -> Handled:
         now = self.clock()

@@ -36,11 +36,31 @@ RATE_LIMIT_PER_MINUTE = 20
 _BEGIN = """
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {'dup'} end
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'busy'} end
+local now = tonumber(ARGV[5])
+-- Messages waiting for the lock take it in the order they arrived: a queue
+-- (KEYS[7], scored by an arrival counter, as milliseconds can tie) and the time
+-- each waiter last asked (KEYS[8]); a waiter that stopped asking (its request
+-- gave up) leaves the queue.
+for _, waiting in ipairs(redis.call('ZRANGE', KEYS[7], 0, -1)) do
+  local polled = tonumber(redis.call('HGET', KEYS[8], waiting) or '0')
+  if polled < now - 2000 then
+    redis.call('ZREM', KEYS[7], waiting)
+    redis.call('HDEL', KEYS[8], waiting)
+  end
+end
+if not redis.call('ZSCORE', KEYS[7], ARGV[1]) then
+  redis.call('ZADD', KEYS[7], redis.call('HINCRBY', KEYS[8], '#arrivals', 1), ARGV[1])
+end
+redis.call('HSET', KEYS[8], ARGV[1], now)
+redis.call('PEXPIRE', KEYS[7], 60000)
+redis.call('PEXPIRE', KEYS[8], 60000)
+if redis.call('ZRANGE', KEYS[7], 0, 0)[1] ~= ARGV[1] then return {'locked'} end
 if not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3]) then return {'locked'} end
+redis.call('ZREM', KEYS[7], ARGV[1])
+redis.call('HDEL', KEYS[8], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 -- The messages of the last minute, each counted once however often it is
 -- delivered again: a redelivery keeps its first place in the line.
-local now = tonumber(ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - 60000)
 redis.call('ZADD', KEYS[6], 'NX', now, ARGV[1])
 redis.call('PEXPIRE', KEYS[6], 60000)
@@ -143,6 +163,8 @@ class SessionStore:
             "session": f"{base}:s",
             "profile": f"{base}:p",
             "rate": f"{base}:r",
+            "queue": f"{base}:q",
+            "polled": f"{base}:qp",
         }
 
     async def begin(self, tag: str, message_id: str, lease_ms: int | None = None) -> Loaded:
@@ -150,7 +172,10 @@ class SessionStore:
         lease_ms = lease_ms or self.lease_ms
         token = secrets.token_hex(8)  # a new lock value per acquisition
         result = await self._begin(
-            keys=[k["seen"], k["processing"], k["lock"], k["session"], k["profile"], k["rate"]],
+            keys=[
+                k["seen"], k["processing"], k["lock"], k["session"], k["profile"], k["rate"],
+                k["queue"], k["polled"],
+            ],
             args=[message_key(message_id), token, lease_ms, RATE_LIMIT_PER_MINUTE,
                   int(time.time() * 1000)],
         )

@@ -88,3 +88,20 @@ async def test_a_holder_whose_lock_expired_cannot_overwrite_a_newer_session(stor
 async def test_keys_share_one_hash_tag_and_hold_no_phone_number(store) -> None:
     keys = store.keys(TAG, "m1")
     assert all(f"{{{TAG}}}" in k and "9198" not in k for k in keys.values())
+
+
+async def test_waiting_messages_take_the_lock_in_arrival_order(store) -> None:
+    first = await store.begin(TAG, "m1")
+    assert (await store.begin(TAG, "m2")).status is Begin.LOCKED  # m2 arrives first
+    assert (await store.begin(TAG, "m3")).status is Begin.LOCKED
+    await commit(store, "m1", first)
+    assert (await store.begin(TAG, "m3")).status is Begin.LOCKED  # free, but m2 is ahead
+    assert (await store.begin(TAG, "m2")).status is Begin.OK
+
+
+async def test_a_waiter_that_stopped_asking_loses_its_place(store) -> None:
+    first = await store.begin(TAG, "m1")
+    await store.begin(TAG, "m2")  # waits, then its request gives up
+    await commit(store, "m1", first)
+    await asyncio.sleep(2.1)
+    assert (await store.begin(TAG, "m3")).status is Begin.OK

@@ -121,14 +121,6 @@ async def test_concurrent_messages_of_one_citizen_are_handled_one_after_another(
         assert session["l"] == handled[-1].value
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: messages queued behind a citizen's lock are not handled in the order they "
-        "arrived: Pipeline._begin (kmcbot/pipeline.py) polls the lock with a growing sleep "
-        "(5 ms .. 100 ms), so whichever waiter wakes first after the release wins"
-    ),
-)
 async def test_messages_waiting_for_the_lock_are_handled_in_arrival_order(
     redis, bots, hook, standin
 ) -> None:
