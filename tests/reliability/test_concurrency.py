@@ -15,7 +15,6 @@ import secrets
 import time
 
 import asyncpg
-import pytest
 
 from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.model import Lang
