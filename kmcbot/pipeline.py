@@ -93,8 +93,9 @@ class Pipeline:
         self.pepper = pepper
         self.clock = clock
 
-    async def handle(self, message: Inbound) -> Handled:
-        tag = user_tag(self.pepper, message.wa_id)
+    async def handle(self, message: Inbound, tag: str | None = None) -> Handled:
+        """`tag`: the number's keyed hash, when the caller has it already."""
+        tag = tag or user_tag(self.pepper, message.wa_id)
         for _ in range(3):
             loaded = await self._begin(tag, message.message_id)
             if loaded.status is Begin.DUPLICATE:

@@ -35,7 +35,7 @@ from kmcbot.dialogue.effects import (
 )
 from kmcbot.dialogue.model import ID_KEY_LENGTH, Draft, Lang, Listed, Session, State
 from kmcbot.dialogue.names import NameError_, clean_name
-from kmcbot.dialogue.questions import masked_last4, since, slot_title
+from kmcbot.dialogue.questions import map_link, masked_last4, since, slot_title
 from kmcbot.dialogue.turns import ask, invalid, not_understood, to_menu, wait
 from kmcbot.messages import Inbound, Say
 
@@ -272,7 +272,7 @@ def _done(s: Session, ctx: Context, key: str, b: BookingView) -> Outcome:
         code=b.code,
         centre=c.name,
         address=c.address,
-        map=f"https://maps.google.com/?q={c.latitude:.6f},{c.longitude:.6f}",
+        map=map_link(c.latitude, c.longitude),
         date=show_date(lang, b.day),
         slot=slot_title(lang, b.start, b.end),
         vaccine=vaccine_name(lang, b.vaccine),

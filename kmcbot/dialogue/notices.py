@@ -28,7 +28,7 @@ from kmcbot.dialogue.catalogue import id_type_name, show_date, text
 from kmcbot.dialogue.core import Context, truncate
 from kmcbot.dialogue.effects import Booked, Moved
 from kmcbot.dialogue.model import Lang, Session, State
-from kmcbot.dialogue.questions import slot_title
+from kmcbot.dialogue.questions import map_link, slot_title
 from kmcbot.messages import Ask, Button, Reply, Say, Template
 
 REBOOK = "menu:book"  # the menu's own option id: a tap starts a new booking from any state
@@ -100,7 +100,7 @@ def free_form(notice: Notice) -> Reply:
                     code=b.code,
                     centre=c.name,
                     address=c.address,
-                    map=f"https://maps.google.com/?q={c.latitude:.6f},{c.longitude:.6f}",
+                    map=map_link(c.latitude, c.longitude),
                     date=show_date(lang, b.day),
                     slot=slot_title(lang, b.start, b.end),
                     id_type=_id_type(lang, b.id_type),

@@ -217,6 +217,10 @@ def slot(s: Session, ctx: Context, note: str | None) -> Rendered:
     return _pick(replace(s, state=State.SLOT), note, question, "slot.button", rows)
 
 
+def map_link(latitude: float, longitude: float) -> str:
+    return f"https://maps.google.com/?q={latitude:.6f},{longitude:.6f}"
+
+
 def slot_title(lang: Lang, start: object, end: object) -> str:
     hhmm = lambda t: num(lang, t.strftime("%H:%M"))  # noqa: E731
     return text(lang, "slot.title", start=hhmm(start), end=hhmm(end))

@@ -117,7 +117,7 @@ async def _handle_one(pipeline: Pipeline, message: Inbound) -> bool:
     }
     metrics.INBOUND.labels(fields["type"]).inc()
     try:
-        handled = await pipeline.handle(message)
+        handled = await pipeline.handle(message, fields["user"])
     except Exception as exc:  # noqa: BLE001 - one message's failure must not fail the others
         log.error(
             "message",

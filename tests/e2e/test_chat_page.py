@@ -8,7 +8,6 @@ slot by clicking through the page as a developer would. That test skips when
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import random
 import re
@@ -22,14 +21,7 @@ from stdnum import verhoeff
 from kmcbot.app import create_app
 from kmcbot.booking.model import IST
 from kmcbot.settings import Settings
-from tests.e2e.test_chat_cli import (
-    KMCBOT,
-    bot_env,
-    free_port,
-    run,
-    stop,
-    wait_until_healthy,
-)
+from tests.e2e.test_chat_cli import bot  # noqa: F401 - the fixture, shared
 from tests.factories import eventually
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -179,23 +171,9 @@ def browser_available() -> None:
 
 
 @pytest.fixture
-async def served(browser_available: None, pg_url: str, redis_url: str, tmp_path: Path):
-    """A seeded `kmcbot serve` in dev mode on a free port: its URL."""
-    env = bot_env(pg_url, redis_url)
-    assert "centres" in await run("seed", "--demo", env=env, timeout=60)
-    port = free_port()
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        server = await asyncio.create_subprocess_exec(
-            KMCBOT, "serve", "--port", str(port), env=env,
-            stdout=out, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        await wait_until_healthy(url, server, log)
-        yield url
-    finally:
-        await stop(server)
+async def served(browser_available: None, bot: tuple[str, dict[str, str]]) -> str:  # noqa: F811
+    """A seeded `kmcbot serve` in dev mode on a free port (test_chat_cli's): its URL."""
+    return bot[0]
 
 
 async def test_booking_a_slot_by_clicking_through_the_chat_page(served: str) -> None:
