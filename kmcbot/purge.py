@@ -39,9 +39,13 @@ async def purge(
     if days < 0:
         raise ValueError("days must be 0 or more")
     if isinstance(db, str):
-        conn = await asyncpg.connect(db)
+        conn = await asyncpg.connect(db, statement_cache_size=0)  # PgBouncer-safe
         try:
-            return await purge(conn, days, now)
+            async with conn.transaction():
+                # Behind PgBouncer the role carries kmcbot's 3 s statement_timeout
+                # (README, "Several machines"); one purge of many rows may take longer.
+                await conn.execute("SET LOCAL statement_timeout = 0")
+                return await purge(conn, days, now)
         finally:
             await conn.close()
     status = await db.execute(_PURGE, days, now)

@@ -41,7 +41,7 @@ async def insert_slots(conn: asyncpg.Connection, ids: dict[str, int], slots: lis
 async def seed(url: str, csv_path: Path, today: date, days: int = 14) -> tuple[int, int]:
     """Centres from `csv_path` and `days` days of sessions for each; safe to run again."""
     centres = read_centres(csv_path)
-    conn = await asyncpg.connect(url)
+    conn = await asyncpg.connect(url, statement_cache_size=0)  # PgBouncer-safe
     try:
         async with conn.transaction():
             ids = {row["code"]: row["id"] for row, _ in await upsert_centres_on(conn, centres)}

@@ -42,6 +42,8 @@ class Settings:
     reminder_hour: int = 10  # IST hour from which the day-before reminders are queued
     lock_lease_ms: int = 10_000  # how long a message's lock and lease last without a commit
     claim_idle_ms: int = 60_000  # outbox entries read but unsent this long are claimed again
+    # PostgreSQL is reached through PgBouncer in transaction pooling mode (kmcbot/db.py).
+    pgbouncer: bool = False
 
     @property
     def to_whatsapp(self) -> bool:
@@ -120,4 +122,5 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         run_sender=not _flag(get("KMCBOT_NO_SENDER")),
         lock_lease_ms=_positive_int(get("KMCBOT_LOCK_LEASE_MS"), 10_000, "KMCBOT_LOCK_LEASE_MS"),
         claim_idle_ms=_positive_int(get("KMCBOT_CLAIM_IDLE_MS"), 60_000, "KMCBOT_CLAIM_IDLE_MS"),
+        pgbouncer=_flag(get("KMCBOT_PGBOUNCER")),
     )
