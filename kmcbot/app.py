@@ -13,12 +13,12 @@ from aiohttp import web
 from kmcbot import db
 from kmcbot.booking.repository import load_availability
 from kmcbot.dialogue.notices import Templates
-from kmcbot.outbox import DevTransport, GraphTransport, Sender, Transport
+from kmcbot.outbox import DevTransport, GraphTransport, Sender, SharedRateLimiter, Transport
 from kmcbot.pipeline import AvailabilityCache, Pipeline
 from kmcbot.relay import Relay, decode_news, mark_relayed
 from kmcbot.reminders import ReminderScheduler
-from kmcbot.sessions import SessionStore, outbox_key
-from kmcbot.settings import Settings
+from kmcbot.sessions import SessionStore, outbox_keys
+from kmcbot.settings import Settings, SettingsError
 from kmcbot.web import admin, dev, health, webhook
 from kmcbot.web.keys import DEV_OUTBOX, PG, PIPELINE, REDIS, SETTINGS
 
@@ -51,7 +51,7 @@ def create_app(settings: Settings) -> web.Application:
 async def _postgres(app: web.Application) -> AsyncIterator[None]:
     url = app[SETTINGS].database_url
     assert url, "database_url must be resolved before the app starts"
-    app[PG] = await db.create_pool(url)
+    app[PG] = await db.create_pool(url, pgbouncer=app[SETTINGS].pgbouncer)
     yield
     await app[PG].close()
 
@@ -66,17 +66,34 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     )
     app[REDIS] = aioredis.Redis(connection_pool=pool)
     await app[REDIS].ping()
+    await _check_shards(app[REDIS], app[SETTINGS])
     app[DEV_OUTBOX] = DevTransport(app[REDIS], app[SETTINGS].redis_prefix)
     yield
     await app[REDIS].aclose()
     await pool.disconnect()  # a pool passed in is not closed by aclose()
 
 
+async def _check_shards(redis: aioredis.Redis, settings: Settings) -> None:
+    """Every process sharing this Redis must spread citizens the same way: with two
+    shard counts, one citizen would have two locks and two sessions."""
+    key = f"{settings.redis_prefix}:shards"
+    await redis.set(key, settings.redis_shards, nx=True)
+    stored = int(await redis.get(key) or settings.redis_shards)
+    if stored != settings.redis_shards:
+        raise SettingsError(
+            f"KMCBOT_REDIS_SHARDS is {settings.redis_shards}, but this Redis holds data "
+            f"for {stored} shards (key {key}); change it only with every process stopped "
+            "and that key deleted (sessions then start again)"
+        )
+
+
 async def _pipeline(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     pool = app[PG]
     app[PIPELINE] = Pipeline(
-        SessionStore(app[REDIS], settings.redis_prefix, settings.lock_lease_ms),
+        SessionStore(
+            app[REDIS], settings.redis_prefix, settings.lock_lease_ms, settings.redis_shards
+        ),
         pool,
         AvailabilityCache(lambda now: load_availability(pool, now)),
         settings.id_pepper,
@@ -99,9 +116,9 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
             transport = app[DEV_OUTBOX]
         sender = Sender(
             app[REDIS],
-            outbox_key(settings.redis_prefix),
+            outbox_keys(settings.redis_prefix, settings.redis_shards),
             transport,
-            settings.send_rate,
+            SharedRateLimiter(app[REDIS], f"{settings.redis_prefix}:send-rate", settings.send_rate),
             claim_idle_ms=settings.claim_idle_ms,
             on_news=lambda news: mark_relayed(app[PG], decode_news(news)),
         )
@@ -127,6 +144,7 @@ async def _notices(app: web.Application) -> AsyncIterator[None]:
         pepper=settings.id_pepper,
         templates=templates,
         prefix=settings.redis_prefix,
+        shards=settings.redis_shards,
     )
     scheduler = ReminderScheduler(app[PG], settings.reminder_hour)
     tasks = [

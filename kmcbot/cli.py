@@ -78,11 +78,11 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-        # One listening socket shared by all workers; each sender keeps its share of the rate.
+        # One listening socket shared by all workers (their senders share the send
+        # rate through Redis).
         sock = socket.create_server((host, port), reuse_port=True, backlog=1024)
-        share = replace(settings, send_rate=settings.send_rate / workers)
         procs = [
-            multiprocessing.Process(target=_serve_one, args=(share, host, port, sock))
+            multiprocessing.Process(target=_serve_one, args=(settings, host, port, sock))
             for _ in range(workers)
         ]
         for p in procs:

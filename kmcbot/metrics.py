@@ -21,7 +21,7 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from kmcbot.dialogue import effects as fx
-from kmcbot.sessions import outbox_key
+from kmcbot.sessions import outbox_keys
 
 INBOUND = Counter("kmcbot_inbound_messages_total", "Inbound messages, by type", ["type"])
 HANDLED = Counter("kmcbot_messages_handled_total", "Inbound messages by outcome", ["outcome"])
@@ -52,18 +52,18 @@ def record_result(result: fx.Result) -> None:
             BOOKINGS.labels("refused", str(reason)).inc()
 
 
-async def redis_gauges(redis: aioredis.Redis, prefix: str) -> dict[str, float]:
+async def redis_gauges(redis: aioredis.Redis, prefix: str, shards: int) -> dict[str, float]:
     """Outbox depth, age of its oldest entry, and active sessions, read from Redis."""
-    stream = outbox_key(prefix)
-    depth = await redis.xlen(stream)
-    oldest = await redis.xrange(stream, count=1)
-    age = 0.0
-    if oldest:
-        millis = int(oldest[0][0].split(b"-")[0])
-        age = max(0.0, time.time() - millis / 1000)
+    depth, age = 0, 0.0
+    for stream in outbox_keys(prefix, shards):
+        depth += await redis.xlen(stream)
+        oldest = await redis.xrange(stream, count=1)
+        if oldest:
+            millis = int(oldest[0][0].split(b"-")[0])
+            age = max(age, time.time() - millis / 1000)
     # Session keys expire after 30 minutes, so their number is the active sessions.
     sessions = 0
-    async for _ in redis.scan_iter(match=f"{prefix}:{{*}}:s", count=1000):
+    async for _ in redis.scan_iter(match=f"{prefix}:{{*}}:*:s", count=1000):
         sessions += 1
     return {
         "kmcbot_outbox_depth": depth,
@@ -80,8 +80,8 @@ def render_counters() -> bytes:
     return generate_latest(REGISTRY)
 
 
-async def handler_for(redis: aioredis.Redis, prefix: str, request: web.Request) -> web.Response:
-    gauges = await redis_gauges(redis, prefix)
+async def handler_for(redis: aioredis.Redis, prefix: str, shards: int) -> web.Response:
+    gauges = await redis_gauges(redis, prefix, shards)
     lines = []
     for name, value in gauges.items():
         lines += [f"# TYPE {name} gauge", f"{name} {value}"]

@@ -1,21 +1,26 @@
-"""The outbox: a Redis Stream of Cloud API bodies, and the sender that drains it.
+"""The outbox: Redis Streams of Cloud API bodies, and the sender that drains them.
 
-The pipeline appends replies in the same Lua script that saves the session.
-The sender reads them through a consumer group, keeps to the configured rate,
-sends each citizen's replies in order (different citizens concurrently),
-retries rate limits and server errors with backoff, drops permanent failures
-with a log line, and acknowledges an entry only after WhatsApp accepted it.
-Entries a crashed sender had read are claimed again after a minute.
+The pipeline appends a turn's replies, as one entry, in the same Lua script
+that saves the session (one stream per shard; see sessions.py). The sender
+reads each stream through a consumer group, keeps to the send rate shared by
+every process using this Redis, sends each citizen's entries in order in one
+task per citizen (different citizens concurrently, and a citizen whose sends
+are being retried holds up no one else), retries rate limits and server errors
+with backoff, drops permanent failures with a log line, and acknowledges an
+entry only after WhatsApp accepted (or refused for good) each of its bodies.
+Acknowledgements go to Redis in batches. Entries a crashed sender had read are
+claimed again after a minute.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
-from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -24,6 +29,7 @@ import aiohttp
 import orjson
 import redis.asyncio as aioredis
 import structlog
+from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
 from kmcbot import metrics
@@ -112,82 +118,171 @@ class DevTransport:
         return [orjson.loads(b) for b in await self.redis.lrange(self.key(to), 0, -1)]
 
 
-class RateLimiter:
-    """A token bucket: at most `rate` sends a second, with bursts of up to one second's worth."""
+# Tokens of the shared send rate, handed out per window of WINDOW_MS: a window's
+# share is the most any number of processes may send in it. The server's clock
+# names the window, so processes on machines with different clocks still agree.
+_TAKE_TOKENS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[3])
+local current = math.floor(now / window)
+local used = 0
+local stored = redis.call('HMGET', KEYS[1], 'w', 'n')
+if tonumber(stored[1]) == current then used = tonumber(stored[2]) end
+local granted = math.max(0, math.min(tonumber(ARGV[1]), tonumber(ARGV[2]) - used))
+redis.call('HSET', KEYS[1], 'w', current, 'n', used + granted)
+redis.call('PEXPIRE', KEYS[1], window * 2)
+return {granted, window - now % window}
+"""
 
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self.tokens = rate
-        self.stamp = time.monotonic()
+# Acknowledge and delete a batch of entries of one stream.
+_ACK = """
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
+return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))
+"""
+
+
+class SharedRateLimiter:
+    """At most `rate` sends a second in total, however many processes share `key`.
+
+    Each process takes tokens from Redis a few at a time and uses them only
+    within the window they were granted for, so no window is ever exceeded.
+    """
+
+    WINDOW_MS = 100
+
+    def __init__(self, redis: Commands, key: str, rate: float) -> None:
+        self.key = key
+        self.per_window = max(1, round(rate * self.WINDOW_MS / 1000))
+        self.chunk = max(1, min(32, self.per_window // 4))  # leave some for other processes
+        self._take = redis.register_script(_TAKE_TOKENS)
+        self._tokens = 0
+        self._until = 0.0  # when the tokens in hand expire (monotonic)
         self._lock = asyncio.Lock()
 
     async def acquire(self) -> None:
         async with self._lock:
             while True:
-                now = time.monotonic()
-                self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
-                self.stamp = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
+                if self._tokens and time.monotonic() < self._until:
+                    self._tokens -= 1
                     return
-                await asyncio.sleep((1 - self.tokens) / self.rate)
+                granted, left_ms = await self._take(
+                    keys=[self.key], args=[self.chunk, self.per_window, self.WINDOW_MS]
+                )
+                self._tokens, self._until = int(granted), time.monotonic() + int(left_ms) / 1000
+                if not self._tokens:
+                    await asyncio.sleep(int(left_ms) / 1000)
+
+
+class Commands(Protocol):
+    def register_script(self, script: str) -> AsyncScript: ...
+
+
+@dataclass(slots=True)
+class Entry:
+    stream: str
+    id: bytes
+    to: str
+    tag: str
+    bodies: list[bytes]
+    news: str
+    next: int = 0  # bodies sent (or refused for good) so far
+    all_accepted: bool = True
+
+
+def read_entry(stream: str, entry_id: bytes, fields: dict[bytes, bytes]) -> Entry:
+    try:
+        bodies = [orjson.dumps(b) for b in orjson.loads(fields.get(b"bodies", b"[]"))]
+    except orjson.JSONDecodeError:
+        bodies = []  # unreadable: nothing to send, and it must not block the stream
+        log.error("outbox_entry_unreadable", stream=stream)
+    return Entry(
+        stream,
+        entry_id,
+        fields.get(b"to", b"").decode(),
+        fields.get(b"tag", b"").decode(),
+        bodies,
+        fields.get(b"news", b"").decode(),
+    )
 
 
 class Sender:
+    """Drains `streams`; `redis` for the blocking reads, `commands` (default: `redis`)
+    for the acknowledgements, e.g. a pipelined connection."""
+
     def __init__(
         self,
         redis: aioredis.Redis,
-        stream: str,
+        streams: Sequence[str],
         transport: Transport,
-        rate: float,
+        limiter: SharedRateLimiter,
         *,
+        commands: Commands | None = None,
         batch: int = 200,
         consumer: str | None = None,
         claim_idle_ms: int = CLAIM_IDLE_MS,
         on_news: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.redis = redis
-        self.stream = stream
+        self.streams = list(streams)
         self.transport = transport
-        self.limiter = RateLimiter(rate)
+        self.limiter = limiter
         self.batch = batch
+        self.max_in_flight = 2 * batch  # entries read and not yet done, per process
         self.claim_idle_ms = claim_idle_ms
         self.on_news = on_news  # told of the booking news an entry carried, once it is sent
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.sent = 0
         self.failed: dict[int | None, int] = defaultdict(int)
+        self._ack = (commands or redis).register_script(_ACK)
+        self._chains: dict[str, deque[Entry]] = {}  # per citizen, while they have entries
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight: set[bytes] = set()
+        self._room = asyncio.Event()
+        self._acks: dict[str, list[bytes]] = defaultdict(list)
+        self._acks_due = asyncio.Event()
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
-        """Finish the batch in hand, then return from run() (within a quarter of a second)."""
+        """Stop reading, finish the entries in hand, then return from run()."""
         self._stopping.set()
 
-    async def ensure_group(self) -> None:
-        try:
-            await self.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
     async def run(self) -> None:
+        acks = asyncio.create_task(self._acknowledge())
+        try:
+            await asyncio.gather(*(self._read(stream) for stream in self.streams))
+            while self._tasks:  # the entries in hand
+                await asyncio.wait(set(self._tasks))
+        finally:
+            acks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await acks
+            # What is left; if Redis fails now, those entries are sent again later.
+            await self._flush_acks()
+
+    async def _read(self, stream: str) -> None:
         grouped = False
         last_claim = 0.0
         claim_every = min(15.0, self.claim_idle_ms / 2000)
         # Stopped by a flag, not by cancelling: redis-py can hang when a blocking
-        # XREADGROUP is cancelled, and a flag lets the batch in hand finish.
+        # XREADGROUP is cancelled, and a flag lets the entries in hand finish.
         while not self._stopping.is_set():
             try:
                 if not grouped:  # inside the try: Redis may be down when we start
-                    await self.ensure_group()
+                    await self._ensure_group(stream)
                     grouped = True
+                while len(self._in_flight) >= self.max_in_flight and not self._stopping.is_set():
+                    self._room.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._room.wait(), 0.25)
                 if time.monotonic() - last_claim > claim_every:
                     last_claim = time.monotonic()
-                    await self._send(await self._claim_stale())
+                    self._dispatch(stream, await self._claim_stale(stream))
                 read = await self.redis.xreadgroup(
-                    GROUP, self.consumer, {self.stream: ">"}, count=self.batch, block=250
+                    GROUP, self.consumer, {stream: ">"}, count=self.batch, block=250
                 )
                 for _, entries in read:
-                    await self._send(entries)
+                    self._dispatch(stream, entries)
             except asyncio.CancelledError:
                 raise
             except ResponseError as exc:
@@ -200,34 +295,74 @@ class Sender:
                 log.error("sender_error", error=type(exc).__name__)
                 await asyncio.sleep(1)
 
-    async def _claim_stale(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    async def _ensure_group(self, stream: str) -> None:
+        try:
+            await self.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _claim_stale(self, stream: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
         result = await self.redis.xautoclaim(
-            self.stream, GROUP, self.consumer, min_idle_time=self.claim_idle_ms, count=self.batch
+            stream, GROUP, self.consumer, min_idle_time=self.claim_idle_ms, count=self.batch
         )
-        return [e for e in result[1] if e[1]]  # deleted entries come back empty
+        # Deleted entries come back empty; our own slow ones are still in hand.
+        return [e for e in result[1] if e[1] and e[0] not in self._in_flight]
 
-    async def _send(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
-        # One chain per citizen keeps their replies in order; chains run concurrently.
-        chains: dict[bytes, list[tuple[bytes, dict[bytes, bytes]]]] = defaultdict(list)
-        for entry in entries:
-            chains[entry[1].get(b"to", b"")].append(entry)
-        await asyncio.gather(*(self._send_chain(chain) for chain in chains.values()))
+    def _dispatch(self, stream: str, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        """Queue each entry behind its citizen's earlier ones; start a task per new citizen."""
+        for entry_id, fields in entries:
+            entry = read_entry(stream, entry_id, fields)
+            self._in_flight.add(entry_id)
+            chain = self._chains.get(entry.to)
+            if chain is not None:
+                chain.append(entry)
+                continue
+            self._chains[entry.to] = deque([entry])
+            task = asyncio.create_task(self._send_chain(entry.to))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-    async def _send_chain(self, chain: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
-        for entry_id, fields in chain:
-            if not await self._send_one(entry_id, fields):
-                return  # leave the rest pending, in order, for a later claim
+    async def _send_chain(self, to: str) -> None:
+        chain = self._chains[to]
+        try:
+            while chain:
+                if not await self._deliver(chain[0]):
+                    # Given up for now: this entry and the citizen's later ones stay
+                    # pending, in order, and are claimed again later.
+                    self._in_flight.difference_update(e.id for e in chain)
+                    break
+                chain.popleft()
+        except Exception:  # noqa: BLE001 - pending entries are claimed again later
+            log.exception("sender_chain_failed")
+            self._in_flight.difference_update(e.id for e in chain)
+        finally:
+            del self._chains[to]
+            self._room.set()
 
-    async def _send_one(self, entry_id: bytes, fields: dict[bytes, bytes]) -> bool:
-        to = fields.get(b"to", b"").decode()
-        tag = fields.get(b"tag", b"").decode()
+    async def _deliver(self, entry: Entry) -> bool:
+        while entry.next < len(entry.bodies):
+            result = await self._send_one(entry, entry.bodies[entry.next])
+            if result is None:
+                return False
+            entry.all_accepted &= result.outcome is Sent.OK
+            entry.next += 1
+        if entry.all_accepted:
+            await self._news_sent(entry.news, entry.tag)
+        self._in_flight.discard(entry.id)
+        self._acks[entry.stream].append(entry.id)
+        self._acks_due.set()
+        return True
+
+    async def _send_one(self, entry: Entry, body: bytes) -> SendResult | None:
+        """Sent or refused for good (the result), or still failing after the retries (None)."""
         for attempt in range(MAX_TRIES_IN_A_ROW):
             await self.limiter.acquire()
-            result = await self.transport.send(to, fields.get(b"body", b""))
+            result = await self.transport.send(entry.to, body)
             if result.outcome is Sent.RETRY:
                 log.warning(
                     "send_retry",
-                    user=tag,
+                    user=entry.tag,
                     code=result.code,
                     status=result.status,
                     attempt=attempt + 1,
@@ -237,14 +372,12 @@ class Sender:
             if result.outcome is Sent.OK:
                 self.sent += 1
                 metrics.REPLIES_SENT.inc()
-                await self._news_sent(fields.get(b"news", b"").decode(), tag)
             else:
                 self.failed[result.code] += 1
                 metrics.REPLIES_FAILED.labels(str(result.code)).inc()
-                log.error("send_failed", user=tag, code=result.code, status=result.status)
-            await self._done(entry_id)
-            return True
-        return False
+                log.error("send_failed", user=entry.tag, code=result.code, status=result.status)
+            return result
+        return None
 
     async def _news_sent(self, news: str, tag: str) -> None:
         if not news or self.on_news is None:
@@ -254,7 +387,28 @@ class Sender:
         except Exception:  # noqa: BLE001 - unmarked news is relayed again later: a duplicate
             log.warning("news_mark_failed", user=tag)
 
-    async def _done(self, entry_id: bytes) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xack(self.stream, GROUP, entry_id).xdel(self.stream, entry_id)
-            await pipe.execute()
+    async def _acknowledge(self) -> None:
+        """Acknowledge what was sent, a batch per stream: whatever gathered while the
+        last batch was on its way. Until acknowledged, an entry would be sent again."""
+        while True:
+            await self._acks_due.wait()
+            self._acks_due.clear()
+            if not await self._flush_acks():
+                await asyncio.sleep(0.5)  # Redis is down: try again in a while
+                self._acks_due.set()
+
+    async def _flush_acks(self) -> bool:
+        batches, self._acks = self._acks, defaultdict(list)
+        failed = False
+        for stream, ids in batches.items():
+            try:
+                await self._ack(keys=[stream], args=[GROUP, *ids])
+            except BaseException as exc:  # kept for the next try, even when cancelled
+                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+                    continue  # Redis restarted empty: nothing is left to acknowledge
+                self._acks[stream].extend(ids)
+                if not isinstance(exc, Exception):
+                    raise
+                log.error("sender_error", error=type(exc).__name__, during="ack")
+                failed = True
+        return not failed

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 
@@ -118,6 +119,7 @@ class Relay:
         pepper: bytes,
         templates: Templates,
         prefix: str = "kmcbot",
+        shards: int = 1,
         grace_s: float = GRACE_S,
         batch: int = BATCH,
         poll_s: float = POLL_S,
@@ -125,7 +127,7 @@ class Relay:
     ) -> None:
         self.pool = pool
         self.redis = redis
-        self.store = SessionStore(redis, prefix)  # for its key names only
+        self.store = SessionStore(redis, prefix, shards=shards)  # for its key names only
         self.pepper = pepper
         self.templates = templates
         self.grace_s = grace_s
@@ -158,10 +160,13 @@ class Relay:
             if not rows:
                 return 0
             entries, done = await self._entries(rows)
-            if entries:
-                async with self.redis.pipeline(transaction=True) as pipe:  # the batch or none
-                    for entry in entries:
-                        pipe.xadd(self.store.outbox_key, entry)
+            by_stream: dict[str, list[dict[str, str | bytes]]] = defaultdict(list)
+            for entry in entries:
+                by_stream[self.store.outbox_of(str(entry["tag"]))].append(entry)
+            for stream, appended in by_stream.items():  # a stream's share or none of it
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    for entry in appended:
+                        pipe.xadd(stream, entry)
                     await pipe.execute()
             # A crash here, after the append and before the commit, sends this batch twice.
             await conn.execute(
@@ -173,7 +178,7 @@ class Relay:
     async def _entries(
         self, rows: list[asyncpg.Record]
     ) -> tuple[list[dict[str, str | bytes]], list[int]]:
-        """The outbox entries (to, tag, body) for a batch, and the ids of the rows done."""
+        """The outbox entries (to, tag, bodies) for a batch, and the ids of the rows done."""
         tags = {r["wa_id"]: user_tag(self.pepper, r["wa_id"]) for r in rows if r["wa_id"]}
         seen = await self._last_seen(list(tags.values()))
         now = self.clock()
@@ -187,8 +192,8 @@ class Relay:
                     last = seen.get(tag)
                     in_window = last is not None and now - last < WINDOW_S
                     reply = render(notice, in_window=in_window, templates=self.templates)
-                    body = orjson.dumps(cloud_body(row["wa_id"], reply))
-                    entries.append({"to": row["wa_id"], "tag": tag, "body": body})
+                    body = orjson.dumps([cloud_body(row["wa_id"], reply)])
+                    entries.append({"to": row["wa_id"], "tag": tag, "bodies": body})
             except Exception:  # noqa: BLE001 - the others still go
                 # Left unrelayed, so it goes out once the bug is fixed: kept, never lost.
                 log.exception("news_unrenderable", notification=row["notification_id"])

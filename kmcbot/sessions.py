@@ -1,8 +1,11 @@
 """The Redis side of one citizen: dedupe, per-user lock, session, profile, outbox.
 
-Every key of one citizen shares the hash tag `{<tag>}`, where the tag is a
-keyed hash of the WhatsApp number: keys never show a phone number, and on
-Redis Cluster they all land in one slot, so each Lua script below is atomic.
+Keys are named by a keyed hash of the WhatsApp number (the tag), so they never
+show a phone number. The tag picks one of `shards` outbox streams, and every
+key of the citizen shares that shard's hash tag with its stream:
+`kmcbot:{3}:<tag>:s` and `kmcbot:{3}:outbox`. On Redis Cluster a citizen's keys
+and their outbox are then in one slot, so each Lua script below stays atomic,
+and the shards spread the citizens over the cluster's nodes.
 
 Two scripts carry the whole protocol:
 
@@ -12,7 +15,9 @@ Two scripts carry the whole protocol:
 - COMMIT: compare-and-set the session on its version (a lock that expired
   mid-step must not overwrite a newer session), save the profile, append the
   replies to the outbox stream, mark the message done and release the lock.
-  Session, replies and "done" land together or not at all.
+  Session, replies and "done" land together or not at all. A turn's replies
+  are one outbox entry (a JSON array of Cloud API bodies), so one sender
+  sends them, in order.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
-import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
 
 SESSION_TTL_S = 30 * 60
 PROFILE_TTL_S = 180 * 24 * 3600
@@ -84,13 +90,11 @@ local now = tonumber(ARGV[8])
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[9]))
 redis.call('EXPIRE', KEYS[1], ARGV[9])
-for i = 14, #ARGV do
-  if i == #ARGV and ARGV[12] ~= '' then
-    redis.call('XADD', KEYS[6], '*', 'to', ARGV[10], 'tag', ARGV[11], 'body', ARGV[i],
-               'news', ARGV[12])
-  else
-    redis.call('XADD', KEYS[6], '*', 'to', ARGV[10], 'tag', ARGV[11], 'body', ARGV[i])
-  end
+if ARGV[14] ~= '' and ARGV[12] ~= '' then
+  redis.call('XADD', KEYS[6], '*', 'to', ARGV[10], 'tag', ARGV[11], 'bodies', ARGV[14],
+             'news', ARGV[12])
+elseif ARGV[14] ~= '' then
+  redis.call('XADD', KEYS[6], '*', 'to', ARGV[10], 'tag', ARGV[11], 'bodies', ARGV[14])
 end
 if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
 if redis.call('GET', KEYS[3]) == ARGV[2] then redis.call('DEL', KEYS[3]) end
@@ -104,6 +108,10 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 return 'ok'
 """
+
+
+class Commands(Protocol):
+    def register_script(self, script: str) -> AsyncScript: ...
 
 
 class Begin(StrEnum):
@@ -134,8 +142,21 @@ def user_tag(pepper: bytes, wa_id: str) -> str:
     return hmac.new(pepper, wa_id.encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def outbox_key(prefix: str) -> str:
-    return f"{prefix}:outbox"
+def shard_of(tag: str, shards: int) -> int:
+    return int(tag[:8], 16) % shards
+
+
+def outbox_key(prefix: str, shard: int) -> str:
+    return f"{prefix}:{{{shard}}}:outbox"
+
+
+def outbox_keys(prefix: str, shards: int) -> list[str]:
+    return [outbox_key(prefix, n) for n in range(shards)]
+
+
+def bodies_array(bodies: Sequence[str]) -> str:
+    """Cloud API bodies (each JSON already) as one JSON array: an outbox entry's "bodies"."""
+    return f"[{','.join(bodies)}]" if bodies else ""
 
 
 def message_key(message_id: str) -> str:
@@ -144,18 +165,25 @@ def message_key(message_id: str) -> str:
 
 
 class SessionStore:
-    def __init__(self, redis: aioredis.Redis, prefix: str = "kmcbot",
-                 lease_ms: int = LEASE_MS) -> None:
+    """`redis` runs the scripts: a redis-py client (also a cluster one) or anything
+    with the same `register_script`, such as the pipelined connection in redis_pipe."""
+
+    def __init__(self, redis: Commands, prefix: str = "kmcbot",
+                 lease_ms: int = LEASE_MS, shards: int = 1) -> None:
         self.redis = redis
         self.prefix = prefix
         self.lease_ms = lease_ms
-        self.outbox_key = outbox_key(prefix)
+        self.shards = shards
+        self.outbox_keys = outbox_keys(prefix, shards)
         self._begin = redis.register_script(_BEGIN)
         self._commit = redis.register_script(_COMMIT)
         self._abort = redis.register_script(_ABORT)
 
+    def outbox_of(self, tag: str) -> str:
+        return self.outbox_keys[shard_of(tag, self.shards)]
+
     def keys(self, tag: str, message_id: str = "") -> dict[str, str]:
-        base = f"{self.prefix}:{{{tag}}}"
+        base = f"{self.prefix}:{{{shard_of(tag, self.shards)}}}:{tag}"
         return {
             "seen": f"{base}:seen",
             "processing": f"{base}:m:{message_key(message_id)}",
@@ -209,8 +237,8 @@ class SessionStore:
     ) -> None:
         """Save session and profile, queue the replies, mark the message done.
 
-        `news` (booking news the replies carry, see relay.py) rides on the last
-        reply, so the sender can mark it relayed once WhatsApp has accepted it.
+        `news` (booking news the replies carry, see relay.py) rides on the
+        replies' entry, so the sender can mark it relayed once WhatsApp has accepted it.
         `erase` deletes the session and profile instead of saving them.
         """
         k = self.keys(tag, message_id)
@@ -228,9 +256,10 @@ class SessionStore:
             tag,
             news,
             "1" if erase else "0",
-            *bodies,
+            bodies_array(bodies),
         ]
-        keys = [k["seen"], k["processing"], k["lock"], k["session"], k["profile"], self.outbox_key]
+        keys = [k["seen"], k["processing"], k["lock"], k["session"], k["profile"],
+                self.outbox_of(tag)]
         if _s(await self._commit(keys=keys, args=args)) == "conflict":
             raise Conflict(tag)
 

@@ -34,6 +34,7 @@ class Settings:
     data_dir: Path = Path(".kmcbot")
     sql_dir: Path = REPO_SQL_DIR
     redis_prefix: str = "kmcbot"
+    redis_shards: int = 1  # outbox streams, and hash tags the citizens' keys are spread over
     run_sender: bool = True  # the outbox sender runs inside the server process
     # Approved WhatsApp templates for news outside the 24-hour window (kmcbot/relay.py).
     template_booking: str = "kmcbot_booking_update"
@@ -119,8 +120,15 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         data_dir=Path(get("KMCBOT_DATA_DIR") or ".kmcbot"),
         sql_dir=Path(get("KMCBOT_SQL_DIR") or REPO_SQL_DIR),
         redis_prefix=get("KMCBOT_REDIS_PREFIX") or "kmcbot",
+        redis_shards=_positive_int(get("KMCBOT_REDIS_SHARDS"), 1, "KMCBOT_REDIS_SHARDS"),
         run_sender=not _flag(get("KMCBOT_NO_SENDER")),
         lock_lease_ms=_positive_int(get("KMCBOT_LOCK_LEASE_MS"), 10_000, "KMCBOT_LOCK_LEASE_MS"),
         claim_idle_ms=_positive_int(get("KMCBOT_CLAIM_IDLE_MS"), 60_000, "KMCBOT_CLAIM_IDLE_MS"),
         pgbouncer=_flag(get("KMCBOT_PGBOUNCER")),
+        template_booking=get("KMCBOT_TEMPLATE_BOOKING") or Settings.template_booking,
+        template_slot_cancelled=(
+            get("KMCBOT_TEMPLATE_SLOT_CANCELLED") or Settings.template_slot_cancelled
+        ),
+        template_reminder=get("KMCBOT_TEMPLATE_REMINDER") or Settings.template_reminder,
+        reminder_hour=reminder_hour,
     )

@@ -34,4 +34,5 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format (open, like /healthz: scrapers carry no token)."""
-    return await m.handler_for(request.app[REDIS], request.app[SETTINGS].redis_prefix, request)
+    settings = request.app[SETTINGS]
+    return await m.handler_for(request.app[REDIS], settings.redis_prefix, settings.redis_shards)

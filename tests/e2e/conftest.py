@@ -119,7 +119,7 @@ class Citizen:
     wa_id: str
     seen: int = 0
     redis: aioredis.Redis | None = None
-    outbox: str = outbox_key("kmcbot")
+    outbox: str = outbox_key("kmcbot", 0)
 
     async def post(self, content: Content, *, via_list: bool = False, **kw: Any) -> int:
         raw = orjson.dumps(
@@ -289,7 +289,7 @@ def citizens(
 
     def make(wa_id: str) -> Citizen:
         return Citizen(
-            demo_client, standin, wa_id, redis=redis, outbox=outbox_key(settings.redis_prefix)
+            demo_client, standin, wa_id, redis=redis, outbox=outbox_key(settings.redis_prefix, 0)
         )
 
     return make

@@ -10,11 +10,12 @@ import aiohttp
 import orjson
 import pytest
 
-from kmcbot.outbox import GROUP, GraphTransport, RateLimiter, Sender, Sent, classify
+from kmcbot.outbox import GROUP, GraphTransport, Sender, Sent, SharedRateLimiter, classify
 from kmcbot.standin import GraphStandIn
 from tests.factories import eventually
 
-STREAM = "kmcbot:outbox"
+STREAM = "kmcbot:{0}:outbox"
+RATE_KEY = "kmcbot:send-rate"
 
 
 @pytest.fixture
@@ -29,8 +30,8 @@ async def standin(aiohttp_server):
 async def running_sender(redis, standin, rate: float = 1000.0, claim_idle_ms: int = 60_000):
     async with aiohttp.ClientSession() as http:
         transport = GraphTransport(http, standin.url, "12345", standin.token)
-        sender = Sender(redis, STREAM, transport, rate, consumer="test",
-                        claim_idle_ms=claim_idle_ms)
+        sender = Sender(redis, [STREAM], transport, SharedRateLimiter(redis, RATE_KEY, rate),
+                        consumer="test", claim_idle_ms=claim_idle_ms)
         task = asyncio.create_task(sender.run())
         try:
             yield sender
@@ -39,10 +40,14 @@ async def running_sender(redis, standin, rate: float = 1000.0, claim_idle_ms: in
             await asyncio.wait_for(task, timeout=5)
 
 
-async def queue(redis, to: str, text: str) -> None:
-    body = orjson.dumps({"messaging_product": "whatsapp", "to": to, "type": "text",
-                         "text": {"body": text}})
-    await redis.xadd(STREAM, {"to": to, "tag": "t", "body": body})
+def text_body(to: str, text: str) -> dict[str, object]:
+    return {"messaging_product": "whatsapp", "to": to, "type": "text", "text": {"body": text}}
+
+
+async def queue(redis, to: str, *texts: str, news: str = "") -> None:
+    """One outbox entry, as the pipeline writes a turn's replies."""
+    entry = {"to": to, "tag": "t", "bodies": orjson.dumps([text_body(to, t) for t in texts])}
+    await redis.xadd(STREAM, entry | ({"news": news} if news else {}))
 
 
 def texts(messages) -> list[str]:
@@ -100,12 +105,55 @@ def test_graph_errors_are_classified() -> None:
     assert classify(400, 131047) is Sent.PERMANENT
 
 
-async def test_rate_limiter_keeps_to_its_rate() -> None:
-    limiter = RateLimiter(50)
-    started = time.monotonic()
-    for _ in range(100):  # 50 from the initial burst, 50 more at 50/s
-        await limiter.acquire()
-    assert time.monotonic() - started >= 0.9
+async def test_a_turns_replies_go_in_order_and_a_retried_citizen_holds_up_no_one(
+    redis, standin
+) -> None:
+    standin.failures = [(503, None)]  # the first send fails: its citizen backs off 0.5 s
+    await queue(redis, "919800000001", "a1", "a2")
+    for n in range(2, 12):
+        await queue(redis, f"9198000000{n:02d}", "hello")
+    async with running_sender(redis, standin) as sender:
+        started = time.monotonic()
+        for n in range(2, 12):
+            await standin.wait_for(f"9198000000{n:02d}", 1)
+        others_done = time.monotonic() - started
+        got = await standin.wait_for("919800000001", 2, timeout=10)
+        await eventually(lambda: sender.sent == 12)
+    assert texts(got) == ["a1", "a2"]
+    assert others_done < 0.4  # not behind the backoff of the citizen being retried
+    await eventually_async(lambda: redis.xlen(STREAM), 0)
+
+
+async def eventually_async(read, expected, timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (value := await read()) != expected:
+        assert time.monotonic() < deadline, f"{value} != {expected}"
+        await asyncio.sleep(0.02)
+
+
+async def sends_in(limiters: list[SharedRateLimiter], seconds: float) -> tuple[int, list[float]]:
+    """How many tokens the limiters hand out together in `seconds`, and when."""
+    stamps: list[float] = []
+    deadline = time.monotonic() + seconds
+
+    async def take(limiter: SharedRateLimiter) -> None:
+        while True:
+            await limiter.acquire()
+            if time.monotonic() >= deadline:
+                return
+            stamps.append(time.monotonic())
+
+    await asyncio.gather(*(take(x) for x in limiters for _ in range(5)))
+    return len(stamps), stamps
+
+
+async def test_the_send_rate_is_kept_in_total_by_every_process_sharing_redis(redis) -> None:
+    # Three senders (as three processes would), each with its own limiter object.
+    limiters = [SharedRateLimiter(redis, RATE_KEY, 200) for _ in range(3)]
+    count, stamps = await sends_in(limiters, 2.0)
+    assert 300 <= count <= 2 * 200 * 1.1  # close to the rate, never above it
+    for start in stamps:  # any one second: at most the rate (plus one window's share)
+        assert sum(start <= t < start + 1 for t in stamps) <= 200 + 20
 
 
 async def test_news_is_reported_only_once_whatsapp_accepted_the_entry(redis, standin) -> None:
@@ -115,13 +163,13 @@ async def test_news_is_reported_only_once_whatsapp_accepted_the_entry(redis, sta
     async def on_news(news: str) -> None:
         reported.append(news)
 
-    await redis.xadd(STREAM, {"to": "919800000001", "tag": "t", "news": "KMC-4K7P2Q:booked",
-                              "body": '{"to":"919800000001","type":"text","text":{"body":"ok"}}'})
+    await queue(redis, "919800000001", "ok", "ticket", news="KMC-4K7P2Q:booked")
     async with aiohttp.ClientSession() as http:
-        sender = Sender(redis, STREAM, GraphTransport(http, standin.url, "1", standin.token),
-                        1000, consumer="test", on_news=on_news)
+        sender = Sender(redis, [STREAM], GraphTransport(http, standin.url, "1", standin.token),
+                        SharedRateLimiter(redis, RATE_KEY, 1000), consumer="test",
+                        on_news=on_news)
         task = asyncio.create_task(sender.run())
-        await standin.wait_for("919800000001", 1, timeout=10)
+        await standin.wait_for("919800000001", 2, timeout=10)
         await eventually(lambda: reported)
         sender.stop()
         await asyncio.wait_for(task, timeout=5)

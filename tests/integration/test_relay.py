@@ -20,15 +20,15 @@ from kmcbot.booking.repository import load_availability
 from kmcbot.dialogue.effects import Booked
 from kmcbot.dialogue.notices import Kind, Notice, Templates, render
 from kmcbot.messages import Choice, Inbound, Text
-from kmcbot.outbox import GROUP, Sender, SendResult, Sent
+from kmcbot.outbox import Sender, SendResult, Sent, SharedRateLimiter
 from kmcbot.pipeline import AvailabilityCache, Pipeline
 from kmcbot.relay import Relay, decode_news, mark_relayed
 from kmcbot.sessions import SessionStore, user_tag
 from kmcbot.whatsapp.outbound import limits_violations
-from tests.factories import book_effect, make_centre, make_slot
+from tests.factories import book_effect, eventually, make_centre, make_slot
 
 PEPPER = b"relay-test-pepper"
-OUTBOX = "kmcbot:outbox"
+OUTBOX = "kmcbot:{0}:outbox"
 TEMPLATES = Templates("kmcbot_booking_update", "kmcbot_slot_cancelled", "kmcbot_reminder")
 REASON = "Vaccine stock did not arrive"
 
@@ -69,8 +69,9 @@ async def seen(redis: aioredis.Redis, wa_id: str, ago_s: float, lang: str = "en"
 async def outbox(redis: aioredis.Redis) -> list[dict[str, Any]]:
     entries = await redis.xrange(OUTBOX)
     return [
-        {"to": f[b"to"].decode(), "tag": f[b"tag"].decode(), **orjson.loads(f[b"body"])}
+        {"to": f[b"to"].decode(), "tag": f[b"tag"].decode(), **body}
         for _, f in entries
+        for body in orjson.loads(f[b"bodies"])
     ]
 
 
@@ -206,14 +207,16 @@ async def test_the_pipeline_records_when_a_citizen_wrote_and_marks_its_own_news(
     assert f"Booking {b.reference} is cancelled." in chat[-1]["interactive"]["body"]["text"]
 
     # The chat's reply carries the news; it counts as relayed once WhatsApp accepted it.
-    entries = await redis.xrange(store.outbox_key)
+    entries = await redis.xrange(store.outbox_keys[0])
     assert entries[-1][1][b"news"] == f"{b.reference}:cancelled".encode()
     assert await pending(pg, "cancelled") == 1  # not sent yet: the relay would still send it
-    sender = Sender(redis, store.outbox_key, AcceptAll(), 1000,
+    sender = Sender(redis, store.outbox_keys, AcceptAll(),
+                    SharedRateLimiter(redis, "kmcbot:send-rate", 1000),
                     on_news=lambda news: mark_relayed(pg, decode_news(news)))
-    await sender.ensure_group()
-    [(_, read)] = await redis.xreadgroup(GROUP, "test", {store.outbox_key: ">"})
-    await sender._send(read)
+    task = asyncio.create_task(sender.run())
+    await eventually(lambda: sender.sent == len(chat))
+    sender.stop()
+    await asyncio.wait_for(task, 5)
     assert await pending(pg, "cancelled") == 0
     # So the relay, past the grace period, sends nothing more.
     assert await relay(pg, redis, grace_s=0).relay_once() == 0

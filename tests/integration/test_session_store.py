@@ -36,12 +36,12 @@ async def test_a_new_citizen_has_no_session(store) -> None:
 
 async def test_commit_saves_session_profile_and_replies_together(store, redis) -> None:
     loaded = await store.begin(TAG, "m1")
-    await commit(store, "m1", loaded, session='{"st":"menu"}', bodies=("a", "b"))
+    await commit(store, "m1", loaded, session='{"st":"menu"}', bodies=('"a"', '"b"'))
     again = await store.begin(TAG, "m2")
     assert (again.version, again.session, again.profile) == (1, '{"st":"menu"}', '{"lang":"en"}')
-    entries = await redis.xrange(store.outbox_key)
-    assert [e[1][b"body"] for e in entries] == [b"a", b"b"]
-    assert all(e[1][b"to"] == b"919800000001" for e in entries)
+    # The turn's replies are one entry: one sender sends them, in order.
+    [(_, entry)] = await redis.xrange(store.outbox_of(TAG))
+    assert (entry[b"bodies"], entry[b"to"]) == (b'["a","b"]', b"919800000001")
     keys = store.keys(TAG)
     assert 0 < await redis.ttl(keys["session"]) <= SESSION_TTL_S
     assert SESSION_TTL_S < await redis.ttl(keys["seen"]) <= SEEN_TTL_S
@@ -82,12 +82,24 @@ async def test_a_holder_whose_lock_expired_cannot_overwrite_a_newer_session(stor
         await commit(store, "m1", slow, session='{"older":1}')
     check = await store.begin(TAG, "m3")
     assert check.session == '{"newer":1}' and check.version == 1
-    assert len(await redis.xrange(store.outbox_key)) == 1  # the loser queued nothing
+    assert len(await redis.xrange(store.outbox_keys[0])) == 1  # the loser queued nothing
 
 
 async def test_keys_share_one_hash_tag_and_hold_no_phone_number(store) -> None:
     keys = store.keys(TAG, "m1")
-    assert all(f"{{{TAG}}}" in k and "9198" not in k for k in keys.values())
+    assert all(k.startswith("kmcbot:{0}:") and "9198" not in k for k in keys.values())
+    assert store.outbox_of(TAG) == "kmcbot:{0}:outbox"
+
+
+async def test_shards_spread_citizens_and_each_citizen_keeps_to_its_outbox(redis) -> None:
+    store = SessionStore(redis, "kmcbot", shards=4)
+    tags = [user_tag(PEPPER, f"9198000{n:05d}") for n in range(40)]
+    used = set()
+    for tag in tags:
+        shard = store.outbox_of(tag).split("{")[1].split("}")[0]
+        assert all(f":{{{shard}}}:{tag}:" in k for k in store.keys(tag, "m").values())
+        used.add(shard)
+    assert used == {"0", "1", "2", "3"}
 
 
 async def test_waiting_messages_take_the_lock_in_arrival_order(store) -> None:

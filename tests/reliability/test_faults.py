@@ -125,13 +125,16 @@ async def test_the_sender_outlives_a_redis_outage_as_it_starts(redis, redis_url,
     import aiohttp
     import redis.asyncio as aioredis
 
-    from kmcbot.outbox import GraphTransport, Sender
+    from kmcbot.outbox import GraphTransport, Sender, SharedRateLimiter
 
     async with FaultProxy(*target_of(redis_url)) as proxy, aiohttp.ClientSession() as http:
         proxy.drop()  # Redis is unreachable as the sender starts (e.g. failing over)
         flaky = aioredis.from_url(through(redis_url, proxy))
         sender = Sender(
-            flaky, "kmcbot:outbox", GraphTransport(http, standin.url, "12345", standin.token), 100
+            flaky,
+            ["kmcbot:{0}:outbox"],
+            GraphTransport(http, standin.url, "12345", standin.token),
+            SharedRateLimiter(flaky, "kmcbot:send-rate", 100),
         )
         task = asyncio.create_task(sender.run())
         try:
@@ -139,14 +142,16 @@ async def test_the_sender_outlives_a_redis_outage_as_it_starts(redis, redis_url,
             proxy.passing()  # Redis is back
             wa_id = new_wa_id()
             body = orjson.dumps(
-                {
-                    "messaging_product": "whatsapp",
-                    "to": wa_id,
-                    "type": "text",
-                    "text": {"body": "hello"},
-                }
+                [
+                    {
+                        "messaging_product": "whatsapp",
+                        "to": wa_id,
+                        "type": "text",
+                        "text": {"body": "hello"},
+                    }
+                ]
             )
-            await redis.xadd("kmcbot:outbox", {"to": wa_id, "tag": "t", "body": body})
+            await redis.xadd("kmcbot:{0}:outbox", {"to": wa_id, "tag": "t", "bodies": body})
             await standin.wait_for(wa_id, 1, timeout=2.5)
             assert not task.done()
         finally:

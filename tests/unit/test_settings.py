@@ -1,0 +1,47 @@
+"""Every setting the README lists is read from the environment; bad values are refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from kmcbot.settings import Settings, SettingsError, from_env
+
+
+def test_defaults_without_environment() -> None:
+    s = from_env({})
+    assert (s.send_rate, s.redis_shards, s.reminder_hour, s.pgbouncer) == (80.0, 1, 10, False)
+    assert s.template_booking == Settings.template_booking
+
+
+def test_each_documented_setting_is_read() -> None:
+    s = from_env(
+        {
+            "KMCBOT_SEND_RATE": "500",
+            "KMCBOT_REDIS_SHARDS": "16",
+            "KMCBOT_REMINDER_HOUR": "8",
+            "KMCBOT_TEMPLATE_BOOKING": "tb",
+            "KMCBOT_TEMPLATE_SLOT_CANCELLED": "tc",
+            "KMCBOT_TEMPLATE_REMINDER": "tr",
+            "KMCBOT_LOCK_LEASE_MS": "5000",
+            "KMCBOT_CLAIM_IDLE_MS": "30000",
+            "KMCBOT_REDIS_PREFIX": "city",
+        }
+    )
+    assert (s.send_rate, s.redis_shards, s.reminder_hour) == (500.0, 16, 8)
+    assert (s.template_booking, s.template_slot_cancelled, s.template_reminder) == ("tb", "tc", "tr")
+    assert (s.lock_lease_ms, s.claim_idle_ms, s.redis_prefix) == (5000, 30000, "city")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("KMCBOT_SEND_RATE", "fast"),
+        ("KMCBOT_SEND_RATE", "0"),
+        ("KMCBOT_REDIS_SHARDS", "0"),
+        ("KMCBOT_REDIS_SHARDS", "many"),
+        ("KMCBOT_REMINDER_HOUR", "25"),
+    ],
+)
+def test_bad_values_are_refused_with_the_setting_named(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        from_env({name: value})
