@@ -6,9 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
+import redis
 import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
+from redis.asyncio.cluster import RedisCluster
 
 from kmcbot import db
 from kmcbot.booking.repository import load_availability
@@ -23,6 +25,9 @@ from kmcbot.web import admin, dev, health, webhook
 from kmcbot.web.keys import DEV_OUTBOX, PG, PIPELINE, REDIS, SETTINGS
 
 log = structlog.get_logger()
+
+# Connections per cluster node, per process (see _redis).
+MAX_CLUSTER_CONNECTIONS = 256
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -59,18 +64,49 @@ async def _postgres(app: web.Application) -> AsyncIterator[None]:
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     url = app[SETTINGS].redis_url
     assert url, "redis_url must be resolved before the app starts"
-    # A blocking pool: past 64 commands in flight, callers wait for a connection
-    # (up to 5 s) instead of failing with MaxConnectionsError.
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=64, timeout=5, socket_timeout=5, socket_connect_timeout=5
-    )
-    app[REDIS] = aioredis.Redis(connection_pool=pool)
+    pool: aioredis.BlockingConnectionPool | None = None
+    if app[SETTINGS].redis_cluster:
+        _check_cluster_client()
+        # `url` names one node; the client learns the others and the slots from it,
+        # and sends each command (script, pipeline) to the node owning its keys' slot.
+        # Its pools cannot block, so they are sized for bursts: a command past
+        # MAX_CLUSTER_CONNECTIONS in flight to one node fails (the webhook answers 503).
+        cluster = RedisCluster.from_url(
+            url,
+            max_connections=MAX_CLUSTER_CONNECTIONS,
+            socket_timeout=5,
+            socket_connect_timeout=5,
+        )
+        app[REDIS] = cluster  # type: ignore[assignment]  # the same commands, routed by key
+        if app[SETTINGS].redis_shards == 1:
+            log.warning(
+                "redis_cluster_one_shard",
+                hint="with KMCBOT_REDIS_SHARDS=1 every citizen is on one node; use 16 or more",
+            )
+    else:
+        # A blocking pool: past 64 commands in flight, callers wait for a connection
+        # (up to 5 s) instead of failing with MaxConnectionsError.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=64, timeout=5, socket_timeout=5, socket_connect_timeout=5
+        )
+        app[REDIS] = aioredis.Redis(connection_pool=pool)
     await app[REDIS].ping()
     await _check_shards(app[REDIS], app[SETTINGS])
     app[DEV_OUTBOX] = DevTransport(app[REDIS], app[SETTINGS].redis_prefix)
     yield
     await app[REDIS].aclose()
-    await pool.disconnect()  # a pool passed in is not closed by aclose()
+    if pool is not None:
+        await pool.disconnect()  # a pool passed in is not closed by aclose()
+
+
+def _check_cluster_client() -> None:
+    """The relay and the dev outbox run MULTI on one slot's keys: redis-py's asyncio
+    RedisCluster can since 6.2."""
+    installed = tuple(int(part) for part in redis.__version__.split(".")[:2] if part.isdigit())
+    if installed < (6, 2):
+        raise SettingsError(
+            f"KMCBOT_REDIS_CLUSTER=1 needs redis-py 6.2 or later (installed: {redis.__version__})"
+        )
 
 
 async def _check_shards(redis: aioredis.Redis, settings: Settings) -> None:

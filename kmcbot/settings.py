@@ -35,6 +35,7 @@ class Settings:
     sql_dir: Path = REPO_SQL_DIR
     redis_prefix: str = "kmcbot"
     redis_shards: int = 1  # outbox streams, and hash tags the citizens' keys are spread over
+    redis_cluster: bool = False  # redis_url names one node of a Redis Cluster
     run_sender: bool = True  # the outbox sender runs inside the server process
     # Approved WhatsApp templates for news outside the 24-hour window (kmcbot/relay.py).
     template_booking: str = "kmcbot_booking_update"
@@ -95,6 +96,12 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         raise SettingsError("KMCBOT_SEND_RATE must be a number of messages per second") from None
     if not 0 < send_rate <= 10_000:
         raise SettingsError("KMCBOT_SEND_RATE must be between 0 and 10000")
+    redis_cluster = _flag(get("KMCBOT_REDIS_CLUSTER"))
+    if redis_cluster and not (get("KMCBOT_REDIS_URL") or "").startswith(("redis://", "rediss://")):
+        raise SettingsError(
+            "KMCBOT_REDIS_CLUSTER=1 needs KMCBOT_REDIS_URL set to one node of the cluster, "
+            "redis://host:port or rediss://host:port (the embedded Redis is not a cluster)"
+        )
     log_format = get("KMCBOT_LOG_FORMAT") or ("console" if sys.stderr.isatty() else "json")
     if log_format not in {"json", "console"}:
         raise SettingsError("KMCBOT_LOG_FORMAT must be json or console")
@@ -121,6 +128,7 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         sql_dir=Path(get("KMCBOT_SQL_DIR") or REPO_SQL_DIR),
         redis_prefix=get("KMCBOT_REDIS_PREFIX") or "kmcbot",
         redis_shards=_positive_int(get("KMCBOT_REDIS_SHARDS"), 1, "KMCBOT_REDIS_SHARDS"),
+        redis_cluster=redis_cluster,
         run_sender=not _flag(get("KMCBOT_NO_SENDER")),
         lock_lease_ms=_positive_int(get("KMCBOT_LOCK_LEASE_MS"), 10_000, "KMCBOT_LOCK_LEASE_MS"),
         claim_idle_ms=_positive_int(get("KMCBOT_CLAIM_IDLE_MS"), 60_000, "KMCBOT_CLAIM_IDLE_MS"),

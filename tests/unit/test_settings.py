@@ -45,3 +45,17 @@ def test_each_documented_setting_is_read() -> None:
 def test_bad_values_are_refused_with_the_setting_named(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         from_env({name: value})
+
+
+def test_redis_cluster_is_off_unless_set() -> None:
+    assert from_env({}).redis_cluster is False
+    assert Settings().redis_cluster is False
+    s = from_env({"KMCBOT_REDIS_CLUSTER": "1", "KMCBOT_REDIS_URL": "redis://10.0.0.5:7000"})
+    assert (s.redis_cluster, s.redis_url) == (True, "redis://10.0.0.5:7000")
+
+
+@pytest.mark.parametrize("url", [None, "unix:///tmp/redis.sock"])
+def test_redis_cluster_needs_a_node_to_start_from(url: str | None) -> None:
+    env = {"KMCBOT_REDIS_CLUSTER": "1"} | ({"KMCBOT_REDIS_URL": url} if url else {})
+    with pytest.raises(SettingsError, match="KMCBOT_REDIS_CLUSTER=1 needs KMCBOT_REDIS_URL"):
+        from_env(env)
