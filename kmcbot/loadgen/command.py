@@ -11,11 +11,17 @@ import sys
 import orjson
 
 DEFAULT_TOKEN = "loadtest-token"
+DEFAULT_URL = "http://127.0.0.1:8080"
 MIXES = ("full", "hi")  # full: booking conversations and follow-ups; hi: a storm of first messages
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--url", default="http://127.0.0.1:8080", help="the bot's base URL")
+    p.add_argument(
+        "--url",
+        action="append",
+        help="the bot's base URL; repeat it (or give a comma list) to spread the citizens "
+        f"over several bots, each sticking to one, round robin [{DEFAULT_URL}]",
+    )
     p.add_argument("--citizens", type=int, default=50, help="concurrent simulated citizens")
     p.add_argument(
         "--rate", type=float, default=0.0, help="inbound messages/s, open loop; 0: flat out"
@@ -45,7 +51,7 @@ def loadtest(args: argparse.Namespace) -> int:
     from kmcbot.loadgen.runner import Options, run  # aiohttp etc. only when load testing
 
     opts = Options(
-        url=args.url,
+        urls=tuple(args.url or (DEFAULT_URL,)),
         citizens=max(1, args.citizens),
         rate=max(0.0, args.rate),
         duration=args.duration,

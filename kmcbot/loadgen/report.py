@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -36,6 +36,10 @@ class Stats:
     errors: Counter[str] = field(default_factory=Counter)
     samples: list[str] = field(default_factory=list)  # the first unexpected replies
     unrouted: int = 0  # replies to numbers no citizen is using any more
+    by_url: Counter[str] = field(default_factory=Counter)  # answered POSTs per webhook URL
+    posted: Counter[str] = field(default_factory=Counter)  # messages answered 200, per number
+    replied: Counter[str] = field(default_factory=Counter)  # replies at the stand-in, per number
+    arrivals: list[float] = field(default_factory=list)  # when each reply reached the stand-in
 
     def error(self, kind: str, sample: str = "") -> None:
         self.errors[kind] += 1
@@ -66,6 +70,13 @@ class Report:
     unexpected_samples: list[str]
     replies_unrouted: int
     generator_cpu_percent: float  # of one core: near 100, the generator limits the figures
+    messages_by_url: dict[str, int]  # inbound messages per bot (several with --url A --url B)
+    # The bot's sends as the stand-in saw them (0 without a stand-in):
+    replies_received: int
+    replies_per_s: float  # mean, first reply to last
+    replies_max_in_1s: int  # the busiest second (sliding): KMCBOT_SEND_RATE bounds it
+    replies_missing: int  # messages answered 200 whose number got fewer replies than messages
+    replies_doubled: int  # replies beyond one per message, per number (unprompted ones too)
     overbooking_violations: int | None = None  # None: not checked (no --database-url)
     slots_checked: int | None = None
 
@@ -95,6 +106,19 @@ class Report:
             f"  errors          {errors}",
             f"  load generator  {self.generator_cpu_percent:.0f}% of a CPU core",
         ]
+        if self.reply_ms["n"] or self.replies_received:  # a stand-in ran
+            lines.insert(
+                -2,
+                f"  replies         {self.replies_received} at the stand-in, "
+                f"{self.replies_per_s:.1f}/s mean, {self.replies_max_in_1s} in the busiest "
+                f"second; {self.replies_missing} missing, {self.replies_doubled} doubled",
+            )
+        if len(self.messages_by_url) > 1:
+            lines.insert(
+                3,
+                "  per bot         "
+                + ", ".join(f"{url} {n}" for url, n in self.messages_by_url.items()),
+            )
         lines += [f"    e.g. {s}" for s in self.unexpected_samples[:3]]
         if self.overbooking_violations is not None:
             lines.append(
@@ -117,6 +141,18 @@ def percentiles(values: list[float], *qs: int) -> dict[str, float]:
     out["max"] = round(1000 * ordered[-1], 2) if ordered else 0.0
     out["n"] = len(ordered)
     return out
+
+
+def busiest(times: list[float], window: float) -> int:
+    """The most of these (sorted) instants within any `window` seconds, ends included."""
+    inside: deque[float] = deque()
+    most = 0
+    for t in times:
+        inside.append(t)
+        while t - inside[0] > window:
+            inside.popleft()
+        most = max(most, len(inside))
+    return most
 
 
 async def overbooking(database_url: str) -> tuple[int, int]:

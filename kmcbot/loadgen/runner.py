@@ -6,6 +6,12 @@ number takes over. A citizen answers only once the bot's reply reached our
 Graph API stand-in, as a person would. With a rate, every POST also waits for
 its turn on a fixed schedule (open loop); the citizens bound the messages in
 flight, so an offered rate the bot cannot follow shows as a lower achieved one.
+
+Given several bots (machines behind one load balancer, or processes on one
+machine), each citizen sticks to one of them, the next citizen to the next
+(round robin), as a balancer with sticky routing would spread them. The
+stand-in notes when each reply arrived, so the report shows the bot's send
+rate too: the mean and the busiest second.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from aiohttp import web
 
 from kmcbot.loadgen.citizen import Citizen, Done, Kind, Numbers, Send, Unexpected
 from kmcbot.loadgen.command import MIXES
-from kmcbot.loadgen.report import Report, Stats, overbooking, percentiles
+from kmcbot.loadgen.report import Report, Stats, busiest, overbooking, percentiles
 from kmcbot.standin import GraphStandIn
 from kmcbot.whatsapp import simulate
 from kmcbot.whatsapp.signature import sign
@@ -37,7 +43,8 @@ MAX_CATCH_UP_S = 1.0  # a pacer that fell behind skips sends rather than burst
 
 @dataclass(frozen=True)
 class Options:
-    url: str = "http://127.0.0.1:8080"
+    url: str = "http://127.0.0.1:8080"  # the bot; a comma list for several
+    urls: tuple[str, ...] = ()  # several bots, citizens spread round robin; overrides url
     citizens: int = 50
     rate: float = 0.0  # inbound messages/s; 0: as fast as replies allow
     duration: float | None = None  # seconds; with neither limit, 10 s
@@ -50,6 +57,14 @@ class Options:
     reply_timeout: float = 10.0
     seed: int | None = None
     progress: bool = False
+    linger: float = 0.0  # seconds the stand-in stays up after the run, to catch late replies
+
+    def targets(self) -> list[str]:
+        """The bots' base URLs, in order, each once."""
+        found = (
+            u.strip().rstrip("/") for part in self.urls or (self.url,) for u in part.split(",")
+        )
+        return list(dict.fromkeys(u for u in found if u))
 
 
 class Pacer:
@@ -73,7 +88,11 @@ class Run:
     def __init__(self, opts: Options, http: aiohttp.ClientSession) -> None:
         self.opts = opts
         self.http = http
-        self.webhook = opts.url.rstrip("/") + "/webhook"
+        self.targets = opts.targets()
+        if not self.targets:
+            raise ValueError("no URL to load")
+        self.webhooks = [url + "/webhook" for url in self.targets]
+        self.next_target = 0  # round robin over the bots, a citizen at a time
         self.stats = Stats()
         self.pacer = Pacer(opts.rate)
         self.rng = random.Random(opts.seed)
@@ -88,7 +107,10 @@ class Run:
     # ---------------------------------------------------------------- replies
 
     def on_reply(self, body: dict[str, Any]) -> None:
-        inbox = self.inboxes.get(body.get("to", ""))
+        to = body.get("to", "")
+        self.stats.arrivals.append(time.perf_counter())
+        self.stats.replied[to] += 1
+        inbox = self.inboxes.get(to)
         if inbox is None:
             self.stats.unrouted += 1
         else:
@@ -116,11 +138,13 @@ class Run:
             citizen = Citizen(self.numbers.wa_id(), random.Random(seed), self.numbers)
             if not self.claim(first):
                 return
+            webhook = self.webhooks[self.next_target % len(self.webhooks)]
+            self.next_target += 1
             self.inboxes[citizen.wa_id] = asyncio.Queue()
             try:
                 kind: Kind | None = first
                 while kind is not None:
-                    if not await self.converse(citizen, kind):
+                    if not await self.converse(citizen, kind, webhook):
                         break  # after an error the number is retired: late replies go nowhere
                     kind = citizen.next_kind(time.monotonic())
                     if kind is not None and not self.claim(kind):
@@ -129,14 +153,14 @@ class Run:
                 del self.inboxes[citizen.wa_id]
                 self.stats.lost_slots += citizen.lost_slots
 
-    async def converse(self, citizen: Citizen, kind: Kind) -> bool:
+    async def converse(self, citizen: Citizen, kind: Kind, webhook: str) -> bool:
         action: Send | Done | Unexpected = citizen.start(kind, self.today)
         while isinstance(action, Send):
             if self.over():
                 self.stats.abandoned += 1
                 return False
             citizen.sending(time.monotonic())
-            reply = await self.exchange(citizen.wa_id, action)
+            reply = await self.exchange(citizen.wa_id, action, webhook)
             if reply is None:
                 return False
             action = citizen.answer(reply, self.today)
@@ -155,7 +179,7 @@ class Run:
             self.stats.cancellations += 1
         return True
 
-    async def exchange(self, wa_id: str, send: Send) -> dict[str, Any] | None:
+    async def exchange(self, wa_id: str, send: Send, webhook: str) -> dict[str, Any] | None:
         """POST one message; its reply at the stand-in ({} without one), or None on error."""
         inbox = self.inboxes[wa_id]
         while not inbox.empty():  # the bot answers each message once: more is a bug
@@ -169,7 +193,7 @@ class Run:
         await self.pacer.wait()
         sent = time.perf_counter()
         try:
-            async with self.http.post(self.webhook, data=raw, headers=headers) as resp:
+            async with self.http.post(webhook, data=raw, headers=headers) as resp:
                 await resp.read()
                 status = resp.status
         except TimeoutError:
@@ -181,10 +205,12 @@ class Run:
         self.last_answer = time.perf_counter()
         self.stats.webhook.append(self.last_answer - sent)
         self.stats.answered += 1
+        self.stats.by_url[webhook] += 1
         if status != 200:
             self.stats.error(f"http {status}")
             return None
         self.stats.accepted += 1
+        self.stats.posted[wa_id] += 1
         if self.opts.standin_port is None:
             return {}
         try:
@@ -227,8 +253,11 @@ class Run:
     def report(self) -> Report:
         s = self.stats
         seconds = max(self.last_answer - self.began, 1e-9)
+        with_standin = self.opts.standin_port is not None
+        replied = sum(s.replied.values())
+        spread = s.arrivals[-1] - s.arrivals[0] if len(s.arrivals) > 1 else 0.0
         return Report(
-            url=self.opts.url,
+            url=", ".join(self.targets),
             mix=self.opts.mix,
             citizens=self.opts.citizens,
             offered_rate=self.opts.rate,
@@ -249,6 +278,18 @@ class Run:
             unexpected_samples=s.samples,
             replies_unrouted=s.unrouted,
             generator_cpu_percent=round(100 * (time.process_time() - self.cpu) / seconds, 1),
+            messages_by_url={
+                url: s.by_url[hook] for url, hook in zip(self.targets, self.webhooks, strict=True)
+            },
+            replies_received=replied,
+            replies_per_s=round((len(s.arrivals) - 1) / spread, 1) if spread else 0.0,
+            replies_max_in_1s=busiest(s.arrivals, 1.0),
+            replies_missing=sum(
+                max(0, n - s.replied[to]) for to, n in s.posted.items() if with_standin
+            ),
+            replies_doubled=sum(
+                max(0, n - s.posted[to]) for to, n in s.replied.items() if with_standin
+            ),
         )
 
 
@@ -296,6 +337,8 @@ async def run(opts: Options) -> Report:
                     standin(opts.standin_port, opts.standin_token, the_run)
                 )
             await the_run.drive()
+            if opts.standin_port is not None and opts.linger > 0:
+                await asyncio.sleep(opts.linger)  # replies still on their way count too
     report = the_run.report()
     if opts.database_url:
         report.overbooking_violations, report.slots_checked = await overbooking(opts.database_url)

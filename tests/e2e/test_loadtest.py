@@ -4,6 +4,7 @@ the bot is, is bench/'s business."""
 
 from __future__ import annotations
 
+import argparse
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -16,6 +17,8 @@ from kmcbot import loadgen
 from kmcbot.app import create_app
 from kmcbot.booking.model import IST
 from kmcbot.loadgen import citizen
+from kmcbot.loadgen.command import add_arguments
+from kmcbot.loadgen.report import busiest
 from kmcbot.seed import DEMO_CSV, seed
 from kmcbot.settings import Settings
 
@@ -84,6 +87,9 @@ async def test_full_conversations_book_without_errors_or_overbooking(
     assert report.cancellations > 0
     assert report.overbooking_violations == 0
     assert report.webhook_ms["n"] == report.reply_ms["n"] == report.messages > 0
+    assert report.replies_received == report.messages
+    assert report.replies_missing == report.replies_doubled == 0
+    assert 0 < report.replies_max_in_1s <= report.replies_received
 
 
 async def test_a_storm_of_first_messages_gets_one_welcome_each(run: Run) -> None:
@@ -92,3 +98,20 @@ async def test_a_storm_of_first_messages_gets_one_welcome_each(run: Run) -> None
     assert report.errors == {}
     assert report.conversations_completed == {"hi": 100}
     assert report.messages == 100 and report.replies_unrouted == 0
+
+
+def test_several_urls_each_once_in_order_from_repeats_and_comma_lists() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--url", "http://a:1/", "--url", "http://b:2,http://a:1, http://c:3"])
+    opts = loadgen.Options(urls=tuple(args.url))
+    assert opts.targets() == ["http://a:1", "http://b:2", "http://c:3"]
+    assert parser.parse_args([]).url is None  # the command falls back to the default URL
+    assert loadgen.Options().targets() == ["http://127.0.0.1:8080"]
+    assert loadgen.Options(url="http://a:1,http://b:2").targets() == ["http://a:1", "http://b:2"]
+
+
+def test_the_busiest_second_counts_a_sliding_window() -> None:
+    assert busiest([], 1.0) == 0
+    assert busiest([0.0, 0.5, 0.99, 1.2, 1.3, 1.4, 3.0], 1.0) == 5  # 0.5 .. 1.4
+    assert busiest([0.0, 2.0, 4.0], 1.0) == 1

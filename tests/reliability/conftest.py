@@ -438,11 +438,14 @@ def base_env() -> dict[str, str]:
 class BotProcess:
     """One `kmcbot serve` process on a port of its own; its stderr (JSON logs) kept."""
 
-    def __init__(self, name: str, env: dict[str, str], port: int, log_path: Path) -> None:
+    def __init__(
+        self, name: str, env: dict[str, str], port: int, log_path: Path, args: Sequence[str] = ()
+    ) -> None:
         self.name = name
         self.env = env
         self.port = port
         self.log_path = log_path
+        self.args = list(args)  # more `kmcbot serve` flags, e.g. --workers 2
         self.proc: asyncio.subprocess.Process | None = None
         self.starts = 0
 
@@ -469,6 +472,7 @@ class BotProcess:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                *self.args,
                 env=self.env,
                 cwd=str(REPO),
                 stdin=subprocess.DEVNULL,
@@ -515,11 +519,13 @@ class BotProcess:
         if self.proc is None or self.proc.returncode is not None:
             return
         self.send(signal.SIGCONT)
-        self.send(signal.SIGTERM)
+        # With --workers, SIGTERM would end the parent alone; on SIGINT it stops its workers.
+        self.send(signal.SIGINT if "--workers" in self.args else signal.SIGTERM)
         try:
             await asyncio.wait_for(self.proc.wait(), 15)
         except TimeoutError:
-            self.send(signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: workers too
             await self.proc.wait()
 
     def logs(self) -> list[dict[str, Any]]:
@@ -542,12 +548,15 @@ class Bots:
         self.env = env
         self.procs: list[BotProcess] = []
 
-    async def spawn(self, n: int = 1, **extra_env: str) -> list[BotProcess]:
+    async def spawn(
+        self, n: int = 1, *, args: Sequence[str] = (), **extra_env: str
+    ) -> list[BotProcess]:
         new = []
         for _ in range(n):
             i = len(self.procs)
             env = {**self.env, **extra_env, "KMCBOT_DATA_DIR": str(self.tmp_path / f"bot{i}")}
-            proc = BotProcess(f"bot{i}", env, free_port(), self.tmp_path / f"bot{i}.log")
+            log = self.tmp_path / f"bot{i}.log"
+            proc = BotProcess(f"bot{i}", env, free_port(), log, args)
             self.procs.append(proc)
             new.append(proc)
         await asyncio.gather(*(p.start() for p in new))
