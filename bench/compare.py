@@ -284,25 +284,61 @@ async def run_phases(
     )
     await storm(bot_url, args, port, WARM_UP)
     await storm(floor_url, args, port, WARM_UP)
-    rss0, (mem0, sessions0, _) = rss_mib(bot.proc.pid), await redis_figures(redis_url)
+    if "storm" in args.phases:
+        await storms(args, bot, floor, urls, redis_url, port, logs)
+    if "mix" in args.phases:
+        await mixes(args, bot, bot_url, db_url, port, logs)
 
-    spy = None
-    if args.profile:
-        raw = logs / "storm.pyspy.txt"
-        record = f"record --pid {bot.proc.pid} --format raw --output {raw} --rate {PY_SPY_HZ}"
-        spy = await asyncio.create_subprocess_exec(
-            BIN / "py-spy",
-            *record.split(),
-            "--nonblocking",  # sample without pausing kmcbot
-            "--subprocesses",  # the workers of serve --workers N
-            stdout=DEVNULL,
-            stderr=DEVNULL,
-        )
-        await asyncio.sleep(1)  # let py-spy attach
-    kmc, kmc_cpu = await measured(bot, storm(bot_url, args, port, args.storm))
-    if spy is not None:
+
+@contextlib.asynccontextmanager
+async def profiled(on: bool, pid: int, raw: Path) -> AsyncIterator[None]:
+    """py-spy records `pid` and its workers meanwhile, when `on`."""
+    if not on:
+        yield
+        return
+    record = f"record --pid {pid} --format raw --output {raw} --rate {PY_SPY_HZ}"
+    spy = await asyncio.create_subprocess_exec(
+        BIN / "py-spy",
+        *record.split(),
+        "--nonblocking",  # sample without pausing kmcbot
+        "--subprocesses",  # the workers of serve --workers N
+        stdout=DEVNULL,
+        stderr=DEVNULL,
+    )
+    await asyncio.sleep(1)  # let py-spy attach
+    try:
+        yield
+    finally:
         spy.send_signal(signal.SIGINT)  # py-spy writes its file and exits
         await asyncio.wait_for(spy.wait(), 30)
+
+
+def show_profile(raw: Path, seconds: float, title: str) -> None:
+    samples, top = top_own(raw)
+    busy = samples / PY_SPY_HZ / seconds
+    print(
+        f"\n== py-spy: kmcbot {title}, top 10 functions by own time "
+        f"({samples} samples at {PY_SPY_HZ} Hz: kmcbot busy {100 * busy:.0f}% of one core)"
+    )
+    for name, count in top:
+        print(f"  {100 * count / max(samples, 1):5.1f}%  {name}")
+    print(f"  (collapsed stacks: {raw})")
+
+
+async def storms(
+    args: argparse.Namespace,
+    bot: Server,
+    floor: Server,
+    urls: tuple[str, str],
+    redis_url: str,
+    port: int,
+    logs: Path,
+) -> None:
+    bot_url, floor_url = urls
+    rss0, (mem0, sessions0, _) = rss_mib(bot.proc.pid), await redis_figures(redis_url)
+    raw = logs / "storm.pyspy.txt"
+    async with profiled(args.profile, bot.proc.pid, raw):
+        kmc, kmc_cpu = await measured(bot, storm(bot_url, args, port, args.storm))
     show(f"storm of first messages -> kmcbot ({args.storm} new citizens)", kmc, kmc_cpu)
     rss1, (mem1, sessions1, usage) = rss_mib(bot.proc.pid), await redis_figures(redis_url)
     new_sessions = max(sessions1 - sessions0, 1)
@@ -329,17 +365,13 @@ async def run_phases(
     pairs += [("CPU ms/message", kmc_cpu, flo_cpu)]
     for name, k, f in pairs:
         print(f"  {name:17} {k:8.2f} / {f:8.2f} = {k / max(f, 1e-9):.2f}")
-    if spy is not None:
-        samples, top = top_own(raw)
-        busy = samples / PY_SPY_HZ / kmc.seconds
-        print(
-            f"\n== py-spy: kmcbot under the storm, top 10 functions by own time "
-            f"({samples} samples at {PY_SPY_HZ} Hz: kmcbot busy {100 * busy:.0f}% of one core)"
-        )
-        for name, count in top:
-            print(f"  {100 * count / max(samples, 1):5.1f}%  {name}")
-        print(f"  (collapsed stacks: {raw})")
+    if args.profile:
+        show_profile(raw, kmc.seconds, "under the storm")
 
+
+async def mixes(
+    args: argparse.Namespace, bot: Server, bot_url: str, db_url: str, port: int, logs: Path
+) -> None:
     for rate in (args.mix_rate, 0):
         opts = loadgen.Options(
             url=bot_url,
@@ -352,9 +384,13 @@ async def run_phases(
             standin_token=TOKEN,
             database_url=db_url,
         )
-        report, cpu = await measured(bot, loadgen.run(opts))
+        raw = logs / "mix.pyspy.txt"
+        async with profiled(args.profile and not rate, bot.proc.pid, raw):
+            report, cpu = await measured(bot, loadgen.run(opts))
         how = f"offered {rate:g} msg/s" if rate else "flat out"
         show(f"full-conversation mix -> kmcbot, {how}, {args.mix_duration:g} s", report, cpu)
+        if args.profile and not rate:
+            show_profile(raw, report.seconds, "in the mix, flat out")
 
 
 if __name__ == "__main__":
@@ -367,7 +403,12 @@ if __name__ == "__main__":
     p.add_argument("--mix-duration", type=float, default=20, help="seconds per mix run")
     p.add_argument("--mix-citizens", type=int, default=300)
     p.add_argument("--workers", type=int, default=1, help="kmcbot serve --workers")
-    p.add_argument("--profile", action="store_true", help="py-spy kmcbot during its storm")
+    p.add_argument(
+        "--profile", action="store_true", help="py-spy kmcbot in its storm and the flat-out mix"
+    )
+    p.add_argument(
+        "--phases", default="storm,mix", help="which to run: storm (with the floor), mix"
+    )
     p.add_argument("--src", help="run kmcbot from this source tree (a scratch copy)")
     with contextlib.suppress(ImportError):
         import uvloop

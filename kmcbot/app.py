@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import cast
 
 import aiohttp
 import redis
@@ -12,17 +13,17 @@ import structlog
 from aiohttp import web
 from redis.asyncio.cluster import RedisCluster
 
-from kmcbot import db
+from kmcbot import db, redis_pipe
 from kmcbot.booking.repository import load_availability
 from kmcbot.dialogue.notices import Templates
 from kmcbot.outbox import DevTransport, GraphTransport, Sender, SharedRateLimiter, Transport
 from kmcbot.pipeline import AvailabilityCache, Pipeline
 from kmcbot.relay import Relay, decode_news, mark_relayed
 from kmcbot.reminders import ReminderScheduler
-from kmcbot.sessions import SessionStore, outbox_keys
+from kmcbot.sessions import Commands, SessionStore, outbox_keys
 from kmcbot.settings import Settings, SettingsError
 from kmcbot.web import admin, dev, health, webhook
-from kmcbot.web.keys import DEV_OUTBOX, PG, PIPELINE, REDIS, SETTINGS
+from kmcbot.web.keys import COMMANDS, DEV_OUTBOX, PG, PIPELINE, REDIS, SETTINGS
 
 log = structlog.get_logger()
 
@@ -34,11 +35,9 @@ def create_app(settings: Settings) -> web.Application:
     """Needs `settings.database_url` and `settings.redis_url` resolved (see cli.serve)."""
     # No decompression of request bodies: WhatsApp never compresses, and a body
     # labelled gzip would otherwise be inflated before its signature is checked.
-    app = web.Application(
-        client_max_size=webhook.MAX_BODY, handler_args={"auto_decompress": False}
-    )
+    app = web.Application(client_max_size=webhook.MAX_BODY, handler_args={"auto_decompress": False})
     app[SETTINGS] = settings
-    app.cleanup_ctx.extend([_postgres, _redis, _pipeline, _sender, _notices])
+    app.cleanup_ctx.extend([_postgres, _redis, _commands, _pipeline, _sender, _notices])
     app.router.add_get("/webhook", webhook.verify)
     app.router.add_post("/webhook", webhook.receive)
     app.router.add_get("/healthz", health.healthz)
@@ -99,6 +98,23 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
         await pool.disconnect()  # a pool passed in is not closed by aclose()
 
 
+async def _commands(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    url = settings.redis_url or ""
+    if redis_pipe.supports(url) and not settings.redis_cluster:
+        pipe = redis_pipe.PipelinedRedis(url, timeout=5)
+        app[COMMANDS] = pipe
+        yield
+        await pipe.aclose()
+    else:
+        app[COMMANDS] = app[REDIS]
+        yield
+
+
+def _commands_of(app: web.Application) -> Commands:
+    return cast(Commands, app[COMMANDS])
+
+
 def _check_cluster_client() -> None:
     """The relay and the dev outbox run MULTI on one slot's keys: redis-py's asyncio
     RedisCluster can since 6.2."""
@@ -128,7 +144,7 @@ async def _pipeline(app: web.Application) -> AsyncIterator[None]:
     pool = app[PG]
     app[PIPELINE] = Pipeline(
         SessionStore(
-            app[REDIS], settings.redis_prefix, settings.lock_lease_ms, settings.redis_shards
+            _commands_of(app), settings.redis_prefix, settings.lock_lease_ms, settings.redis_shards
         ),
         pool,
         AvailabilityCache(lambda now: load_availability(pool, now)),
@@ -154,7 +170,10 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
             app[REDIS],
             outbox_keys(settings.redis_prefix, settings.redis_shards),
             transport,
-            SharedRateLimiter(app[REDIS], f"{settings.redis_prefix}:send-rate", settings.send_rate),
+            SharedRateLimiter(
+                _commands_of(app), f"{settings.redis_prefix}:send-rate", settings.send_rate
+            ),
+            commands=_commands_of(app),
             claim_idle_ms=settings.claim_idle_ms,
             on_news=lambda news: mark_relayed(app[PG], decode_news(news)),
         )

@@ -2,7 +2,10 @@
 
 The pipeline appends a turn's replies, as one entry, in the same Lua script
 that saves the session (one stream per shard; see sessions.py). The sender
-reads each stream through a consumer group, keeps to the send rate shared by
+reads each stream through a consumer group, one process at a time per stream
+(a lease in Redis, so a citizen's replies go out in order however many
+processes run; another takes over within LEASE_MS of one dying), keeps to the
+send rate shared by
 every process using this Redis, sends each citizen's entries in order in one
 task per citizen (different citizens concurrently, and a citizen whose sends
 are being retried holds up no one else), retries rate limits and server errors
@@ -29,15 +32,16 @@ import aiohttp
 import orjson
 import redis.asyncio as aioredis
 import structlog
-from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
 from kmcbot import metrics
+from kmcbot.sessions import Commands
 
 log = structlog.get_logger()
 
 GROUP = "senders"
 CLAIM_IDLE_MS = 60_000
+LEASE_MS = 10_000
 MAX_TRIES_IN_A_ROW = 6
 
 # Graph API error codes that mean "slow down" (retry later), from the Cloud API docs.
@@ -70,11 +74,12 @@ class GraphTransport:
         self.http = http
         self.url = f"{graph_url}/{phone_number_id}/messages"
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.timeout = aiohttp.ClientTimeout(total=15)
 
     async def send(self, to: str, body: bytes) -> SendResult:
         try:
             async with self.http.post(
-                self.url, data=body, headers=self.headers, timeout=aiohttp.ClientTimeout(total=15)
+                self.url, data=body, headers=self.headers, timeout=self.timeout
             ) as resp:
                 if resp.status < 300:
                     return SendResult(Sent.OK, status=resp.status)
@@ -135,6 +140,20 @@ redis.call('PEXPIRE', KEYS[1], window * 2)
 return {granted, window - now % window}
 """
 
+# One sender at a time reads a stream, so a citizen's entries go out in order even
+# with many processes: a lease, taken or renewed by its holder.
+_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"""
+
 # Acknowledge and delete a batch of entries of one stream.
 _ACK = """
 redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
@@ -172,10 +191,6 @@ class SharedRateLimiter:
                 self._tokens, self._until = int(granted), time.monotonic() + int(left_ms) / 1000
                 if not self._tokens:
                     await asyncio.sleep(int(left_ms) / 1000)
-
-
-class Commands(Protocol):
-    def register_script(self, script: str) -> AsyncScript: ...
 
 
 @dataclass(slots=True)
@@ -235,6 +250,9 @@ class Sender:
         self.sent = 0
         self.failed: dict[int | None, int] = defaultdict(int)
         self._ack = (commands or redis).register_script(_ACK)
+        self._lease = (commands or redis).register_script(_LEASE)
+        self._release = (commands or redis).register_script(_RELEASE)
+        self.reading: set[str] = set()  # the streams whose lease this sender holds
         self._chains: dict[str, deque[Entry]] = {}  # per citizen, while they have entries
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight: set[bytes] = set()
@@ -266,15 +284,26 @@ class Sender:
         claim_every = min(15.0, self.claim_idle_ms / 2000)
         # Stopped by a flag, not by cancelling: redis-py can hang when a blocking
         # XREADGROUP is cancelled, and a flag lets the entries in hand finish.
+        leased_at = 0.0
         while not self._stopping.is_set():
             try:
+                if time.monotonic() - leased_at > LEASE_MS / 3000:
+                    if not await self._lease(keys=[f"{stream}:sender"],
+                                             args=[self.consumer, LEASE_MS]):  # fmt: skip
+                        self.reading.discard(stream)  # another process reads it
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._stopping.wait(), 1)
+                        continue
+                    leased_at = time.monotonic()
+                    self.reading.add(stream)
                 if not grouped:  # inside the try: Redis may be down when we start
                     await self._ensure_group(stream)
                     grouped = True
-                while len(self._in_flight) >= self.max_in_flight and not self._stopping.is_set():
+                if len(self._in_flight) >= self.max_in_flight:  # enough in hand: wait
                     self._room.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._room.wait(), 0.25)
+                    continue
                 if time.monotonic() - last_claim > claim_every:
                     last_claim = time.monotonic()
                     self._dispatch(stream, await self._claim_stale(stream))
@@ -294,6 +323,10 @@ class Sender:
             except Exception as exc:  # noqa: BLE001 - the sender must outlive Redis outages
                 log.error("sender_error", error=type(exc).__name__)
                 await asyncio.sleep(1)
+        if stream in self.reading:  # let another process take over at once
+            self.reading.discard(stream)
+            with contextlib.suppress(Exception):
+                await self._release(keys=[f"{stream}:sender"], args=[self.consumer])
 
     async def _ensure_group(self, stream: str) -> None:
         try:

@@ -29,9 +29,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
-
-from redis.commands.core import AsyncScript
+from typing import Any, Protocol
 
 SESSION_TTL_S = 30 * 60
 PROFILE_TTL_S = 180 * 24 * 3600
@@ -43,27 +41,32 @@ _BEGIN = """
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {'dup'} end
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'busy'} end
 local now = tonumber(ARGV[5])
--- Messages waiting for the lock take it in the order they arrived: a queue
--- (KEYS[7], scored by an arrival counter, as milliseconds can tie) and the time
--- each waiter last asked (KEYS[8]); a waiter that stopped asking (its request
--- gave up) leaves the queue.
-for _, waiting in ipairs(redis.call('ZRANGE', KEYS[7], 0, -1)) do
-  local polled = tonumber(redis.call('HGET', KEYS[8], waiting) or '0')
-  if polled < now - 2000 then
-    redis.call('ZREM', KEYS[7], waiting)
-    redis.call('HDEL', KEYS[8], waiting)
+-- Nobody waiting (the usual case): take the lock if it is free.
+local locked = redis.call('EXISTS', KEYS[7]) == 0
+  and redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3])
+if not locked then
+  -- Messages waiting for the lock take it in the order they arrived: a queue
+  -- (KEYS[7], scored by an arrival counter, as milliseconds can tie) and the time
+  -- each waiter last asked (KEYS[8]); a waiter that stopped asking (its request
+  -- gave up) leaves the queue.
+  for _, waiting in ipairs(redis.call('ZRANGE', KEYS[7], 0, -1)) do
+    local polled = tonumber(redis.call('HGET', KEYS[8], waiting) or '0')
+    if polled < now - 2000 then
+      redis.call('ZREM', KEYS[7], waiting)
+      redis.call('HDEL', KEYS[8], waiting)
+    end
   end
+  if not redis.call('ZSCORE', KEYS[7], ARGV[1]) then
+    redis.call('ZADD', KEYS[7], redis.call('HINCRBY', KEYS[8], '#arrivals', 1), ARGV[1])
+  end
+  redis.call('HSET', KEYS[8], ARGV[1], now)
+  redis.call('PEXPIRE', KEYS[7], 60000)
+  redis.call('PEXPIRE', KEYS[8], 60000)
+  if redis.call('ZRANGE', KEYS[7], 0, 0)[1] ~= ARGV[1] then return {'locked'} end
+  if not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3]) then return {'locked'} end
+  redis.call('ZREM', KEYS[7], ARGV[1])
+  redis.call('HDEL', KEYS[8], ARGV[1])
 end
-if not redis.call('ZSCORE', KEYS[7], ARGV[1]) then
-  redis.call('ZADD', KEYS[7], redis.call('HINCRBY', KEYS[8], '#arrivals', 1), ARGV[1])
-end
-redis.call('HSET', KEYS[8], ARGV[1], now)
-redis.call('PEXPIRE', KEYS[7], 60000)
-redis.call('PEXPIRE', KEYS[8], 60000)
-if redis.call('ZRANGE', KEYS[7], 0, 0)[1] ~= ARGV[1] then return {'locked'} end
-if not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3]) then return {'locked'} end
-redis.call('ZREM', KEYS[7], ARGV[1])
-redis.call('HDEL', KEYS[8], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 -- The messages of the last minute, each counted once however often it is
 -- delivered again: a redelivery keeps its first place in the line.
@@ -110,8 +113,14 @@ return 'ok'
 """
 
 
+class Script(Protocol):
+    async def __call__(self, keys: Sequence[Any] = ..., args: Sequence[Any] = ...) -> Any: ...
+
+
 class Commands(Protocol):
-    def register_script(self, script: str) -> AsyncScript: ...
+    """What runs the scripts: a redis-py client (also a cluster one), or redis_pipe's."""
+
+    def register_script(self, script: str) -> Script: ...
 
 
 class Begin(StrEnum):
@@ -165,11 +174,9 @@ def message_key(message_id: str) -> str:
 
 
 class SessionStore:
-    """`redis` runs the scripts: a redis-py client (also a cluster one) or anything
-    with the same `register_script`, such as the pipelined connection in redis_pipe."""
-
-    def __init__(self, redis: Commands, prefix: str = "kmcbot",
-                 lease_ms: int = LEASE_MS, shards: int = 1) -> None:
+    def __init__(
+        self, redis: Commands, prefix: str = "kmcbot", lease_ms: int = LEASE_MS, shards: int = 1
+    ) -> None:
         self.redis = redis
         self.prefix = prefix
         self.lease_ms = lease_ms
@@ -201,11 +208,22 @@ class SessionStore:
         token = secrets.token_hex(8)  # a new lock value per acquisition
         result = await self._begin(
             keys=[
-                k["seen"], k["processing"], k["lock"], k["session"], k["profile"], k["rate"],
-                k["queue"], k["polled"],
+                k["seen"],
+                k["processing"],
+                k["lock"],
+                k["session"],
+                k["profile"],
+                k["rate"],
+                k["queue"],
+                k["polled"],
             ],
-            args=[message_key(message_id), token, lease_ms, RATE_LIMIT_PER_MINUTE,
-                  int(time.time() * 1000)],
+            args=[
+                message_key(message_id),
+                token,
+                lease_ms,
+                RATE_LIMIT_PER_MINUTE,
+                int(time.time() * 1000),
+            ],
         )
         status = Begin(_s(result[0]))
         if status is not Begin.OK:
@@ -258,8 +276,14 @@ class SessionStore:
             "1" if erase else "0",
             bodies_array(bodies),
         ]
-        keys = [k["seen"], k["processing"], k["lock"], k["session"], k["profile"],
-                self.outbox_of(tag)]
+        keys = [
+            k["seen"],
+            k["processing"],
+            k["lock"],
+            k["session"],
+            k["profile"],
+            self.outbox_of(tag),
+        ]
         if _s(await self._commit(keys=keys, args=args)) == "conflict":
             raise Conflict(tag)
 

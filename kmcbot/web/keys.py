@@ -15,3 +15,5 @@ PG = web.AppKey("pg", asyncpg.Pool)
 REDIS = web.AppKey("redis", aioredis.Redis)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 DEV_OUTBOX = web.AppKey("dev_outbox", DevTransport)
+# The hot path's scripts: a pipelined connection where the URL allows, else REDIS.
+COMMANDS = web.AppKey("commands", object)

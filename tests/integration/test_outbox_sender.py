@@ -174,3 +174,36 @@ async def test_news_is_reported_only_once_whatsapp_accepted_the_entry(redis, sta
         sender.stop()
         await asyncio.wait_for(task, timeout=5)
     assert reported == ["KMC-4K7P2Q:booked"]  # once, after the 500 was retried
+
+
+async def test_one_sender_at_a_time_reads_a_stream_and_another_takes_over(redis, standin) -> None:
+    """Two processes' senders on one stream: one holds the lease and sends a
+    citizen's entries in order; when it stops, the other carries on at once."""
+    async with aiohttp.ClientSession() as http:
+        transport = GraphTransport(http, standin.url, "12345", standin.token)
+        senders = [
+            Sender(redis, [STREAM], transport, SharedRateLimiter(redis, RATE_KEY, 1000),
+                   consumer=name)
+            for name in ("first", "second")
+        ]  # fmt: skip
+        tasks = [asyncio.create_task(s.run()) for s in senders]
+        try:
+            for i in range(30):
+                await queue(redis, "919800000001", f"m{i}")
+            got = await standin.wait_for("919800000001", 30)
+            assert texts(got) == [f"m{i}" for i in range(30)]
+            reading = [s for s in senders if STREAM in s.reading]
+            assert len(reading) == 1
+            await eventually(lambda: reading[0].sent == 30)
+            holder, other = reading[0], next(s for s in senders if s is not reading[0])
+
+            holder.stop()
+            await asyncio.wait_for(tasks[senders.index(holder)], 5)
+            await queue(redis, "919800000001", "after")
+            got = await standin.wait_for("919800000001", 31, timeout=5)
+            assert texts(got)[-1] == "after"
+            await eventually(lambda: other.sent == 1)
+        finally:
+            for s in senders:
+                s.stop()
+            await asyncio.wait_for(asyncio.gather(*tasks), 10)

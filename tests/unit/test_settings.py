@@ -28,7 +28,11 @@ def test_each_documented_setting_is_read() -> None:
         }
     )
     assert (s.send_rate, s.redis_shards, s.reminder_hour) == (500.0, 16, 8)
-    assert (s.template_booking, s.template_slot_cancelled, s.template_reminder) == ("tb", "tc", "tr")
+    assert (s.template_booking, s.template_slot_cancelled, s.template_reminder) == (
+        "tb",
+        "tc",
+        "tr",
+    )
     assert (s.lock_lease_ms, s.claim_idle_ms, s.redis_prefix) == (5000, 30000, "city")
 
 
