@@ -183,9 +183,12 @@ def top_own(raw: Path, n: int = 10) -> tuple[int, list[tuple[str, int]]]:
     return sum(own.values()), own.most_common(n)
 
 
-def show(title: str, r: Report, cpu_ms: float) -> None:
+def show(title: str, r: Report, cpu: dict[str, float]) -> None:
     print(f"\n== {title}\n{r.text()}")
-    print(f"  server CPU      {cpu_ms:.2f} ms per message (its own process; not PostgreSQL, Redis)")
+    print(
+        f"  server CPU      {cpu['server']:.2f} ms per message (its own processes); "
+        f"PostgreSQL {cpu['PostgreSQL']:.2f} ms, Redis {cpu['Redis']:.2f} ms"
+    )
 
 
 async def storm(url: str, args: argparse.Namespace, port: int, n: int) -> Report:
@@ -260,11 +263,26 @@ async def main(args: argparse.Namespace) -> None:
         print(f"\nserver logs: {logs}")
 
 
-async def measured(server: Server, run: Awaitable[Report]) -> tuple[Report, float]:
-    """A load run, and the server's CPU time per inbound message in ms."""
-    before = server.cpu_seconds()
+def service_cpu_seconds() -> dict[str, float]:
+    """User + system CPU of every PostgreSQL and Redis process on the machine."""
+    total = {"PostgreSQL": 0.0, "Redis": 0.0}
+    for p in psutil.process_iter(["name", "cpu_times"]):
+        name = p.info["name"] or ""
+        kind = "PostgreSQL" if name.startswith("postgres") else "Redis" if "redis" in name else ""
+        if kind and p.info["cpu_times"] is not None:
+            total[kind] += p.info["cpu_times"].user + p.info["cpu_times"].system
+    return total
+
+
+async def measured(server: Server, run: Awaitable[Report]) -> tuple[Report, dict[str, float]]:
+    """A load run, and CPU ms per inbound message: the server's own, and
+    PostgreSQL's and Redis's (machine-wide: only the run should be using them)."""
+    before, services = server.cpu_seconds(), service_cpu_seconds()
     report = await run
-    return report, 1000 * (server.cpu_seconds() - before) / max(report.messages, 1)
+    per = 1000 / max(report.messages, 1)
+    used = service_cpu_seconds()
+    cpu = {k: (used[k] - services[k]) * per for k in used}
+    return report, {"server": (server.cpu_seconds() - before) * per, **cpu}
 
 
 async def run_phases(
@@ -362,7 +380,7 @@ async def storms(
     pairs = [("throughput msg/s", kmc.messages_per_s, flo.messages_per_s)]
     pairs += [(f"webhook {q} ms", kmc.webhook_ms[q], flo.webhook_ms[q]) for q in ("p50", "p99")]
     pairs += [(f"reply {q} ms", kmc.reply_ms[q], flo.reply_ms[q]) for q in ("p50", "p99")]
-    pairs += [("CPU ms/message", kmc_cpu, flo_cpu)]
+    pairs += [("CPU ms/message", kmc_cpu["server"], flo_cpu["server"])]
     for name, k, f in pairs:
         print(f"  {name:17} {k:8.2f} / {f:8.2f} = {k / max(f, 1e-9):.2f}")
     if args.profile:

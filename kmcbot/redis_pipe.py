@@ -3,10 +3,11 @@
 redis-py takes a connection from its pool for every command, with a lock and
 a timeout around each: about 50 us of CPU per command on our machine. The
 webhook's BEGIN and COMMIT scripts, the sender's acknowledgements and its
-rate tokens go instead down one connection, written the moment they are asked
-for and matched to their answers in order (Redis answers a connection's
-commands in the order it reads them): about 7 us per command, and Redis reads
-many of them per system call (bench/redis_calls.py measures both).
+rate tokens go instead down one connection, written together once per turn of
+the event loop and matched to their answers in order (Redis answers a
+connection's commands in the order it reads them): about 7 us per command,
+and Redis reads many of them per system call (bench/redis_calls.py measures
+both).
 
 Only for commands that answer at once: a blocking one (XREADGROUP BLOCK)
 would hold up everyone behind it, so those stay on redis-py. Plain TCP and
@@ -42,6 +43,7 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self._reader = hiredis.Reader(replyError=ResponseError)
         self._waiting: deque[asyncio.Future[Any]] = deque()
+        self._unsent: list[bytes] = []  # commands asked for in this turn of the event loop
         self._transport: asyncio.Transport | None = None
         self._answers = 0  # replies read so far, for the watchdog
         self._watchdog: asyncio.TimerHandle | None = None
@@ -71,12 +73,22 @@ class _Connection(asyncio.Protocol):
     def call(self, args: Sequence[Arg]) -> asyncio.Future[Any]:
         if self.closed or self._transport is None:
             raise RedisConnectionError("Redis connection closed")
-        waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
         self._waiting.append(waiter)
-        self._transport.write(hiredis.pack_command(tuple(args)))
+        # Written together at the end of this turn of the loop: one system call
+        # for every command asked for meanwhile, instead of one each.
+        self._unsent.append(hiredis.pack_command(tuple(args)))
+        if len(self._unsent) == 1:
+            loop.call_soon(self._flush)
         if self._watchdog is None:
             self._arm(self._answers)
         return waiter
+
+    def _flush(self) -> None:
+        data, self._unsent = b"".join(self._unsent), []
+        if not self.closed and self._transport is not None:
+            self._transport.write(data)
 
     def _arm(self, answers: int) -> None:
         loop = asyncio.get_running_loop()

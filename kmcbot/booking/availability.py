@@ -8,8 +8,10 @@ never an overbooking.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from kmcbot.booking.model import Centre, Interval, Slot, Vaccine
 
@@ -19,3 +21,17 @@ class Availability:
     centres: Mapping[int, Centre]
     slots: tuple[Slot, ...]  # sorted by (day, start, centre_id)
     intervals: Mapping[Vaccine, Interval] = field(default_factory=dict)
+
+    @cached_property
+    def _with_places(self) -> dict[tuple[Vaccine, int], tuple[Slot, ...]]:
+        index: dict[tuple[Vaccine, int], list[Slot]] = defaultdict(list)
+        for s in self.slots:
+            if s.free > 0:
+                index[s.vaccine, s.centre_id].append(s)
+        return {key: tuple(found) for key, found in index.items()}
+
+    def with_places(self, vaccine: Vaccine, centre_id: int) -> tuple[Slot, ...]:
+        """The centre's slots of `vaccine` with places left, by (day, start): the
+        dialogue asks several times per message, so the index is built once per
+        snapshot instead of scanning every slot each time."""
+        return self._with_places.get((vaccine, centre_id), ())

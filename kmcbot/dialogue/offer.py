@@ -8,6 +8,7 @@ started; PostgreSQL re-checks both when booking.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
@@ -35,10 +36,26 @@ def is_late(av: Availability, vaccine: Vaccine, first_dose: date, on: date) -> b
     return interval is not None and on > first_dose + timedelta(days=interval.max_days)
 
 
-def open_slots(av: Availability, vaccine: Vaccine, since: date, now: datetime) -> Iterator[Slot]:
-    for s in av.slots:
-        if s.vaccine == vaccine and s.free > 0 and s.day >= since and s.starts_at > now:
+def _open_at(
+    av: Availability, vaccine: Vaccine, since: date, now: datetime, centre_id: int
+) -> Iterator[Slot]:
+    """The centre's open slots from `since` on, by (day, start)."""
+    local = now.astimezone(IST)
+    today, clock = local.date(), local.time()
+    found = av.with_places(vaccine, centre_id)
+    for i in range(bisect_left(found, max(since, today), key=_day), len(found)):
+        s = found[i]
+        if s.day > today or s.start > clock:  # not started yet (the days are IST days)
             yield s
+
+
+def _day(s: Slot) -> date:
+    return s.day
+
+
+def open_slots(av: Availability, vaccine: Vaccine, since: date, now: datetime) -> Iterator[Slot]:
+    for centre_id in av.centres:
+        yield from _open_at(av, vaccine, since, now, centre_id)
 
 
 def centres(
@@ -49,8 +66,7 @@ def centres(
     near: tuple[float, float] | None,
 ) -> list[tuple[Centre, float | None]]:
     """Centres with an open slot: by distance from `near` (km), else by name."""
-    ids = {s.centre_id for s in open_slots(av, vaccine, since, now)}
-    found = [av.centres[i] for i in ids if i in av.centres]
+    found = [c for i, c in av.centres.items() if any(_open_at(av, vaccine, since, now, i))]
     if near is None:
         return [(c, None) for c in sorted(found, key=lambda c: (c.name.casefold(), c.id))]
     with_km = [(c, haversine_km(near, (c.latitude, c.longitude))) for c in found]
@@ -62,18 +78,15 @@ def days(
 ) -> list[tuple[date, int]]:
     """Up to 10 days with places at the centre, with the places left that day."""
     free: dict[date, int] = {}
-    for s in open_slots(av, vaccine, since, now):
-        if s.centre_id == centre_id:
-            free[s.day] = free.get(s.day, 0) + s.free
+    for s in _open_at(av, vaccine, since, now, centre_id):
+        free[s.day] = free.get(s.day, 0) + s.free
     return sorted(free.items())[:MAX_DAYS]
 
 
 def slots(
     av: Availability, vaccine: Vaccine, since: date, now: datetime, centre_id: int, day: date
 ) -> list[Slot]:
-    found = [
-        s for s in open_slots(av, vaccine, since, now) if s.centre_id == centre_id and s.day == day
-    ]
+    found = [s for s in _open_at(av, vaccine, since, now, centre_id) if s.day == day]
     return sorted(found, key=lambda s: (s.start, s.id))[:MAX_SLOTS]
 
 
