@@ -45,7 +45,7 @@ class _Connection(asyncio.Protocol):
         self._waiting: deque[asyncio.Future[Any]] = deque()
         self._unsent: list[bytes] = []  # commands asked for in this turn of the event loop
         self._transport: asyncio.Transport | None = None
-        self._answers = 0  # replies read so far, for the watchdog
+        self._heard = 0.0  # loop time Redis last sent something, or the wait began
         self._watchdog: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -53,10 +53,10 @@ class _Connection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        self._heard = asyncio.get_running_loop().time()
         self._reader.feed(data)
         try:
             while (reply := self._reader.gets()) is not False:
-                self._answers += 1
                 waiter = self._waiting.popleft()
                 if waiter.done():  # its caller gave up (cancelled): the answer is dropped
                     continue
@@ -75,6 +75,8 @@ class _Connection(asyncio.Protocol):
             raise RedisConnectionError("Redis connection closed")
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
+        if not self._waiting:
+            self._heard = loop.time()  # nothing was owed until now
         self._waiting.append(waiter)
         # Written together at the end of this turn of the loop: one system call
         # for every command asked for meanwhile, instead of one each.
@@ -82,7 +84,7 @@ class _Connection(asyncio.Protocol):
         if len(self._unsent) == 1:
             loop.call_soon(self._flush)
         if self._watchdog is None:
-            self._arm(self._answers)
+            self._arm()
         return waiter
 
     def _flush(self) -> None:
@@ -90,20 +92,21 @@ class _Connection(asyncio.Protocol):
         if not self.closed and self._transport is not None:
             self._transport.write(data)
 
-    def _arm(self, answers: int) -> None:
+    def _arm(self) -> None:
         loop = asyncio.get_running_loop()
-        self._watchdog = loop.call_later(self.timeout, self._check, answers)
+        self._watchdog = loop.call_later(self.timeout / 4, self._check)
 
-    def _check(self, answers_then: int) -> None:
-        """No answer for a whole timeout while commands wait: Redis is gone silent.
-        Drop the connection, failing every waiting command (their requests answer 5xx)."""
+    def _check(self) -> None:
+        """Commands waiting and nothing heard for a whole timeout: Redis has gone
+        silent. Drop the connection, failing every waiting command (their requests
+        answer 5xx) within 1.25 timeouts."""
         self._watchdog = None
         if not self._waiting:
             return
-        if self._answers == answers_then:
+        if asyncio.get_running_loop().time() - self._heard > self.timeout:
             self._close(RedisTimeoutError("Redis did not answer in time"))
         else:
-            self._arm(self._answers)
+            self._arm()
 
     def _close(self, error: Exception) -> None:
         self.closed = True

@@ -67,7 +67,7 @@ async def test_a_killed_connection_fails_the_waiting_and_the_next_call_reconnect
     assert await pipe.execute_command("ECHO", "back") == b"back"
 
 
-async def test_a_silent_server_fails_the_calls_within_two_timeouts() -> None:
+async def test_a_silent_server_fails_the_calls_within_a_timeout_and_a_quarter() -> None:
     async def never_answer(reader, writer) -> None:
         await reader.read(1 << 16)
         await asyncio.sleep(30)
@@ -79,7 +79,7 @@ async def test_a_silent_server_fails_the_calls_within_two_timeouts() -> None:
     try:
         with pytest.raises(RedisTimeoutError):
             await client.execute_command("PING")
-        assert time.monotonic() - started < 0.7
+        assert 0.3 <= time.monotonic() - started < 1.0  # 0.375 s unless the machine is busy
     finally:
         await client.aclose()
         server.close()
