@@ -185,9 +185,14 @@ class SharedRateLimiter:
                 if self._tokens and time.monotonic() < self._until:
                     self._tokens -= 1
                     return
-                granted, left_ms = await self._take(
-                    keys=[self.key], args=[self.chunk, self.per_window, self.WINDOW_MS]
-                )
+                try:
+                    granted, left_ms = await self._take(
+                        keys=[self.key], args=[self.chunk, self.per_window, self.WINDOW_MS]
+                    )
+                except Exception as exc:  # noqa: BLE001 - Redis is down: wait for it
+                    log.warning("send_rate_unavailable", error=type(exc).__name__)
+                    await asyncio.sleep(0.5)
+                    continue
                 self._tokens, self._until = int(granted), time.monotonic() + int(left_ms) / 1000
                 if not self._tokens:
                     await asyncio.sleep(int(left_ms) / 1000)
@@ -208,7 +213,7 @@ class Entry:
 def read_entry(stream: str, entry_id: bytes, fields: dict[bytes, bytes]) -> Entry:
     try:
         bodies = [orjson.dumps(b) for b in orjson.loads(fields.get(b"bodies", b"[]"))]
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, TypeError):
         bodies = []  # unreadable: nothing to send, and it must not block the stream
         log.error("outbox_entry_unreadable", stream=stream)
     return Entry(

@@ -37,12 +37,28 @@ from kmcbot.dialogue.effects import (
 MAX_ACTIVE_PER_NUMBER = 4
 HORIZON_DAYS = 60  # how far ahead the availability snapshot looks
 
-_VIEW_SQL = """
+_VIEW_COLUMNS = """
 SELECT b.reference, b.code, b.status, b.slot_id, s.day, s.start_time, s.end_time,
        b.vaccine, b.first_dose, b.id_type, b.id_last4, b.id_hash, b.name, b.lang,
        c.id AS centre_id, c.code AS centre_code, c.name AS centre_name, c.address,
        c.ward, c.latitude, c.longitude
-FROM bookings b JOIN slots s ON s.id = b.slot_id JOIN centres c ON c.id = s.centre_id
+"""
+_VIEW_JOINS = "JOIN slots s ON s.id = b.slot_id JOIN centres c ON c.id = s.centre_id"
+_VIEW_SQL = f"{_VIEW_COLUMNS} FROM bookings b {_VIEW_JOINS}\n"
+
+# The booking, the slot's count and the news, and the new booking's view, in one
+# round trip (the slot's row is locked already; see _book_once).
+_INSERT_BOOKING = f"""
+WITH b AS (
+    INSERT INTO bookings (reference, code, slot_id, wa_id, id_type, id_hash, id_last4,
+                          name, vaccine, first_dose, lang, source_message_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *
+), counted AS (
+    UPDATE slots SET booked = booked + 1 WHERE id = $3
+), news AS (
+    INSERT INTO notifications (booking_id, kind) SELECT id, 'booked' FROM b
+)
+{_VIEW_COLUMNS} FROM b {_VIEW_JOINS}
 """
 
 
@@ -183,23 +199,21 @@ async def _book_once(pool: asyncpg.Pool, wa_id: str, effect: Book) -> Booked | R
         refusal = await _check_slot(conn, effect.slot_id, effect.vaccine, effect.first_dose)
         if refusal is not None:
             return Refused(refusal)
-        active = await conn.fetchval(
-            "SELECT count(*) FROM bookings WHERE wa_id = $1 AND status = 'booked'", wa_id
-        )
-        if active >= MAX_ACTIVE_PER_NUMBER:
-            return Refused(Refusal.NUMBER_LIMIT)
-        taken = await conn.fetchval(
-            """SELECT 1 FROM bookings WHERE id_type = $1 AND id_hash = $2
-               AND status IN ('booked', 'attended')""",
+        limits = await conn.fetchrow(
+            """SELECT (SELECT count(*) FROM bookings WHERE wa_id = $1 AND status = 'booked')
+                        AS active,
+                      EXISTS (SELECT 1 FROM bookings WHERE id_type = $2 AND id_hash = $3
+                              AND status IN ('booked', 'attended')) AS taken""",
+            wa_id,
             effect.id_type,
             effect.id_hash,
         )
-        if taken:
+        if limits["active"] >= MAX_ACTIVE_PER_NUMBER:
+            return Refused(Refusal.NUMBER_LIMIT)
+        if limits["taken"]:
             return Refused(Refusal.ID_ALREADY_BOOKED)
-        booking_id = await conn.fetchval(
-            """INSERT INTO bookings (reference, code, slot_id, wa_id, id_type, id_hash, id_last4,
-                                     name, vaccine, first_dose, lang, source_message_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id""",
+        row = await conn.fetchrow(
+            _INSERT_BOOKING,
             new_reference(),
             new_code(),
             effect.slot_id,
@@ -213,13 +227,8 @@ async def _book_once(pool: asyncpg.Pool, wa_id: str, effect: Book) -> Booked | R
             effect.lang,
             effect.message_id,
         )
-        await conn.execute("UPDATE slots SET booked = booked + 1 WHERE id = $1", effect.slot_id)
-        await conn.execute(
-            "INSERT INTO notifications (booking_id, kind) VALUES ($1, 'booked')", booking_id
-        )
-        view = await _fetch_view(conn, "b.id = $1", booking_id)
-        assert view is not None
-        return Booked(view)
+        assert row is not None
+        return Booked(_view(row))
 
 
 async def list_bookings(pool: asyncpg.Pool, wa_id: str) -> BookingsListed:
