@@ -161,8 +161,8 @@ async def redis_figures(url: str) -> tuple[int, int, float]:
     try:
         used = int((await client.info("memory"))["used_memory_dataset"])
         tags = []
-        async for key in client.scan_iter(match=f"{PREFIX}:*:s", count=1000):
-            tags.append(key.decode().split("{")[1].split("}")[0])
+        async for key in client.scan_iter(match=f"{PREFIX}:{{*}}:*:s", count=1000):
+            tags.append(key.decode().split(":")[-2])  # kmcbot:{shard}:<tag>:s
         sample, total = tags[:SAMPLE_CITIZENS], 0
         for tag in sample:  # every key of the citizen but the short-lived lock and lease
             names = {k: v for k, v in store.keys(tag).items() if k not in ("lock", "processing")}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import random
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
@@ -44,7 +45,7 @@ try:
     from kmcbot.sessions import RATE_LIMIT_PER_MINUTE as MESSAGES_PER_MINUTE
 except ImportError:  # a kmcbot without a per-number limit
     MESSAGES_PER_MINUTE = 1_000_000
-RATE_WINDOW_S = 61.0  # the bot's window is 60 s from the first message; 1 s of slack
+RATE_WINDOW_S = 61.0  # the bot counts the messages of the last 60 s; 1 s of slack
 # The most messages each kind of conversation can take (with every mistake and
 # one slot lost to someone else at confirm).
 MAX_MESSAGES = {"book": 19, "my_bookings": 2, "cancel": 4, "hi": 1}
@@ -163,8 +164,7 @@ class Citizen:
     numbers: Numbers
     references: list[str] = field(default_factory=list)  # its active bookings
     lang_chosen: bool = False
-    window_start: float = -1e9  # the bot's per-number rate window, mirrored
-    window_sent: int = 0
+    sent_at: deque[float] = field(default_factory=deque)  # the bot's sliding minute, mirrored
     # the conversation under way
     kind: Kind = Kind.HI
     step: Step = Step.LANGUAGE
@@ -179,13 +179,16 @@ class Citizen:
 
     def fits(self, kind: Kind, now: float) -> bool:
         """Whether the conversation fits in the number's per-minute budget."""
-        sent = 0 if now - self.window_start >= RATE_WINDOW_S else self.window_sent
-        return sent + MAX_MESSAGES[kind] <= MESSAGES_PER_MINUTE
+        return self._sent_lately(now) + MAX_MESSAGES[kind] <= MESSAGES_PER_MINUTE
 
     def sending(self, now: float) -> None:
-        if now - self.window_start >= RATE_WINDOW_S:
-            self.window_start, self.window_sent = now, 0
-        self.window_sent += 1
+        self._sent_lately(now)
+        self.sent_at.append(now)
+
+    def _sent_lately(self, now: float) -> int:
+        while self.sent_at and now - self.sent_at[0] >= RATE_WINDOW_S:
+            self.sent_at.popleft()
+        return len(self.sent_at)
 
     def next_kind(self, now: float) -> Kind | None:
         """After a booking, maybe a follow-up on the same number; None: this citizen is done."""

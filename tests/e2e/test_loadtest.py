@@ -5,6 +5,7 @@ the bot is, is bench/'s business."""
 from __future__ import annotations
 
 import argparse
+import random
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -115,3 +116,15 @@ def test_the_busiest_second_counts_a_sliding_window() -> None:
     assert busiest([], 1.0) == 0
     assert busiest([0.0, 0.5, 0.99, 1.2, 1.3, 1.4, 3.0], 1.0) == 5  # 0.5 .. 1.4
     assert busiest([0.0, 2.0, 4.0], 1.0) == 1
+
+
+def test_a_citizen_keeps_under_the_bots_sliding_minute() -> None:
+    """The bot counts the messages of the last 60 s, not of a minute from the
+    first: one at 0 s and 14 at 45-58 s leave no room for a booking at 62 s."""
+    rng = random.Random(1)
+    c = citizen.Citizen("919800000001", rng, citizen.Numbers(rng))
+    for t in [0, *range(45, 59)]:
+        c.sending(float(t))
+    assert not c.fits(citizen.Kind.BOOK, 62.0)  # a minute from the first ended at 61 s
+    assert c.fits(citizen.Kind.MY_BOOKINGS, 62.0)
+    assert c.fits(citizen.Kind.BOOK, 120.0)  # the 14 are more than 61 s old by then
