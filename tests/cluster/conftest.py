@@ -23,6 +23,8 @@ import pytest
 import redis
 from redis.asyncio.cluster import RedisCluster
 
+from tests.e2e.conftest import standin  # noqa: F401 - the e2e tests' Graph API stand-in
+
 NODES = 3
 
 

@@ -28,14 +28,6 @@ ADMIN = "cluster-admin-token"
 
 
 @pytest.fixture
-async def standin(aiohttp_server) -> HoldableStandIn:
-    fake = HoldableStandIn()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("")).rstrip("/")  # type: ignore[attr-defined]
-    return fake
-
-
-@pytest.fixture
 def settings(pg_url: str, redis_cluster_url: str, standin: HoldableStandIn) -> Settings:
     return Settings(
         database_url=pg_url,
