@@ -176,6 +176,7 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
             commands=_commands_of(app),
             claim_idle_ms=settings.claim_idle_ms,
             on_news=lambda news: mark_relayed(app[PG], decode_news(news)),
+            senders_key=f"{settings.redis_prefix}:senders",
         )
         task = asyncio.create_task(sender.run(), name="outbox-sender")
         yield

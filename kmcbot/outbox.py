@@ -149,6 +149,21 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """
 
+# The senders alive (each says so every few seconds): their number sets each
+# one's fair share of the streams.
+_ALIVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2]))
+return redis.call('ZCARD', KEYS[1])
+"""
+
+_GONE = """
+return redis.call('ZREM', KEYS[1], ARGV[1])
+"""
+
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
@@ -242,8 +257,13 @@ class Sender:
         consumer: str | None = None,
         claim_idle_ms: int = CLAIM_IDLE_MS,
         on_news: Callable[[str], Awaitable[None]] | None = None,
+        senders_key: str | None = None,
     ) -> None:
+        """With `senders_key`, each sender reads its fair share of the streams
+        (streams / senders alive, rounded up); without, as many as it can lease."""
         self.redis = redis
+        self.senders_key = senders_key
+        self._senders_alive = 1
         self.streams = list(streams)
         self.transport = transport
         self.limiter = limiter
@@ -257,6 +277,8 @@ class Sender:
         self._ack = (commands or redis).register_script(_ACK)
         self._lease = (commands or redis).register_script(_LEASE)
         self._release = (commands or redis).register_script(_RELEASE)
+        self._alive = (commands or redis).register_script(_ALIVE)
+        self._gone = (commands or redis).register_script(_GONE)
         self.reading: set[str] = set()  # the streams whose lease this sender holds
         self._chains: dict[str, deque[Entry]] = {}  # per citizen, while they have entries
         self._tasks: set[asyncio.Task[None]] = set()
@@ -272,14 +294,20 @@ class Sender:
 
     async def run(self) -> None:
         acks = asyncio.create_task(self._acknowledge())
+        alive = asyncio.create_task(self._say_alive()) if self.senders_key else None
         try:
             await asyncio.gather(*(self._read(stream) for stream in self.streams))
             while self._tasks:  # the entries in hand
                 await asyncio.wait(set(self._tasks))
         finally:
-            acks.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await acks
+            for task in (acks, alive):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            if self.senders_key:  # the others take its streams over without waiting
+                with contextlib.suppress(Exception):
+                    await self._gone(keys=[self.senders_key], args=[self.consumer])
             # What is left; if Redis fails now, those entries are sent again later.
             await self._flush_acks()
 
@@ -293,14 +321,11 @@ class Sender:
         while not self._stopping.is_set():
             try:
                 if time.monotonic() - leased_at > LEASE_MS / 3000:
-                    if not await self._lease(keys=[f"{stream}:sender"],
-                                             args=[self.consumer, LEASE_MS]):  # fmt: skip
-                        self.reading.discard(stream)  # another process reads it
+                    if not await self._hold(stream):  # another process reads it
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._stopping.wait(), 1)
                         continue
                     leased_at = time.monotonic()
-                    self.reading.add(stream)
                 if not grouped:  # inside the try: Redis may be down when we start
                     await self._ensure_group(stream)
                     grouped = True
@@ -332,6 +357,32 @@ class Sender:
             self.reading.discard(stream)
             with contextlib.suppress(Exception):
                 await self._release(keys=[f"{stream}:sender"], args=[self.consumer])
+
+    async def _hold(self, stream: str) -> bool:
+        """Take or renew the stream's lease, within this sender's fair share."""
+        share = -(-len(self.streams) // self._senders_alive)
+        if stream in self.reading:
+            if len(self.reading) > share:  # more senders now: leave this one to them
+                self.reading.discard(stream)
+                await self._release(keys=[f"{stream}:sender"], args=[self.consumer])
+                return False
+        elif len(self.reading) >= share:
+            return False
+        if not await self._lease(keys=[f"{stream}:sender"], args=[self.consumer, LEASE_MS]):
+            self.reading.discard(stream)
+            return False
+        self.reading.add(stream)
+        return True
+
+    async def _say_alive(self) -> None:
+        assert self.senders_key is not None
+        while True:
+            try:
+                alive = await self._alive(keys=[self.senders_key], args=[self.consumer, LEASE_MS])
+                self._senders_alive = max(1, int(alive))
+            except Exception as exc:  # noqa: BLE001 - keep the last count meanwhile
+                log.warning("sender_error", error=type(exc).__name__, during="alive")
+            await asyncio.sleep(LEASE_MS / 3000)
 
     async def _ensure_group(self, stream: str) -> None:
         try:

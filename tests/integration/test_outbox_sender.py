@@ -207,3 +207,33 @@ async def test_one_sender_at_a_time_reads_a_stream_and_another_takes_over(redis,
             for s in senders:
                 s.stop()
             await asyncio.wait_for(asyncio.gather(*tasks), 10)
+
+
+async def test_senders_share_the_streams_fairly_and_take_over_a_stopped_ones(
+    redis, standin
+) -> None:
+    """Four streams, two senders: two streams each; one stops, the other reads all four."""
+    streams = [f"kmcbot:{{{n}}}:outbox" for n in range(4)]
+    async with aiohttp.ClientSession() as http:
+        transport = GraphTransport(http, standin.url, "12345", standin.token)
+        senders = [
+            Sender(redis, streams, transport, SharedRateLimiter(redis, RATE_KEY, 1000),
+                   consumer=name, senders_key="kmcbot:senders")
+            for name in ("first", "second")
+        ]  # fmt: skip
+        tasks = [asyncio.create_task(s.run()) for s in senders]
+        try:
+            await eventually(lambda: [len(s.reading) for s in senders] == [2, 2], timeout=15)
+            senders[0].stop()
+            await asyncio.wait_for(tasks[0], 5)
+            await eventually(lambda: len(senders[1].reading) == 4, timeout=8)
+            for n, stream in enumerate(streams):
+                to = f"91980000000{n}"
+                body = orjson.dumps([text_body(to, "hi")])
+                await redis.xadd(stream, {"to": to, "tag": "t", "bodies": body})
+            for n in range(4):
+                await standin.wait_for(f"91980000000{n}", 1)
+        finally:
+            for s in senders:
+                s.stop()
+            await asyncio.wait_for(asyncio.gather(*tasks), 10)
