@@ -1,5 +1,5 @@
 """The relay: news of a booking, written to `notifications` in PostgreSQL in the
-same transaction as the change, moved onto the Redis outbox stream.
+same transaction as the change, moved onto the citizen's Redis outbox stream.
 
 One relay runs in every server process. Each pass is one short transaction:
 `SELECT ... FOR UPDATE SKIP LOCKED` takes a batch of unrelayed rows that no

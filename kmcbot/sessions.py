@@ -14,7 +14,7 @@ Two scripts carry the whole protocol:
   the stored session and profile.
 - COMMIT: compare-and-set the session on its version (a lock that expired
   mid-step must not overwrite a newer session), save the profile, append the
-  replies to the outbox stream, mark the message done and release the lock.
+  replies to the citizen's outbox stream, mark the message done and release the lock.
   Session, replies and "done" land together or not at all. A turn's replies
   are one outbox entry (a JSON array of Cloud API bodies), so one sender
   sends them, in order.
