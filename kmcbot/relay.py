@@ -16,11 +16,9 @@ sends just the news whose chat turn crashed after PostgreSQL committed.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 
 import asyncpg
 import orjson
@@ -29,6 +27,7 @@ import structlog
 
 from kmcbot.booking import repository
 from kmcbot.dialogue.notices import Kind, Notice, Templates, render
+from kmcbot.periodic import Periodic
 from kmcbot.sessions import SessionStore, user_tag
 from kmcbot.whatsapp.outbound import body as cloud_body
 
@@ -110,7 +109,7 @@ def notice_of(row: asyncpg.Record) -> Notice | None:
     return Notice(kind, repository._view(row), reason=row["slot_reason"] or "")
 
 
-class Relay:
+class Relay(Periodic):
     def __init__(
         self,
         pool: asyncpg.Pool,
@@ -134,23 +133,13 @@ class Relay:
         self.batch = batch
         self.poll_s = poll_s
         self.clock = clock
-        self._stopping = asyncio.Event()
-
-    def stop(self) -> None:
-        self._stopping.set()
+        super().__init__()
 
     async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                handled = await self.relay_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - must outlive PostgreSQL and Redis outages
-                log.error("relay_error", error=type(exc).__name__)
-                handled = 0
-            if handled < self.batch:  # caught up (or stuck): wait before the next pass
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self.poll_s)
+        async def one_batch() -> bool:  # a full batch: more may wait
+            return await self.relay_once() >= self.batch
+
+        await self.repeat(one_batch, self.poll_s, "relay_error")
 
     async def relay_once(self) -> int:
         """One batch: append its replies to the outbox and mark it relayed; how many

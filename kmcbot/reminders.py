@@ -9,15 +9,14 @@ tomorrow still gets its reminder on the next pass.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from contextlib import suppress
 from datetime import UTC, datetime, time, timedelta
 
 import asyncpg
 import structlog
 
 from kmcbot.booking.model import IST
+from kmcbot.periodic import Periodic
 
 log = structlog.get_logger()
 
@@ -51,7 +50,7 @@ def due(now: datetime, from_hour: int) -> bool:
     return from_hour <= hour < max(UNTIL_HOUR, from_hour + 1)
 
 
-class ReminderScheduler:
+class ReminderScheduler(Periodic):
     def __init__(
         self,
         pool: asyncpg.Pool,
@@ -64,22 +63,15 @@ class ReminderScheduler:
         self.from_hour = from_hour
         self.every_s = every_s
         self.clock = clock
-        self._stopping = asyncio.Event()
-
-    def stop(self) -> None:
-        self._stopping.set()
+        super().__init__()
 
     async def run(self) -> None:
-        while not self._stopping.is_set():
+        async def one_pass() -> bool:
             now = self.clock()
             if due(now, self.from_hour):
-                try:
-                    created = await schedule_reminders(self.pool, now)
-                    if created:
-                        log.info("reminders_scheduled", created=created)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - the next pass tries again
-                    log.error("reminders_error", error=type(exc).__name__)
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.every_s)
+                created = await schedule_reminders(self.pool, now)
+                if created:
+                    log.info("reminders_scheduled", created=created)
+            return False  # the next pass in every_s
+
+        await self.repeat(one_pass, self.every_s, "reminders_error")

@@ -190,10 +190,13 @@ class SessionStore:
         return self.outbox_keys[shard_of(tag, self.shards)]
 
     def keys(self, tag: str, message_id: str = "") -> dict[str, str]:
+        return self._keys(tag, message_key(message_id))
+
+    def _keys(self, tag: str, mkey: str) -> dict[str, str]:
         base = f"{self.prefix}:{{{shard_of(tag, self.shards)}}}:{tag}"
         return {
             "seen": f"{base}:seen",
-            "processing": f"{base}:m:{message_key(message_id)}",
+            "processing": f"{base}:m:{mkey}",
             "lock": f"{base}:lock",
             "session": f"{base}:s",
             "profile": f"{base}:p",
@@ -203,7 +206,8 @@ class SessionStore:
         }
 
     async def begin(self, tag: str, message_id: str, lease_ms: int | None = None) -> Loaded:
-        k = self.keys(tag, message_id)
+        mkey = message_key(message_id)  # hashed once: a key name and an argument
+        k = self._keys(tag, mkey)
         lease_ms = lease_ms or self.lease_ms
         token = secrets.token_hex(8)  # a new lock value per acquisition
         result = await self._begin(
@@ -218,7 +222,7 @@ class SessionStore:
                 k["polled"],
             ],
             args=[
-                message_key(message_id),
+                mkey,
                 token,
                 lease_ms,
                 RATE_LIMIT_PER_MINUTE,
@@ -259,9 +263,10 @@ class SessionStore:
         replies' entry, so the sender can mark it relayed once WhatsApp has accepted it.
         `erase` deletes the session and profile instead of saving them.
         """
-        k = self.keys(tag, message_id)
+        mkey = message_key(message_id)
+        k = self._keys(tag, mkey)
         args: list[str | int | float] = [
-            message_key(message_id),
+            mkey,
             loaded.token,
             loaded.version,
             session,

@@ -263,9 +263,15 @@ def on_booked(s: Session, ctx: Context, result: Result) -> Outcome:
 def _done(s: Session, ctx: Context, key: str, b: BookingView) -> Outcome:
     """The booking as the ticket to show at the centre; plain text, so it stays
     readable when forwarded or screenshotted. The citizen is back at the menu."""
-    lang = lang_of(s, ctx)
+    new = replace(s, state=State.MENU, draft=Draft(), strikes=0, offered=(), updated_at=ctx.now)
+    return Outcome(new, (Say(booking_text(lang_of(s, ctx), key, b)),))
+
+
+def booking_text(lang: Lang, key: str, b: BookingView) -> str:
+    """A booking in the `key` text (the ticket, a moved ticket, the reminder): every
+    field those texts use; each text takes the ones it names."""
     c = b.centre
-    ticket = text(
+    return text(
         lang,
         key,
         reference=b.reference,
@@ -276,15 +282,13 @@ def _done(s: Session, ctx: Context, key: str, b: BookingView) -> Outcome:
         date=show_date(lang, b.day),
         slot=slot_title(lang, b.start, b.end),
         vaccine=vaccine_name(lang, b.vaccine),
-        id_type=_id_type_label(lang, b.id_type),
+        id_type=id_type_label(lang, b.id_type),
         masked=masked_last4(b.id_last4),
         name=b.name,
-    )
-    new = replace(s, state=State.MENU, draft=Draft(), strikes=0, offered=(), updated_at=ctx.now)
-    return Outcome(new, (Say(ticket[:4096]),))
+    )[:4096]
 
 
-def _id_type_label(lang: Lang, id_type: str) -> str:
+def id_type_label(lang: Lang, id_type: str) -> str:
     """The ID type's name; a type this code does not know is shown as stored."""
     try:
         return id_type_name(lang, IdType(id_type))

@@ -17,18 +17,14 @@ one-line parameters. The templates must be registered with Meta, per language
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 
-from kmcbot.booking.availability import Availability
-from kmcbot.booking.ids import IdType
 from kmcbot.booking.model import BookingView
-from kmcbot.dialogue import booking_flow
-from kmcbot.dialogue.catalogue import id_type_name, show_date, text
-from kmcbot.dialogue.core import Context, truncate
-from kmcbot.dialogue.effects import Booked, Moved
-from kmcbot.dialogue.model import Lang, Session, State
-from kmcbot.dialogue.questions import map_link, slot_title
+from kmcbot.dialogue.booking_flow import booking_text, id_type_label
+from kmcbot.dialogue.catalogue import show_date, text
+from kmcbot.dialogue.core import truncate
+from kmcbot.dialogue.model import Lang
+from kmcbot.dialogue.questions import slot_title
 from kmcbot.messages import Ask, Button, Reply, Say, Template
 
 REBOOK = "menu:book"  # the menu's own option id: a tap starts a new booking from any state
@@ -91,31 +87,13 @@ def free_form(notice: Notice) -> Reply:
             )
             return Ask(body, (Button(REBOOK, text(lang, "notice.rebook")),))
         case Kind.REMINDER:
-            c = b.centre
-            return Say(
-                text(
-                    lang,
-                    "notice.reminder",
-                    reference=b.reference,
-                    code=b.code,
-                    centre=c.name,
-                    address=c.address,
-                    map=map_link(c.latitude, c.longitude),
-                    date=show_date(lang, b.day),
-                    slot=slot_title(lang, b.start, b.end),
-                    id_type=_id_type(lang, b.id_type),
-                )[:4096]
-            )
+            return Say(booking_text(lang, "notice.reminder", b))
 
 
 def ticket(kind: Kind, b: BookingView) -> Reply:
-    """The confirmation ticket exactly as the chat renders it: the dialogue's own
-    result handler, run on a throwaway session in the booking's language."""
-    lang = lang_of(b)
-    now = datetime.now(UTC)
-    ctx = Context(now, Availability({}, ()), b"", lang)
-    result = Booked(b) if kind is Kind.BOOKED else Moved(b)
-    return booking_flow.on_booked(Session(State.BOOKING, lang, now), ctx, result).replies[0]
+    """The confirmation ticket exactly as the chat renders it."""
+    key = "booked.text" if kind is Kind.BOOKED else "moved.text"
+    return Say(booking_text(lang_of(b), key, b))
 
 
 def template(notice: Notice, templates: Templates) -> Template:
@@ -128,7 +106,7 @@ def template(notice: Notice, templates: Templates) -> Template:
         case Kind.SLOT_CANCELLED:
             name, params = templates.slot_cancelled, (b.centre.name, *when, _reason(notice))
         case Kind.REMINDER:
-            id_type = _id_type(lang, b.id_type)
+            id_type = id_type_label(lang, b.id_type)
             name = templates.reminder
             params = (b.reference, b.code, b.centre.name, b.centre.address, *when, id_type)
     # The approved slot-cancelled template has one quick-reply button: "Book again".
@@ -145,10 +123,3 @@ def _reason(notice: Notice) -> str:
 def _param(value: str) -> str:
     # Template parameters may hold no newline or tab, nor runs of spaces, and not be empty.
     return truncate(value, MAX_PARAM) or "-"
-
-
-def _id_type(lang: Lang, id_type: str) -> str:
-    try:
-        return id_type_name(lang, IdType(id_type))
-    except ValueError:
-        return id_type  # a type this code does not know is shown as stored

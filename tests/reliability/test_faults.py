@@ -24,6 +24,7 @@ import structlog
 from kmcbot.messages import Choice, Text
 from tests.factories import assert_counts_consistent, eventually, make_centre, make_slot
 from tests.reliability.conftest import (
+    Plan,
     base_url,
     counts,
     drive_to_confirm,
@@ -35,6 +36,15 @@ from tests.reliability.conftest import (
     through,
 )
 from tests.reliability.faultproxy import FaultProxy
+
+
+async def one_citizen_for_a_new_slot(pg: asyncpg.Pool) -> Plan:
+    """A citizen's booking plan for a fresh slot with 5 places."""
+    centre = await make_centre(pg)
+    slot_id = await make_slot(pg, centre, capacity=5)
+    day = await pg.fetchval("SELECT day FROM slots WHERE id = $1", slot_id)
+    (plan,) = plans(1, centre, day, slot_id)
+    return plan
 
 
 async def first_reply(standin, wa_id: str, n: int = 1, timeout: float = 10) -> dict:
@@ -166,10 +176,7 @@ async def test_redis_restarted_empty_mid_booking_starts_the_citizen_again(
 ) -> None:
     if private_redis is None:
         pytest.skip("no redis-server binary to restart")
-    centre = await make_centre(pg)
-    slot_id = await make_slot(pg, centre, capacity=5)
-    day = await pg.fetchval("SELECT day FROM slots WHERE id = $1", slot_id)
-    (plan,) = plans(1, centre, day, slot_id)
+    plan = await one_citizen_for_a_new_slot(pg)
     client = await app_factory()
     url = base_url(client)
     steps = plan.up_to_confirm()
@@ -220,10 +227,7 @@ async def test_a_burst_beyond_the_redis_pool_is_answered_without_errors(
 async def test_postgres_cut_mid_booking_answers_503_and_books_nothing_half(
     pg, pg_url, redis, app_factory, hook, standin
 ) -> None:
-    centre = await make_centre(pg)
-    slot_id = await make_slot(pg, centre, capacity=5)
-    day = await pg.fetchval("SELECT day FROM slots WHERE id = $1", slot_id)
-    (plan,) = plans(1, centre, day, slot_id)
+    plan = await one_citizen_for_a_new_slot(pg)
     async with FaultProxy(*target_of(pg_url)) as proxy:
         client = await app_factory(database_url=through(pg_url, proxy))
         url = base_url(client)
@@ -257,7 +261,7 @@ async def test_postgres_cut_mid_booking_answers_503_and_books_nothing_half(
             timeout=10,
         )
         assert await pg.fetchval("SELECT count(*) FROM bookings") == 0
-        assert await counts(pg, slot_id) == (0, 0, 5)
+        assert await counts(pg, plan.slot_id) == (0, 0, 5)
         await assert_counts_consistent(pg)
 
         # Still down: another citizen's first message is not acknowledged either.
@@ -268,7 +272,7 @@ async def test_postgres_cut_mid_booking_answers_503_and_books_nothing_half(
         proxy.passing()
         statuses = await hook.deliver(url, confirm, tries=30)
         assert statuses[-1] == 200
-        assert await counts(pg, slot_id) == (1, 1, 5)
+        assert await counts(pg, plan.slot_id) == (1, 1, 5)
         await assert_counts_consistent(pg)
         reference = await pg.fetchval("SELECT reference FROM bookings WHERE wa_id = $1", plan.wa_id)
         await eventually(
@@ -282,10 +286,7 @@ async def test_redis_cut_after_the_booking_committed_answers_503_and_redelivery_
     """The booking is committed in PostgreSQL, then Redis fails before the turn is
     saved: the webhook must not answer 200 (the reply is not stored), and
     WhatsApp's redelivery must give the citizen their ticket without a second booking."""
-    centre = await make_centre(pg)
-    slot_id = await make_slot(pg, centre, capacity=5)
-    day = await pg.fetchval("SELECT day FROM slots WHERE id = $1", slot_id)
-    (plan,) = plans(1, centre, day, slot_id)
+    plan = await one_citizen_for_a_new_slot(pg)
     async with FaultProxy(*target_of(redis_url)) as proxy:
         # A short lease, so that the redelivery need not wait 10 s for the first try's mark.
         client = await app_factory(redis_url=through(redis_url, proxy), lock_lease_ms=1500)
@@ -315,11 +316,11 @@ async def test_redis_cut_after_the_booking_committed_answers_503_and_redelivery_
             await blocker.close()
         status = await answer
         assert 500 <= status < 600
-        assert await counts(pg, slot_id) == (1, 1, 5)
+        assert await counts(pg, plan.slot_id) == (1, 1, 5)
         proxy.passing()
         statuses = await hook.deliver(url, confirm, tries=40, max_pause=0.5)
         assert statuses[-1] == 200
-        assert await counts(pg, slot_id) == (1, 1, 5)  # the redelivery did not book again
+        assert await counts(pg, plan.slot_id) == (1, 1, 5)  # the redelivery did not book again
         await assert_counts_consistent(pg)
         reference = await pg.fetchval("SELECT reference FROM bookings WHERE wa_id = $1", plan.wa_id)
         await eventually(
@@ -330,10 +331,7 @@ async def test_redis_cut_after_the_booking_committed_answers_503_and_redelivery_
 async def test_redeliveries_during_an_outage_do_not_use_up_the_citizens_rate_limit(
     pg, pg_url, app_factory, hook, standin
 ) -> None:
-    centre = await make_centre(pg)
-    slot_id = await make_slot(pg, centre, capacity=5)
-    day = await pg.fetchval("SELECT day FROM slots WHERE id = $1", slot_id)
-    (plan,) = plans(1, centre, day, slot_id)
+    plan = await one_citizen_for_a_new_slot(pg)
     async with FaultProxy(*target_of(pg_url)) as proxy:
         client = await app_factory(database_url=through(pg_url, proxy))
         url = base_url(client)

@@ -1,0 +1,39 @@
+"""A background task that runs a pass now and then until stopped, outliving failures
+(the relay and the reminder scheduler)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+
+import structlog
+
+log = structlog.get_logger()
+
+
+class Periodic:
+    def __init__(self) -> None:
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the pass in hand, then return from the loop."""
+        self._stopping.set()
+
+    async def repeat(
+        self, one_pass: Callable[[], Awaitable[bool]], pause_s: float, error_event: str
+    ) -> None:
+        """`one_pass` until stopped; it returns whether to go again at once (more
+        work waits), else the loop pauses `pause_s`. A failed pass is logged and
+        counts as done: PostgreSQL or Redis may be down for a while."""
+        while not self._stopping.is_set():
+            try:
+                again = await one_pass()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - must outlive PostgreSQL and Redis outages
+                log.error(error_event, error=type(exc).__name__)
+                again = False
+            if not again:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), pause_s)
