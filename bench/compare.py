@@ -120,7 +120,10 @@ class Server:
     ) -> None:
         self.name, self.log = name, log_dir / f"{name}.log"
         with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log, cwd=cwd)
+            # A session of its own: stop() can end its workers too, whatever happens.
+            self.proc = subprocess.Popen(
+                argv, env=env, stdout=log, stderr=log, cwd=cwd, start_new_session=True
+            )
 
     async def ready(self, url: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -142,11 +145,11 @@ class Server:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(15)
+                self.proc.wait(30)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
 
 

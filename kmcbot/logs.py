@@ -12,6 +12,8 @@ import sys
 import orjson
 import structlog
 
+_HANDLER = "kmcbot"
+
 
 def setup(fmt: str = "json", level: int = logging.INFO) -> None:
     shared: list[structlog.typing.Processor] = [
@@ -22,14 +24,38 @@ def setup(fmt: str = "json", level: int = logging.INFO) -> None:
     if fmt == "console":
         renderer: structlog.typing.Processor = structlog.dev.ConsoleRenderer()
         factory: structlog.typing.WrappedLogger = structlog.PrintLoggerFactory(sys.stderr)
+        text_renderer = renderer
     else:
         renderer = structlog.processors.JSONRenderer(serializer=orjson.dumps)
         factory = structlog.BytesLoggerFactory(sys.stderr.buffer)
+        text_renderer = structlog.processors.JSONRenderer(
+            serializer=lambda event, **_: orjson.dumps(event).decode()
+        )
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=factory,
         cache_logger_on_first_use=True,
     )
+    # Libraries log through the standard library (asyncpg's pool, aiohttp's
+    # request errors): their records become the same lines, not plain-text
+    # tracebacks in the middle of the JSON.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                text_renderer,
+            ],
+        )
+    )
+    handler.set_name(_HANDLER)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER]:
+        root.removeHandler(old)  # set up again (tests): one line per record still
+    root.addHandler(handler)
+    root.setLevel(level)
     # aiohttp's own access log would repeat each request in another format.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

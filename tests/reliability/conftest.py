@@ -519,8 +519,7 @@ class BotProcess:
         if self.proc is None or self.proc.returncode is not None:
             return
         self.send(signal.SIGCONT)
-        # With --workers, SIGTERM would end the parent alone; on SIGINT it stops its workers.
-        self.send(signal.SIGINT if "--workers" in self.args else signal.SIGTERM)
+        self.send(signal.SIGTERM)  # with --workers, the parent stops them
         try:
             await asyncio.wait_for(self.proc.wait(), 15)
         except TimeoutError:

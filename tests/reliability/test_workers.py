@@ -1,0 +1,60 @@
+"""`kmcbot serve --workers 2` stops as a whole: no worker serves on unsupervised.
+
+A worker left running after its parent is gone keeps its outbox lease and its
+sender, and so sends replies nobody can stop (a benchmark once found two such
+workers sending to a stand-in long gone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import psutil
+
+from tests.reliability.conftest import BotProcess, Bots
+
+
+async def two_workers(bots: Bots) -> tuple[BotProcess, list[psutil.Process]]:
+    (bot,) = await bots.spawn(1, args=["--workers", "2"])
+    workers = psutil.Process(bot.pid).children()
+    assert len(workers) == 2, workers
+    return bot, workers
+
+
+async def gone(procs: list[psutil.Process], within: float) -> list[psutil.Process]:
+    """Those of `procs` still running after `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        alive = [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        if not alive:
+            return []
+        await asyncio.sleep(0.1)
+    return alive
+
+
+async def test_sigterm_to_the_parent_stops_every_worker(bots: Bots) -> None:
+    bot, workers = await two_workers(bots)
+    bot.send(signal.SIGTERM)
+    assert bot.proc is not None
+    assert await asyncio.wait_for(bot.proc.wait(), 25) == 0
+    assert await gone(workers, 1) == []
+    events = [e.get("event") for e in bot.logs()]
+    assert "stopping" in events
+
+
+async def test_workers_end_when_the_parent_is_killed(bots: Bots) -> None:
+    bot, workers = await two_workers(bots)
+    await bot.kill9()
+    assert await gone(workers, 25) == []
+
+
+async def test_a_worker_that_dies_ends_the_service_with_an_error(bots: Bots) -> None:
+    bot, workers = await two_workers(bots)
+    workers[0].kill()
+    assert bot.proc is not None
+    assert await asyncio.wait_for(bot.proc.wait(), 25) == 1
+    assert await gone(workers, 1) == []
+    exited = [e for e in bot.logs() if e.get("event") == "worker_exited"]
+    assert [e["exitcode"] for e in exited] == [-signal.SIGKILL]
