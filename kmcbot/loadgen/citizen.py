@@ -181,6 +181,16 @@ class Citizen:
         """Whether the conversation fits in the number's per-minute budget."""
         return self._sent_lately(now) + MAX_MESSAGES[kind] <= MESSAGES_PER_MINUTE
 
+    def wait_for_room(self, now: float) -> float:
+        """Seconds until one more message fits the number's minute (0.0: it fits now).
+
+        A conversation's plan can run over: each pick that others' bookings took
+        away costs messages. The citizen then waits, as one told to slow down would.
+        """
+        if self._sent_lately(now) < MESSAGES_PER_MINUTE:
+            return 0.0
+        return self.sent_at[0] + RATE_WINDOW_S - now
+
     def sending(self, now: float) -> None:
         self._sent_lately(now)
         self.sent_at.append(now)

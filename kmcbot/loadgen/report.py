@@ -32,6 +32,7 @@ class Stats:
     bookings: int = 0
     cancellations: int = 0
     lost_slots: int = 0
+    waits_for_room: int = 0  # sends held back: the number's minute was full (re-picks)
     no_places: int = 0  # booking conversations the bot ended: no places left for the vaccine
     errors: Counter[str] = field(default_factory=Counter)
     samples: list[str] = field(default_factory=list)  # the first unexpected replies
@@ -65,6 +66,7 @@ class Report:
     bookings_made: int
     cancellations: int
     places_taken_by_others: int  # a centre, day or slot gone between list and pick
+    waits_for_room: int  # sends held back to keep under the bot's per-number minute
     ended_with_no_places: int  # the menu instead of a list: sold out (not counted as error)
     errors: dict[str, int]
     unexpected_samples: list[str]
@@ -102,7 +104,8 @@ class Report:
             + f", {self.conversations_abandoned_at_end} cut off at the end",
             f"  bookings        {self.bookings_made} made, {self.cancellations} cancelled, "
             f"{self.places_taken_by_others} picks whose last places others took first, "
-            f"{self.ended_with_no_places} conversations ended with no places left",
+            f"{self.ended_with_no_places} conversations ended with no places left, "
+            f"{self.waits_for_room} sends held back by the per-number limit",
             f"  errors          {errors}",
             f"  load generator  {self.generator_cpu_percent:.0f}% of a CPU core",
         ]

@@ -156,6 +156,9 @@ class Run:
     async def converse(self, citizen: Citizen, kind: Kind, webhook: str) -> bool:
         action: Send | Done | Unexpected = citizen.start(kind, self.today)
         while isinstance(action, Send):
+            if wait := citizen.wait_for_room(time.monotonic()):
+                self.stats.waits_for_room += 1
+                await asyncio.sleep(wait)
             if self.over():
                 self.stats.abandoned += 1
                 return False
@@ -273,6 +276,7 @@ class Run:
             bookings_made=s.bookings,
             cancellations=s.cancellations,
             places_taken_by_others=s.lost_slots,
+            waits_for_room=s.waits_for_room,
             ended_with_no_places=s.no_places,
             errors=dict(s.errors),
             unexpected_samples=s.samples,

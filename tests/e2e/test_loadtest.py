@@ -128,3 +128,14 @@ def test_a_citizen_keeps_under_the_bots_sliding_minute() -> None:
     assert not c.fits(citizen.Kind.BOOK, 62.0)  # a minute from the first ended at 61 s
     assert c.fits(citizen.Kind.MY_BOOKINGS, 62.0)
     assert c.fits(citizen.Kind.BOOK, 120.0)  # the 14 are more than 61 s old by then
+
+
+def test_a_citizen_over_its_minute_waits_for_the_oldest_message_to_leave_it() -> None:
+    """Re-picks can take a conversation past its plan: the next send then waits."""
+    rng = random.Random(1)
+    c = citizen.Citizen("919800000001", rng, citizen.Numbers(rng))
+    for t in range(10, 10 + citizen.MESSAGES_PER_MINUTE):
+        assert c.wait_for_room(float(t)) == 0.0
+        c.sending(float(t))
+    assert c.wait_for_room(40.0) == 10 + citizen.RATE_WINDOW_S - 40  # the one sent at 10 s
+    assert c.wait_for_room(10 + citizen.RATE_WINDOW_S) == 0.0
