@@ -397,6 +397,7 @@ async def mixes(
         opts = loadgen.Options(
             url=bot_url,
             citizens=args.mix_citizens,
+            ramp_up=args.mix_ramp_up,
             rate=rate,
             duration=args.mix_duration,
             mix="full",
@@ -423,6 +424,9 @@ if __name__ == "__main__":
     p.add_argument("--mix-rate", type=float, default=1000, help="offered msg/s for the mix")
     p.add_argument("--mix-duration", type=float, default=20, help="seconds per mix run")
     p.add_argument("--mix-citizens", type=int, default=300)
+    p.add_argument(
+        "--mix-ramp-up", type=float, default=5, help="seconds over which the mix's citizens start"
+    )
     p.add_argument("--workers", type=int, default=1, help="kmcbot serve --workers")
     p.add_argument(
         "--profile", action="store_true", help="py-spy kmcbot in its storm and the flat-out mix"

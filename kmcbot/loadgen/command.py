@@ -24,6 +24,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--citizens", type=int, default=50, help="concurrent simulated citizens")
     p.add_argument(
+        "--ramp-up",
+        type=float,
+        default=0.0,
+        help="seconds over which the citizens start, spread evenly [0: all at once]",
+    )
+    p.add_argument(
         "--rate", type=float, default=0.0, help="inbound messages/s, open loop; 0: flat out"
     )
     p.add_argument("--duration", type=float, help="seconds to run [10 unless --conversations]")
@@ -53,6 +59,7 @@ def loadtest(args: argparse.Namespace) -> int:
     opts = Options(
         urls=tuple(args.url or (DEFAULT_URL,)),
         citizens=max(1, args.citizens),
+        ramp_up=max(0.0, args.ramp_up),
         rate=max(0.0, args.rate),
         duration=args.duration,
         conversations=args.conversations,

@@ -53,6 +53,7 @@ class Report:
     url: str
     mix: str
     citizens: int
+    ramp_up_s: float
     offered_rate: float  # 0: as fast as replies allow
     seconds: float
     messages: int
@@ -91,7 +92,9 @@ class Report:
         done = ", ".join(f"{k} {v}" for k, v in sorted(self.conversations_completed.items()))
         errors = ", ".join(f"{k}: {v}" for k, v in sorted(self.errors.items())) or "none"
         lines = [
-            f"kmcbot loadtest  {self.url}  mix {self.mix}  {self.citizens} citizens  {rate}",
+            f"kmcbot loadtest  {self.url}  mix {self.mix}  {self.citizens} citizens"
+            + (f" (started over {self.ramp_up_s:g} s)" if self.ramp_up_s else "")
+            + f"  {rate}",
             f"  duration        {self.seconds:.1f} s",
             f"  inbound         {self.messages} messages ({self.accepted} answered 200), "
             f"{self.messages_per_s:.1f} msg/s",

@@ -46,6 +46,7 @@ class Options:
     url: str = "http://127.0.0.1:8080"  # the bot; a comma list for several
     urls: tuple[str, ...] = ()  # several bots, citizens spread round robin; overrides url
     citizens: int = 50
+    ramp_up: float = 0.0  # seconds over which the citizens start, evenly spread
     rate: float = 0.0  # inbound messages/s; 0: as fast as replies allow
     duration: float | None = None  # seconds; with neither limit, 10 s
     conversations: int | None = None
@@ -131,8 +132,11 @@ class Run:
         self.stats.started[kind] += 1
         return True
 
-    async def slot(self) -> None:
+    async def slot(self, index: int) -> None:
         first = Kind.HI if self.opts.mix == "hi" else Kind.BOOK
+        # Started together, citizens stay in step: 300 would confirm their
+        # bookings in the same half second, 3 s in. People arrive spread out.
+        await asyncio.sleep(self.opts.ramp_up * index / self.opts.citizens)
         while True:
             seed = self.rng.randrange(2**32)
             citizen = Citizen(self.numbers.wa_id(), random.Random(seed), self.numbers)
@@ -247,7 +251,7 @@ class Run:
         self.deadline = None if limit is None else self.began + limit
         ticker = asyncio.create_task(self.progress()) if self.opts.progress else None
         try:
-            await asyncio.gather(*(self.slot() for _ in range(self.opts.citizens)))
+            await asyncio.gather(*(self.slot(i) for i in range(self.opts.citizens)))
         finally:
             if ticker is not None:
                 ticker.cancel()
@@ -263,6 +267,7 @@ class Run:
             url=", ".join(self.targets),
             mix=self.opts.mix,
             citizens=self.opts.citizens,
+            ramp_up_s=self.opts.ramp_up,
             offered_rate=self.opts.rate,
             seconds=round(seconds, 2),
             messages=s.answered,
