@@ -1,8 +1,10 @@
 """Bookings in PostgreSQL: each change is one short transaction.
 
-The slot row is locked with `SELECT ... FOR UPDATE` before its count is
-checked and changed, so two citizens can never take the last place together;
-the schema's CHECK and unique indexes catch anything this code gets wrong.
+A booking is one call of the SQL function kmcbot_book (sql/004), a single
+round trip. There, as in the moves and cancellations here, the slot row is
+locked with `SELECT ... FOR UPDATE` before its count is checked and changed,
+so two citizens can never take the last place together; the schema's CHECK
+and unique indexes catch anything this code gets wrong.
 Locks are always taken in one order (the citizen's number, then slots by id)
 so that crossing reschedules cannot deadlock.
 """
@@ -46,20 +48,8 @@ SELECT b.reference, b.code, b.status, b.slot_id, s.day, s.start_time, s.end_time
 _VIEW_JOINS = "JOIN slots s ON s.id = b.slot_id JOIN centres c ON c.id = s.centre_id"
 _VIEW_SQL = f"{_VIEW_COLUMNS} FROM bookings b {_VIEW_JOINS}\n"
 
-# The booking, the slot's count and the news, and the new booking's view, in one
-# round trip (the slot's row is locked already; see _book_once).
-_INSERT_BOOKING = f"""
-WITH b AS (
-    INSERT INTO bookings (reference, code, slot_id, wa_id, id_type, id_hash, id_last4,
-                          name, vaccine, first_dose, lang, source_message_id)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *
-), counted AS (
-    UPDATE slots SET booked = booked + 1 WHERE id = $3
-), news AS (
-    INSERT INTO notifications (booking_id, kind) SELECT id, 'booked' FROM b
-)
-{_VIEW_COLUMNS} FROM b {_VIEW_JOINS}
-"""
+# Every check and write of a booking in one round trip (sql/004_book_function.sql).
+_BOOK = "SELECT * FROM kmcbot_book($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 
 
 def _view(row: asyncpg.Record) -> BookingView:
@@ -185,35 +175,8 @@ async def book(pool: asyncpg.Pool, wa_id: str, effect: Book) -> Booked | Refused
 
 async def _book_once(pool: asyncpg.Pool, wa_id: str, effect: Book) -> Booked | Refused:
     async with pool.acquire() as conn:
-        # A slot full right now is refused without queueing for its row lock (the
-        # hot-slot rush); any other answer is decided under the lock below.
-        if await conn.fetchval(
-            "SELECT booked >= capacity FROM slots WHERE id = $1", effect.slot_id
-        ) and not await _fetch_view(conn, "b.source_message_id = $1", effect.message_id):
-            return Refused(Refusal.SLOT_FULL)
-    async with pool.acquire() as conn, conn.transaction():
-        earlier = await _fetch_view(conn, "b.source_message_id = $1", effect.message_id)
-        if earlier is not None:  # a redelivered message never books twice
-            return Booked(earlier)
-        await _lock_number(conn, wa_id)
-        refusal = await _check_slot(conn, effect.slot_id, effect.vaccine, effect.first_dose)
-        if refusal is not None:
-            return Refused(refusal)
-        limits = await conn.fetchrow(
-            """SELECT (SELECT count(*) FROM bookings WHERE wa_id = $1 AND status = 'booked')
-                        AS active,
-                      EXISTS (SELECT 1 FROM bookings WHERE id_type = $2 AND id_hash = $3
-                              AND status IN ('booked', 'attended')) AS taken""",
-            wa_id,
-            effect.id_type,
-            effect.id_hash,
-        )
-        if limits["active"] >= MAX_ACTIVE_PER_NUMBER:
-            return Refused(Refusal.NUMBER_LIMIT)
-        if limits["taken"]:
-            return Refused(Refusal.ID_ALREADY_BOOKED)
         row = await conn.fetchrow(
-            _INSERT_BOOKING,
+            _BOOK,
             new_reference(),
             new_code(),
             effect.slot_id,
@@ -226,9 +189,12 @@ async def _book_once(pool: asyncpg.Pool, wa_id: str, effect: Book) -> Booked | R
             effect.first_dose,
             effect.lang,
             effect.message_id,
+            MAX_ACTIVE_PER_NUMBER,
         )
-        assert row is not None
-        return Booked(_view(row))
+    assert row is not None
+    if row["outcome"] != "booked":
+        return Refused(Refusal(row["outcome"]))
+    return Booked(_view(row))
 
 
 async def list_bookings(pool: asyncpg.Pool, wa_id: str) -> BookingsListed:

@@ -43,20 +43,39 @@ async def test_a_redelivered_message_never_books_twice(pg, slot) -> None:
 
 async def test_the_same_redelivered_message_raced_books_once(pg, slot) -> None:
     effect = book_effect(slot, 1, message_id="wamid.raced")
-    results = await asyncio.gather(
-        *(repository.book(pg, "919800000001", effect) for _ in range(5))
-    )
+    results = await asyncio.gather(*(repository.book(pg, "919800000001", effect) for _ in range(5)))
     assert {r.booking.reference for r in results if isinstance(r, Booked)}.__len__() == 1
     assert await pg.fetchval("SELECT count(*) FROM bookings") == 1
 
 
 async def test_a_full_slot_refuses(pg, slot) -> None:
     for n in range(3):
-        assert isinstance(await repository.book(pg, f"9198000000{n:02d}", book_effect(slot, n)),
-                          Booked)
+        assert isinstance(
+            await repository.book(pg, f"9198000000{n:02d}", book_effect(slot, n)), Booked
+        )
     assert await repository.book(pg, "919800000099", book_effect(slot, 99)) == Refused(
         Refusal.SLOT_FULL
     )
+
+
+async def test_a_redelivery_after_the_slot_filled_still_gets_its_booking(pg, slot) -> None:
+    """The full-slot shortcut (no queueing for the row lock) must not refuse it."""
+    effect = book_effect(slot, 0, message_id="wamid.first")
+    first = await repository.book(pg, "919800000000", effect)
+    for n in range(1, 3):
+        assert isinstance(
+            await repository.book(pg, f"9198000000{n:02d}", book_effect(slot, n)), Booked
+        )
+    assert await repository.book(pg, "919800000000", effect) == first
+
+
+async def test_a_cancelled_or_unknown_slot_is_gone(pg, slot) -> None:
+    await pg.execute("UPDATE slots SET status = 'cancelled' WHERE id = $1", slot)
+    gone = Refused(Refusal.SLOT_GONE)
+    assert await repository.book(pg, "919800000001", book_effect(slot, 1)) == gone
+    assert await repository.book(pg, "919800000001", book_effect(slot + 1000, 2)) == gone
+    assert await pg.fetchval("SELECT count(*) FROM bookings") == 0
+    assert await pg.fetchval("SELECT count(*) FROM notifications") == 0
 
 
 async def test_one_active_booking_per_id_across_numbers(pg, slot) -> None:
