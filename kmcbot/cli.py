@@ -5,15 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import gc
 import multiprocessing
-import multiprocessing.connection
 import os
 import shutil
-import signal
 import socket
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
@@ -23,11 +19,9 @@ import structlog
 
 from kmcbot import db, logs
 from kmcbot.settings import Settings, SettingsError, from_env
+from kmcbot.workers import supervise, watch_the_stop
 
 log = structlog.get_logger()
-
-# A worker gets this long to finish its requests and stop its sender.
-WORKER_STOP_S = 20
 
 
 @contextlib.contextmanager
@@ -55,32 +49,27 @@ def _serve_one(settings: Settings, host: str, port: int, sock: socket.socket | N
     from kmcbot.app import create_app
 
     logs.setup(settings.log_format)
-    _end_with_parent()
     with contextlib.suppress(ImportError):
         import uvloop
 
         uvloop.install()
+    loop = asyncio.new_event_loop()
     app = create_app(settings)
+    stopping = watch_the_stop(loop)
+
+    async def bounded_stop(app: web.Application) -> None:
+        stopping.set()
+
+    app.on_shutdown.append(bounded_stop)
     # The objects of start-up live as long as the process: kept out of the cyclic
     # garbage collector's passes, and those passes made rarer. Requests leave few
     # cycles behind, and each pass over the whole heap paused every request.
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
     if sock is not None:
-        web.run_app(app, sock=sock, print=None, access_log=None)
+        web.run_app(app, sock=sock, print=None, access_log=None, loop=loop)
     else:
-        web.run_app(app, host=host, port=port, print=None, access_log=None)
-
-
-def _end_with_parent() -> None:
-    """A worker whose parent is killed outright (SIGKILL) gets SIGTERM, rather than
-    serving on unsupervised; Linux only (prctl PR_SET_PDEATHSIG)."""
-    if not sys.platform.startswith("linux") or multiprocessing.parent_process() is None:
-        return
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != multiprocessing.parent_process().pid:  # it died before prctl
-        os.kill(os.getpid(), signal.SIGTERM)
+        web.run_app(app, host=host, port=port, print=None, access_log=None, loop=loop)
 
 
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
@@ -110,50 +99,8 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
             multiprocessing.Process(target=_serve_one, args=(settings, host, port, sock))
             for _ in range(workers)
         ]
-        for p in procs:
-            p.start()
-        if not _supervise(procs):
+        if not supervise(procs):
             raise SystemExit(1)
-
-
-class _Stop(Exception):
-    """SIGTERM or SIGINT reached the parent of the workers."""
-
-
-def _stop(signum: int, frame: object) -> None:
-    raise _Stop(signal.Signals(signum).name)
-
-
-def _supervise(procs: list[multiprocessing.Process]) -> bool:
-    """Wait for a signal or for a worker to end, then stop every worker; False if
-    a worker ended by itself.
-
-    SIGTERM (what Docker, systemd and Kubernetes send) and SIGINT both stop all
-    workers gracefully. A worker that ends by itself ends the service, so that
-    the supervisor above restarts it whole rather than it running short-handed.
-    """
-    # Installed only now: the workers were forked with the default handlers.
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    try:
-        multiprocessing.connection.wait([p.sentinel for p in procs])
-        ended = next(p for p in procs if not p.is_alive())
-        log.error("worker_exited", pid=ended.pid, exitcode=ended.exitcode)
-        return False
-    except _Stop as why:
-        log.info("stopping", signal=str(why), workers=len(procs))
-        return True
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        for p in procs:
-            p.terminate()  # SIGTERM: aiohttp's graceful shutdown in each worker
-        for p in procs:
-            p.join(WORKER_STOP_S)
-            if p.is_alive():
-                log.warning("worker_killed", pid=p.pid)
-                p.kill()
-                p.join()
 
 
 def migrate(settings: Settings) -> None:

@@ -456,7 +456,12 @@ class Sender:
                     status=result.status,
                     attempt=attempt + 1,
                 )
-                await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), min(30.0, 0.5 * 2**attempt))
+                if self._stopping.is_set():
+                    # Not retried through a stop (that would hold it up for half a
+                    # minute): left pending, for whichever sender reads next.
+                    return None
                 continue
             if result.outcome is Sent.OK:
                 self.sent += 1

@@ -30,8 +30,14 @@ async def standin(aiohttp_server):
 async def running_sender(redis, standin, rate: float = 1000.0, claim_idle_ms: int = 60_000):
     async with aiohttp.ClientSession() as http:
         transport = GraphTransport(http, standin.url, "12345", standin.token)
-        sender = Sender(redis, [STREAM], transport, SharedRateLimiter(redis, RATE_KEY, rate),
-                        consumer="test", claim_idle_ms=claim_idle_ms)
+        sender = Sender(
+            redis,
+            [STREAM],
+            transport,
+            SharedRateLimiter(redis, RATE_KEY, rate),
+            consumer="test",
+            claim_idle_ms=claim_idle_ms,
+        )
         task = asyncio.create_task(sender.run())
         try:
             yield sender
@@ -72,6 +78,19 @@ async def test_rate_limits_and_server_errors_are_retried(redis, standin) -> None
         got = await standin.wait_for("919800000001", 1, timeout=10)
         await eventually(lambda: sender.sent == 1)
     assert texts(got) == ["hello"] and sender.sent == 1
+
+
+async def test_a_stop_is_not_held_up_by_retries_and_leaves_the_entry_pending(
+    redis, standin
+) -> None:
+    standin.failures = [(503, None)] * 10  # half a minute of backoff, were it all waited
+    await queue(redis, "919800000001", "later")
+    async with running_sender(redis, standin) as sender:
+        await eventually(lambda: len(standin.failures) == 9)  # the first try failed
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 2  # running_sender's exit stopped it
+    assert sender.sent == 0
+    assert (await redis.xpending(STREAM, GROUP))["pending"] == 1  # for the next sender
 
 
 async def test_permanent_errors_are_dropped_and_counted_not_retried(redis, standin) -> None:
@@ -165,9 +184,14 @@ async def test_news_is_reported_only_once_whatsapp_accepted_the_entry(redis, sta
 
     await queue(redis, "919800000001", "ok", "ticket", news="KMC-4K7P2Q:booked")
     async with aiohttp.ClientSession() as http:
-        sender = Sender(redis, [STREAM], GraphTransport(http, standin.url, "1", standin.token),
-                        SharedRateLimiter(redis, RATE_KEY, 1000), consumer="test",
-                        on_news=on_news)
+        sender = Sender(
+            redis,
+            [STREAM],
+            GraphTransport(http, standin.url, "1", standin.token),
+            SharedRateLimiter(redis, RATE_KEY, 1000),
+            consumer="test",
+            on_news=on_news,
+        )
         task = asyncio.create_task(sender.run())
         await standin.wait_for("919800000001", 2, timeout=10)
         await eventually(lambda: reported)
