@@ -52,7 +52,7 @@ from kmcbot.dialogue.core import Context
 from kmcbot.dialogue.model import Draft, Lang, Session, State, session_to_dict
 from kmcbot.dialogue.questions import render
 from kmcbot.messages import Choice, Content, Text
-from kmcbot.sessions import SESSION_TTL_S, SessionStore, user_tag
+from kmcbot.sessions import SESSION_TTL_S, SessionStore, outbox_key, user_tag
 from kmcbot.settings import Settings
 from kmcbot.standin import GraphStandIn
 from kmcbot.whatsapp import simulate
@@ -632,8 +632,13 @@ def app_factory(settings: Settings, aiohttp_client) -> Callable[..., Any]:
 # ---------------------------------------------------------------- evidence
 
 
+async def outbox_entries(redis: aioredis.Redis) -> int:
+    """Entries in the bots' outbox streams, sent or not (the bots run one shard)."""
+    return await redis.xlen(outbox_key(PREFIX, 0))
+
+
 async def outbox_drained(redis: aioredis.Redis) -> bool:
-    stream = f"{PREFIX}:outbox"
+    stream = outbox_key(PREFIX, 0)
     if await redis.xlen(stream):
         return False
     with contextlib.suppress(aioredis.ResponseError):
