@@ -48,7 +48,7 @@ POLL_S = 1.0
 # The booking's columns are the repository's own view query, so that the
 # BookingView built here always matches the one the chat renders.
 _PENDING = (
-    repository._VIEW_SQL.replace(
+    repository.VIEW_SQL.replace(
         "SELECT",
         """SELECT n.id AS notification_id, n.kind, n.remind_day, b.wa_id,
        s.status AS slot_status, s.cancel_reason AS slot_reason, s.starts_at <= now() AS started,
@@ -106,7 +106,7 @@ def notice_of(row: asyncpg.Record) -> Notice | None:
         or row["day"] != row["remind_day"]
     ):
         return None  # cancelled, moved to another day, or too late since it was queued
-    return Notice(kind, repository._view(row), reason=row["slot_reason"] or "")
+    return Notice(kind, repository.view_of(row), reason=row["slot_reason"] or "")
 
 
 class Relay(Periodic):

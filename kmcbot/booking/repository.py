@@ -46,13 +46,13 @@ SELECT b.reference, b.code, b.status, b.slot_id, s.day, s.start_time, s.end_time
        c.ward, c.latitude, c.longitude
 """
 _VIEW_JOINS = "JOIN slots s ON s.id = b.slot_id JOIN centres c ON c.id = s.centre_id"
-_VIEW_SQL = f"{_VIEW_COLUMNS} FROM bookings b {_VIEW_JOINS}\n"
+VIEW_SQL = f"{_VIEW_COLUMNS} FROM bookings b {_VIEW_JOINS}\n"
 
 # Every check and write of a booking in one round trip (sql/004_book_function.sql).
 _BOOK = "SELECT * FROM kmcbot_book($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 
 
-def _view(row: asyncpg.Record) -> BookingView:
+def view_of(row: asyncpg.Record) -> BookingView:
     return BookingView(
         reference=row["reference"],
         code=row["code"],
@@ -150,8 +150,8 @@ async def _status(conn: asyncpg.Connection, booking_id: int) -> str:
 
 
 async def _fetch_view(conn: asyncpg.Connection, where: str, *args: object) -> BookingView | None:
-    row = await conn.fetchrow(_VIEW_SQL + " WHERE " + where, *args)
-    return _view(row) if row else None
+    row = await conn.fetchrow(VIEW_SQL + " WHERE " + where, *args)
+    return view_of(row) if row else None
 
 
 async def book(pool: asyncpg.Pool, wa_id: str, effect: Book) -> Booked | Refused:
@@ -194,15 +194,15 @@ async def _book_once(pool: asyncpg.Pool, wa_id: str, effect: Book) -> Booked | R
     assert row is not None
     if row["outcome"] != "booked":
         return Refused(Refusal(row["outcome"]))
-    return Booked(_view(row))
+    return Booked(view_of(row))
 
 
 async def list_bookings(pool: asyncpg.Pool, wa_id: str) -> BookingsListed:
     async with pool.acquire() as conn:
         rows = await conn.fetch(
-            _VIEW_SQL + " WHERE b.wa_id = $1 AND b.status = 'booked' ORDER BY s.starts_at", wa_id
+            VIEW_SQL + " WHERE b.wa_id = $1 AND b.status = 'booked' ORDER BY s.starts_at", wa_id
         )
-    return BookingsListed(tuple(_view(r) for r in rows))
+    return BookingsListed(tuple(view_of(r) for r in rows))
 
 
 async def cancel(pool: asyncpg.Pool, wa_id: str, reference: str) -> Cancelled | Refused:

@@ -212,3 +212,14 @@ async def test_availability_lists_only_open_future_slots_with_places(pg) -> None
     assert [s.id for s in snapshot.slots] == [open_slot]
     assert snapshot.slots[0].free == 2
     assert snapshot.intervals[Vaccine.COVAXIN].min_days == 28
+
+
+async def test_the_booking_function_returns_the_columns_of_the_view_query(pg) -> None:
+    """sql/004 lists the view's columns again (SQL cannot share the Python
+    constant): a column added to one and not the other would break bookings."""
+    async with pg.acquire() as conn:
+        view = await conn.prepare(repository.VIEW_SQL + " WHERE false")
+        book = await conn.prepare(repository._BOOK)
+        view_columns = [a.name for a in view.get_attributes()]
+        book_columns = [a.name for a in book.get_attributes()]
+    assert book_columns == ["outcome", *view_columns]
