@@ -181,8 +181,8 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(sender.run(), name="outbox-sender")
         yield
         sender.stop()
-        try:
-            await asyncio.wait_for(task, timeout=10)
+        try:  # within workers.STOP_S, with aiohttp's wait and the notices' stop
+            await asyncio.wait_for(task, timeout=8)
         except TimeoutError:
             log.warning("sender_stop_timeout")
 
@@ -210,7 +210,7 @@ async def _notices(app: web.Application) -> AsyncIterator[None]:
     yield
     relay.stop()
     scheduler.stop()
-    _, late = await asyncio.wait(tasks, timeout=10)
+    _, late = await asyncio.wait(tasks, timeout=5)  # within workers.STOP_S (see _sender)
     for task in late:  # a pass stuck on a dead server: its transaction rolls back
         task.cancel()
     await asyncio.gather(*late, return_exceptions=True)

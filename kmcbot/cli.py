@@ -9,6 +9,7 @@ import gc
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,7 +20,7 @@ import structlog
 
 from kmcbot import db, logs
 from kmcbot.settings import Settings, SettingsError, from_env
-from kmcbot.workers import supervise, watch_the_stop
+from kmcbot.workers import SHUTDOWN_S, StopWatch, supervise
 
 log = structlog.get_logger()
 
@@ -55,21 +56,27 @@ def _serve_one(settings: Settings, host: str, port: int, sock: socket.socket | N
         uvloop.install()
     loop = asyncio.new_event_loop()
     app = create_app(settings)
-    stopping = watch_the_stop(loop)
-
-    async def bounded_stop(app: web.Application) -> None:
-        stopping.set()
-
-    app.on_shutdown.append(bounded_stop)
+    stop = StopWatch(loop)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.on_signal)
     # The objects of start-up live as long as the process: kept out of the cyclic
     # garbage collector's passes, and those passes made rarer. Requests leave few
     # cycles behind, and each pass over the whole heap paused every request.
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
-    if sock is not None:
-        web.run_app(app, sock=sock, print=None, access_log=None, loop=loop)
-    else:
-        web.run_app(app, host=host, port=port, print=None, access_log=None, loop=loop)
+    where = {"sock": sock} if sock is not None else {"host": host, "port": port}
+    try:
+        web.run_app(
+            app,
+            **where,
+            print=None,
+            access_log=None,
+            loop=loop,
+            handle_signals=False,
+            shutdown_timeout=SHUTDOWN_S,
+        )
+    finally:
+        stop.done.set()
 
 
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:

@@ -7,12 +7,26 @@ never a phone number, a name or an ID number.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import orjson
 import structlog
 
 _HANDLER = "kmcbot"
+_DETAIL = re.compile(r"^DETAIL:.*$", re.MULTILINE)
+
+
+def without_details(
+    logger: object, name: str, event: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """PostgreSQL's errors carry a DETAIL line that can quote a row ("Failing row
+    contains (...)": a number, a name); asyncpg puts it in the exception's text."""
+    for field in ("exception", "event"):
+        text = event.get(field)
+        if isinstance(text, str) and "DETAIL:" in text:
+            event[field] = _DETAIL.sub("DETAIL: (left out of the log)", text)
+    return event
 
 
 def setup(fmt: str = "json", level: int = logging.INFO) -> None:
@@ -29,10 +43,10 @@ def setup(fmt: str = "json", level: int = logging.INFO) -> None:
         renderer = structlog.processors.JSONRenderer(serializer=orjson.dumps)
         factory = structlog.BytesLoggerFactory(sys.stderr.buffer)
         text_renderer = structlog.processors.JSONRenderer(
-            serializer=lambda event, **_: orjson.dumps(event).decode()
+            serializer=lambda event, **kw: orjson.dumps(event, **kw).decode()
         )
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, without_details, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=factory,
         cache_logger_on_first_use=True,
@@ -47,6 +61,7 @@ def setup(fmt: str = "json", level: int = logging.INFO) -> None:
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
+                without_details,
                 text_renderer,
             ],
         )

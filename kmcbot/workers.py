@@ -16,14 +16,17 @@ import multiprocessing.connection
 import os
 import signal
 import threading
-import time
 
 import structlog
+from aiohttp.web_runner import GracefulExit
 
 log = structlog.get_logger()
 
-# A worker gets this long to finish its requests and stop its sender.
+# A serving process gets this long to stop (finish its requests, stop its
+# sender and notices: app.py's stop timeouts add up to less).
 STOP_S = 20
+# aiohttp's wait for requests in progress at a stop (its default is 60 s).
+SHUTDOWN_S = 5
 
 
 class _Stop(Exception):
@@ -31,6 +34,9 @@ class _Stop(Exception):
 
 
 def _stop(signum: int, frame: object) -> None:
+    # Later signals change nothing, and must not interrupt the stop itself.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise _Stop(signal.Signals(signum).name)
 
 
@@ -42,48 +48,63 @@ def supervise(procs: list[multiprocessing.Process]) -> bool:
     # Installed only now: the workers were forked with the default handlers.
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    ended = None
     try:
-        multiprocessing.connection.wait([p.sentinel for p in procs])
-        ended = next(p for p in procs if not p.is_alive())
-        log.error("worker_exited", pid=ended.pid, exitcode=ended.exitcode)
-        return False
+        ready = multiprocessing.connection.wait([p.sentinel for p in procs])
+        ended = next(p for p in procs if p.sentinel in ready)
     except _Stop as why:
         log.info("stopping", signal=str(why), workers=len(procs))
-        return True
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         for p in procs:
-            p.terminate()  # SIGTERM: aiohttp's graceful shutdown in each worker
+            p.terminate()  # SIGTERM: each worker's graceful stop (StopWatch)
         for p in procs:
-            p.join(STOP_S + 5)  # it exits by itself after STOP_S (watch_the_stop)
+            p.join(STOP_S + 5)  # it ends itself after STOP_S
             if p.is_alive():
                 log.warning("worker_killed", pid=p.pid)
                 p.kill()
                 p.join()
+    if ended is not None:
+        log.error("worker_exited", pid=ended.pid, exitcode=ended.exitcode)
+    return ended is None
 
 
-def watch_the_stop(loop: asyncio.AbstractEventLoop) -> threading.Event:
-    """In a serving process: a thread that ends it STOP_S after the returned event
-    is set (the app's shutdown sets it), naming the tasks that held it up; in a
-    worker, it also starts the stop when the parent is gone."""
-    stopping = threading.Event()
-    parent = multiprocessing.parent_process()
-    parent_pid = parent.pid if parent is not None else None
+class StopWatch:
+    """The stop of one serving process: the first SIGTERM or SIGINT starts aiohttp's
+    graceful shutdown, later ones change nothing (a signal to the whole process
+    group reaches a worker twice, once from the parent); STOP_S later a thread
+    ends the process, naming the tasks that held it up. In a worker, the thread
+    also starts the stop when the parent is gone.
 
-    def watch() -> None:
-        while not stopping.wait(0.5):
-            if parent_pid is not None and os.getppid() != parent_pid:
+    Install `on_signal` with loop.add_signal_handler, run the app with aiohttp's
+    own handlers off, and set `done` once it returned (then nothing is cut short).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.begun = threading.Event()
+        self.done = threading.Event()
+        parent = multiprocessing.parent_process()
+        self.parent_pid = parent.pid if parent is not None else None
+        threading.Thread(target=self._watch, name="stop-watch", daemon=True).start()
+
+    def on_signal(self) -> None:
+        if not self.begun.is_set():
+            self.begun.set()
+            raise GracefulExit()
+
+    def _watch(self) -> None:
+        while not self.begun.wait(0.5):
+            if self.parent_pid is not None and os.getppid() != self.parent_pid:
                 log.warning("parent_gone")
-                os.kill(os.getpid(), signal.SIGTERM)  # the graceful stop first
+                os.kill(os.getpid(), signal.SIGTERM)
                 break
-        time.sleep(STOP_S)
-        pending = [f"{t.get_name()} at {_where(t)}" for t in asyncio.all_tasks(loop)]
+        if self.done.wait(STOP_S):
+            return
+        pending = [f"{t.get_name()} at {_where(t)}" for t in asyncio.all_tasks(self.loop)]
         log.error("stop_timeout", seconds=STOP_S, pending=pending[:20])
         os._exit(1)
-
-    threading.Thread(target=watch, name="stop-watch", daemon=True).start()
-    return stopping
 
 
 def _where(task: asyncio.Task[object]) -> str:

@@ -43,6 +43,7 @@ BEGIN
           FROM slots s JOIN dose_intervals d ON d.vaccine = s.vaccine
          WHERE s.id = p_slot_id
            FOR UPDATE OF s;
+        -- The slot rules of repository._check_slot (a move) too: change both.
         v_refusal := CASE
             WHEN NOT FOUND OR v_slot.status <> 'open' THEN 'slot_gone'
             WHEN v_slot.started THEN 'slot_started'

@@ -125,6 +125,7 @@ async def _lock_number(conn: asyncpg.Connection, wa_id: str) -> None:
 async def _check_slot(
     conn: asyncpg.Connection, slot_id: int, vaccine: str, first_dose: date
 ) -> Refusal | None:
+    # A move's slot rules; kmcbot_book (sql/004) has the same for a booking: change both.
     slot = await conn.fetchrow(
         """SELECT s.status, s.vaccine, s.day, s.capacity, s.booked, s.starts_at <= now() AS started,
                   d.min_days

@@ -162,6 +162,8 @@ class Run:
         while isinstance(action, Send):
             if wait := citizen.wait_for_room(time.monotonic()):
                 self.stats.waits_for_room += 1
+                if self.deadline is not None:  # the run ends on time all the same
+                    wait = min(wait, max(0.0, self.deadline - time.perf_counter()))
                 await asyncio.sleep(wait)
             if self.over():
                 self.stats.abandoned += 1

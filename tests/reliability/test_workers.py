@@ -8,12 +8,14 @@ workers sending to a stand-in long gone).
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 
 import psutil
 
-from tests.reliability.conftest import BotProcess, Bots
+from tests.factories import eventually
+from tests.reliability.conftest import PREFIX, BotProcess, Bots
 
 
 async def two_workers(bots: Bots) -> tuple[BotProcess, list[psutil.Process]]:
@@ -58,3 +60,21 @@ async def test_a_worker_that_dies_ends_the_service_with_an_error(bots: Bots) -> 
     assert await gone(workers, 1) == []
     exited = [e for e in bot.logs() if e.get("event") == "worker_exited"]
     assert [e["exitcode"] for e in exited] == [-signal.SIGKILL]
+
+
+async def test_a_signal_to_the_whole_group_still_stops_each_worker_once_and_cleanly(
+    bots: Bots, redis
+) -> None:
+    """Ctrl-C in a terminal, or systemd, signals every process of the group: each
+    worker then gets the signal twice (again from the parent), and the second
+    must not cut its stop short. A sender that stopped cleanly has left the
+    senders' register, so the others take its streams at once."""
+    bot, workers = await two_workers(bots)
+    await eventually(lambda: redis.zcard(f"{PREFIX}:senders"), timeout=10)
+    assert bot.proc is not None
+    os.killpg(bot.pid, signal.SIGINT)
+    assert await asyncio.wait_for(bot.proc.wait(), 25) == 0
+    assert await gone(workers, 1) == []
+    assert await redis.zcard(f"{PREFIX}:senders") == 0
+    events = [e.get("event") for e in bot.logs()]
+    assert "stop_timeout" not in events and "worker_killed" not in events
