@@ -4,15 +4,17 @@ The pipeline appends a turn's replies, as one entry, in the same Lua script
 that saves the session (one stream per shard; see sessions.py). The sender
 reads each stream through a consumer group, one process at a time per stream
 (a lease in Redis, so a citizen's replies go out in order however many
-processes run; another takes over within LEASE_MS of one dying), keeps to the
-send rate shared by
-every process using this Redis, sends each citizen's entries in order in one
-task per citizen (different citizens concurrently, and a citizen whose sends
-are being retried holds up no one else), retries rate limits and server errors
-with backoff, drops permanent failures with a log line, and acknowledges an
-entry only after WhatsApp accepted (or refused for good) each of its bodies.
-Acknowledgements go to Redis in batches. Entries a crashed sender had read are
-claimed again after a minute.
+processes run). Another process takes a stream over within LEASE_MS of its
+holder dying or freezing, and first claims and sends what the holder had read
+and not acknowledged; a holder that wakes past its lease sends nothing more.
+The sender keeps to the send rate shared by every process using this Redis,
+sends each citizen's entries in order in one task per citizen (different
+citizens concurrently, and a citizen whose sends are being retried holds up
+no one else), retries rate limits and server errors with backoff, drops
+permanent failures with a log line, and acknowledges an entry only after
+WhatsApp accepted (or refused for good) each of its bodies. Acknowledgements
+go to Redis in batches. Entries of a sender that crashed while still holding
+its lease are claimed again after a minute (KMCBOT_CLAIM_IDLE_MS).
 """
 
 from __future__ import annotations
@@ -280,6 +282,10 @@ class Sender:
         self._alive = (commands or redis).register_script(_ALIVE)
         self._gone = (commands or redis).register_script(_GONE)
         self.reading: set[str] = set()  # the streams whose lease this sender holds
+        # Until when (this process's clock) each of those leases surely holds. A
+        # process frozen past it (a paused VM, SIGSTOP) must not send on when it
+        # wakes: another sender may be sending the same citizens' later replies.
+        self._lease_until: dict[str, float] = {}
         self._chains: dict[str, deque[Entry]] = {}  # per citizen, while they have entries
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight: set[bytes] = set()
@@ -305,11 +311,19 @@ class Sender:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
-            if self.senders_key:  # the others take its streams over without waiting
-                with contextlib.suppress(Exception):
-                    await self._gone(keys=[self.senders_key], args=[self.consumer])
-            # What is left; if Redis fails now, those entries are sent again later.
-            await self._flush_acks()
+            try:
+                # What is left; if Redis fails now, those entries are sent again later.
+                await self._flush_acks()
+            finally:
+                # Only now, after the entries in hand: the next holder of a stream
+                # sends after them, not beside them.
+                for stream in list(self.reading):
+                    self._let_go(stream)
+                    with contextlib.suppress(Exception):
+                        await self._release(keys=[f"{stream}:sender"], args=[self.consumer])
+                if self.senders_key:  # the others take its streams over without waiting
+                    with contextlib.suppress(Exception):
+                        await self._gone(keys=[self.senders_key], args=[self.consumer])
 
     async def _read(self, stream: str) -> None:
         grouped = False
@@ -318,17 +332,23 @@ class Sender:
         # Stopped by a flag, not by cancelling: redis-py can hang when a blocking
         # XREADGROUP is cancelled, and a flag lets the entries in hand finish.
         leased_at = 0.0
+        take_over = True  # claim what earlier holders left, before reading on
         while not self._stopping.is_set():
             try:
                 if time.monotonic() - leased_at > LEASE_MS / 3000:
+                    held = stream in self.reading
                     if not await self._hold(stream):  # another process reads it
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._stopping.wait(), 1)
                         continue
                     leased_at = time.monotonic()
+                    take_over = take_over or not held
                 if not grouped:  # inside the try: Redis may be down when we start
                     await self._ensure_group(stream)
                     grouped = True
+                if take_over:
+                    self._dispatch(stream, await self._claim_all(stream))
+                    take_over = False
                 if len(self._in_flight) >= self.max_in_flight:  # enough in hand: wait
                     self._room.clear()
                     with contextlib.suppress(TimeoutError):
@@ -353,26 +373,30 @@ class Sender:
             except Exception as exc:  # noqa: BLE001 - the sender must outlive Redis outages
                 log.error("sender_error", error=type(exc).__name__)
                 await asyncio.sleep(1)
-        if stream in self.reading:  # let another process take over at once
-            self.reading.discard(stream)
-            with contextlib.suppress(Exception):
-                await self._release(keys=[f"{stream}:sender"], args=[self.consumer])
 
     async def _hold(self, stream: str) -> bool:
         """Take or renew the stream's lease, within this sender's fair share."""
         share = -(-len(self.streams) // self._senders_alive)
         if stream in self.reading:
             if len(self.reading) > share:  # more senders now: leave this one to them
-                self.reading.discard(stream)
+                self._let_go(stream)
                 await self._release(keys=[f"{stream}:sender"], args=[self.consumer])
                 return False
         elif len(self.reading) >= share:
             return False
+        asked = time.monotonic()
         if not await self._lease(keys=[f"{stream}:sender"], args=[self.consumer, LEASE_MS]):
-            self.reading.discard(stream)
+            self._let_go(stream)
             return False
         self.reading.add(stream)
+        self._lease_until[stream] = asked + LEASE_MS / 1000
         return True
+
+    def _let_go(self, stream: str) -> None:
+        """No more sends from `stream`: its entries in hand stay pending, and the
+        next holder claims them before anything newer (_claim_all)."""
+        self.reading.discard(stream)
+        self._lease_until.pop(stream, None)
 
     async def _say_alive(self) -> None:
         assert self.senders_key is not None
@@ -390,6 +414,20 @@ class Sender:
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+
+    async def _claim_all(self, stream: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """On taking a stream's lease: every entry read by an earlier holder and not
+        acknowledged, oldest first, so that a citizen's replies keep their order.
+        (That holder sends no more of them: see _lease_until.)"""
+        claimed: list[tuple[bytes, dict[bytes, bytes]]] = []
+        cursor: bytes | str = "0-0"
+        while True:
+            cursor, entries, *_ = await self.redis.xautoclaim(
+                stream, GROUP, self.consumer, min_idle_time=0, start_id=cursor, count=self.batch
+            )
+            claimed += [e for e in entries if e[1] and e[0] not in self._in_flight]
+            if cursor in (b"0-0", "0-0"):
+                return claimed
 
     async def _claim_stale(self, stream: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
         result = await self.redis.xautoclaim(
@@ -447,6 +485,8 @@ class Sender:
         """Sent or refused for good (the result), or still failing after the retries (None)."""
         for attempt in range(MAX_TRIES_IN_A_ROW):
             await self.limiter.acquire()
+            if time.monotonic() >= self._lease_until.get(entry.stream, 0.0):
+                return None  # the lease may be another's now: left pending for it
             result = await self.transport.send(entry.to, body)
             if result.outcome is Sent.RETRY:
                 log.warning(

@@ -9,7 +9,9 @@ import time
 import aiohttp
 import orjson
 import pytest
+import redis as sync_redis
 
+from kmcbot import outbox
 from kmcbot.outbox import GROUP, GraphTransport, Sender, Sent, SharedRateLimiter, classify
 from kmcbot.standin import GraphStandIn
 from tests.factories import eventually
@@ -261,3 +263,66 @@ async def test_senders_share_the_streams_fairly_and_take_over_a_stopped_ones(
             for s in senders:
                 s.stop()
             await asyncio.wait_for(asyncio.gather(*tasks), 10)
+
+
+async def test_a_new_holder_sends_what_the_last_one_left_before_anything_newer(
+    redis, standin
+) -> None:
+    """The last holder of the stream read two replies and froze past its lease.
+    The next holder claims them at once (not a minute later, as for a crash)
+    and sends them before the reply that came after."""
+    await redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+    await queue(redis, "919800000001", "first")
+    await queue(redis, "919800000001", "second")
+    await redis.xreadgroup(GROUP, "frozen-sender", {STREAM: ">"}, count=10)
+    await queue(redis, "919800000001", "third")
+    async with running_sender(redis, standin):  # claim_idle_ms: a minute
+        got = await standin.wait_for("919800000001", 3)
+    assert texts(got) == ["first", "second", "third"]
+
+
+class FreezesOnFirstSend:
+    """Sends through `inner`; the first send freezes the whole event loop past the
+    lease (as SIGSTOP or a paused VM would), during which another sender takes
+    the stream's lease."""
+
+    def __init__(self, inner: GraphTransport, redis_url: str, freeze_s: float) -> None:
+        self.inner, self.redis_url, self.freeze_s = inner, redis_url, freeze_s
+        self.frozen = False
+
+    async def send(self, to: str, body: bytes):
+        if not self.frozen:
+            self.frozen = True
+            time.sleep(self.freeze_s)  # noqa: ASYNC251 - blocking on purpose: nothing else runs
+            other = sync_redis.Redis.from_url(self.redis_url)
+            other.set(f"{STREAM}:sender", "other-sender", px=60_000)
+            other.close()
+        return await self.inner.send(to, body)
+
+
+async def test_a_sender_frozen_past_its_lease_sends_no_more_when_it_wakes(
+    redis, redis_url, standin, monkeypatch
+) -> None:
+    monkeypatch.setattr(outbox, "LEASE_MS", 300)
+    for text in ("first", "second", "third"):
+        await queue(redis, "919800000001", text)
+    async with aiohttp.ClientSession() as http:
+        graph = GraphTransport(http, standin.url, "12345", standin.token)
+        transport = FreezesOnFirstSend(graph, redis_url, freeze_s=0.6)
+        sender = Sender(
+            redis,
+            [STREAM],
+            transport,
+            SharedRateLimiter(redis, RATE_KEY, 1000),
+            consumer="test",
+            claim_idle_ms=60_000,
+        )
+        task = asyncio.create_task(sender.run())
+        await eventually(lambda: transport.frozen)
+        await asyncio.sleep(1.0)  # time enough to send the rest, were it allowed
+        sender.stop()
+        await asyncio.wait_for(task, timeout=5)
+    # The send in progress at the freeze went out (at least once); the later ones
+    # are the new holder's to send, in order, and this sender sent none of them.
+    assert texts(standin.by_user["919800000001"]) == ["first"]
+    assert (await redis.xpending(STREAM, GROUP))["pending"] == 2
