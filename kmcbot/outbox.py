@@ -13,8 +13,10 @@ citizens concurrently, and a citizen whose sends are being retried holds up
 no one else), retries rate limits and server errors with backoff, drops
 permanent failures with a log line, and acknowledges an entry only after
 WhatsApp accepted (or refused for good) each of its bodies. Acknowledgements
-go to Redis in batches. Entries of a sender that crashed while still holding
-its lease are claimed again after a minute (KMCBOT_CLAIM_IDLE_MS).
+go to Redis in batches. Entries whose sends were given up after the retries
+are claimed again after a minute (KMCBOT_CLAIM_IDLE_MS). Delivery is at least
+once: a send under way when its lease ends, or when the sender stops, may be
+sent again by the next holder.
 """
 
 from __future__ import annotations
@@ -225,6 +227,7 @@ class Entry:
     news: str
     next: int = 0  # bodies sent (or refused for good) so far
     all_accepted: bool = True
+    epoch: int = 0  # of the stream's lease it was read under (Sender._epoch)
 
 
 def read_entry(stream: str, entry_id: bytes, fields: dict[bytes, bytes]) -> Entry:
@@ -286,6 +289,11 @@ class Sender:
         # process frozen past it (a paused VM, SIGSTOP) must not send on when it
         # wakes: another sender may be sending the same citizens' later replies.
         self._lease_until: dict[str, float] = {}
+        # Bumped each time this sender takes a stream or lets it go: an entry read
+        # under an earlier lease (its chain in a retry's backoff meanwhile) is not
+        # sent under a later one; another holder may have sent it since.
+        self._epoch: dict[str, int] = defaultdict(int)
+        self._reclaim: set[str] = set()  # streams with entries given up for the lease
         self._chains: dict[str, deque[Entry]] = {}  # per citizen, while they have entries
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight: set[bytes] = set()
@@ -316,14 +324,20 @@ class Sender:
                 await self._flush_acks()
             finally:
                 # Only now, after the entries in hand: the next holder of a stream
-                # sends after them, not beside them.
-                for stream in list(self.reading):
+                # sends after them, not beside them. The others take the streams
+                # over at once; with Redis unreachable, when the leases run out.
+                leases = list(self.reading)
+                for stream in leases:
                     self._let_go(stream)
-                    with contextlib.suppress(Exception):
-                        await self._release(keys=[f"{stream}:sender"], args=[self.consumer])
-                if self.senders_key:  # the others take its streams over without waiting
-                    with contextlib.suppress(Exception):
-                        await self._gone(keys=[self.senders_key], args=[self.consumer])
+                goodbyes = [
+                    self._release(keys=[f"{stream}:sender"], args=[self.consumer])
+                    for stream in leases
+                ]
+                if self.senders_key:
+                    goodbyes.append(self._gone(keys=[self.senders_key], args=[self.consumer]))
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(2):
+                        await asyncio.gather(*goodbyes, return_exceptions=True)
 
     async def _read(self, stream: str) -> None:
         grouped = False
@@ -336,13 +350,18 @@ class Sender:
         while not self._stopping.is_set():
             try:
                 if time.monotonic() - leased_at > LEASE_MS / 3000:
-                    held = stream in self.reading
+                    # Not held, or held and lapsed by our own clock (the renewal came
+                    # late): the entries in hand may have been given up.
+                    lapsed = time.monotonic() >= self._lease_until.get(stream, 0.0)
                     if not await self._hold(stream):  # another process reads it
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._stopping.wait(), 1)
                         continue
                     leased_at = time.monotonic()
-                    take_over = take_over or not held
+                    take_over = take_over or lapsed
+                if stream in self._reclaim:  # given up for the lease: take them back
+                    self._reclaim.discard(stream)
+                    take_over = True
                 if not grouped:  # inside the try: Redis may be down when we start
                     await self._ensure_group(stream)
                     grouped = True
@@ -388,13 +407,17 @@ class Sender:
         if not await self._lease(keys=[f"{stream}:sender"], args=[self.consumer, LEASE_MS]):
             self._let_go(stream)
             return False
-        self.reading.add(stream)
+        if stream not in self.reading:
+            self._epoch[stream] += 1
+            self.reading.add(stream)
         self._lease_until[stream] = asked + LEASE_MS / 1000
         return True
 
     def _let_go(self, stream: str) -> None:
         """No more sends from `stream`: its entries in hand stay pending, and the
         next holder claims them before anything newer (_claim_all)."""
+        if stream in self.reading:
+            self._epoch[stream] += 1
         self.reading.discard(stream)
         self._lease_until.pop(stream, None)
 
@@ -440,6 +463,7 @@ class Sender:
         """Queue each entry behind its citizen's earlier ones; start a task per new citizen."""
         for entry_id, fields in entries:
             entry = read_entry(stream, entry_id, fields)
+            entry.epoch = self._epoch[stream]
             self._in_flight.add(entry_id)
             chain = self._chains.get(entry.to)
             if chain is not None:
@@ -485,8 +509,14 @@ class Sender:
         """Sent or refused for good (the result), or still failing after the retries (None)."""
         for attempt in range(MAX_TRIES_IN_A_ROW):
             await self.limiter.acquire()
-            if time.monotonic() >= self._lease_until.get(entry.stream, 0.0):
-                return None  # the lease may be another's now: left pending for it
+            if entry.epoch != self._epoch[entry.stream] or time.monotonic() >= (
+                self._lease_until.get(entry.stream, 0.0)
+            ):
+                # The lease may be another's now: left pending, for that holder or,
+                # if it is still ours, to claim back before anything newer. (A send
+                # already under way when the lease ends is not called back.)
+                self._reclaim.add(entry.stream)
+                return None
             result = await self.transport.send(entry.to, body)
             if result.outcome is Sent.RETRY:
                 log.warning(

@@ -286,29 +286,33 @@ class FreezesOnFirstSend:
     lease (as SIGSTOP or a paused VM would), during which another sender takes
     the stream's lease."""
 
-    def __init__(self, inner: GraphTransport, redis_url: str, freeze_s: float) -> None:
+    def __init__(
+        self, inner: GraphTransport, redis_url: str, freeze_s: float, taken: bool = True
+    ) -> None:
         self.inner, self.redis_url, self.freeze_s = inner, redis_url, freeze_s
+        self.taken = taken  # whether another sender takes the lease meanwhile
         self.frozen = False
 
     async def send(self, to: str, body: bytes):
         if not self.frozen:
             self.frozen = True
             time.sleep(self.freeze_s)  # noqa: ASYNC251 - blocking on purpose: nothing else runs
-            other = sync_redis.Redis.from_url(self.redis_url)
-            other.set(f"{STREAM}:sender", "other-sender", px=60_000)
-            other.close()
+            if self.taken:
+                other = sync_redis.Redis.from_url(self.redis_url)
+                other.set(f"{STREAM}:sender", "other-sender", px=60_000)
+                other.close()
         return await self.inner.send(to, body)
 
 
 async def test_a_sender_frozen_past_its_lease_sends_no_more_when_it_wakes(
     redis, redis_url, standin, monkeypatch
 ) -> None:
-    monkeypatch.setattr(outbox, "LEASE_MS", 300)
+    monkeypatch.setattr(outbox, "LEASE_MS", 1000)  # frozen for twice that
     for text in ("first", "second", "third"):
         await queue(redis, "919800000001", text)
     async with aiohttp.ClientSession() as http:
         graph = GraphTransport(http, standin.url, "12345", standin.token)
-        transport = FreezesOnFirstSend(graph, redis_url, freeze_s=0.6)
+        transport = FreezesOnFirstSend(graph, redis_url, freeze_s=2.0)
         sender = Sender(
             redis,
             [STREAM],
@@ -326,3 +330,56 @@ async def test_a_sender_frozen_past_its_lease_sends_no_more_when_it_wakes(
     # are the new holder's to send, in order, and this sender sent none of them.
     assert texts(standin.by_user["919800000001"]) == ["first"]
     assert (await redis.xpending(STREAM, GROUP))["pending"] == 2
+
+
+async def test_a_new_holder_claims_every_page_of_what_was_left(redis, standin) -> None:
+    await redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+    for n in range(5):
+        await queue(redis, "919800000001", f"m{n}")
+    await redis.xreadgroup(GROUP, "frozen-sender", {STREAM: ">"}, count=10)
+    async with aiohttp.ClientSession() as http:
+        transport = GraphTransport(http, standin.url, "12345", standin.token)
+        sender = Sender(
+            redis,
+            [STREAM],
+            transport,
+            SharedRateLimiter(redis, RATE_KEY, 1000),
+            consumer="test",
+            claim_idle_ms=60_000,
+            batch=2,
+        )
+        task = asyncio.create_task(sender.run())
+        got = await standin.wait_for("919800000001", 5)
+        sender.stop()
+        await asyncio.wait_for(task, timeout=5)
+    assert texts(got) == [f"m{n}" for n in range(5)]
+
+
+async def test_a_sender_whose_lease_lapsed_unclaimed_sends_on_in_order(
+    redis, redis_url, standin, monkeypatch
+) -> None:
+    """Frozen past its lease, and no one took the stream meanwhile: whether its
+    reader renews the lease before the chain notices the lapse (the usual order)
+    or after (the chain gives its entries up, and the reader takes them back
+    before reading on), the replies go out in order."""
+    monkeypatch.setattr(outbox, "LEASE_MS", 1000)
+    for text in ("first", "second", "third"):
+        await queue(redis, "919800000001", text)
+    async with aiohttp.ClientSession() as http:
+        graph = GraphTransport(http, standin.url, "12345", standin.token)
+        transport = FreezesOnFirstSend(graph, redis_url, freeze_s=2.0, taken=False)
+        sender = Sender(
+            redis,
+            [STREAM],
+            transport,
+            SharedRateLimiter(redis, RATE_KEY, 1000),
+            consumer="test",
+            claim_idle_ms=60_000,
+        )
+        task = asyncio.create_task(sender.run())
+        await eventually(lambda: transport.frozen)
+        await queue(redis, "919800000001", "fourth")
+        got = await standin.wait_for("919800000001", 4)
+        sender.stop()
+        await asyncio.wait_for(task, timeout=5)
+    assert texts(got) == ["first", "second", "third", "fourth"]
