@@ -160,11 +160,14 @@ class Run:
     async def converse(self, citizen: Citizen, kind: Kind, webhook: str) -> bool:
         action: Send | Done | Unexpected = citizen.start(kind, self.today)
         while isinstance(action, Send):
-            if wait := citizen.wait_for_room(time.monotonic()):
+            if citizen.wait_for_room(time.monotonic()):
                 self.stats.waits_for_room += 1
-                if self.deadline is not None:  # the run ends on time all the same
-                    wait = min(wait, max(0.0, self.deadline - time.perf_counter()))
-                await asyncio.sleep(wait)
+            # Until there is room, or the run is over (then it ends on time all the
+            # same); a sleep can end a little early, so look again after it.
+            while (wait := citizen.wait_for_room(time.monotonic())) and not self.over():
+                if self.deadline is not None:
+                    wait = min(wait, self.deadline - time.perf_counter())
+                await asyncio.sleep(max(wait, 0.001))
             if self.over():
                 self.stats.abandoned += 1
                 return False

@@ -5,8 +5,10 @@ the bot is, is bench/'s business."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
@@ -17,7 +19,7 @@ import pytest
 from kmcbot import loadgen
 from kmcbot.app import create_app
 from kmcbot.booking.model import IST
-from kmcbot.loadgen import citizen
+from kmcbot.loadgen import citizen, runner
 from kmcbot.loadgen.command import add_arguments
 from kmcbot.loadgen.report import busiest
 from kmcbot.seed import DEMO_CSV, seed
@@ -139,3 +141,32 @@ def test_a_citizen_over_its_minute_waits_for_the_oldest_message_to_leave_it() ->
         c.sending(float(t))
     assert c.wait_for_room(40.0) == 10 + citizen.RATE_WINDOW_S - 40  # the one sent at 10 s
     assert c.wait_for_room(10 + citizen.RATE_WINDOW_S) == 0.0
+
+
+async def test_a_citizen_out_of_room_when_the_run_ends_sends_nothing(monkeypatch) -> None:
+    """Its wait for room is cut at the end of the run; a sleep that ends a hair
+    early (uvloop's timers count whole milliseconds) must not let the message
+    out: the bot would answer "too fast"."""
+    real_sleep = asyncio.sleep
+
+    async def early(delay: float, *args: Any) -> None:
+        await real_sleep(max(0.0, delay - 0.002), *args)
+
+    monkeypatch.setattr(asyncio, "sleep", early)
+    run = runner.Run(runner.Options(), http=None)  # type: ignore[arg-type]  # no POST is made
+    rng = random.Random(1)
+    c = citizen.Citizen("919800000001", rng, citizen.Numbers(rng))
+    now = time.monotonic()
+    for _ in range(citizen.MESSAGES_PER_MINUTE):
+        c.sending(now)
+    sent = []
+
+    async def exchange(*args: object) -> dict[str, object]:
+        sent.append(args)
+        return {}
+
+    run.exchange = exchange  # type: ignore[method-assign]
+    run.deadline = time.perf_counter() + 0.05
+    assert await run.converse(c, citizen.Kind.BOOK, "http://127.0.0.1:1/webhook") is False
+    assert sent == []
+    assert run.stats.abandoned == 1 and run.stats.waits_for_room == 1
