@@ -294,6 +294,8 @@ class Sender:
         # sent under a later one; another holder may have sent it since.
         self._epoch: dict[str, int] = defaultdict(int)
         self._reclaim: set[str] = set()  # streams with entries given up for the lease
+        self._handing_over: dict[str, float] = {}  # stream: since when (see _hold)
+        self._acking: set[bytes] = set()  # acknowledgements on their way to Redis
         self._chains: dict[str, deque[Entry]] = {}  # per citizen, while they have entries
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight: set[bytes] = set()
@@ -359,6 +361,11 @@ class Sender:
                         continue
                     leased_at = time.monotonic()
                     take_over = take_over or lapsed
+                if stream in self._handing_over:  # no more reads: see _hold
+                    leased_at = 0.0  # look again soon
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), 0.1)
+                    continue
                 if stream in self._reclaim:  # given up for the lease: take them back
                     self._reclaim.discard(stream)
                     take_over = True
@@ -397,10 +404,21 @@ class Sender:
         """Take or renew the stream's lease, within this sender's fair share."""
         share = -(-len(self.streams) // self._senders_alive)
         if stream in self.reading:
-            if len(self.reading) > share:  # more senders now: leave this one to them
-                self._let_go(stream)
-                await self._release(keys=[f"{stream}:sender"], args=[self.consumer])
-                return False
+            keeping = len(self.reading) - len(self._handing_over)
+            if stream in self._handing_over:
+                since = self._handing_over[stream]
+                if keeping < share:  # fewer senders again: keep it after all
+                    del self._handing_over[stream]
+                elif not self._in_hand(stream) or time.monotonic() - since > LEASE_MS / 1000:
+                    del self._handing_over[stream]
+                    self._let_go(stream)
+                    await self._release(keys=[f"{stream}:sender"], args=[self.consumer])
+                    return False
+            elif keeping > share:
+                # More senders now: leave this stream to them, once its entries in
+                # hand are out (the next holder would send them again), reading
+                # none meanwhile; at most a lease's time.
+                self._handing_over[stream] = time.monotonic()
         elif len(self.reading) >= share:
             return False
         asked = time.monotonic()
@@ -412,6 +430,9 @@ class Sender:
             self.reading.add(stream)
         self._lease_until[stream] = asked + LEASE_MS / 1000
         return True
+
+    def _in_hand(self, stream: str) -> bool:
+        return any(e.stream == stream for chain in self._chains.values() for e in chain)
 
     def _let_go(self, stream: str) -> None:
         """No more sends from `stream`: its entries in hand stay pending, and the
@@ -448,7 +469,7 @@ class Sender:
             cursor, entries, *_ = await self.redis.xautoclaim(
                 stream, GROUP, self.consumer, min_idle_time=0, start_id=cursor, count=self.batch
             )
-            claimed += [e for e in entries if e[1] and e[0] not in self._in_flight]
+            claimed += [e for e in entries if e[1] and not self._have(stream, e[0])]
             if cursor in (b"0-0", "0-0"):
                 return claimed
 
@@ -457,7 +478,16 @@ class Sender:
             stream, GROUP, self.consumer, min_idle_time=self.claim_idle_ms, count=self.batch
         )
         # Deleted entries come back empty; our own slow ones are still in hand.
-        return [e for e in result[1] if e[1] and e[0] not in self._in_flight]
+        return [e for e in result[1] if e[1] and not self._have(stream, e[0])]
+
+    def _have(self, stream: str, entry_id: bytes) -> bool:
+        """In hand, or sent and its acknowledgement not yet in Redis: claimed again,
+        it would be sent twice."""
+        return (
+            entry_id in self._in_flight
+            or entry_id in self._acking
+            or entry_id in self._acks.get(stream, ())
+        )
 
     def _dispatch(self, stream: str, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         """Queue each entry behind its citizen's earlier ones; start a task per new citizen."""
@@ -565,6 +595,7 @@ class Sender:
         batches, self._acks = self._acks, defaultdict(list)
         failed = False
         for stream, ids in batches.items():
+            self._acking.update(ids)
             try:
                 await self._ack(keys=[stream], args=[GROUP, *ids])
             except BaseException as exc:  # kept for the next try, even when cancelled
@@ -575,4 +606,6 @@ class Sender:
                     raise
                 log.error("sender_error", error=type(exc).__name__, during="ack")
                 failed = True
+            finally:
+                self._acking.difference_update(ids)
         return not failed

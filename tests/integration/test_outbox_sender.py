@@ -383,3 +383,61 @@ async def test_a_sender_whose_lease_lapsed_unclaimed_sends_on_in_order(
         sender.stop()
         await asyncio.wait_for(task, timeout=5)
     assert texts(got) == ["first", "second", "third", "fourth"]
+
+
+class SlowGraph:
+    """The Graph API answering each send after `delay_s`: entries stay in hand a while."""
+
+    def __init__(self, inner: GraphTransport, delay_s: float) -> None:
+        self.inner, self.delay_s = inner, delay_s
+
+    async def send(self, to: str, body: bytes):
+        await asyncio.sleep(self.delay_s)
+        return await self.inner.send(to, body)
+
+
+async def test_a_stream_handed_over_to_a_new_sender_sends_nothing_twice(redis, standin) -> None:
+    """A second sender starts while the first holds both streams with sends in
+    progress: the first hands one stream over only once its entries of it are out,
+    so the second does not claim and send them again."""
+    streams = [f"kmcbot:{{{n}}}:outbox" for n in range(2)]
+    async with aiohttp.ClientSession() as http:
+        graph = SlowGraph(GraphTransport(http, standin.url, "12345", standin.token), 1.5)
+
+        def sender(name: str) -> Sender:
+            limiter = SharedRateLimiter(redis, RATE_KEY, 1000)
+            return Sender(
+                redis, streams, graph, limiter, consumer=name, senders_key="kmcbot:senders"
+            )
+
+        first = sender("first")
+        tasks = [asyncio.create_task(first.run())]
+        queued: list[tuple[str, str]] = []
+
+        async def feed(seconds: float) -> None:
+            for n in range(int(seconds / 0.05)):
+                for s, stream in enumerate(streams):
+                    to, text = f"9198000{s}{n % 40:04d}", f"m{n}"
+                    body = orjson.dumps([text_body(to, text)])
+                    await redis.xadd(stream, {"to": to, "tag": "t", "bodies": body})
+                    queued.append((to, text))
+                await asyncio.sleep(0.05)
+
+        try:
+            await eventually(lambda: len(first.reading) == 2, timeout=5)
+            feeding = asyncio.create_task(feed(8))
+            await asyncio.sleep(1)
+            second = sender("second")
+            tasks.append(asyncio.create_task(second.run()))
+            await eventually(
+                lambda: [len(first.reading), len(second.reading)] == [1, 1], timeout=15
+            )
+            await feeding
+            await eventually(lambda: len(standin.received) >= len(queued), timeout=15)
+        finally:
+            first.stop()
+            if len(tasks) > 1:
+                second.stop()
+            await asyncio.wait_for(asyncio.gather(*tasks), 15)
+    sent = [(m["to"], m["text"]["body"]) for m in standin.received]
+    assert sorted(sent) == sorted(queued)  # each once: none lost, none twice
