@@ -71,6 +71,8 @@ def setup(fmt: str = "json", level: int = logging.INFO) -> None:
     for old in [h for h in root.handlers if h.get_name() == _HANDLER]:
         root.removeHandler(old)  # set up again (tests): one line per record still
     root.addHandler(handler)
-    root.setLevel(level)
+    # Libraries' warnings and errors; their info lines (pgserver's commands, say)
+    # would drown kmcbot's own.
+    root.setLevel(max(level, logging.WARNING))
     # aiohttp's own access log would repeat each request in another format.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

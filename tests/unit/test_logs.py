@@ -17,7 +17,7 @@ try:
     raise RuntimeError("boom")
 except RuntimeError:
     logging.getLogger("asyncpg.pool").exception("Failed to restore the pool")
-logging.getLogger("some.library").debug("too chatty to show")
+logging.getLogger("some.library").info("too chatty to show")
 row = "violates check constraint\\nDETAIL:  Failing row contains (919800000001, Asha Das)."
 try:
     raise ValueError(row)
