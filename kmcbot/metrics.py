@@ -30,12 +30,14 @@ REPLIES_FAILED = Counter(
     "kmcbot_replies_failed_total", "Replies given up on, by Graph API error code", ["code"]
 )
 BOOKINGS = Counter(
-    "kmcbot_bookings_total", "Booking events: made, moved, cancelled, refused (with reason)",
+    "kmcbot_bookings_total",
+    "Booking events: made, moved, cancelled, refused (with reason)",
     ["event", "reason"],
 )
 RATE_LIMITED = Counter("kmcbot_rate_limited_total", "Messages over the per-citizen limit")
 WEBHOOK_SECONDS = Histogram(
-    "kmcbot_webhook_seconds", "Time to answer one webhook POST",
+    "kmcbot_webhook_seconds",
+    "Time to answer one webhook POST",
     buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 

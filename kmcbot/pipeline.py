@@ -178,17 +178,25 @@ class Pipeline:
         )
         return Handled("ok", str(outcome.session.state), len(replies))
 
-    async def _over_limit(self, tag: str, message: Inbound, loaded: Loaded,
-                          profile: dict[str, object], now: datetime) -> Handled:
+    async def _over_limit(
+        self, tag: str, message: Inbound, loaded: Loaded, profile: dict[str, object], now: datetime
+    ) -> Handled:
         """Too many messages this minute: one polite notice, then silence; the session stays."""
         metrics.RATE_LIMITED.inc()
         bodies = []
         if loaded.over_limit == 1:
             notice = Say(text(_lang(profile.get("lang")) or Lang.EN, "common.rate_limited"))
             bodies.append(orjson.dumps(cloud_body(message.wa_id, notice)).decode())
-        await self.store.commit(tag, message.message_id, loaded, session=loaded.session,
-                                profile=None, to=message.wa_id, bodies=bodies,
-                                now_s=now.timestamp())
+        await self.store.commit(
+            tag,
+            message.message_id,
+            loaded,
+            session=loaded.session,
+            profile=None,
+            to=message.wa_id,
+            bodies=bodies,
+            now_s=now.timestamp(),
+        )
         return Handled("rate_limited", replies=len(bodies))
 
     async def _run(self, effect: fx.Effect, wa_id: str) -> fx.Result:

@@ -48,8 +48,9 @@ async def make_slot(
     )
 
 
-def book_effect(slot_id: int, n: int, *, vaccine: Vaccine = Vaccine.COVISHIELD,
-                message_id: str | None = None) -> Book:
+def book_effect(
+    slot_id: int, n: int, *, vaccine: Vaccine = Vaccine.COVISHIELD, message_id: str | None = None
+) -> Book:
     """A valid booking of citizen number `n` (a distinct ID hash each)."""
     return Book(
         slot_id=slot_id,

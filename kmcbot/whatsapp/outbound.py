@@ -64,9 +64,14 @@ def body(to: str, reply: Reply) -> dict[str, Any]:
                 parameters = [{"type": "text", "text": p} for p in reply.params]
                 components.append({"type": "body", "parameters": parameters})
             for index, payload in enumerate(reply.buttons):
-                components.append({"type": "button", "sub_type": "quick_reply",
-                                   "index": str(index),
-                                   "parameters": [{"type": "payload", "payload": payload}]})
+                components.append(
+                    {
+                        "type": "button",
+                        "sub_type": "quick_reply",
+                        "index": str(index),
+                        "parameters": [{"type": "payload", "payload": payload}],
+                    }
+                )
             if components:
                 template["components"] = components
             return {**head, "type": "template", "template": template}

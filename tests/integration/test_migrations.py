@@ -53,9 +53,7 @@ async def test_concurrent_migrations_apply_each_file_once(
         await _admin(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-async def test_a_failing_migration_leaves_nothing_half_applied(
-    pg_url: str, tmp_path: Path
-) -> None:
+async def test_a_failing_migration_leaves_nothing_half_applied(pg_url: str, tmp_path: Path) -> None:
     (tmp_path / "900_bad.sql").write_text("CREATE TABLE half (x int); SELECT no_such_function();")
     with pytest.raises(asyncpg.UndefinedFunctionError):
         await db.migrate(pg_url, tmp_path)

@@ -210,9 +210,13 @@ async def test_the_pipeline_records_when_a_citizen_wrote_and_marks_its_own_news(
     entries = await redis.xrange(store.outbox_keys[0])
     assert entries[-1][1][b"news"] == f"{b.reference}:cancelled".encode()
     assert await pending(pg, "cancelled") == 1  # not sent yet: the relay would still send it
-    sender = Sender(redis, store.outbox_keys, AcceptAll(),
-                    SharedRateLimiter(redis, "kmcbot:send-rate", 1000),
-                    on_news=lambda news: mark_relayed(pg, decode_news(news)))
+    sender = Sender(
+        redis,
+        store.outbox_keys,
+        AcceptAll(),
+        SharedRateLimiter(redis, "kmcbot:send-rate", 1000),
+        on_news=lambda news: mark_relayed(pg, decode_news(news)),
+    )
     task = asyncio.create_task(sender.run())
     await eventually(lambda: sender.sent == len(chat))
     sender.stop()

@@ -17,10 +17,23 @@ def store(redis) -> SessionStore:
     return SessionStore(redis, "kmcbot")
 
 
-async def commit(store: SessionStore, message_id: str, loaded, session: str = "{}",
-                 bodies: tuple[str, ...] = ("reply",)) -> None:
-    await store.commit(TAG, message_id, loaded, session=session, profile='{"lang":"en"}',
-                       to="919800000001", bodies=bodies, now_s=1_700_000_000)
+async def commit(
+    store: SessionStore,
+    message_id: str,
+    loaded,
+    session: str = "{}",
+    bodies: tuple[str, ...] = ("reply",),
+) -> None:
+    await store.commit(
+        TAG,
+        message_id,
+        loaded,
+        session=session,
+        profile='{"lang":"en"}',
+        to="919800000001",
+        bodies=bodies,
+        now_s=1_700_000_000,
+    )
 
 
 def test_user_tag_is_keyed_and_hides_the_number() -> None:

@@ -205,5 +205,9 @@ def test_template_quick_reply_buttons_carry_their_payloads() -> None:
     sent = body("919800000001", Template("kmcbot_slot_cancelled", "bn", ("Roxy",), ("menu:book",)))
     body_part, button = sent["template"]["components"]
     assert body_part == {"type": "body", "parameters": [{"type": "text", "text": "Roxy"}]}
-    assert button == {"type": "button", "sub_type": "quick_reply", "index": "0",
-                      "parameters": [{"type": "payload", "payload": "menu:book"}]}
+    assert button == {
+        "type": "button",
+        "sub_type": "quick_reply",
+        "index": "0",
+        "parameters": [{"type": "payload", "payload": "menu:book"}],
+    }
