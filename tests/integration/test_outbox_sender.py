@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 
 import aiohttp
@@ -29,16 +30,20 @@ async def standin(aiohttp_server):
 
 
 @contextlib.asynccontextmanager
-async def running_sender(redis, standin, rate: float = 1000.0, claim_idle_ms: int = 60_000):
+async def running_sender(
+    redis, standin, rate: float = 1000.0, claim_idle_ms: int = 60_000, wrap=None, batch=200
+):
+    """A sender of STREAM to the stand-in; `wrap` puts a transport around the Graph one."""
     async with aiohttp.ClientSession() as http:
         transport = GraphTransport(http, standin.url, "12345", standin.token)
         sender = Sender(
             redis,
             [STREAM],
-            transport,
+            wrap(transport) if wrap else transport,
             SharedRateLimiter(redis, RATE_KEY, rate),
             consumer="test",
             claim_idle_ms=claim_idle_ms,
+            batch=batch,
         )
         task = asyncio.create_task(sender.run())
         try:
@@ -310,22 +315,10 @@ async def test_a_sender_frozen_past_its_lease_sends_no_more_when_it_wakes(
     monkeypatch.setattr(outbox, "LEASE_MS", 1000)  # frozen for twice that
     for text in ("first", "second", "third"):
         await queue(redis, "919800000001", text)
-    async with aiohttp.ClientSession() as http:
-        graph = GraphTransport(http, standin.url, "12345", standin.token)
-        transport = FreezesOnFirstSend(graph, redis_url, freeze_s=2.0)
-        sender = Sender(
-            redis,
-            [STREAM],
-            transport,
-            SharedRateLimiter(redis, RATE_KEY, 1000),
-            consumer="test",
-            claim_idle_ms=60_000,
-        )
-        task = asyncio.create_task(sender.run())
-        await eventually(lambda: transport.frozen)
+    freezing = functools.partial(FreezesOnFirstSend, redis_url=redis_url, freeze_s=2.0)
+    async with running_sender(redis, standin, wrap=freezing) as sender:
+        await eventually(lambda: sender.transport.frozen)
         await asyncio.sleep(1.0)  # time enough to send the rest, were it allowed
-        sender.stop()
-        await asyncio.wait_for(task, timeout=5)
     # The send in progress at the freeze went out (at least once); the later ones
     # are the new holder's to send, in order, and this sender sent none of them.
     assert texts(standin.by_user["919800000001"]) == ["first"]
@@ -337,21 +330,8 @@ async def test_a_new_holder_claims_every_page_of_what_was_left(redis, standin) -
     for n in range(5):
         await queue(redis, "919800000001", f"m{n}")
     await redis.xreadgroup(GROUP, "frozen-sender", {STREAM: ">"}, count=10)
-    async with aiohttp.ClientSession() as http:
-        transport = GraphTransport(http, standin.url, "12345", standin.token)
-        sender = Sender(
-            redis,
-            [STREAM],
-            transport,
-            SharedRateLimiter(redis, RATE_KEY, 1000),
-            consumer="test",
-            claim_idle_ms=60_000,
-            batch=2,
-        )
-        task = asyncio.create_task(sender.run())
+    async with running_sender(redis, standin, batch=2):
         got = await standin.wait_for("919800000001", 5)
-        sender.stop()
-        await asyncio.wait_for(task, timeout=5)
     assert texts(got) == [f"m{n}" for n in range(5)]
 
 
@@ -365,23 +345,11 @@ async def test_a_sender_whose_lease_lapsed_unclaimed_sends_on_in_order(
     monkeypatch.setattr(outbox, "LEASE_MS", 1000)
     for text in ("first", "second", "third"):
         await queue(redis, "919800000001", text)
-    async with aiohttp.ClientSession() as http:
-        graph = GraphTransport(http, standin.url, "12345", standin.token)
-        transport = FreezesOnFirstSend(graph, redis_url, freeze_s=2.0, taken=False)
-        sender = Sender(
-            redis,
-            [STREAM],
-            transport,
-            SharedRateLimiter(redis, RATE_KEY, 1000),
-            consumer="test",
-            claim_idle_ms=60_000,
-        )
-        task = asyncio.create_task(sender.run())
-        await eventually(lambda: transport.frozen)
+    freezing = functools.partial(FreezesOnFirstSend, redis_url=redis_url, freeze_s=2.0, taken=False)
+    async with running_sender(redis, standin, wrap=freezing) as sender:
+        await eventually(lambda: sender.transport.frozen)
         await queue(redis, "919800000001", "fourth")
         got = await standin.wait_for("919800000001", 4)
-        sender.stop()
-        await asyncio.wait_for(task, timeout=5)
     assert texts(got) == ["first", "second", "third", "fourth"]
 
 
