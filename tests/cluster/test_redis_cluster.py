@@ -18,7 +18,7 @@ from kmcbot.messages import Text
 from kmcbot.seed import DEMO_CSV, seed
 from kmcbot.sessions import SessionStore, outbox_keys, user_tag
 from kmcbot.settings import Settings
-from tests.e2e.conftest import SECRET, Citizen, HoldableStandIn, text_of
+from tests.e2e.conftest import Citizen, HoldableStandIn, bot_settings, text_of
 from tests.e2e.test_booking_e2e import REFERENCE, aadhaar, option_ids, reach_confirm, start
 from tests.factories import assert_counts_consistent, eventually
 
@@ -29,16 +29,12 @@ ADMIN = "cluster-admin-token"
 
 @pytest.fixture
 def settings(pg_url: str, redis_cluster_url: str, standin: HoldableStandIn) -> Settings:
-    return Settings(
-        database_url=pg_url,
-        redis_url=redis_cluster_url,
+    return bot_settings(
+        pg_url,
+        redis_cluster_url,
+        standin,
         redis_cluster=True,
         redis_shards=SHARDS,
-        app_secret=SECRET,
-        wa_token=standin.token,
-        wa_phone_number_id="12345",
-        graph_url=standin.url,  # type: ignore[attr-defined]
-        send_rate=1000,
         id_pepper=PEPPER,
         admin_token=ADMIN,
     )
@@ -235,14 +231,7 @@ async def test_without_cluster_mode_one_node_is_used_as_before(
 
     from kmcbot.web.keys import REDIS
 
-    settings = Settings(
-        database_url=pg_url,
-        redis_url=redis_url,
-        app_secret=SECRET,
-        wa_token=standin.token,
-        graph_url=standin.url,  # type: ignore[attr-defined]
-        id_pepper=PEPPER,
-    )
+    settings = bot_settings(pg_url, redis_url, standin, id_pepper=PEPPER)
     assert (settings.redis_cluster, settings.redis_shards) == (False, 1)
     client = await aiohttp_client(create_app(settings))
     redis = client.app[REDIS]

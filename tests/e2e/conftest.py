@@ -232,19 +232,24 @@ async def standin(aiohttp_server) -> HoldableStandIn:
     return fake
 
 
-@pytest.fixture
-def settings(pg_url: str, redis_url: str, standin: GraphStandIn) -> Settings:
+def bot_settings(pg_url: str, redis_url: str, standin: GraphStandIn, **more: Any) -> Settings:
+    """A signed bot sending to `standin`, as the e2e and cluster tests run it."""
     return Settings(
         database_url=pg_url,
         redis_url=redis_url,
         app_secret=SECRET,
-        verify_token="verify-me",
         wa_token=standin.token,
         wa_phone_number_id="12345",
         graph_url=standin.url,  # type: ignore[attr-defined]
         send_rate=1000,
-        id_pepper=b"e2e-pepper",
-        dev=False,
+        **more,
+    )
+
+
+@pytest.fixture
+def settings(pg_url: str, redis_url: str, standin: GraphStandIn) -> Settings:
+    return bot_settings(
+        pg_url, redis_url, standin, verify_token="verify-me", id_pepper=b"e2e-pepper", dev=False
     )
 
 

@@ -53,6 +53,37 @@ async def running_sender(
             await asyncio.wait_for(task, timeout=5)
 
 
+class SenderGroup:
+    """Senders of `streams` sharing one transport, as processes would; every one
+    still running is stopped at the end of the `async with`."""
+
+    def __init__(self, redis, transport, streams: list[str], senders_key: str | None = None):
+        self.redis, self.transport, self.streams = redis, transport, streams
+        self.senders_key = senders_key
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.senders: list[Sender] = []
+
+    def start(self, name: str) -> Sender:
+        limiter = SharedRateLimiter(self.redis, RATE_KEY, 1000)
+        sender = Sender(self.redis, self.streams, self.transport, limiter, consumer=name,
+                        senders_key=self.senders_key)  # fmt: skip
+        self.senders.append(sender)
+        self.tasks[name] = asyncio.create_task(sender.run())
+        return sender
+
+    async def stop(self, sender: Sender, timeout: float = 5) -> None:
+        sender.stop()
+        await asyncio.wait_for(self.tasks[sender.consumer], timeout)
+
+    async def __aenter__(self) -> SenderGroup:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for sender in self.senders:
+            sender.stop()
+        await asyncio.wait_for(asyncio.gather(*self.tasks.values()), 15)
+
+
 def text_body(to: str, text: str) -> dict[str, object]:
     return {"messaging_product": "whatsapp", "to": to, "type": "text", "text": {"body": text}}
 
@@ -212,13 +243,8 @@ async def test_one_sender_at_a_time_reads_a_stream_and_another_takes_over(redis,
     citizen's entries in order; when it stops, the other carries on at once."""
     async with aiohttp.ClientSession() as http:
         transport = GraphTransport(http, standin.url, "12345", standin.token)
-        senders = [
-            Sender(redis, [STREAM], transport, SharedRateLimiter(redis, RATE_KEY, 1000),
-                   consumer=name)
-            for name in ("first", "second")
-        ]  # fmt: skip
-        tasks = [asyncio.create_task(s.run()) for s in senders]
-        try:
+        async with SenderGroup(redis, transport, [STREAM]) as group:
+            senders = [group.start("first"), group.start("second")]
             for i in range(30):
                 await queue(redis, "919800000001", f"m{i}")
             got = await standin.wait_for("919800000001", 30)
@@ -228,16 +254,11 @@ async def test_one_sender_at_a_time_reads_a_stream_and_another_takes_over(redis,
             await eventually(lambda: reading[0].sent == 30)
             holder, other = reading[0], next(s for s in senders if s is not reading[0])
 
-            holder.stop()
-            await asyncio.wait_for(tasks[senders.index(holder)], 5)
+            await group.stop(holder)
             await queue(redis, "919800000001", "after")
             got = await standin.wait_for("919800000001", 31, timeout=5)
             assert texts(got)[-1] == "after"
             await eventually(lambda: other.sent == 1)
-        finally:
-            for s in senders:
-                s.stop()
-            await asyncio.wait_for(asyncio.gather(*tasks), 10)
 
 
 async def test_senders_share_the_streams_fairly_and_take_over_a_stopped_ones(
@@ -247,16 +268,10 @@ async def test_senders_share_the_streams_fairly_and_take_over_a_stopped_ones(
     streams = [f"kmcbot:{{{n}}}:outbox" for n in range(4)]
     async with aiohttp.ClientSession() as http:
         transport = GraphTransport(http, standin.url, "12345", standin.token)
-        senders = [
-            Sender(redis, streams, transport, SharedRateLimiter(redis, RATE_KEY, 1000),
-                   consumer=name, senders_key="kmcbot:senders")
-            for name in ("first", "second")
-        ]  # fmt: skip
-        tasks = [asyncio.create_task(s.run()) for s in senders]
-        try:
+        async with SenderGroup(redis, transport, streams, "kmcbot:senders") as group:
+            senders = [group.start("first"), group.start("second")]
             await eventually(lambda: [len(s.reading) for s in senders] == [2, 2], timeout=15)
-            senders[0].stop()
-            await asyncio.wait_for(tasks[0], 5)
+            await group.stop(senders[0])
             await eventually(lambda: len(senders[1].reading) == 4, timeout=8)
             for n, stream in enumerate(streams):
                 to = f"91980000000{n}"
@@ -264,10 +279,6 @@ async def test_senders_share_the_streams_fairly_and_take_over_a_stopped_ones(
                 await redis.xadd(stream, {"to": to, "tag": "t", "bodies": body})
             for n in range(4):
                 await standin.wait_for(f"91980000000{n}", 1)
-        finally:
-            for s in senders:
-                s.stop()
-            await asyncio.wait_for(asyncio.gather(*tasks), 10)
 
 
 async def test_a_new_holder_sends_what_the_last_one_left_before_anything_newer(
@@ -371,15 +382,6 @@ async def test_a_stream_handed_over_to_a_new_sender_sends_nothing_twice(redis, s
     streams = [f"kmcbot:{{{n}}}:outbox" for n in range(2)]
     async with aiohttp.ClientSession() as http:
         graph = SlowGraph(GraphTransport(http, standin.url, "12345", standin.token), 1.5)
-
-        def sender(name: str) -> Sender:
-            limiter = SharedRateLimiter(redis, RATE_KEY, 1000)
-            return Sender(
-                redis, streams, graph, limiter, consumer=name, senders_key="kmcbot:senders"
-            )
-
-        first = sender("first")
-        tasks = [asyncio.create_task(first.run())]
         queued: list[tuple[str, str]] = []
 
         async def feed(seconds: float) -> None:
@@ -391,21 +393,16 @@ async def test_a_stream_handed_over_to_a_new_sender_sends_nothing_twice(redis, s
                     queued.append((to, text))
                 await asyncio.sleep(0.05)
 
-        try:
+        async with SenderGroup(redis, graph, streams, "kmcbot:senders") as group:
+            first = group.start("first")
             await eventually(lambda: len(first.reading) == 2, timeout=5)
             feeding = asyncio.create_task(feed(8))
             await asyncio.sleep(1)
-            second = sender("second")
-            tasks.append(asyncio.create_task(second.run()))
+            second = group.start("second")
             await eventually(
                 lambda: [len(first.reading), len(second.reading)] == [1, 1], timeout=15
             )
             await feeding
             await eventually(lambda: len(standin.received) >= len(queued), timeout=15)
-        finally:
-            first.stop()
-            if len(tasks) > 1:
-                second.stop()
-            await asyncio.wait_for(asyncio.gather(*tasks), 15)
     sent = [(m["to"], m["text"]["body"]) for m in standin.received]
     assert sorted(sent) == sorted(queued)  # each once: none lost, none twice
