@@ -160,14 +160,7 @@ class Run:
     async def converse(self, citizen: Citizen, kind: Kind, webhook: str) -> bool:
         action: Send | Done | Unexpected = citizen.start(kind, self.today)
         while isinstance(action, Send):
-            if citizen.wait_for_room(time.monotonic()):
-                self.stats.waits_for_room += 1
-            # Until there is room, or the run is over (then it ends on time all the
-            # same); a sleep can end a little early, so look again after it.
-            while (wait := citizen.wait_for_room(time.monotonic())) and not self.over():
-                if self.deadline is not None:
-                    wait = min(wait, self.deadline - time.perf_counter())
-                await asyncio.sleep(max(wait, 0.001))
+            await self.room_for(citizen)
             if self.over():
                 self.stats.abandoned += 1
                 return False
@@ -190,6 +183,17 @@ class Run:
         elif action.kind is Kind.CANCEL:
             self.stats.cancellations += 1
         return True
+
+    async def room_for(self, citizen: Citizen) -> None:
+        """Until the number's minute has room for one more message, or the run is
+        over (it ends on time all the same). A sleep can end a little early (uvloop
+        counts whole milliseconds), so look again after each."""
+        if citizen.wait_for_room(time.monotonic()):
+            self.stats.waits_for_room += 1
+        while (wait := citizen.wait_for_room(time.monotonic())) and not self.over():
+            if self.deadline is not None:
+                wait = min(wait, self.deadline - time.perf_counter())
+            await asyncio.sleep(max(wait, 0.001))
 
     async def exchange(self, wa_id: str, send: Send, webhook: str) -> dict[str, Any] | None:
         """POST one message; its reply at the stand-in ({} without one), or None on error."""

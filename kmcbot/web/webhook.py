@@ -98,17 +98,19 @@ async def _receive(request: web.Request) -> web.Response:
 async def handle_all(pipeline: Pipeline, per_user: list[list[Inbound]]) -> int:
     """Each citizen's messages in order; citizens side by side; returns how many failed."""
     if len(per_user) == 1:  # nearly every POST: one citizen, no tasks needed
-        return sum([not await _handle_one(pipeline, m) for m in per_user[0]])
+        return await _handle_in_order(pipeline, per_user[0])
     gate = asyncio.Semaphore(USER_CONCURRENCY)
 
     async def one_user(messages: list[Inbound]) -> int:
         async with gate:
-            failed = 0
-            for message in messages:
-                failed += not await _handle_one(pipeline, message)
-            return failed
+            return await _handle_in_order(pipeline, messages)
 
     return sum(await asyncio.gather(*(one_user(m) for m in per_user)))
+
+
+async def _handle_in_order(pipeline: Pipeline, messages: list[Inbound]) -> int:
+    """One citizen's messages, one after another; returns how many failed."""
+    return sum([not await _handle_one(pipeline, m) for m in messages])
 
 
 async def _handle_one(pipeline: Pipeline, message: Inbound) -> bool:
