@@ -14,7 +14,7 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from kmcbot import metrics
 from kmcbot.messages import Error, Inbound, Status
-from kmcbot.pipeline import Pipeline
+from kmcbot.pipeline import Pipeline, RetryLater
 from kmcbot.sessions import user_tag
 from kmcbot.web.keys import PIPELINE, SETTINGS
 from kmcbot.whatsapp import inbound, signature
@@ -122,7 +122,21 @@ async def _handle_one(pipeline: Pipeline, message: Inbound) -> bool:
     metrics.INBOUND.labels(fields["type"]).inc()
     try:
         handled = await pipeline.handle(message, fields["user"])
+    except RetryLater as exc:
+        metrics.HANDLED.labels("retry_later").inc()
+        # Not a fault: the same message is in hand elsewhere (WhatsApp delivered it
+        # twice at once), or the citizen's queue would not let it in; the 503 asks
+        # WhatsApp to deliver it again, and the next delivery is answered.
+        log.warning(
+            "message",
+            **fields,
+            outcome="retry_later",
+            reason=str(exc),
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        return False
     except Exception as exc:  # noqa: BLE001 - one message's failure must not fail the others
+        metrics.HANDLED.labels("error").inc()
         log.error(
             "message",
             **fields,
@@ -131,6 +145,7 @@ async def _handle_one(pipeline: Pipeline, message: Inbound) -> bool:
             ms=round((time.perf_counter() - started) * 1000, 2),
         )
         return False
+    metrics.HANDLED.labels(handled.outcome).inc()
     log.info(
         "message",
         **fields,

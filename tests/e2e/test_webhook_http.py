@@ -159,6 +159,12 @@ async def test_metrics_count_messages_and_read_the_outbox(citizen) -> None:
         if line.startswith('kmcbot_inbound_messages_total{type="text"}')
     )
     assert float(count.split()[-1]) >= 1
+    assert handled_count(text, "ok") >= 1
+    twice = citizen.payload(Text("Hi"))
+    assert await citizen.post_raw(twice) == 200
+    assert await citizen.post_raw(twice) == 200  # delivered again: a duplicate
+    text = await (await citizen.client.get("/metrics")).text()
+    assert handled_count(text, "duplicate") >= 1
     for name in (
         "kmcbot_webhook_seconds_bucket",
         "kmcbot_outbox_depth ",
@@ -167,3 +173,10 @@ async def test_metrics_count_messages_and_read_the_outbox(citizen) -> None:
         "kmcbot_replies_sent_total",
     ):
         assert name in text, name
+
+
+def handled_count(metrics_text: str, outcome: str) -> float:
+    prefix = f'kmcbot_messages_handled_total{{outcome="{outcome}"}}'
+    return sum(
+        float(line.split()[-1]) for line in metrics_text.splitlines() if line.startswith(prefix)
+    )
