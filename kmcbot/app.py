@@ -16,6 +16,7 @@ from redis.asyncio.cluster import RedisCluster
 from kmcbot import db, redis_pipe
 from kmcbot.booking.repository import load_availability
 from kmcbot.dialogue.notices import Templates
+from kmcbot.missed import MissedSweeper
 from kmcbot.outbox import DevTransport, GraphTransport, Sender, SharedRateLimiter, Transport
 from kmcbot.pipeline import AvailabilityCache, Pipeline
 from kmcbot.relay import Relay, decode_news, mark_relayed
@@ -188,8 +189,9 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _notices(app: web.Application) -> AsyncIterator[None]:
-    """The relay of booking news and the reminder scheduler: in every process
-    (both are safe to run many times over; see relay.py and reminders.py)."""
+    """The relay of booking news, the reminder scheduler and the sweep of missed
+    bookings: in every process (each is safe to run many times over; see relay.py,
+    reminders.py and missed.py)."""
     settings = app[SETTINGS]
     templates = Templates(
         settings.template_booking, settings.template_slot_cancelled, settings.template_reminder
@@ -202,14 +204,11 @@ async def _notices(app: web.Application) -> AsyncIterator[None]:
         prefix=settings.redis_prefix,
         shards=settings.redis_shards,
     )
-    scheduler = ReminderScheduler(app[PG], settings.reminder_hour)
-    tasks = [
-        asyncio.create_task(relay.run(), name="relay"),
-        asyncio.create_task(scheduler.run(), name="reminders"),
-    ]
+    periodic = [relay, ReminderScheduler(app[PG], settings.reminder_hour), MissedSweeper(app[PG])]
+    tasks = [asyncio.create_task(job.run(), name=type(job).__name__) for job in periodic]
     yield
-    relay.stop()
-    scheduler.stop()
+    for job in periodic:
+        job.stop()
     _, late = await asyncio.wait(tasks, timeout=5)  # within workers.STOP_S (see _sender)
     for task in late:  # a pass stuck on a dead server: its transaction rolls back
         task.cancel()

@@ -31,7 +31,7 @@ REPLIES_FAILED = Counter(
 )
 BOOKINGS = Counter(
     "kmcbot_bookings_total",
-    "Booking events: made, moved, cancelled, refused (with reason)",
+    "Booking events: made, moved, cancelled, refused (with reason), missed",
     ["event", "reason"],
 )
 RATE_LIMITED = Counter("kmcbot_rate_limited_total", "Messages over the per-citizen limit")

@@ -1,5 +1,5 @@
 """A background task that runs a pass now and then until stopped, outliving failures
-(the relay and the reminder scheduler)."""
+(the relay, the reminder scheduler and the sweep of missed bookings)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ log = structlog.get_logger()
 class Periodic:
     def __init__(self) -> None:
         self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        """The job's loop: `repeat` with its own pass (what the app starts in every process)."""
+        raise NotImplementedError
 
     def stop(self) -> None:
         """Finish the pass in hand, then return from the loop."""

@@ -66,11 +66,11 @@ def book_effect(
 
 
 async def assert_counts_consistent(pool: asyncpg.Pool) -> None:
-    """Every slot: booked == its booked and attended bookings <= capacity."""
+    """Every slot: booked == its booked, attended and missed bookings <= capacity."""
     bad = await pool.fetch(
         """SELECT s.id, s.booked, s.capacity, count(b.id) AS active
            FROM slots s LEFT JOIN bookings b
-                ON b.slot_id = s.id AND b.status IN ('booked', 'attended')
+                ON b.slot_id = s.id AND b.status IN ('booked', 'attended', 'missed')
            GROUP BY s.id HAVING s.booked <> count(b.id) OR s.booked > s.capacity"""
     )
     assert bad == [], [dict(r) for r in bad]

@@ -6,8 +6,9 @@ repository.py follows for bookings, so a citizen's booking or cancellation
 racing an operator's change waits for it instead of slipping in between.
 Several slots are locked in id order so that two operators cannot deadlock.
 
-`slots.booked` counts 'booked' and 'attended' bookings: a check-in keeps the
-place (its dose was used), only a cancellation gives one back.
+`slots.booked` counts 'booked', 'attended' and 'missed' bookings: a check-in
+keeps the place (its dose was used), so does a booking nobody came for (the
+place was held all day; missed.py), and only a cancellation gives one back.
 
 Problems are raised as `NotFound`, `Conflict` or `WrongCode` with a message
 that is safe to show to the operator; the transaction rolls back with them.
@@ -54,7 +55,9 @@ _CENTRE_COLUMNS = (
 _SLOT_COLUMNS = """s.id, s.centre_id, s.vaccine, s.day, s.start_time, s.end_time, s.starts_at,
     s.capacity, s.booked, s.status, s.cancel_reason,
     (SELECT count(*) FROM bookings b
-     WHERE b.slot_id = s.id AND b.status = 'attended') AS attended"""
+     WHERE b.slot_id = s.id AND b.status = 'attended') AS attended,
+    (SELECT count(*) FROM bookings b
+     WHERE b.slot_id = s.id AND b.status = 'missed') AS missed"""
 
 
 # ---------------------------------------------------------------- centres
@@ -265,11 +268,11 @@ async def cancel_locked(conn: asyncpg.Connection, slot_ids: list[int], reason: s
 async def roster(
     pool: asyncpg.Pool, centre_id: int, day: date
 ) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
-    """The centre and its day: one row per slot and booked or attended booking.
+    """The centre and its day: one row per slot and booking that is not cancelled.
 
     A slot without such bookings comes once with NULL booking columns, so the
     printed page still shows the session. Cancelled bookings are left out:
-    the roster is who to expect.
+    the roster is who to expect (and, for a past day, who came and who missed).
     """
     async with pool.acquire() as conn:
         centre = await get_centre(conn, centre_id)
@@ -278,7 +281,7 @@ async def roster(
                       s.status AS slot_status, s.cancel_reason,
                       b.reference, b.name, b.id_type, b.id_last4, b.status, b.attended_at
                FROM slots s
-               LEFT JOIN bookings b ON b.slot_id = s.id AND b.status IN ('booked', 'attended')
+               LEFT JOIN bookings b ON b.slot_id = s.id AND b.status <> 'cancelled'
                WHERE s.centre_id = $1 AND s.day = $2
                ORDER BY s.start_time, s.vaccine, s.id, b.name NULLS LAST, b.reference""",
             centre_id,
@@ -311,6 +314,10 @@ async def check_in(pool: asyncpg.Pool, reference: str, code: str, today: date) -
             raise WrongCode(f"wrong code for booking {reference}")
         if row["status"] == "cancelled":
             raise Conflict(f"booking {reference} is cancelled")
+        if row["status"] == "missed":
+            raise Conflict(
+                f"booking {reference} was missed: its day {row['day'].isoformat()} is over"
+            )
         if row["status"] == "attended":
             at = row["attended_at"].astimezone(IST) if row["attended_at"] else None
             when = at.strftime("%Y-%m-%d %H:%M IST") if at else "an earlier visit"

@@ -13,7 +13,7 @@ OVERBOOKING_SQL = """
 SELECT count(*) AS violations, (SELECT count(*) FROM slots) AS slots
 FROM slots s
 LEFT JOIN (SELECT slot_id, count(*) AS n FROM bookings
-           WHERE status IN ('booked', 'attended') GROUP BY slot_id) b ON b.slot_id = s.id
+           WHERE status IN ('booked', 'attended', 'missed') GROUP BY slot_id) b ON b.slot_id = s.id
 WHERE s.booked <> coalesce(b.n, 0) OR s.booked > s.capacity
 """
 

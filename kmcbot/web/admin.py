@@ -291,5 +291,6 @@ def _slot_json(r: asyncpg.Record) -> dict[str, Any]:
         "status": r["status"],
         "cancel_reason": r["cancel_reason"],
         "attended": r["attended"],
+        "missed": r["missed"],
     }
     return data

@@ -1,10 +1,11 @@
 """The centre roster as CSV and as a printable HTML page. Pure: rows in, text out.
 
-Rows come from `admin_repo.roster`: one per slot and booked or attended
-booking, ordered by slot then name; a slot with nobody booked comes once with
-empty booking columns. Only the last 4 characters of an ID are stored, so the
-roster cannot know an ID's length: every ID is shown in Aadhaar's shape
-(XXXX XXXX 1234), which also hides the length.
+Rows come from `admin_repo.roster`: one per slot and booking that is not
+cancelled (booked, attended or, on a past day, missed), ordered by slot then
+name; a slot with nobody booked comes once with empty booking columns. Only
+the last 4 characters of an ID are stored, so the roster cannot know an ID's
+length: every ID is shown in Aadhaar's shape (XXXX XXXX 1234), which also hides
+the length.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from kmcbot.booking import admin_repo, repository
 from kmcbot.booking.model import IST, Refusal
 from kmcbot.data.demo import CENTRES_CSV
 from kmcbot.dialogue.effects import Booked, Refused
+from kmcbot.missed import mark_missed
 from kmcbot.settings import Settings
 from tests.factories import assert_counts_consistent, book_effect, make_centre, make_slot
 
@@ -400,6 +401,23 @@ async def test_check_in_marks_the_booking_attended_once(client, pg) -> None:
     assert "already checked in at" in (await again.json())["error"]
     assert await pg.fetchval("SELECT booked FROM slots WHERE id = $1", slot) == 1
     await assert_counts_consistent(pg)
+
+
+async def test_staff_see_a_missed_booking_in_the_slots_and_cannot_check_it_in(client, pg) -> None:
+    centre = await make_centre(pg)
+    slot = await make_slot(pg, centre)
+    [booked] = await book_n(pg, slot, [1])
+    day = await pg.fetchval("SELECT day FROM slots WHERE id = $1", slot)
+    assert await mark_missed(pg, day + timedelta(days=1)) == 1
+
+    ticket = {"reference": booked.booking.reference, "code": booked.booking.code}
+    resp = await client.post("/admin/checkin", headers=AUTH, json=ticket)
+    assert resp.status == 409 and "missed" in (await resp.json())["error"]
+    listed = await (
+        await client.get(f"/admin/slots?centre={centre}&date={day}", headers=AUTH)
+    ).json()
+    [shown] = listed["slots"]
+    assert (shown["booked"], shown["attended"], shown["missed"]) == (1, 0, 1)
 
 
 async def test_an_attended_booking_cannot_be_cancelled_by_the_citizen(client, pg) -> None:
