@@ -1,0 +1,27 @@
+"""The gauges /metrics reads from Redis, against a real Redis."""
+
+from __future__ import annotations
+
+from kmcbot import metrics
+from kmcbot.sessions import SessionStore, user_tag
+
+
+async def add_sessions(redis, first: int, count: int) -> None:
+    store = SessionStore(redis, "kmcbot")
+    for n in range(first, first + count):
+        await redis.set(store.keys(user_tag(b"pepper", f"91980000{n:04d}"))["session"], "{}")
+
+
+async def test_active_sessions_are_scanned_once_per_period_for_every_scraper(redis) -> None:
+    await add_sessions(redis, 0, 30)
+    await redis.set("kmcbot:unrelated", "1")  # other keys are not sessions
+    assert await metrics.active_sessions(redis, "kmcbot") == 30
+
+    await add_sessions(redis, 30, 5)
+    # Within the period every scrape (any process) reads the count kept in Redis...
+    assert await metrics.active_sessions(redis, "kmcbot") == 30
+    ttl = await redis.ttl("kmcbot:metrics:sessions")
+    assert 0 < ttl <= metrics.SESSIONS_CACHE_S
+    # ...and after it, the next one counts again.
+    await redis.delete("kmcbot:metrics:sessions")
+    assert await metrics.active_sessions(redis, "kmcbot") == 35
