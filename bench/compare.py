@@ -8,7 +8,7 @@
 3. The same storm of first messages (new citizens, each saying "Hi") against
    both: throughput, latencies and their ratio; kmcbot's RSS and Redis memory
    per session after that many distinct citizens (and, with --profile, a
-   py-spy profile of kmcbot under the storm).
+   py-spy profile of kmcbot under the storm and in each mix).
 4. The full-conversation mix against kmcbot at a fixed offered rate, then
    flat out, with the overbooking check.
 
@@ -317,6 +317,8 @@ async def profiled(on: bool, pid: int, raw: Path) -> AsyncIterator[None]:
     if not on:
         yield
         return
+    if not (BIN / "py-spy").exists():
+        raise SystemExit(f"--profile needs py-spy: {BIN / 'pip'} install py-spy")
     record = f"record --pid {pid} --format raw --output {raw} --rate {PY_SPY_HZ}"
     spy = await asyncio.create_subprocess_exec(
         BIN / "py-spy",
@@ -406,13 +408,14 @@ async def mixes(
             standin_token=TOKEN,
             database_url=db_url,
         )
-        raw = logs / "mix.pyspy.txt"
-        async with profiled(args.profile and not rate, bot.proc.pid, raw):
+        # py-spy takes CPU too: a profiled run's latencies are not the table's.
+        raw = logs / f"mix-{rate:g}.pyspy.txt"
+        async with profiled(args.profile, bot.proc.pid, raw):
             report, cpu = await measured(bot, loadgen.run(opts))
         how = f"offered {rate:g} msg/s" if rate else "flat out"
         show(f"full-conversation mix -> kmcbot, {how}, {args.mix_duration:g} s", report, cpu)
-        if args.profile and not rate:
-            show_profile(raw, report.seconds, "in the mix, flat out")
+        if args.profile:
+            show_profile(raw, report.seconds, f"in the mix, {how}")
 
 
 if __name__ == "__main__":
@@ -429,7 +432,7 @@ if __name__ == "__main__":
     )
     p.add_argument("--workers", type=int, default=1, help="kmcbot serve --workers")
     p.add_argument(
-        "--profile", action="store_true", help="py-spy kmcbot in its storm and the flat-out mix"
+        "--profile", action="store_true", help="py-spy kmcbot in its storm and both mixes"
     )
     p.add_argument(
         "--phases", default="storm,mix", help="which to run: storm (with the floor), mix"
