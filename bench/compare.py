@@ -317,8 +317,6 @@ async def profiled(on: bool, pid: int, raw: Path) -> AsyncIterator[None]:
     if not on:
         yield
         return
-    if not (BIN / "py-spy").exists():
-        raise SystemExit(f"--profile needs py-spy: {BIN / 'pip'} install py-spy")
     record = f"record --pid {pid} --format raw --output {raw} --rate {PY_SPY_HZ}"
     spy = await asyncio.create_subprocess_exec(
         BIN / "py-spy",
@@ -443,5 +441,7 @@ if __name__ == "__main__":
 
         uvloop.install()
     parsed = p.parse_args()
+    if parsed.profile and not (BIN / "py-spy").exists():  # before any database or server
+        p.error(f"--profile needs py-spy: {BIN / 'pip'} install py-spy")
     parsed.src = parsed.src and str(Path(parsed.src).resolve())
     asyncio.run(main(parsed))
