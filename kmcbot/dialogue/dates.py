@@ -30,6 +30,8 @@ from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
 
+from kmcbot.text import strip_invisible, to_ascii_digits
+
 # India's vaccination programme began on 16 January 2021; no first dose is older.
 PROGRAMME_START = date(2021, 1, 16)
 
@@ -41,35 +43,6 @@ class DateError(StrEnum):
     IMPOSSIBLE = "impossible"  # no such calendar day, e.g. 31-02-2021 or 30/13/2021
     FUTURE = "future"  # after today
     TOO_EARLY = "too_early"  # before PROGRAMME_START
-
-
-# Invisible characters that phones and copy-paste insert: zero-width space,
-# (non-)joiners, word joiner, soft hyphen, BOM and the bidi marks/embeddings.
-# They carry no meaning here and would otherwise split or disguise a word.
-_INVISIBLE = dict.fromkeys(
-    [0x00AD, 0x061C, 0x180E, 0xFEFF, *range(0x200B, 0x2010), *range(0x202A, 0x202F)]
-    + [*range(0x2060, 0x2065), *range(0x2066, 0x206A)]
-)
-
-
-def strip_invisible(text: str) -> str:
-    """Remove zero-width characters and bidi marks (never visible, never meaningful)."""
-    return text.translate(_INVISIBLE)
-
-
-def to_ascii_digits(text: str) -> str:
-    """Replace every Unicode decimal digit (Bengali ২, Devanagari २, ...) by its ASCII digit.
-
-    Other characters are left alone, so this is safe on whole messages.
-    """
-    return "".join(_ascii_digit(ch) for ch in text)
-
-
-def _ascii_digit(ch: str) -> str:
-    # unicodedata.decimal is defined exactly for decimal digits (category Nd);
-    # superscripts and fractions have no decimal value and stay as they are.
-    value = unicodedata.decimal(ch, None)
-    return ch if value is None else str(value)
 
 
 # ---------------------------------------------------------------- month names
