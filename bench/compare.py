@@ -49,7 +49,7 @@ from kmcbot.sessions import SessionStore
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SECRET, TOKEN, PEPPER, PREFIX = "bench-secret", "bench-token", "bench-pepper", "kmcbot"
-CLAIM = "kmcbot-tests:claimed-by"  # tests/e2e/conftest.py skips a Redis db claimed this way
+CLAIM = "kmcbot-tests:claimed-by"  # tests/conftest.py skips a Redis db claimed this way
 WARM_UP = 200  # first messages to each server before measuring (pools, imports, caches)
 SAMPLE_CITIZENS = 500  # whose keys MEMORY USAGE measures
 PY_SPY_HZ = 250

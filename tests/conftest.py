@@ -4,7 +4,9 @@ With KMCBOT_TEST_DATABASE_URL / KMCBOT_TEST_REDIS_URL set (as .ci/run does),
 the tests use those servers; otherwise they start the embedded ones, so
 `make test` passes on a machine with neither. Every test gets a database of
 its own (a copy of a migrated template) and a flushed Redis db number, and
-both are dropped afterwards.
+both are dropped afterwards. The db number is claimed for the whole run, so
+two test runs against one Redis server (two people on one machine) never
+flush each other's keys.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -23,8 +26,13 @@ import redis.asyncio as aioredis
 from kmcbot import db
 from kmcbot.settings import REPO_SQL_DIR
 
-REDIS_TEST_DB = 13
 _numbers = itertools.count(1)
+
+# Redis db numbers a test run may claim (0 is left to people and `kmcbot serve`).
+_SPARE_DBS = range(1, 16)
+CLAIM = "kmcbot-tests:claimed-by"  # bench/compare.py claims its db the same way
+_CLAIM_TTL_S = 3600  # a run that dies leaves its claim for an hour at most
+_OWNER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def with_database(url: str, name: str) -> str:
@@ -107,15 +115,41 @@ async def pg(pg_url: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-@pytest.fixture
-async def redis_url(redis_server_url: str) -> AsyncIterator[str]:
-    """A Redis db number of the tests' own, empty at the start and at the end."""
-    url = with_redis_db(redis_server_url, REDIS_TEST_DB)
+@pytest.fixture(scope="session")
+def test_redis_db(redis_server_url: str) -> Iterator[int]:
+    """The first spare Redis db number no other test run holds, claimed for this run."""
+    import redis as sync_redis
+
+    for number in _SPARE_DBS:
+        client = sync_redis.Redis.from_url(with_redis_db(redis_server_url, number))
+        if client.set(CLAIM, _OWNER, nx=True, ex=_CLAIM_TTL_S):
+            break
+        client.close()
+    else:
+        pytest.fail("every spare Redis db is claimed by another test run")
+    yield number
+    if client.get(CLAIM) == _OWNER.encode():
+        client.delete(CLAIM)
+    client.close()
+
+
+async def empty_test_db(url: str) -> None:
+    """Flush this run's Redis db, keeping its claim."""
     client = aioredis.from_url(url)
-    await client.flushdb()
+    try:
+        async with client.pipeline(transaction=True) as pipe:
+            await pipe.flushdb().set(CLAIM, _OWNER, ex=_CLAIM_TTL_S).execute()
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def redis_url(redis_server_url: str, test_redis_db: int) -> AsyncIterator[str]:
+    """This run's own Redis db, empty (but for the claim) at the start and at the end."""
+    url = with_redis_db(redis_server_url, test_redis_db)
+    await empty_test_db(url)
     yield url
-    await client.flushdb()
-    await client.aclose()
+    await empty_test_db(url)
 
 
 @pytest.fixture

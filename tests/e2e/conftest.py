@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,56 +24,9 @@ from kmcbot.settings import Settings
 from kmcbot.standin import GraphStandIn
 from kmcbot.whatsapp import simulate
 from kmcbot.whatsapp.signature import sign
-from tests.conftest import with_redis_db
 from tests.factories import eventually, make_centre, make_slot
 
 SECRET = b"e2e-app-secret"
-
-
-# ---------------------------------------------------------------- a Redis db of our own
-#
-# tests/conftest.py gives every test Redis db 13 and flushes it before and after
-# each test, so two test runs on one server at the same time (several people on
-# one machine) wipe each other's sessions and outbox mid-conversation. An e2e
-# run claims a db number of its own instead; the claim expires if the run dies.
-
-_E2E_DBS = (*range(1, 13), 14, 15)
-_CLAIM = "kmcbot-tests:claimed-by"
-_CLAIM_TTL_S = 3600
-_OWNER = f"{socket.gethostname()}:{os.getpid()}"
-
-
-@pytest.fixture(scope="session")
-def e2e_redis_db(redis_server_url: str) -> Iterator[int]:
-    import redis as sync_redis
-
-    for number in _E2E_DBS:
-        client = sync_redis.Redis.from_url(with_redis_db(redis_server_url, number))
-        if client.set(_CLAIM, _OWNER, nx=True, ex=_CLAIM_TTL_S):
-            break
-        client.close()
-    else:
-        pytest.fail("every spare Redis db is claimed by another test run")
-    yield number
-    if client.get(_CLAIM) == _OWNER.encode():
-        client.delete(_CLAIM)
-    client.close()
-
-
-@pytest.fixture
-async def redis_url(redis_server_url: str, e2e_redis_db: int) -> AsyncIterator[str]:
-    """This run's own Redis db, empty (but for the claim) at the start and at the end."""
-    url = with_redis_db(redis_server_url, e2e_redis_db)
-    client = aioredis.from_url(url)
-
-    async def empty() -> None:
-        async with client.pipeline(transaction=True) as pipe:
-            await pipe.flushdb().set(_CLAIM, _OWNER, ex=_CLAIM_TTL_S).execute()
-
-    await empty()
-    yield url
-    await empty()
-    await client.aclose()
 
 
 def _opened() -> asyncio.Event:

@@ -166,16 +166,15 @@ async def private_redis(tmp_path: Path) -> AsyncIterator[RedisServer | None]:
 
 @pytest.fixture
 async def redis_url(private_redis: RedisServer | None, request: pytest.FixtureRequest) -> str:
-    """Overrides the suite's shared db 13 with a private server (see the module doc);
-    without a redis-server binary, falls back to the shared one."""
+    """Overrides the run's claimed db with a private server (see the module doc);
+    without a redis-server binary, falls back to the claimed db."""
     if private_redis is not None:
         return private_redis.url
-    from tests.conftest import REDIS_TEST_DB, with_redis_db
+    from tests.conftest import empty_test_db, with_redis_db
 
-    url = with_redis_db(request.getfixturevalue("redis_server_url"), REDIS_TEST_DB)
-    client = aioredis.from_url(url)
-    await client.flushdb()
-    await client.aclose()
+    number = request.getfixturevalue("test_redis_db")
+    url = with_redis_db(request.getfixturevalue("redis_server_url"), number)
+    await empty_test_db(url)
     return url
 
 
