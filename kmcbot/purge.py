@@ -6,6 +6,11 @@ its last 4 characters (as "delete my data" does for one citizen). The row
 itself stays, with its status, slot, vaccine and dates, so every count and
 report (booked per slot, attended per centre) stays right.
 
+A booking the centre checked in (attended) keeps the keyed hash of its ID: it
+is the record that this ID had its second dose, which the one-booking-per-ID
+rule needs (without it the same ID could book again). The hash cannot be
+turned back into the number without KMCBOT_ID_PEPPER; everything else goes.
+
 Safe to run at any time and again: one UPDATE, and rows already erased are
 not touched twice (nor counted twice).
 """
@@ -21,13 +26,14 @@ import asyncpg
 # The slot's end: its start (a timestamptz) plus its length (end - start, both local times).
 _PURGE = """
 UPDATE bookings b
-SET name = NULL, wa_id = NULL, id_hash = NULL, id_last4 = NULL,
+SET name = NULL, wa_id = NULL, id_last4 = NULL,
+    id_hash = CASE WHEN b.status = 'attended' THEN b.id_hash END,
     erased_at = coalesce(b.erased_at, now()), updated_at = now()
 FROM slots s
 WHERE s.id = b.slot_id
   AND s.starts_at + (s.end_time - s.start_time) < coalesce($2, now()) - make_interval(days => $1)
-  AND (b.name IS NOT NULL OR b.wa_id IS NOT NULL OR b.id_hash IS NOT NULL
-       OR b.id_last4 IS NOT NULL)
+  AND (b.name IS NOT NULL OR b.wa_id IS NOT NULL OR b.id_last4 IS NOT NULL
+       OR (b.id_hash IS NOT NULL AND b.status <> 'attended'))
 """
 
 

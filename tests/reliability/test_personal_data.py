@@ -12,7 +12,8 @@ away, and `kmcbot purge --days N`.
   the citizen's bookings (cancelling those not yet due), and their Redis
   session and profile;
 - `kmcbot purge --days N` erases the same fields of bookings whose slot
-  ended more than N days ago, and leaves every count as it was.
+  ended more than N days ago (an attended booking keeps its ID's keyed hash,
+  so the ID cannot book again), and leaves every count as it was.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from datetime import datetime, time, timedelta
 import pytest
 import structlog
 
-from kmcbot.booking.model import IST
+from kmcbot.booking.model import IST, Refusal
+from kmcbot.dialogue.effects import Refused
 from kmcbot.messages import Choice, Text
 from kmcbot.purge import purge
 from kmcbot.sessions import SessionStore
@@ -271,6 +273,34 @@ async def test_purge_erases_old_bookings_and_keeps_the_counts(pg, pg_url) -> Non
     await assert_counts_consistent(pg)
     with pytest.raises(ValueError):
         await purge(pg, -1)
+
+
+async def test_purge_keeps_the_id_hash_of_a_second_dose_given_so_the_id_cannot_book_again(
+    pg,
+) -> None:
+    from kmcbot.booking import repository
+
+    slots = await past_bookings(pg)
+    attended = await pg.fetchval(
+        """UPDATE bookings SET status = 'attended', attended_at = now()
+           WHERE id = (SELECT min(id) FROM bookings WHERE slot_id = $1) RETURNING id_hash""",
+        slots["old"],
+    )
+    assert await purge(pg, 30) == 2
+    rows = await pg.fetch(
+        """SELECT status, name, wa_id, id_hash, id_last4 FROM bookings
+           WHERE slot_id = $1 ORDER BY id""",
+        slots["old"],
+    )
+    assert [tuple(r) for r in rows] == [
+        ("attended", None, None, attended, None),
+        ("booked", None, None, None, None),
+    ]
+    assert await purge(pg, 30) == 0  # the hash kept on purpose is no reason to purge again
+
+    n = int(attended.removeprefix("hash-"))  # book_effect's IDs are "hash-<n>"
+    again = await repository.book(pg, "919800000777", book_effect(slots["future"], n))
+    assert again == Refused(Refusal.ID_ALREADY_BOOKED)
 
 
 async def test_kmcbot_purge_command(pg, pg_url) -> None:
