@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from kmcbot.booking.availability import Availability
+from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.model import Draft, Lang, Session, State
 from kmcbot.dialogue.questions import render
 from kmcbot.dialogue.step import Context
@@ -76,3 +77,22 @@ def test_every_state_question_is_within_limits(lang: Lang | None, state: State) 
     for note in (None, "x" * 2000):
         reply, _ = render(session, ctx, note)
         assert limits_violations(reply) == []
+
+
+_LOCATION_WORD = {Lang.EN: "location", Lang.BN: "লোকেশন", Lang.HI: "लोकेशन"}
+
+
+@pytest.mark.parametrize("lang", list(Lang))
+def test_the_first_centre_page_tells_how_to_see_the_nearest_and_help_names_no_missing_row(
+    lang: Lang,
+) -> None:
+    """Page 1 has 9 centres and "More centres", no room for "Nearest to me": the
+    question itself says a location can be shared, and help does not send the
+    citizen to a row that is not there."""
+    chat = reach(Conversation(lang=lang), State.CENTRE)
+    near = text(lang, "centre.near").removeprefix("📍").strip()
+    assert not any(near in row for row in chat.rows)
+    assert _LOCATION_WORD[lang] in chat.body.casefold()
+    chat.send("help")
+    assert f"'{near}'" not in chat.body  # as help names a row: in quotes
+    assert _LOCATION_WORD[lang] in chat.body.split("\n\n")[0].casefold()
