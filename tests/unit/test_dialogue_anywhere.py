@@ -26,6 +26,10 @@ MENU_WORDS = [
     "restart",
     "শুরু",
     "शुरू",
+    "রিস্টার্ট",  # "restart" as Bengali and Hindi writers spell the English word
+    "रीस्टार्ट",
+    "रिस्टार्ट",
+    "हाई",
     "MENU",
 ]
 
