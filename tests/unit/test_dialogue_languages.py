@@ -3,12 +3,13 @@ WhatsApp's limits in every language."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from kmcbot.booking.availability import Availability
-from kmcbot.dialogue.catalogue import text
+from kmcbot.dialogue.catalogue import num, text
 from kmcbot.dialogue.model import Draft, Lang, Session, State
 from kmcbot.dialogue.questions import render
 from kmcbot.dialogue.step import Context
@@ -96,3 +97,18 @@ def test_the_first_centre_page_tells_how_to_see_the_nearest_and_help_names_no_mi
     chat.send("help")
     assert f"'{near}'" not in chat.body  # as help names a row: in quotes
     assert _LOCATION_WORD[lang] in chat.body.split("\n\n")[0].casefold()
+
+
+@pytest.mark.parametrize("lang", list(Lang))
+def test_a_very_long_centre_name_and_address_never_push_the_booking_out_of_the_summary(
+    lang: Lang,
+) -> None:
+    """The interactive body holds 1024 characters: an operator's long centre name
+    and address are shortened there, not the date, time, ID and name after them."""
+    chat = Conversation(lang=lang)
+    centres = chat.bookings._centres
+    centres[1] = replace(centres[1], name="Mega Vaccination Centre " * 10, address="Lane, " * 150)
+    reach(chat, State.CENTRE).pick("centre:1").pick(chat.row_ids[0]).pick(chat.row_ids[0])
+    assert chat.state == State.CONFIRM
+    chat.expect("Mega Vaccination Centre", "Lane,", "XXXX XXXX", "Soumya Das")
+    chat.expect(text(lang, "slot.title", start=num(lang, "14:00"), end=num(lang, "16:00")))
