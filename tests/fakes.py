@@ -282,7 +282,7 @@ class FakeBookings:
             return Refused(b)
         s = self._slots.get(b.view.slot_id)
         if s is not None and s.starts_at <= now:
-            return Refused(Refusal.SLOT_STARTED)
+            return Refused(Refusal.BOOKING_STARTED)
         self._release(b.view.slot_id)
         b.view = replace(b.view, status=BookingStatus.CANCELLED)
         return Cancelled(reference)
@@ -291,6 +291,9 @@ class FakeBookings:
         b = self._find(wa_id, e.reference)
         if isinstance(b, Refusal):
             return Refused(b)
+        old = self._slots.get(b.view.slot_id)
+        if old is not None and old.starts_at <= now:
+            return Refused(Refusal.BOOKING_STARTED)
         s = self._check_slot(e.slot_id, b.view.vaccine, b.view.first_dose, now)
         if isinstance(s, Refusal):
             return Refused(s)

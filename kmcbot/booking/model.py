@@ -83,6 +83,7 @@ class Refusal(StrEnum):
 
     SLOT_FULL = "slot_full"
     SLOT_STARTED = "slot_started"
+    BOOKING_STARTED = "booking_started"  # the booking's own slot: no cancel or move any more
     SLOT_GONE = "slot_gone"  # deleted or cancelled by the centre
     ID_ALREADY_BOOKED = "id_already_booked"
     NUMBER_LIMIT = "number_limit"

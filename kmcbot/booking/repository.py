@@ -224,7 +224,7 @@ async def cancel(pool: asyncpg.Pool, wa_id: str, reference: str) -> Cancelled | 
         if await _status(conn, row["id"]) != "booked":
             return Refused(Refusal.NOT_ACTIVE)
         if started:
-            return Refused(Refusal.SLOT_STARTED)
+            return Refused(Refusal.BOOKING_STARTED)
         await conn.execute(
             "UPDATE bookings SET status = 'cancelled', updated_at = now(), "
             "cancel_reason = 'citizen' WHERE id = $1",
@@ -266,7 +266,7 @@ async def move(
         if await _status(conn, row["id"]) != "booked":  # re-read under the slot locks
             return Refused(Refusal.NOT_ACTIVE)
         if await conn.fetchval("SELECT starts_at <= now() FROM slots WHERE id = $1", old_slot):
-            return Refused(Refusal.SLOT_STARTED)
+            return Refused(Refusal.BOOKING_STARTED)
         refusal = await _check_slot(conn, slot_id, row["vaccine"], row["first_dose"])
         if refusal is not None:
             return Refused(refusal)

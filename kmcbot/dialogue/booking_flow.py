@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from kmcbot.booking.ids import IdError, IdType, id_hash, last4, mask_id, normalise_id
+from kmcbot.booking.ids import IdError, IdType, id_hash, last4, normalise_id
 from kmcbot.booking.model import BookingStatus, BookingView, Refusal, Vaccine
 from kmcbot.dialogue import offer
 from kmcbot.dialogue.catalogue import id_type_name, show_date, text, vaccine_name
@@ -135,7 +135,8 @@ def on_id_number(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outc
         # Only this number's bookings; PostgreSQL checks across numbers on Book.
         if b.id_type == kind.value and b.id_key and digest.startswith(b.id_key):
             return to_menu(s, ctx, text(lang, "id_number.already_booked", reference=b.reference))
-    note = text(lang, "id_number.noted", masked=mask_id(number))
+    # The mask the summary and the ticket show too: the last 4 as one group.
+    note = text(lang, "id_number.noted", masked=masked_last4(tail))
     return ask(s, ctx, State.NAME, note, id_hash=digest, id_last4=tail)
 
 

@@ -19,7 +19,7 @@ from kmcbot.messages import Inbound
 # message scrolled up in the chat still does what it says.
 GLOBAL_PREFIXES = ("menu:", "lang:")
 
-# Where "back" goes. Reschedule starts at CENTRE, so "back" there is the menu.
+# Where "back" goes. From CENTRE it is NAME, or the menu in a reschedule (it starts there).
 _BACK = {
     State.DOSE_DATE: State.VACCINE,
     State.ID_TYPE: State.DOSE_DATE,
@@ -87,6 +87,8 @@ def on_word(s: Session, word: Word, ctx: Context) -> Outcome | None:
             return ask(s, ctx, _BACK[s.state])
         case Word.BACK if s.state == State.CENTRE and s.draft.page > 0:
             return ask(s, ctx, State.CENTRE, page=s.draft.page - 1)
+        case Word.BACK if s.state == State.CENTRE and not s.draft.moving_reference:
+            return ask(s, ctx, State.NAME)
         case Word.BACK if s.state in _CANCELLABLE:
             return to_menu(s, ctx)
     return None

@@ -22,6 +22,10 @@ from kmcbot.messages import Ask, AskLocation, Button, Pick, Reply, Row, Say
 
 BODY = 1024  # interactive body limit
 PAGE = 9  # centres per list page: 9 + one navigation row = WhatsApp's 10
+# An operator may load a centre with any name and address; in an interactive
+# body they are shortened so the date, time, ID and name after them still fit.
+CENTRE_NAME = 100
+CENTRE_ADDRESS = 300
 
 Rendered = tuple[Reply, Session]
 Renderer = Callable[[Session, Context, str | None], Rendered]
@@ -192,7 +196,8 @@ def day(s: Session, ctx: Context, note: str | None) -> Rendered:
         for day, free in found
     ]
     s = replace(s, state=State.DAY)
-    return _pick(s, note, text(lang, "day.ask", centre=c.name), "day.button", rows)
+    question = text(lang, "day.ask", centre=truncate(c.name, CENTRE_NAME))
+    return _pick(s, note, question, "day.button", rows)
 
 
 def slot(s: Session, ctx: Context, note: str | None) -> Rendered:
@@ -213,7 +218,8 @@ def slot(s: Session, ctx: Context, note: str | None) -> Rendered:
         )
         for sl in found
     ]
-    question = text(lang, "slot.ask", centre=c.name, date=show_date(lang, d.day))
+    where = truncate(c.name, CENTRE_NAME)
+    question = text(lang, "slot.ask", centre=where, date=show_date(lang, d.day))
     return _pick(replace(s, state=State.SLOT), note, question, "slot.button", rows)
 
 
@@ -241,8 +247,8 @@ def confirm(s: Session, ctx: Context, note: str | None) -> Rendered:
     assert d.vaccine is not None
     fields = dict(
         vaccine=vaccine_name(lang, d.vaccine),
-        centre=c.name,
-        address=c.address,
+        centre=truncate(c.name, CENTRE_NAME),
+        address=truncate(c.address, CENTRE_ADDRESS),
         date=show_date(lang, sl.day),
         slot=slot_title(lang, sl.start, sl.end),
         id_type=id_type_name(lang, d.id_type or IdType.AADHAAR),

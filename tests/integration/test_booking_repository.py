@@ -167,6 +167,24 @@ async def test_a_move_is_atomic_and_keeps_the_old_place_if_the_new_one_is_gone(p
     await assert_counts_consistent(pg)
 
 
+async def test_a_booking_whose_time_has_started_can_be_neither_moved_nor_cancelled(pg) -> None:
+    """Its own slot started, not the one asked for: the citizen is told so, not
+    "that time has already started" over a list of times that have not."""
+    centre = await make_centre(pg)
+    old = await make_slot(pg, centre, capacity=5)
+    free = await make_slot(pg, centre, capacity=5, start=datetime.min.time().replace(hour=14))
+    booked = await repository.book(pg, "919800000001", book_effect(old, 1))
+    assert isinstance(booked, Booked)
+    ref = booked.booking.reference
+    await pg.execute("UPDATE slots SET starts_at = now() - interval '30 min' WHERE id = $1", old)
+    started = Refused(Refusal.BOOKING_STARTED)
+    assert await repository.move(pg, "919800000001", ref, free, "m1") == started
+    assert await repository.cancel(pg, "919800000001", ref) == started
+    [kept] = (await repository.list_bookings(pg, "919800000001")).bookings
+    assert kept.slot_id == old
+    await assert_counts_consistent(pg)
+
+
 async def test_crossing_moves_do_not_deadlock(pg) -> None:
     centre = await make_centre(pg)
     a = await make_slot(pg, centre, capacity=50)

@@ -26,6 +26,10 @@ MENU_WORDS = [
     "restart",
     "শুরু",
     "शुरू",
+    "রিস্টার্ট",  # "restart" as Bengali and Hindi writers spell the English word
+    "रीस्टार्ट",
+    "रिस्टार्ट",
+    "हाई",
     "MENU",
 ]
 
@@ -92,6 +96,23 @@ def test_back_goes_one_step_back() -> None:
     assert chat.state == State.ID_TYPE
     chat.send("back")
     assert chat.state == State.DOSE_DATE
+
+
+@pytest.mark.parametrize("word", ["back", "পিছনে", "पीछे"])
+def test_back_from_the_centre_list_goes_to_the_name_and_keeps_the_answers(word: str) -> None:
+    chat = reach(Conversation(lang=Lang.EN), State.CENTRE).send(word)
+    assert chat.state == State.NAME  # not the menu, with every answer dropped
+    draft = chat.session.draft
+    assert draft.vaccine == "covishield" and draft.id_hash and draft.name == "Soumya Das"
+    chat.send("Soumya Kumar Das")
+    assert chat.state == State.CENTRE
+
+
+def test_back_from_the_centre_list_of_a_reschedule_is_the_menu() -> None:
+    chat = reach(Conversation(lang=Lang.EN), State.MY_BOOKINGS).pick("Reschedule")
+    assert chat.state == State.CENTRE
+    chat.send("back")
+    assert chat.state == State.MENU
 
 
 def test_cancel_word_abandons_the_booking() -> None:

@@ -140,6 +140,29 @@ def test_the_full_id_number_is_never_shown_or_stored() -> None:
 
 
 @pytest.mark.parametrize(
+    ("id_type", "typed", "masked"),
+    [
+        ("PAN card", "ABCPE1234F", "XXXX XXXX 234F"),
+        ("Voter ID", "ABC1234566", "XXXX XXXX 4566"),
+        ("Driving Licence", "WB-01-2011-0012345", "XXXX XXXX 2345"),
+        ("Pension Passbook", "PPO123456", "XXXX XXXX 3456"),
+        ("Disability ID", "WB0520000012345678", "XXXX XXXX 5678"),
+    ],
+)
+def test_every_id_type_is_masked_alike_with_its_last_4_together(
+    id_type: str, typed: str, masked: str
+) -> None:
+    """The note after the ID number shows the same mask as the summary and the
+    ticket: never the last 4 split over two groups ("XXXX XX23 4F")."""
+    chat = reach(Conversation(lang=Lang.EN), State.ID_TYPE).pick(id_type).send(typed)
+    assert chat.state == State.NAME
+    chat.expect(f"ID noted: {masked}")
+    chat.send("Soumya Das").pick("centre:1").pick(chat.row_ids[0]).pick(chat.row_ids[0])
+    chat.expect(f"ID: {id_type}")
+    chat.expect(masked)
+
+
+@pytest.mark.parametrize(
     "name", ["সৌমিত্র চট্টোপাধ্যায়", "अमिताभ बच्चन", "S. K. D'Souza", "Roy-Chowdhury Ma"]
 )
 def test_names_in_any_script_are_accepted(name: str) -> None:

@@ -3,11 +3,13 @@ WhatsApp's limits in every language."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from kmcbot.booking.availability import Availability
+from kmcbot.dialogue.catalogue import num, text
 from kmcbot.dialogue.model import Draft, Lang, Session, State
 from kmcbot.dialogue.questions import render
 from kmcbot.dialogue.step import Context
@@ -76,3 +78,37 @@ def test_every_state_question_is_within_limits(lang: Lang | None, state: State) 
     for note in (None, "x" * 2000):
         reply, _ = render(session, ctx, note)
         assert limits_violations(reply) == []
+
+
+_LOCATION_WORD = {Lang.EN: "location", Lang.BN: "লোকেশন", Lang.HI: "लोकेशन"}
+
+
+@pytest.mark.parametrize("lang", list(Lang))
+def test_the_first_centre_page_tells_how_to_see_the_nearest_and_help_names_no_missing_row(
+    lang: Lang,
+) -> None:
+    """Page 1 has 9 centres and "More centres", no room for "Nearest to me": the
+    question itself says a location can be shared, and help does not send the
+    citizen to a row that is not there."""
+    chat = reach(Conversation(lang=lang), State.CENTRE)
+    near = text(lang, "centre.near").removeprefix("📍").strip()
+    assert not any(near in row for row in chat.rows)
+    assert _LOCATION_WORD[lang] in chat.body.casefold()
+    chat.send("help")
+    assert f"'{near}'" not in chat.body  # as help names a row: in quotes
+    assert _LOCATION_WORD[lang] in chat.body.split("\n\n")[0].casefold()
+
+
+@pytest.mark.parametrize("lang", list(Lang))
+def test_a_very_long_centre_name_and_address_never_push_the_booking_out_of_the_summary(
+    lang: Lang,
+) -> None:
+    """The interactive body holds 1024 characters: an operator's long centre name
+    and address are shortened there, not the date, time, ID and name after them."""
+    chat = Conversation(lang=lang)
+    centres = chat.bookings._centres
+    centres[1] = replace(centres[1], name="Mega Vaccination Centre " * 10, address="Lane, " * 150)
+    reach(chat, State.CENTRE).pick("centre:1").pick(chat.row_ids[0]).pick(chat.row_ids[0])
+    assert chat.state == State.CONFIRM
+    chat.expect("Mega Vaccination Centre", "Lane,", "XXXX XXXX", "Soumya Das")
+    chat.expect(text(lang, "slot.title", start=num(lang, "14:00"), end=num(lang, "16:00")))

@@ -128,3 +128,30 @@ def test_a_family_members_id_with_the_same_last_4_is_not_mistaken_for_a_booked_o
     chat.send("menu").tap("Book 2nd dose").tap("Covishield").send("05-04-2021")
     chat.pick("Aadhaar").send(other)
     assert chat.state == State.NAME
+
+
+def _booked_and_started() -> tuple[Conversation, str]:
+    """A booking for today 14:00-16:00, and the clock at 14:30 (Kolkata)."""
+    chat = book(Conversation(lang=Lang.EN))
+    [b] = chat.bookings.active(chat.wa_id)
+    assert b.start.hour == 14 and b.day == chat.today()
+    chat.advance(hours=4, minutes=30).send("hi")
+    return chat, b.reference
+
+
+def test_a_booking_whose_time_has_started_cannot_be_rescheduled_and_says_why() -> None:
+    chat, ref = _booked_and_started()
+    chat.send("My bookings").pick(f"Reschedule {ref}")
+    chat.pick("Sealdah" if "Sealdah UPHC" in chat.rows else "Ballygunge")
+    chat.pick(chat.row_ids[0]).pick(chat.row_ids[0]).tap("Confirm")
+    # Not "that time has already started" over a list of times that have not.
+    chat.expect("already started", "can no longer be moved or cancelled")
+    assert chat.state == State.MENU
+    assert [b.reference for b in chat.bookings.active(chat.wa_id)] == [ref]
+
+
+def test_a_booking_whose_time_has_started_cannot_be_cancelled_and_says_why() -> None:
+    chat, ref = _booked_and_started()
+    chat.send("My bookings").pick(f"Cancel {ref}").tap("Yes, cancel it")
+    chat.expect("already started", "can no longer be moved or cancelled")
+    assert chat.state == State.MENU and chat.bookings.active(chat.wa_id)
