@@ -31,9 +31,15 @@ def eligible_from(av: Availability, vaccine: Vaccine, first_dose: date) -> date:
     return first_dose + timedelta(days=interval.min_days if interval else 0)
 
 
-def is_late(av: Availability, vaccine: Vaccine, first_dose: date, on: date) -> bool:
+def due_until(av: Availability, vaccine: Vaccine, first_dose: date) -> date | None:
+    """Last day of the usual interval (a later dose is still given), if known."""
     interval = av.intervals.get(vaccine)
-    return interval is not None and on > first_dose + timedelta(days=interval.max_days)
+    return first_dose + timedelta(days=interval.max_days) if interval else None
+
+
+def is_late(av: Availability, vaccine: Vaccine, first_dose: date, on: date) -> bool:
+    until = due_until(av, vaccine, first_dose)
+    return until is not None and on > until
 
 
 def _open_at(

@@ -257,6 +257,9 @@ def confirm(s: Session, ctx: Context, note: str | None) -> Rendered:
         reference=d.moving_reference or "",
     )
     key = "confirm.move_summary" if d.moving_reference else "confirm.summary"
+    until = d.first_dose and offer.due_until(ctx.availability, d.vaccine, d.first_dose)
+    if until and sl.day > until:  # a date picked past the usual interval: say it still counts
+        note = join(note, text(lang, "confirm.late", until=show_date(lang, until)))
     buttons = [
         Button("confirm:yes", text(lang, "confirm.yes")),
         Button("confirm:change", text(lang, "confirm.change")),

@@ -95,6 +95,17 @@ def test_late_dose_is_noted_and_booking_goes_on() -> None:
     assert chat.state == State.ID_TYPE
 
 
+def test_a_date_picked_past_the_usual_interval_is_noted_at_confirm() -> None:
+    # Covaxin on 21 May: due 18 Jun to 2 Jul (28-42 days); today is 1 July.
+    chat = reach(Conversation(lang=Lang.EN), State.VACCINE).tap("Covaxin").send("21-05-2021")
+    chat.pick("Aadhaar").send(aadhaar()).send("Rina Sen").pick("Tollygunge")
+    chat.pick("2 Jul 2021").pick("10:00-12:00")
+    assert chat.state == State.CONFIRM and "usual interval" not in chat.last.body
+    chat.tap("Change").pick("Tollygunge").pick("5 Jul 2021").pick("10:00-12:00")
+    chat.expect("past the usual interval for the 2nd dose (until 2 Jul 2021)", "Rina Sen")
+    assert chat.buttons == ["Confirm", "Change", "Cancel"]
+
+
 def test_only_dates_on_or_after_the_eligible_date_are_offered() -> None:
     # Eligible from 84 days after 12 April: 5 July; today is 1 July, slots run 14 days.
     chat = reach(Conversation(lang=Lang.EN), State.VACCINE).tap("Covishield").send("12-04-2021")
