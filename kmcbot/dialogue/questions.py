@@ -26,6 +26,8 @@ PAGE = 9  # centres per list page: 9 + one navigation row = WhatsApp's 10
 # body they are shortened so the date, time, ID and name after them still fit.
 CENTRE_NAME = 100
 CENTRE_ADDRESS = 300
+CONFIRM_YES = "confirm:yes:"  # + the slot's id
+CANCEL_YES = "cancel:yes:"  # + the booking's reference
 
 Rendered = tuple[Reply, Session]
 Renderer = Callable[[Session, Context, str | None], Rendered]
@@ -261,7 +263,9 @@ def confirm(s: Session, ctx: Context, note: str | None) -> Rendered:
     if until and sl.day > until:  # a date picked past the usual interval: say it still counts
         note = join(note, text(lang, "confirm.late", until=show_date(lang, until)))
     buttons = [
-        Button("confirm:yes", text(lang, "confirm.yes")),
+        # The slot in the id: Confirm under an older summary (another time, centre
+        # or day) is stale, and never books this one.
+        Button(f"{CONFIRM_YES}{sl.id}", text(lang, "confirm.yes")),
         Button("confirm:change", text(lang, "confirm.change")),
         Button("confirm:no", text(lang, "confirm.no")),
     ]
@@ -293,7 +297,8 @@ def cancel_confirm(s: Session, ctx: Context, note: str | None) -> Rendered:
     lang = lang_of(s, ctx)
     ref = s.draft.cancel_reference or ""
     buttons = [
-        Button("cancel:yes", text(lang, "cancel.yes")),
+        # The booking in the id: "Yes" under an older question never cancels this one.
+        Button(f"{CANCEL_YES}{ref}", text(lang, "cancel.yes")),
         Button("cancel:no", text(lang, "cancel.no")),
     ]
     return _ask(s, note, text(lang, "cancel.ask", reference=ref), buttons)

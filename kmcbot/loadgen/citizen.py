@@ -342,7 +342,8 @@ def _with(opts: list[Option], prefix: str) -> list[Option]:
 
 
 def _find(opts: list[Option], option_id: str) -> Option | None:
-    return next((o for o in opts if o.id == option_id), None)
+    """The option `option_id`, or one that names its subject after it (confirm:yes:<slot>)."""
+    return next((o for o in opts if o.id == option_id or o.id.startswith(f"{option_id}:")), None)
 
 
 def _groups(number: str) -> list[str]:

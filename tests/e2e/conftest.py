@@ -140,7 +140,11 @@ class Citizen:
         """Tap a button or list row of the last reply, by id or title prefix."""
         last = self.standin.by_user[self.wa_id][-1]
         for option_id, title, via_list in options(last):
-            if title_or_id in (option_id, title) or title.startswith(title_or_id):
+            if (
+                title_or_id in (option_id, title)
+                or title.startswith(title_or_id)
+                or option_id.startswith(f"{title_or_id}:")  # "confirm:yes" for confirm:yes:<slot>
+            ):
                 return await self.say(Choice(option_id, title), via_list=via_list)
         raise AssertionError(f"no option {title_or_id!r} in {options(last)}")
 

@@ -136,7 +136,7 @@ async def reach_confirm(
     await citizen.pick(day)
     slot_id = option_ids(citizen.last)[slot]
     [summary] = await citizen.tap(slot_id)
-    assert option_ids(summary) == ["confirm:yes", "confirm:change", "confirm:no"], summary
+    assert option_ids(summary) == [f"confirm:yes:{slot_id[5:]}", "confirm:change", "confirm:no"]
     return int(slot_id.removeprefix("slot:"))
 
 
@@ -327,10 +327,10 @@ async def test_cancelling_from_my_bookings_frees_the_place_at_once(citizens, pg)
     assert ref in text_of(listing)
     assert option_ids(listing) == [f"cancel:{ref}", f"move:{ref}", "menu:main"]
     [question] = await citizen.tap(f"cancel:{ref}")
-    assert ref in text_of(question) and option_ids(question) == ["cancel:yes", "cancel:no"]
+    assert ref in text_of(question) and option_ids(question) == [f"cancel:yes:{ref}", "cancel:no"]
     assert await booked(pg, slot_id) == 1  # nothing changes before the citizen says yes
 
-    [done] = await citizen.tap("cancel:yes")
+    [done] = await citizen.tap(f"cancel:yes:{ref}")
 
     assert f"Booking {ref} is cancelled." in text_of(done) and option_ids(done) == MENU
     assert await booked(pg, slot_id) == 0
@@ -476,7 +476,7 @@ async def test_a_message_older_than_an_hour_is_not_acted_on(citizens, pg) -> Non
     citizen = citizens("919800000114")
     await start(citizen)
     slot_id = await reach_confirm(citizen, aadhaar(114))
-    stale = citizen.payload(Choice("confirm:yes", "Confirm"), ts=time.time() - 2 * 3600)
+    stale = citizen.payload(Choice(f"confirm:yes:{slot_id}", "Confirm"), ts=time.time() - 2 * 3600)
 
     assert await citizen.post_raw(stale) == 200
 
@@ -490,7 +490,7 @@ async def test_a_redelivered_confirm_books_nothing_new(citizens, pg) -> None:
     citizen = citizens("919800000115")
     await start(citizen)
     slot_id = await reach_confirm(citizen, aadhaar(115))
-    confirm = citizen.payload(Choice("confirm:yes", "Confirm"))
+    confirm = citizen.payload(Choice(f"confirm:yes:{slot_id}", "Confirm"))
     assert await citizen.post_raw(confirm) == 200
     [ticket] = await citizen.replies()
     assert REFERENCE.search(text_of(ticket))

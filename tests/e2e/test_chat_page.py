@@ -215,7 +215,9 @@ async def test_booking_a_slot_by_clicking_through_the_chat_page(served: str) -> 
                 await turn(typed)
 
             async def tap(option_id: str) -> None:
-                await turn(last.locator(f'button.opt[data-option-id="{option_id}"]').click)
+                # "confirm:yes" stands for confirm:yes:<slot> (the id names the slot)
+                button = f'button.opt[data-option-id^="{option_id}"]'
+                await turn(last.locator(button).first.click)
 
             async def pick(option_id: str | None = None) -> None:
                 """Open the last message's list; tap that row (or the first)."""

@@ -198,7 +198,7 @@ async def test_the_pipeline_records_when_a_citizen_wrote_and_marks_its_own_news(
     sent_at = datetime.now(UTC) - timedelta(seconds=5)
     for n, content in enumerate(
         [Choice("lang:en"), Choice("menu:bookings"), Choice(f"cancel:{b.reference}")]
-        + [Choice("cancel:yes")]
+        + [Choice(f"cancel:yes:{b.reference}")]
     ):
         await pipeline.handle(Inbound(wa_id, f"wamid.{n}", sent_at, content))
     profile = orjson.loads(await redis.get(store.keys(user_tag(PEPPER, wa_id))["profile"]))

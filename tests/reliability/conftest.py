@@ -347,7 +347,11 @@ class Plan:
         ]
 
     def confirm(self, msg_id: str | None = None) -> dict[str, Any]:
-        return one(self.wa_id, Choice("confirm:yes", "Confirm"), msg_id=msg_id)
+        return one(self.wa_id, self.confirm_choice(), msg_id=msg_id)
+
+    def confirm_choice(self) -> Choice:
+        """The Confirm button under this plan's summary (its id names the slot)."""
+        return Choice(f"confirm:yes:{self.slot_id}", "Confirm")
 
     @property
     def tag(self) -> str:
@@ -404,7 +408,8 @@ async def seed_confirm_session(
     session = Session(State.CONFIRM, Lang.EN, now, draft)
     ctx = Context(now=now, availability=availability, pepper=PEPPER, profile_lang=Lang.EN)
     _, session = render(session, ctx)
-    assert session.state is State.CONFIRM and "confirm:yes" in session.offered, session
+    assert session.state is State.CONFIRM, session
+    assert plan.confirm_choice().id in session.offered, session
     keys = SessionStore(redis, PREFIX).keys(plan.tag)
     await redis.set(
         keys["session"], "1:" + orjson.dumps(session_to_dict(session)).decode(), ex=SESSION_TTL_S

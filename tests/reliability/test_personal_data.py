@@ -59,7 +59,7 @@ from tests.reliability.conftest import (
 
 async def book_through_the_webhook(hook, url: str, plan: Plan, standin) -> str:
     """The whole conversation, with the citizen's name as their WhatsApp profile name."""
-    for content, via_list in [*plan.up_to_confirm(), (Choice("confirm:yes", "Confirm"), False)]:
+    for content, via_list in [*plan.up_to_confirm(), (plan.confirm_choice(), False)]:
         payload = simulate.payload(
             [simulate.message(plan.wa_id, content, via_list=via_list)],
             phone_number_id=PHONE_ID,

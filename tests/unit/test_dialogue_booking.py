@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kmcbot.dialogue.model import Lang, State
-from kmcbot.messages import AskLocation, Pick, Say
+from kmcbot.messages import AskLocation, Choice, Pick, Say
 from tests.unit.conversation import Conversation, aadhaar, book, reach
 
 
@@ -276,3 +276,18 @@ def test_an_impossible_location_is_refused_not_stored() -> None:
     chat = reach(Conversation(lang=Lang.EN), State.CENTRE).share_location(float("nan"), 88.0)
     chat.expect("could not read that location")
     assert chat.session.draft.near is None
+
+
+def test_confirm_on_an_older_summary_never_books_the_newer_one() -> None:
+    chat = reach(Conversation(lang=Lang.EN), State.CONFIRM)
+    first_summary = chat.last
+    chat.send("back").send("back").pick(chat.row_ids[1]).pick(chat.row_ids[0])  # another day
+    assert chat.state == State.CONFIRM and chat.body != first_summary.body
+    # The citizen scrolls up and taps Confirm under the first summary.
+    confirm = first_summary.buttons[0]
+    chat.deliver(Choice(confirm.id, confirm.title))
+    assert chat.effects == [] and not chat.bookings.active(chat.wa_id)
+    chat.expect("no longer available")
+    assert chat.state == State.CONFIRM
+    chat.tap("Confirm")  # the summary on screen now still books
+    assert chat.bookings.active(chat.wa_id)

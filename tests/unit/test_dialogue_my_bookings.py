@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kmcbot.dialogue.effects import CancelBooking, MoveBooking
 from kmcbot.dialogue.model import Lang, State
-from kmcbot.messages import Pick, Say
+from kmcbot.messages import Choice, Pick, Say
 from tests.unit.conversation import Conversation, aadhaar, book, reach
 
 
@@ -155,3 +155,21 @@ def test_a_booking_whose_time_has_started_cannot_be_cancelled_and_says_why() -> 
     chat.send("My bookings").pick(f"Cancel {ref}").tap("Yes, cancel it")
     chat.expect("already started", "can no longer be moved or cancelled")
     assert chat.state == State.MENU and chat.bookings.active(chat.wa_id)
+
+
+def test_yes_on_an_older_cancel_question_never_cancels_another_booking() -> None:
+    chat = book(Conversation(lang=Lang.EN))
+    book(chat, id_number=aadhaar("55556666777"))
+    first, second = chat.bookings.active(chat.wa_id)
+    chat.send("My bookings").pick(f"Cancel {first.reference}")
+    asked_first = chat.last
+    chat.send("My bookings").pick(f"Cancel {second.reference}")
+    # The citizen scrolls up and taps "Yes" under the question about the first booking.
+    [yes, _] = asked_first.buttons
+    chat.deliver(Choice(yes.id, yes.title))
+    assert chat.effects == []
+    chat.expect("no longer available", second.reference)
+    assert {b.reference for b in chat.bookings.active(chat.wa_id)} == {
+        first.reference,
+        second.reference,
+    }

@@ -69,6 +69,8 @@ _ids = [
     "confirm:change",
     "confirm:no",
     "cancel:yes",
+    "cancel:yes:KMC-4K7P2Q",
+    "confirm:yes:1",
     "cancel:no",
     "cancel:KMC-4K7P2Q",
     "move:KMC-4K7P2Q",
