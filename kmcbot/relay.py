@@ -3,9 +3,15 @@ same transaction as the change, moved onto the citizen's Redis outbox stream.
 
 One relay runs in every server process. Each pass is one short transaction:
 `SELECT ... FOR UPDATE SKIP LOCKED` takes a batch of unrelayed rows that no
-other relay holds, their replies are appended to the outbox, `relayed_at` is
+other relay holds, their replies are appended to the outbox, `queued_at` is
 set, commit. A crash after the append and before the commit sends those rows
 again on the next pass: a duplicate message, never a lost one.
+
+Each entry carries its news, and the sender sets `relayed_at` (`mark_relayed`)
+only once WhatsApp accepted the message. A row queued RESEND_S ago and still
+not relayed (Redis lost the entry, or WhatsApp refused it, e.g. because the
+24-hour window closed while it waited) is sent again, as the template, which
+WhatsApp accepts in the window and out of it; after MAX_TRIES it is given up.
 
 'booked', 'moved' and 'cancelled' news is normally sent by the chat itself, in
 the turn that made the change; the pipeline then marks the rows relayed
@@ -43,6 +49,10 @@ GRACE_S = 300.0
 # relay treats the window as closing half an hour early.
 WINDOW_S = 24 * 3600 - 30 * 60
 BATCH = 100
+# Queued this long ago and still not accepted: sent again. Longer than a backlog
+# in the outbox usually lasts (a duplicate is the cost of a shorter one).
+RESEND_S = 600.0
+MAX_TRIES = 3
 POLL_S = 1.0
 
 # The booking's columns are the repository's own view query, so that the
@@ -50,7 +60,7 @@ POLL_S = 1.0
 _PENDING = (
     repository.VIEW_SQL.replace(
         "SELECT",
-        """SELECT n.id AS notification_id, n.kind, n.remind_day, b.wa_id,
+        """SELECT n.id AS notification_id, n.kind, n.remind_day, n.tries, b.wa_id,
        s.status AS slot_status, s.cancel_reason AS slot_reason, s.starts_at <= now() AS started,
        EXISTS (SELECT 1 FROM notifications later
                WHERE later.booking_id = n.booking_id AND later.id > n.id
@@ -60,6 +70,7 @@ _PENDING = (
     + """
 JOIN notifications n ON n.booking_id = b.id
 WHERE n.relayed_at IS NULL
+  AND (n.queued_at IS NULL OR n.queued_at <= now() - make_interval(secs => $3))
   AND (n.kind IN ('slot_cancelled', 'reminder')
        OR n.created_at <= now() - make_interval(secs => $1))
 ORDER BY n.id
@@ -120,6 +131,7 @@ class Relay(Periodic):
         prefix: str = "kmcbot",
         shards: int = 1,
         grace_s: float = GRACE_S,
+        resend_s: float = RESEND_S,
         batch: int = BATCH,
         poll_s: float = POLL_S,
         clock: Callable[[], float] = time.time,
@@ -130,6 +142,7 @@ class Relay(Periodic):
         self.pepper = pepper
         self.templates = templates
         self.grace_s = grace_s
+        self.resend_s = resend_s
         self.batch = batch
         self.poll_s = poll_s
         self.clock = clock
@@ -142,13 +155,14 @@ class Relay(Periodic):
         await self.repeat(one_batch, self.poll_s, "relay_error")
 
     async def relay_once(self) -> int:
-        """One batch: append its replies to the outbox and mark it relayed; how many
-        rows were marked (sent, or with nothing to send)."""
+        """One batch: append its replies to the outbox and mark them queued (the
+        sender marks them relayed once WhatsApp accepted them); rows with nothing
+        (more) to send are marked relayed at once. How many rows were handled."""
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(_PENDING, self.grace_s, self.batch)
+            rows = await conn.fetch(_PENDING, self.grace_s, self.batch, self.resend_s)
             if not rows:
                 return 0
-            entries, done = await self._entries(rows)
+            entries, queued, done = await self._entries(rows)
             by_stream: dict[str, list[dict[str, str | bytes]]] = defaultdict(list)
             for entry in entries:
                 by_stream[self.store.outbox_of(str(entry["tag"]))].append(entry)
@@ -159,36 +173,49 @@ class Relay(Periodic):
                     await pipe.execute()
             # A crash here, after the append and before the commit, sends this batch twice.
             await conn.execute(
+                "UPDATE notifications SET queued_at = now(), tries = tries + 1"
+                " WHERE id = ANY($1::bigint[])",
+                queued,
+            )
+            await conn.execute(
                 "UPDATE notifications SET relayed_at = now() WHERE id = ANY($1::bigint[])", done
             )
-        log.info("news_relayed", rows=len(done), sent=len(entries))
-        return len(done)
+        log.info("news_relayed", rows=len(queued) + len(done), sent=len(entries))
+        return len(queued) + len(done)
 
     async def _entries(
         self, rows: list[asyncpg.Record]
-    ) -> tuple[list[dict[str, str | bytes]], list[int]]:
-        """The outbox entries (to, tag, bodies) for a batch, and the ids of the rows done."""
+    ) -> tuple[list[dict[str, str | bytes]], list[int], list[int]]:
+        """The outbox entries (to, tag, bodies, news) for a batch, the ids of the rows
+        they carry, and those of the rows with nothing (more) to send."""
         tags = {r["wa_id"]: user_tag(self.pepper, r["wa_id"]) for r in rows if r["wa_id"]}
         seen = await self._last_seen(list(tags.values()))
         now = self.clock()
         entries: list[dict[str, str | bytes]] = []
+        queued: list[int] = []
         done: list[int] = []
         for row in rows:
+            if row["tries"] >= MAX_TRIES:
+                log.error("news_undelivered", notification=row["notification_id"])
+                done.append(row["notification_id"])
+                continue
             try:
                 notice = notice_of(row)
                 if notice is not None:
                     tag = tags[row["wa_id"]]
                     last = seen.get(tag)
-                    in_window = last is not None and now - last < WINDOW_S
+                    # Sent again: maybe refused because the window had closed.
+                    in_window = last is not None and now - last < WINDOW_S and not row["tries"]
                     reply = render(notice, in_window=in_window, templates=self.templates)
                     body = orjson.dumps([cloud_body(row["wa_id"], reply)])
-                    entries.append({"to": row["wa_id"], "tag": tag, "bodies": body})
+                    news = encode_news([(notice.booking.reference, notice.kind.value)])
+                    entries.append({"to": row["wa_id"], "tag": tag, "bodies": body, "news": news})
             except Exception:  # noqa: BLE001 - the others still go
                 # Left unrelayed, so it goes out once the bug is fixed: kept, never lost.
                 log.exception("news_unrenderable", notification=row["notification_id"])
                 continue
-            done.append(row["notification_id"])
-        return entries, done
+            (done if notice is None else queued).append(row["notification_id"])
+        return entries, queued, done
 
     async def _last_seen(self, tags: list[str]) -> dict[str, float]:
         """When each citizen last wrote (the pipeline keeps it in the profile as "seen")."""

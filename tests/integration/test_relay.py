@@ -22,7 +22,7 @@ from kmcbot.dialogue.notices import Kind, Notice, Templates, render
 from kmcbot.messages import Choice, Inbound, Text
 from kmcbot.outbox import Sender, SendResult, Sent, SharedRateLimiter
 from kmcbot.pipeline import AvailabilityCache, Pipeline
-from kmcbot.relay import Relay, decode_news, mark_relayed
+from kmcbot.relay import MAX_TRIES, Relay, decode_news, mark_relayed
 from kmcbot.sessions import SessionStore, user_tag
 from kmcbot.whatsapp.outbound import limits_violations
 from tests.factories import book_effect, eventually, make_centre, make_slot
@@ -76,8 +76,18 @@ async def outbox(redis: aioredis.Redis) -> list[dict[str, Any]]:
 
 
 async def pending(pg: asyncpg.Pool, kind: str) -> int:
+    """Rows of `kind` WhatsApp has not accepted yet (queued or not)."""
     return await pg.fetchval(
         "SELECT count(*) FROM notifications WHERE kind = $1 AND relayed_at IS NULL", kind
+    )
+
+
+async def unqueued(pg: asyncpg.Pool, kind: str) -> int:
+    """Rows of `kind` the relay has not put on the outbox yet."""
+    return await pg.fetchval(
+        "SELECT count(*) FROM notifications"
+        " WHERE kind = $1 AND relayed_at IS NULL AND queued_at IS NULL",
+        kind,
     )
 
 
@@ -103,7 +113,7 @@ async def test_a_cancelled_session_reaches_its_citizen_once_in_their_language(
     assert "বাতিল" in inter["body"]["text"]  # Bengali
     [button] = inter["action"]["buttons"]
     assert button["reply"] == {"id": "menu:book", "title": "আবার বুক করুন"}
-    assert await pending(pg, "slot_cancelled") == 0
+    assert await unqueued(pg, "slot_cancelled") == 0
     assert await pending(pg, "booked") == 1
     assert b.reference  # the booking the news was about
 
@@ -125,7 +135,7 @@ async def test_two_relays_at_once_send_each_notice_exactly_once(pg, redis, slot)
     sent = await outbox(redis)
     assert len(sent) == 40
     assert len({s["to"] for s in sent}) == 40
-    assert await pending(pg, "slot_cancelled") == 0
+    assert await unqueued(pg, "slot_cancelled") == 0
 
 
 async def test_news_of_a_crashed_chat_turn_goes_out_after_the_grace_period(pg, redis, slot) -> None:
@@ -141,7 +151,7 @@ async def test_news_of_a_crashed_chat_turn_goes_out_after_the_grace_period(pg, r
     ticket = sent["text"]["body"]
     assert f"Reference: {crashed.reference}" in ticket and f"Code: {crashed.code}" in ticket
     assert "Carry a hard copy of your Aadhaar" in ticket
-    assert await pending(pg, "booked") == 0
+    assert await unqueued(pg, "booked") == 0
 
 
 async def test_a_ticket_superseded_by_later_news_is_not_sent(pg, redis, slot) -> None:
@@ -268,3 +278,48 @@ def test_every_notice_keeps_within_whatsapp_limits(lang: str, kind: Kind, in_win
     for view, reason in [(_view(lang), REASON), (_view(lang, long, long), long), (_view(lang), "")]:
         reply = render(Notice(kind, view, reason), in_window=in_window, templates=TEMPLATES)
         assert limits_violations(reply) == [], (kind, lang, reply)
+
+
+async def test_a_notice_counts_as_relayed_only_once_whatsapp_accepted_it(pg, redis, slot) -> None:
+    await book(pg, slot, 1, lang="hi")
+    await seen(redis, "919800000001", ago_s=60, lang="hi")
+    await cancel_slot(pg, slot)
+    assert await relay(pg, redis).relay_once() == 1
+    [first] = await outbox(redis)
+    assert first["type"] == "interactive"  # in the window: free-form
+    assert await pending(pg, "slot_cancelled") == 1  # on its way, not yet accepted
+    assert await relay(pg, redis).relay_once() == 0  # and not queued twice meanwhile
+
+    # Redis lost the entry (or WhatsApp refused it: the window closed meanwhile).
+    await redis.delete(OUTBOX)
+    assert await relay(pg, redis, resend_s=0).relay_once() == 1
+    [again] = await outbox(redis)
+    # Sent again as the template, which WhatsApp accepts in the window and out of it.
+    assert again["type"] == "template" and again["template"]["language"] == {"code": "hi"}
+    assert await pending(pg, "slot_cancelled") == 1
+
+    sender = Sender(
+        redis,
+        [OUTBOX],
+        AcceptAll(),
+        SharedRateLimiter(redis, "kmcbot:send-rate", 1000),
+        on_news=lambda news: mark_relayed(pg, decode_news(news)),
+    )
+    task = asyncio.create_task(sender.run())
+    await eventually(lambda: sender.sent == 1)
+    sender.stop()
+    await asyncio.wait_for(task, 5)
+    assert await pending(pg, "slot_cancelled") == 0
+    assert await relay(pg, redis, resend_s=0).relay_once() == 0  # accepted: never again
+
+
+async def test_a_notice_whatsapp_never_accepts_is_given_up_after_a_few_tries(
+    pg, redis, slot
+) -> None:
+    await book(pg, slot, 1)
+    await cancel_slot(pg, slot)
+    for _ in range(MAX_TRIES):
+        assert await relay(pg, redis, resend_s=0).relay_once() == 1
+    assert await relay(pg, redis, resend_s=0).relay_once() == 1  # given up: marked, not sent
+    assert len(await outbox(redis)) == MAX_TRIES
+    assert await pending(pg, "slot_cancelled") == 0

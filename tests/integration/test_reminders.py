@@ -13,7 +13,7 @@ from kmcbot.booking import repository
 from kmcbot.booking.model import IST
 from kmcbot.reminders import due, schedule_reminders
 from tests.factories import make_centre, make_slot
-from tests.integration.test_relay import book, outbox, pending, relay, seen
+from tests.integration.test_relay import book, outbox, relay, seen, unqueued
 
 
 def ist_day(days: int) -> datetime:
@@ -70,7 +70,7 @@ async def test_the_relay_sends_the_reminder_once(pg, redis, centre) -> None:
     for part in (b.reference, b.code, "Roxy Cinema", "5 Chowringhee Place", "10:00-12:00"):
         assert part in text
     assert "Carry a hard copy of your Aadhaar" in text
-    assert await pending(pg, "reminder") == 0
+    assert await unqueued(pg, "reminder") == 0
 
 
 async def test_a_silent_citizen_gets_the_reminder_template(pg, redis, centre) -> None:
