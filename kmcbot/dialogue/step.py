@@ -25,7 +25,7 @@ from kmcbot.dialogue.core import (
     lang_of,
 )
 from kmcbot.dialogue.effects import Result
-from kmcbot.dialogue.model import PENDING, Session, State
+from kmcbot.dialogue.model import PENDING, Draft, Session, State
 from kmcbot.dialogue.questions import render
 from kmcbot.dialogue.turns import again, ask, to_menu
 from kmcbot.dialogue.words import global_word, match_title, option_number
@@ -96,14 +96,19 @@ def _inbound(session: Session | None, msg: Inbound, ctx: Context) -> Outcome:
         if s.lang is None and ctx.profile_lang is None:
             return ask(s, ctx, State.LANGUAGE, busy)
         return to_menu(s, ctx, busy)
+    # A menu or language tap does what it says even after the session expired
+    # ("Book again" under a notice that came days later); any other is not acted on.
+    global_tap = isinstance(content, Choice) and content.id.startswith(everywhere.GLOBAL_PREFIXES)
     if session is None:
         s = _fresh(ctx)
-        if ctx.expired and s.lang is not None:
+        if ctx.expired and s.lang is not None and not global_tap:
             return to_menu(s, ctx, text(s.lang, "common.expired"))
         return _first(s, content, msg, ctx)
     s = session
     stale = ctx.now - s.updated_at > SESSION_TTL
     if (ctx.expired or stale) and s.in_flow:
+        if global_tap:
+            return _first(replace(s, draft=Draft(), state=State.MENU), content, msg, ctx)
         return to_menu(s, ctx, text(lang_of(s, ctx), "common.expired"))
     if s.state in PENDING:
         s = replace(s, state=State.MENU)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from kmcbot.booking.availability import Availability
 from kmcbot.dialogue.effects import Booked, Cancelled, ForgetMe, ListBookings
 from kmcbot.dialogue.model import Lang, Session, State
 from kmcbot.dialogue.step import Context, step
-from kmcbot.messages import Inbound, Media, MediaKind, Text
+from kmcbot.messages import Choice, Inbound, Media, MediaKind, Text
 from tests.unit.conversation import REACHABLE, Conversation, reach
 
 MENU_WORDS = [
@@ -194,9 +195,28 @@ def _ctx(now: datetime) -> Context:
     return Context(now, Availability({}, ()), b"pepper", Lang.EN, False)
 
 
-def _msg(now: datetime, content: Text | Media) -> Inbound:
+def _msg(now: datetime, content: Text | Media | Choice) -> Inbound:
     return Inbound("919830000001", "wamid.x", now, content)
 
 
 def test_media_kinds_are_all_covered() -> None:
     assert {k.value for k in MediaKind} >= {"image", "sticker", "reaction"}
+
+
+@pytest.mark.parametrize("loaded", [False, True])
+def test_book_again_tapped_after_the_session_expired_starts_a_booking(loaded: bool) -> None:
+    # Days after the citizen left mid-booking, the centre cancels their session; they
+    # tap "Book again" under that notice (or under an old menu): it does what it says.
+    ctx = replace(_ctx(datetime(2021, 7, 1, 6, tzinfo=UTC)), expired=not loaded)
+    old = Session(State.NAME, Lang.EN, ctx.now - timedelta(days=3)) if loaded else None
+    out = step(old, _msg(ctx.now, Choice("menu:book", "Book again")), ctx)
+    assert out.session.state == State.CHECKING and out.effects == (ListBookings(),)
+
+
+@pytest.mark.parametrize("loaded", [False, True])
+def test_an_old_confirm_tapped_after_the_session_expired_books_nothing(loaded: bool) -> None:
+    ctx = replace(_ctx(datetime(2021, 7, 1, 6, tzinfo=UTC)), expired=not loaded)
+    old = Session(State.CONFIRM, Lang.EN, ctx.now - timedelta(hours=2)) if loaded else None
+    out = step(old, _msg(ctx.now, Choice("confirm:yes:1", "Confirm")), ctx)
+    assert out.session.state == State.MENU and out.effects == ()
+    assert "expired" in out.replies[0].body
