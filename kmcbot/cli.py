@@ -128,6 +128,16 @@ def seed(settings: Settings, csv_file: Path | None, days: int) -> None:
         print(f"{centres} centres, {slots} new slots")
 
 
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("--days takes a whole number of days") from None
+    if days < 0:
+        raise argparse.ArgumentTypeError("--days must be 0 or more")
+    return days
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kmcbot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -140,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     group = p_seed.add_mutually_exclusive_group(required=True)
     group.add_argument("--demo", action="store_true", help="the shipped Kolkata demo centres")
     group.add_argument("--file", type=Path, help="a centres CSV (see README)")
-    p_seed.add_argument("--days", type=int, default=14)
+    p_seed.add_argument("--days", type=_days, default=14, help="days of sessions [14]")
     p_chat = sub.add_parser("chat", help="talk to a running bot as a citizen")
     p_chat.add_argument("--url", default="http://127.0.0.1:8080")
     p_chat.add_argument("--wa-id", default="919800000001", help="the citizen's number")
@@ -167,7 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "migrate":
         migrate(settings)
     elif args.command == "seed":
-        seed(settings, None if args.demo else args.file, args.days)
+        from kmcbot.data.demo import CENTRES_CSV, read_centres
+
+        try:  # a bad file is named (line and problem) before anything starts or is written
+            read_centres(args.file or CENTRES_CSV)
+        except (ValueError, OSError) as exc:
+            parser.exit(2, f"kmcbot: {exc}\n")
+        seed(settings, args.file, args.days)
     elif args.command == "chat":
         from kmcbot import chat
 
