@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from kmcbot import db, redis_pipe
 from kmcbot.booking.repository import load_availability
@@ -22,7 +23,7 @@ from kmcbot.pipeline import AvailabilityCache, Pipeline
 from kmcbot.relay import Relay, decode_news, mark_relayed
 from kmcbot.reminders import ReminderScheduler
 from kmcbot.sessions import Commands, SessionStore, outbox_keys
-from kmcbot.settings import Settings, SettingsError
+from kmcbot.settings import Settings, SettingsError, unreachable
 from kmcbot.web import admin, dev, health, webhook
 from kmcbot.web.keys import COMMANDS, DEV_OUTBOX, PG, PIPELINE, REDIS, SETTINGS
 
@@ -90,7 +91,10 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
             url, max_connections=64, timeout=5, socket_timeout=5, socket_connect_timeout=5
         )
         app[REDIS] = aioredis.Redis(connection_pool=pool)
-    await app[REDIS].ping()
+    try:
+        await app[REDIS].ping()
+    except (RedisError, RedisClusterException, OSError) as exc:
+        raise unreachable("Redis", url, exc) from None
     await _check_shards(app[REDIS], app[SETTINGS])
     app[DEV_OUTBOX] = DevTransport(app[REDIS], app[SETTINGS].redis_prefix)
     yield

@@ -11,7 +11,8 @@ import os
 import shutil
 import signal
 import socket
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -44,7 +45,7 @@ def services(settings: Settings) -> Iterator[Settings]:
         yield settings
 
 
-def _serve_one(settings: Settings, host: str, port: int, sock: socket.socket | None) -> None:
+def _serve_one(settings: Settings, sock: socket.socket) -> None:
     from aiohttp import web
 
     from kmcbot.app import create_app
@@ -64,17 +65,19 @@ def _serve_one(settings: Settings, host: str, port: int, sock: socket.socket | N
     # cycles behind, and each pass over the whole heap paused every request.
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
-    where = {"sock": sock} if sock is not None else {"host": host, "port": port}
     try:
         web.run_app(
             app,
-            **where,
+            sock=sock,
             print=None,
             access_log=None,
             loop=loop,
             handle_signals=False,
             shutdown_timeout=SHUTDOWN_S,
         )
+    except SettingsError as exc:  # PostgreSQL or Redis unreachable (a worker says it too)
+        sys.stderr.write(f"kmcbot: {exc}\n")
+        raise SystemExit(2) from None
     finally:
         stop.done.set()
 
@@ -90,20 +93,26 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
                 if not settings.wa_token
                 else "DEV MODE: unsigned webhooks accepted"
             )
+        try:
+            # One listening socket; with --workers, shared by all of them (their
+            # senders share the send rate through Redis).
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            sock = socket.create_server(
+                (host, port), family=family, reuse_port=workers > 1, backlog=1024
+            )
+        except OSError as exc:
+            raise SettingsError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         log.info("serving", host=host, port=port, workers=workers)
-        if workers <= 1:
-            _serve_one(settings, host, port, None)
+        if workers == 1:
+            _serve_one(settings, sock)
             return
         # Counters of all workers add up in one directory (prometheus_client's multiprocess mode).
         metrics_dir = settings.data_dir.resolve() / f"metrics-{os.getpid()}"
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-        # One listening socket shared by all workers (their senders share the send
-        # rate through Redis).
-        sock = socket.create_server((host, port), reuse_port=True, backlog=1024)
         procs = [
-            multiprocessing.Process(target=_serve_one, args=(settings, host, port, sock))
+            multiprocessing.Process(target=_serve_one, args=(settings, sock))
             for _ in range(workers)
         ]
         if not supervise(procs):
@@ -128,29 +137,38 @@ def seed(settings: Settings, csv_file: Path | None, days: int) -> None:
         print(f"{centres} centres, {slots} new slots")
 
 
-def _days(text: str) -> int:
-    try:
-        days = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("--days takes a whole number of days") from None
-    if days < 0:
-        raise argparse.ArgumentTypeError("--days must be 0 or more")
-    return days
+def _whole(low: int, high: int, flag: str) -> Callable[[str], int]:
+    """An argparse type: a whole number from low to high."""
+
+    def number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{flag} takes a whole number from {low} to {high}")
+        return value
+
+    return number
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kmcbot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p_serve = sub.add_parser("serve", help="migrate, then serve the webhook")
-    p_serve.add_argument("--host", default="127.0.0.1")
-    p_serve.add_argument("--port", type=int, default=8080)
-    p_serve.add_argument("--workers", type=int, default=1, help="processes sharing the port")
+    p_serve.add_argument("--host", default="127.0.0.1", help="[127.0.0.1]")
+    p_serve.add_argument("--port", type=_whole(1, 65535, "--port"), default=8080, help="[8080]")
+    p_serve.add_argument(
+        "--workers", type=_whole(1, 256, "--workers"), default=1, help="processes sharing the port"
+    )
     sub.add_parser("migrate", help="apply the SQL migrations in sql/")
     p_seed = sub.add_parser("seed", help="load centres and 14 days of slots")
     group = p_seed.add_mutually_exclusive_group(required=True)
     group.add_argument("--demo", action="store_true", help="the shipped Kolkata demo centres")
     group.add_argument("--file", type=Path, help="a centres CSV (see README)")
-    p_seed.add_argument("--days", type=_days, default=14, help="days of sessions [14]")
+    p_seed.add_argument(
+        "--days", type=_whole(0, 3650, "--days"), default=14, help="days of sessions [14]"
+    )
     p_chat = sub.add_parser("chat", help="talk to a running bot as a citizen")
     p_chat.add_argument("--url", default="http://127.0.0.1:8080")
     p_chat.add_argument("--wa-id", default="919800000001", help="the citizen's number")
@@ -169,11 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         parser.exit(2, f"kmcbot: {exc}\n")
     logs.setup(settings.log_format)
+    try:
+        return _run(parser, args, settings)
+    except SettingsError as exc:  # a setting refused, PostgreSQL or Redis unreachable
+        parser.exit(2, f"kmcbot: {exc}\n")
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
-        try:
-            serve(settings, args.host, args.port, max(1, args.workers))
-        except SettingsError as exc:
-            parser.exit(2, f"kmcbot: {exc}\n")
+        serve(settings, args.host, args.port, args.workers)
     elif args.command == "migrate":
         migrate(settings)
     elif args.command == "seed":

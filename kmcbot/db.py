@@ -9,6 +9,8 @@ from pathlib import Path
 import asyncpg
 import structlog
 
+from kmcbot.settings import unreachable
+
 log = structlog.get_logger()
 
 # Any constant shared by every kmcbot process: only one of them migrates at a time.
@@ -144,7 +146,10 @@ async def migrate(url: str, sql_dir: Path) -> list[str]:
     prepared statements, for the same reason.
     """
     applied: list[str] = []
-    conn = await asyncpg.connect(url, statement_cache_size=0)
+    try:
+        conn = await asyncpg.connect(url, statement_cache_size=0)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise unreachable("PostgreSQL", url, exc) from None
     try:
         async with conn.transaction():
             await conn.execute(_LOCK_FOR_MIGRATION)

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com/v21.0"
 DEV_PEPPER = b"kmcbot-dev-pepper"
@@ -82,6 +83,34 @@ def _positive_int(value: str | None, default: int, name: str) -> int:
     return number
 
 
+# The schemes asyncpg, redis-py and aiohttp take.
+URL_SCHEMES = {
+    "KMCBOT_DATABASE_URL": ("postgresql://", "postgres://"),
+    "KMCBOT_REDIS_URL": ("redis://", "rediss://", "unix://"),
+    "KMCBOT_GRAPH_URL": ("http://", "https://"),
+}
+
+
+def _url(value: str | None, name: str) -> str | None:
+    """The URL if its scheme is one the client takes (the message never shows the
+    URL itself: it may hold a password)."""
+    if value is not None and not value.lower().startswith(URL_SCHEMES[name]):
+        raise SettingsError(f"{name} must start with {' or '.join(URL_SCHEMES[name])}")
+    return value
+
+
+def unreachable(service: str, url: str, exc: BaseException) -> SettingsError:
+    """PostgreSQL or Redis could not be used at start-up: the error names it, its
+    host and port (never the URL's password) and what went wrong."""
+    parts = urlsplit(url)
+    try:
+        place = parts.hostname or parts.path or "localhost"
+        place += f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that is not a number
+        place = parts.hostname or "localhost"
+    return SettingsError(f"{service} at {place}: {exc or type(exc).__name__}")
+
+
 def from_env(env: Mapping[str, str] = os.environ) -> Settings:
     def get(name: str) -> str | None:
         value = env.get(name, "").strip()
@@ -111,14 +140,15 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         raise SettingsError("KMCBOT_REMINDER_HOUR must be an hour of the day, 0-23") from None
     if not 0 <= reminder_hour <= 23:
         raise SettingsError("KMCBOT_REMINDER_HOUR must be an hour of the day, 0-23")
+    graph_url = _url(get("KMCBOT_GRAPH_URL"), "KMCBOT_GRAPH_URL") or DEFAULT_GRAPH_URL
     return Settings(
-        database_url=get("KMCBOT_DATABASE_URL"),
-        redis_url=get("KMCBOT_REDIS_URL"),
+        database_url=_url(get("KMCBOT_DATABASE_URL"), "KMCBOT_DATABASE_URL"),
+        redis_url=_url(get("KMCBOT_REDIS_URL"), "KMCBOT_REDIS_URL"),
         app_secret=app_secret.encode() if app_secret else None,
         verify_token=get("KMCBOT_VERIFY_TOKEN"),
         wa_token=get("KMCBOT_WA_TOKEN"),
         wa_phone_number_id=get("KMCBOT_WA_PHONE_NUMBER_ID") or "dev",
-        graph_url=(get("KMCBOT_GRAPH_URL") or DEFAULT_GRAPH_URL).rstrip("/"),
+        graph_url=graph_url.rstrip("/"),
         send_rate=send_rate,
         admin_token=get("KMCBOT_ADMIN_TOKEN"),
         id_pepper=pepper.encode() if pepper else DEV_PEPPER,

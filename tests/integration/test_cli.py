@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,54 @@ async def test_seed_refuses_a_negative_number_of_days(pg: asyncpg.Pool, pg_url: 
     done = await asyncio.to_thread(kmcbot, "seed", "--demo", "--days", "-1", env=env)
     assert done.returncode == 2 and "--days" in done.stderr and "Traceback" not in done.stderr
     assert await pg.fetchval("SELECT count(*) FROM centres") == 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+DEV = {"KMCBOT_DEV": "1", "KMCBOT_DATA_DIR": "/nonexistent/kmcbot"}
+
+
+async def test_serve_refuses_a_port_or_worker_count_it_cannot_use() -> None:
+    for args in (["--port", "99999"], ["--port", "-1"], ["--workers", "0"]):
+        done = await asyncio.to_thread(kmcbot, "serve", *args, env=DEV)
+        assert done.returncode == 2 and args[0] in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+
+
+async def test_serve_names_a_port_in_use_in_one_line(pg_url: str, redis_url: str) -> None:
+    env = DEV | {"KMCBOT_DATABASE_URL": pg_url, "KMCBOT_REDIS_URL": redis_url}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for workers in ("1", "2"):
+            done = await asyncio.to_thread(
+                kmcbot, "serve", "--port", port, "--workers", workers, env=env
+            )
+            assert_one_line_error(done, f"127.0.0.1:{port}")
+
+
+async def test_an_unreachable_postgresql_or_redis_is_named_in_one_line(
+    pg_url: str,
+) -> None:
+    dead = free_port()
+    no_pg = {"KMCBOT_DATABASE_URL": f"postgresql://kmcbot:s3cret@127.0.0.1:{dead}/kmcbot"}
+    for command in (["migrate"], ["seed", "--demo"], ["purge", "--days", "3"], ["serve"]):
+        done = await asyncio.to_thread(kmcbot, *command, "--help", env=DEV | no_pg)
+        assert done.returncode == 0  # (the command exists)
+        done = await asyncio.to_thread(
+            kmcbot, *command, env=DEV | no_pg | {"KMCBOT_REDIS_URL": "redis://127.0.0.1:1"}
+        )
+        assert_one_line_error(done, "PostgreSQL", f"127.0.0.1:{dead}")
+        assert "s3cret" not in done.stderr
+    no_redis = {"KMCBOT_DATABASE_URL": pg_url, "KMCBOT_REDIS_URL": f"redis://127.0.0.1:{dead}/0"}
+    for workers in ("1", "2"):
+        done = await asyncio.to_thread(
+            kmcbot, "serve", "--port", str(free_port()), "--workers", workers, env=DEV | no_redis
+        )
+        assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+        assert f"kmcbot: Redis at 127.0.0.1:{dead}" in done.stderr, done.stderr
