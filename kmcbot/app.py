@@ -24,7 +24,7 @@ from kmcbot.relay import Relay, decode_news, mark_relayed
 from kmcbot.reminders import ReminderScheduler
 from kmcbot.sessions import Commands, SessionStore, outbox_keys
 from kmcbot.settings import Settings, SettingsError, unreachable
-from kmcbot.web import admin, dev, health, webhook
+from kmcbot.web import admin, dev, errors, health, webhook
 from kmcbot.web.keys import COMMANDS, DEV_OUTBOX, PG, PIPELINE, REDIS, SETTINGS
 
 log = structlog.get_logger()
@@ -37,7 +37,11 @@ def create_app(settings: Settings) -> web.Application:
     """Needs `settings.database_url` and `settings.redis_url` resolved (see cli.serve)."""
     # No decompression of request bodies: WhatsApp never compresses, and a body
     # labelled gzip would otherwise be inflated before its signature is checked.
-    app = web.Application(client_max_size=webhook.MAX_BODY, handler_args={"auto_decompress": False})
+    app = web.Application(
+        client_max_size=webhook.MAX_BODY,
+        handler_args={"auto_decompress": False},
+        middlewares=[errors.json_errors],
+    )
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([_postgres, _redis, _commands, _pipeline, _sender, _notices])
     app.router.add_get("/webhook", webhook.verify)
