@@ -14,12 +14,13 @@ import socket
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 
 import structlog
 
 from kmcbot import db, logs
+from kmcbot.booking.model import IST
 from kmcbot.settings import Settings, SettingsError, from_env
 from kmcbot.workers import SHUTDOWN_S, StopWatch, supervise
 
@@ -132,7 +133,7 @@ def seed(settings: Settings, csv_file: Path | None, days: int) -> None:
         url = settings.database_url or ""
         asyncio.run(db.migrate(url, settings.sql_dir))
         centres, slots = asyncio.run(
-            seeding.seed(url, csv_file or seeding.DEMO_CSV, date.today(), days)
+            seeding.seed(url, csv_file or seeding.DEMO_CSV, datetime.now(IST).date(), days)
         )
         print(f"{centres} centres, {slots} new slots")
 

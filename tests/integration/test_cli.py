@@ -6,10 +6,13 @@ import asyncio
 import socket
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from kmcbot.booking.model import IST
 from kmcbot.data.demo import CENTRES_CSV
 from tests.reliability.conftest import REPO, base_env
 
@@ -126,3 +129,18 @@ async def test_an_unreachable_postgresql_or_redis_is_named_in_one_line(
         )
         assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
         assert f"kmcbot: Redis at 127.0.0.1:{dead}" in done.stderr, done.stderr
+
+
+async def test_seed_demo_starts_on_kolkatas_today_whatever_the_servers_zone(
+    pg: asyncpg.Pool, pg_url: str
+) -> None:
+    today = datetime.now(IST).date()
+    # One of the two is on another date than Kolkata at any moment.
+    zone = next(
+        tz for tz in ("Etc/GMT+12", "Etc/GMT-14") if datetime.now(ZoneInfo(tz)).date() != today
+    )
+    env = {"KMCBOT_DATABASE_URL": pg_url, "KMCBOT_REDIS_URL": "redis://127.0.0.1:1", "TZ": zone}
+    done = await asyncio.to_thread(kmcbot, "seed", "--demo", "--days", "2", env=env)
+    assert done.returncode == 0, done.stderr
+    days = await pg.fetch("SELECT DISTINCT day FROM slots ORDER BY day")
+    assert [r["day"] for r in days] == [today, today + timedelta(days=1)]
