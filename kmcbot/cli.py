@@ -208,11 +208,16 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
             parser.exit(2, f"kmcbot: {exc}\n")
         seed(settings, args.file, args.days)
     elif args.command == "chat":
+        import aiohttp
+
         from kmcbot import chat
 
         secret = os.environ.get("KMCBOT_APP_SECRET", "").encode() or None
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(chat.run(args.url, args.wa_id, secret))
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(chat.run(args.url, args.wa_id, secret))
+        except (aiohttp.ClientError, OSError) as exc:
+            parser.exit(2, f"kmcbot: cannot reach the bot at {args.url}: {exc}\n")
     elif args.command == "loadtest":
         from kmcbot.loadgen.command import loadtest
 

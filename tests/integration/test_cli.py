@@ -144,3 +144,9 @@ async def test_seed_demo_starts_on_kolkatas_today_whatever_the_servers_zone(
     assert done.returncode == 0, done.stderr
     days = await pg.fetch("SELECT DISTINCT day FROM slots ORDER BY day")
     assert [r["day"] for r in days] == [today, today + timedelta(days=1)]
+
+
+async def test_chat_names_a_bot_it_cannot_reach_in_one_line() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    done = await asyncio.to_thread(kmcbot, "chat", "--url", url)
+    assert_one_line_error(done, url)
