@@ -65,6 +65,15 @@ class Settings:
             raise SettingsError(
                 "KMCBOT_ID_PEPPER is not set: ID numbers would be hashed with a publicly known key."
             )
+        if (
+            self.wa_token
+            and self.graph_url == DEFAULT_GRAPH_URL
+            and self.wa_phone_number_id == "dev"
+        ):
+            raise SettingsError(
+                "KMCBOT_WA_PHONE_NUMBER_ID is not set: WhatsApp would refuse every reply "
+                "sent with KMCBOT_WA_TOKEN. Set it to the sending number's id."
+            )
 
 
 def _flag(value: str | None) -> bool:
