@@ -95,12 +95,11 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
                 else "DEV MODE: unsigned webhooks accepted"
             )
         try:
-            # One listening socket; with --workers, shared by all of them (their
-            # senders share the send rate through Redis).
+            # One listening socket; with --workers, inherited by all of them (their
+            # senders share the send rate through Redis). No SO_REUSEPORT: a second
+            # service started on the same port by mistake must fail, not share it.
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            sock = socket.create_server(
-                (host, port), family=family, reuse_port=workers > 1, backlog=1024
-            )
+            sock = socket.create_server((host, port), family=family, backlog=1024)
         except OSError as exc:
             raise SettingsError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         log.info("serving", host=host, port=port, workers=workers)

@@ -98,15 +98,19 @@ async def test_serve_refuses_a_port_or_worker_count_it_cannot_use() -> None:
 
 async def test_serve_names_a_port_in_use_in_one_line(pg_url: str, redis_url: str) -> None:
     env = DEV | {"KMCBOT_DATABASE_URL": pg_url, "KMCBOT_REDIS_URL": redis_url}
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = str(taken.getsockname()[1])
-        for workers in ("1", "2"):
-            done = await asyncio.to_thread(
-                kmcbot, "serve", "--port", port, "--workers", workers, env=env
-            )
-            assert_one_line_error(done, f"127.0.0.1:{port}")
+    # Taken with SO_REUSEPORT too, as another `kmcbot serve --workers N` would hold it:
+    # a second service must not quietly share the port with the first.
+    for reuse_port in (False, True):
+        with socket.socket() as taken:
+            taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, reuse_port)
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = str(taken.getsockname()[1])
+            for workers in ("1", "2"):
+                done = await asyncio.to_thread(
+                    kmcbot, "serve", "--port", port, "--workers", workers, env=env
+                )
+                assert_one_line_error(done, f"127.0.0.1:{port}")
 
 
 async def test_an_unreachable_postgresql_or_redis_is_named_in_one_line(
