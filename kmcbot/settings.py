@@ -132,8 +132,8 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         send_rate = float(get("KMCBOT_SEND_RATE") or 80)
     except ValueError:
         raise SettingsError("KMCBOT_SEND_RATE must be a number of messages per second") from None
-    if not 0 < send_rate <= 10_000:
-        raise SettingsError("KMCBOT_SEND_RATE must be between 0 and 10000")
+    if not 1 <= send_rate <= 10_000:
+        raise SettingsError("KMCBOT_SEND_RATE must be from 1 to 10000 messages per second")
     redis_cluster = _flag(get("KMCBOT_REDIS_CLUSTER"))
     if redis_cluster and not (get("KMCBOT_REDIS_URL") or "").startswith(("redis://", "rediss://")):
         raise SettingsError(

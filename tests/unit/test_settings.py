@@ -41,6 +41,8 @@ def test_each_documented_setting_is_read() -> None:
     [
         ("KMCBOT_SEND_RATE", "fast"),
         ("KMCBOT_SEND_RATE", "0"),
+        ("KMCBOT_SEND_RATE", "0.5"),
+        ("KMCBOT_SEND_RATE", "nan"),
         ("KMCBOT_REDIS_SHARDS", "0"),
         ("KMCBOT_REDIS_SHARDS", "many"),
         ("KMCBOT_REMINDER_HOUR", "25"),
