@@ -11,11 +11,13 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -23,6 +25,9 @@ from kmcbot import db, logs
 from kmcbot.booking.model import IST
 from kmcbot.settings import Settings, SettingsError, from_env
 from kmcbot.workers import SHUTDOWN_S, StopWatch, supervise
+
+if TYPE_CHECKING:
+    from kmcbot.embedded import Embedded
 
 log = structlog.get_logger()
 
@@ -34,16 +39,25 @@ def services(settings: Settings) -> Iterator[Settings]:
 
     with contextlib.ExitStack() as stack:
         if not settings.database_url:
-            pg = embedded.start_postgres(settings.data_dir)
+            pg = _embedded("PostgreSQL", embedded.start_postgres, settings.data_dir)
             stack.callback(pg.stop)
             settings = replace(settings, database_url=pg.url)
             log.info("embedded_postgres", data_dir=str(settings.data_dir))
         if not settings.redis_url:
-            rd = embedded.start_redis(settings.data_dir)
+            rd = _embedded("Redis", embedded.start_redis, settings.data_dir)
             stack.callback(rd.stop)
             settings = replace(settings, redis_url=rd.url)
             log.info("embedded_redis", data_dir=str(settings.data_dir))
         yield settings
+
+
+def _embedded(name: str, start: Callable[[Path], Embedded], data_dir: Path) -> Embedded:
+    try:
+        return start(data_dir)
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        raise SettingsError(
+            f"the embedded {name} cannot start in KMCBOT_DATA_DIR {data_dir}: {exc}"
+        ) from None
 
 
 def _serve_one(settings: Settings, sock: socket.socket) -> None:

@@ -174,3 +174,12 @@ async def test_migrate_refuses_an_sql_dir_without_migrations(
         env = dev(tmp_path, KMCBOT_DATABASE_URL=pg_url, KMCBOT_SQL_DIR=str(where))
         done = await asyncio.to_thread(kmcbot, "migrate", env=env)
         assert_one_line_error(done, "KMCBOT_SQL_DIR", str(where))
+
+
+async def test_a_data_dir_the_embedded_servers_cannot_use_is_named_in_one_line(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    data_dir = str(tmp_path / "a-file" / "kmcbot")
+    done = await asyncio.to_thread(kmcbot, "migrate", env={"KMCBOT_DATA_DIR": data_dir})
+    assert_one_line_error(done, "KMCBOT_DATA_DIR", data_dir)
