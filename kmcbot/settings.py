@@ -80,15 +80,17 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _positive_int(value: str | None, default: int, name: str) -> int:
+def _positive_int(value: str | None, default: int, name: str, low: int = 1) -> int:
     if value is None:
         return default
     try:
         number = int(value)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number") from None
-    if number <= 0:
-        raise SettingsError(f"{name} must be above 0")
+    if number < low:
+        raise SettingsError(
+            f"{name} must be {low} or more" if low > 1 else f"{name} must be above 0"
+        )
     return number
 
 
@@ -169,7 +171,11 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         redis_shards=_positive_int(get("KMCBOT_REDIS_SHARDS"), 1, "KMCBOT_REDIS_SHARDS"),
         redis_cluster=redis_cluster,
         run_sender=not _flag(get("KMCBOT_NO_SENDER")),
-        lock_lease_ms=_positive_int(get("KMCBOT_LOCK_LEASE_MS"), 10_000, "KMCBOT_LOCK_LEASE_MS"),
+        # A message has 70% of the lease to be handled (pipeline.py): 10 (ms, meant as
+        # seconds?) would time every message out.
+        lock_lease_ms=_positive_int(
+            get("KMCBOT_LOCK_LEASE_MS"), 10_000, "KMCBOT_LOCK_LEASE_MS", low=1000
+        ),
         claim_idle_ms=_positive_int(get("KMCBOT_CLAIM_IDLE_MS"), 60_000, "KMCBOT_CLAIM_IDLE_MS"),
         pgbouncer=_flag(get("KMCBOT_PGBOUNCER")),
         template_booking=get("KMCBOT_TEMPLATE_BOOKING") or Settings.template_booking,

@@ -42,6 +42,7 @@ def test_each_documented_setting_is_read() -> None:
         ("KMCBOT_SEND_RATE", "fast"),
         ("KMCBOT_SEND_RATE", "0"),
         ("KMCBOT_SEND_RATE", "0.5"),
+        ("KMCBOT_LOCK_LEASE_MS", "10"),
         ("KMCBOT_SEND_RATE", "nan"),
         ("KMCBOT_REDIS_SHARDS", "0"),
         ("KMCBOT_REDIS_SHARDS", "many"),
