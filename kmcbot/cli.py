@@ -166,6 +166,15 @@ def _whole(low: int, high: int, flag: str) -> Callable[[str], int]:
     return number
 
 
+def _wa_id(text: str) -> str:
+    """A WhatsApp number as the webhook carries it: digits with the country code
+    ("+91 98000 00001" is taken as 919800000001)."""
+    digits = "".join(ch for ch in text if ch not in "+ -")
+    if not (digits.isascii() and digits.isdigit() and 6 <= len(digits) <= 15):
+        raise argparse.ArgumentTypeError("--wa-id takes a number such as 919800000001")
+    return digits
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kmcbot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -185,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_chat = sub.add_parser("chat", help="talk to a running bot as a citizen")
     p_chat.add_argument("--url", default="http://127.0.0.1:8080")
-    p_chat.add_argument("--wa-id", default="919800000001", help="the citizen's number")
+    p_chat.add_argument(
+        "--wa-id", type=_wa_id, default="919800000001", help="the citizen's number [919800000001]"
+    )
     p_load = sub.add_parser("loadtest", help="simulated citizens against a running bot")
     from kmcbot.loadgen.command import add_arguments as loadtest_arguments
 

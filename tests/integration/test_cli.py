@@ -183,3 +183,13 @@ async def test_a_data_dir_the_embedded_servers_cannot_use_is_named_in_one_line(
     data_dir = str(tmp_path / "a-file" / "kmcbot")
     done = await asyncio.to_thread(kmcbot, "migrate", env={"KMCBOT_DATA_DIR": data_dir})
     assert_one_line_error(done, "KMCBOT_DATA_DIR", data_dir)
+
+
+async def test_chat_refuses_a_number_whatsapp_would_not_send() -> None:
+    """Not 'no /dev/messages: start the bot with KMCBOT_DEV=1' from a bot in dev mode."""
+    for bad in ("asha", "98000-ABC", ""):
+        done = await asyncio.to_thread(
+            kmcbot, "chat", "--url", "http://127.0.0.1:1", "--wa-id", bad
+        )
+        assert done.returncode == 2 and "--wa-id" in done.stderr, (bad, done.stderr)
+        assert "Traceback" not in done.stderr
