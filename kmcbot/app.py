@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from kmcbot import db, redis_pipe
 from kmcbot.booking.repository import load_availability
@@ -22,8 +23,8 @@ from kmcbot.pipeline import AvailabilityCache, Pipeline
 from kmcbot.relay import Relay, decode_news, mark_relayed
 from kmcbot.reminders import ReminderScheduler
 from kmcbot.sessions import Commands, SessionStore, outbox_keys
-from kmcbot.settings import Settings, SettingsError
-from kmcbot.web import admin, dev, health, webhook
+from kmcbot.settings import Settings, SettingsError, unreachable
+from kmcbot.web import admin, dev, errors, health, webhook
 from kmcbot.web.keys import COMMANDS, DEV_OUTBOX, PG, PIPELINE, REDIS, SETTINGS
 
 log = structlog.get_logger()
@@ -36,7 +37,11 @@ def create_app(settings: Settings) -> web.Application:
     """Needs `settings.database_url` and `settings.redis_url` resolved (see cli.serve)."""
     # No decompression of request bodies: WhatsApp never compresses, and a body
     # labelled gzip would otherwise be inflated before its signature is checked.
-    app = web.Application(client_max_size=webhook.MAX_BODY, handler_args={"auto_decompress": False})
+    app = web.Application(
+        client_max_size=webhook.MAX_BODY,
+        handler_args={"auto_decompress": False},
+        middlewares=[errors.json_errors],
+    )
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([_postgres, _redis, _commands, _pipeline, _sender, _notices])
     app.router.add_get("/webhook", webhook.verify)
@@ -90,7 +95,10 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
             url, max_connections=64, timeout=5, socket_timeout=5, socket_connect_timeout=5
         )
         app[REDIS] = aioredis.Redis(connection_pool=pool)
-    await app[REDIS].ping()
+    try:
+        await app[REDIS].ping()
+    except (RedisError, RedisClusterException, OSError) as exc:
+        raise unreachable("Redis", url, exc) from None
     await _check_shards(app[REDIS], app[SETTINGS])
     app[DEV_OUTBOX] = DevTransport(app[REDIS], app[SETTINGS].redis_prefix)
     yield

@@ -11,16 +11,23 @@ import os
 import shutil
 import signal
 import socket
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
 from kmcbot import db, logs
+from kmcbot.booking.model import IST
 from kmcbot.settings import Settings, SettingsError, from_env
 from kmcbot.workers import SHUTDOWN_S, StopWatch, supervise
+
+if TYPE_CHECKING:
+    from kmcbot.embedded import Embedded
 
 log = structlog.get_logger()
 
@@ -32,19 +39,28 @@ def services(settings: Settings) -> Iterator[Settings]:
 
     with contextlib.ExitStack() as stack:
         if not settings.database_url:
-            pg = embedded.start_postgres(settings.data_dir)
+            pg = _embedded("PostgreSQL", embedded.start_postgres, settings.data_dir)
             stack.callback(pg.stop)
             settings = replace(settings, database_url=pg.url)
             log.info("embedded_postgres", data_dir=str(settings.data_dir))
         if not settings.redis_url:
-            rd = embedded.start_redis(settings.data_dir)
+            rd = _embedded("Redis", embedded.start_redis, settings.data_dir)
             stack.callback(rd.stop)
             settings = replace(settings, redis_url=rd.url)
             log.info("embedded_redis", data_dir=str(settings.data_dir))
         yield settings
 
 
-def _serve_one(settings: Settings, host: str, port: int, sock: socket.socket | None) -> None:
+def _embedded(name: str, start: Callable[[Path], Embedded], data_dir: Path) -> Embedded:
+    try:
+        return start(data_dir)
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        raise SettingsError(
+            f"the embedded {name} cannot start in KMCBOT_DATA_DIR {data_dir}: {exc}"
+        ) from None
+
+
+def _serve_one(settings: Settings, sock: socket.socket) -> None:
     from aiohttp import web
 
     from kmcbot.app import create_app
@@ -64,17 +80,19 @@ def _serve_one(settings: Settings, host: str, port: int, sock: socket.socket | N
     # cycles behind, and each pass over the whole heap paused every request.
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
-    where = {"sock": sock} if sock is not None else {"host": host, "port": port}
     try:
         web.run_app(
             app,
-            **where,
+            sock=sock,
             print=None,
             access_log=None,
             loop=loop,
             handle_signals=False,
             shutdown_timeout=SHUTDOWN_S,
         )
+    except SettingsError as exc:  # PostgreSQL or Redis unreachable (a worker says it too)
+        sys.stderr.write(f"kmcbot: {exc}\n")
+        raise SystemExit(2) from None
     finally:
         stop.done.set()
 
@@ -90,20 +108,25 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
                 if not settings.wa_token
                 else "DEV MODE: unsigned webhooks accepted"
             )
+        try:
+            # One listening socket; with --workers, inherited by all of them (their
+            # senders share the send rate through Redis). No SO_REUSEPORT: a second
+            # service started on the same port by mistake must fail, not share it.
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            sock = socket.create_server((host, port), family=family, backlog=1024)
+        except OSError as exc:
+            raise SettingsError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         log.info("serving", host=host, port=port, workers=workers)
-        if workers <= 1:
-            _serve_one(settings, host, port, None)
+        if workers == 1:
+            _serve_one(settings, sock)
             return
         # Counters of all workers add up in one directory (prometheus_client's multiprocess mode).
         metrics_dir = settings.data_dir.resolve() / f"metrics-{os.getpid()}"
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-        # One listening socket shared by all workers (their senders share the send
-        # rate through Redis).
-        sock = socket.create_server((host, port), reuse_port=True, backlog=1024)
         procs = [
-            multiprocessing.Process(target=_serve_one, args=(settings, host, port, sock))
+            multiprocessing.Process(target=_serve_one, args=(settings, sock))
             for _ in range(workers)
         ]
         if not supervise(procs):
@@ -123,27 +146,57 @@ def seed(settings: Settings, csv_file: Path | None, days: int) -> None:
         url = settings.database_url or ""
         asyncio.run(db.migrate(url, settings.sql_dir))
         centres, slots = asyncio.run(
-            seeding.seed(url, csv_file or seeding.DEMO_CSV, date.today(), days)
+            seeding.seed(url, csv_file or seeding.DEMO_CSV, datetime.now(IST).date(), days)
         )
         print(f"{centres} centres, {slots} new slots")
+
+
+def _whole(low: int, high: int, flag: str) -> Callable[[str], int]:
+    """An argparse type: a whole number from low to high."""
+
+    def number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{flag} takes a whole number from {low} to {high}")
+        return value
+
+    return number
+
+
+def _wa_id(text: str) -> str:
+    """A WhatsApp number as the webhook carries it: digits with the country code
+    ("+91 98000 00001" is taken as 919800000001)."""
+    digits = "".join(ch for ch in text if ch not in "+ -")
+    if not (digits.isascii() and digits.isdigit() and 6 <= len(digits) <= 15):
+        raise argparse.ArgumentTypeError("--wa-id takes a number such as 919800000001")
+    return digits
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kmcbot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p_serve = sub.add_parser("serve", help="migrate, then serve the webhook")
-    p_serve.add_argument("--host", default="127.0.0.1")
-    p_serve.add_argument("--port", type=int, default=8080)
-    p_serve.add_argument("--workers", type=int, default=1, help="processes sharing the port")
+    p_serve.add_argument("--host", default="127.0.0.1", help="[127.0.0.1]")
+    p_serve.add_argument("--port", type=_whole(1, 65535, "--port"), default=8080, help="[8080]")
+    p_serve.add_argument(
+        "--workers", type=_whole(1, 256, "--workers"), default=1, help="processes sharing the port"
+    )
     sub.add_parser("migrate", help="apply the SQL migrations in sql/")
     p_seed = sub.add_parser("seed", help="load centres and 14 days of slots")
     group = p_seed.add_mutually_exclusive_group(required=True)
     group.add_argument("--demo", action="store_true", help="the shipped Kolkata demo centres")
     group.add_argument("--file", type=Path, help="a centres CSV (see README)")
-    p_seed.add_argument("--days", type=int, default=14)
+    p_seed.add_argument(
+        "--days", type=_whole(0, 3650, "--days"), default=14, help="days of sessions [14]"
+    )
     p_chat = sub.add_parser("chat", help="talk to a running bot as a citizen")
     p_chat.add_argument("--url", default="http://127.0.0.1:8080")
-    p_chat.add_argument("--wa-id", default="919800000001", help="the citizen's number")
+    p_chat.add_argument(
+        "--wa-id", type=_wa_id, default="919800000001", help="the citizen's number [919800000001]"
+    )
     p_load = sub.add_parser("loadtest", help="simulated citizens against a running bot")
     from kmcbot.loadgen.command import add_arguments as loadtest_arguments
 
@@ -159,21 +212,36 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         parser.exit(2, f"kmcbot: {exc}\n")
     logs.setup(settings.log_format)
+    try:
+        return _run(parser, args, settings)
+    except SettingsError as exc:  # a setting refused, PostgreSQL or Redis unreachable
+        parser.exit(2, f"kmcbot: {exc}\n")
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
-        try:
-            serve(settings, args.host, args.port, max(1, args.workers))
-        except SettingsError as exc:
-            parser.exit(2, f"kmcbot: {exc}\n")
+        serve(settings, args.host, args.port, args.workers)
     elif args.command == "migrate":
         migrate(settings)
     elif args.command == "seed":
-        seed(settings, None if args.demo else args.file, args.days)
+        from kmcbot.data.demo import CENTRES_CSV, read_centres
+
+        try:  # a bad file is named (line and problem) before anything starts or is written
+            read_centres(args.file or CENTRES_CSV)
+        except (ValueError, OSError) as exc:
+            parser.exit(2, f"kmcbot: {exc}\n")
+        seed(settings, args.file, args.days)
     elif args.command == "chat":
+        import aiohttp
+
         from kmcbot import chat
 
         secret = os.environ.get("KMCBOT_APP_SECRET", "").encode() or None
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(chat.run(args.url, args.wa_id, secret))
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(chat.run(args.url, args.wa_id, secret))
+        except (aiohttp.ClientError, OSError) as exc:
+            parser.exit(2, f"kmcbot: cannot reach the bot at {args.url}: {exc}\n")
     elif args.command == "loadtest":
         from kmcbot.loadgen.command import loadtest
 

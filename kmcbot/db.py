@@ -9,6 +9,8 @@ from pathlib import Path
 import asyncpg
 import structlog
 
+from kmcbot.settings import SettingsError, unreachable
+
 log = structlog.get_logger()
 
 # Any constant shared by every kmcbot process: only one of them migrates at a time.
@@ -112,6 +114,8 @@ async def _check_role_timeouts(pool: asyncpg.Pool) -> None:
 
 
 def migration_files(sql_dir: Path) -> list[tuple[int, Path]]:
+    if not sql_dir.is_dir():
+        raise SettingsError(f"KMCBOT_SQL_DIR {sql_dir} is not a directory")
     found = []
     for path in sorted(sql_dir.iterdir()):
         match = MIGRATION_FILE.match(path.name)
@@ -119,7 +123,7 @@ def migration_files(sql_dir: Path) -> list[tuple[int, Path]]:
             found.append((int(match.group(1)), path))
     numbers = [n for n, _ in found]
     if len(set(numbers)) != len(numbers):
-        raise ValueError(f"two migrations share a number in {sql_dir}")
+        raise SettingsError(f"KMCBOT_SQL_DIR {sql_dir}: two migrations share a number")
     return found
 
 
@@ -143,8 +147,14 @@ async def migrate(url: str, sql_dir: Path) -> list[str]:
     be taken and released on two different server connections. No named
     prepared statements, for the same reason.
     """
+    files = migration_files(sql_dir)
+    if not files:  # a wrong KMCBOT_SQL_DIR would leave the database without its tables
+        raise SettingsError(f"KMCBOT_SQL_DIR {sql_dir} holds no migrations (001_name.sql, ...)")
     applied: list[str] = []
-    conn = await asyncpg.connect(url, statement_cache_size=0)
+    try:
+        conn = await asyncpg.connect(url, statement_cache_size=0)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise unreachable("PostgreSQL", url, exc) from None
     try:
         async with conn.transaction():
             await conn.execute(_LOCK_FOR_MIGRATION)
@@ -155,7 +165,7 @@ async def migrate(url: str, sql_dir: Path) -> list[str]:
                        applied_at timestamptz NOT NULL DEFAULT now())"""
             )
             done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
-        for number, path in migration_files(sql_dir):
+        for number, path in files:
             if number in done:
                 continue
             async with conn.transaction():

@@ -5,6 +5,7 @@ every worker reports the same, city-wide figures."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
@@ -19,6 +20,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
+from redis.exceptions import RedisError
 
 from kmcbot.dialogue import effects as fx
 from kmcbot.sessions import outbox_keys
@@ -36,6 +38,7 @@ BOOKINGS = Counter(
 )
 RATE_LIMITED = Counter("kmcbot_rate_limited_total", "Messages over the per-citizen limit")
 SESSIONS_CACHE_S = 15  # how stale kmcbot_active_sessions may be
+REDIS_GAUGES_S = 5  # a scrape waits no longer for the gauges read from Redis
 WEBHOOK_SECONDS = Histogram(
     "kmcbot_webhook_seconds",
     "Time to answer one webhook POST",
@@ -98,7 +101,12 @@ def render_counters() -> bytes:
 
 
 async def handler_for(redis: aioredis.Redis, prefix: str, shards: int) -> web.Response:
-    gauges = await redis_gauges(redis, prefix, shards)
+    try:
+        async with asyncio.timeout(REDIS_GAUGES_S):
+            gauges = await redis_gauges(redis, prefix, shards)
+    except (RedisError, OSError, TimeoutError):
+        # Redis down or slow: the counters (its errors among them) still go out.
+        gauges = {}
     lines = []
     for name, value in gauges.items():
         lines += [f"# TYPE {name} gauge", f"{name} {value}"]

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com/v21.0"
 DEV_PEPPER = b"kmcbot-dev-pepper"
@@ -64,22 +65,61 @@ class Settings:
             raise SettingsError(
                 "KMCBOT_ID_PEPPER is not set: ID numbers would be hashed with a publicly known key."
             )
+        if (
+            self.wa_token
+            and self.graph_url == DEFAULT_GRAPH_URL
+            and self.wa_phone_number_id == "dev"
+        ):
+            raise SettingsError(
+                "KMCBOT_WA_PHONE_NUMBER_ID is not set: WhatsApp would refuse every reply "
+                "sent with KMCBOT_WA_TOKEN. Set it to the sending number's id."
+            )
 
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _positive_int(value: str | None, default: int, name: str) -> int:
+def _positive_int(value: str | None, default: int, name: str, low: int = 1) -> int:
     if value is None:
         return default
     try:
         number = int(value)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number") from None
-    if number <= 0:
-        raise SettingsError(f"{name} must be above 0")
+    if number < low:
+        raise SettingsError(
+            f"{name} must be {low} or more" if low > 1 else f"{name} must be above 0"
+        )
     return number
+
+
+# The schemes asyncpg, redis-py and aiohttp take.
+URL_SCHEMES = {
+    "KMCBOT_DATABASE_URL": ("postgresql://", "postgres://"),
+    "KMCBOT_REDIS_URL": ("redis://", "rediss://", "unix://"),
+    "KMCBOT_GRAPH_URL": ("http://", "https://"),
+}
+
+
+def _url(value: str | None, name: str) -> str | None:
+    """The URL if its scheme is one the client takes (the message never shows the
+    URL itself: it may hold a password)."""
+    if value is not None and not value.lower().startswith(URL_SCHEMES[name]):
+        raise SettingsError(f"{name} must start with {' or '.join(URL_SCHEMES[name])}")
+    return value
+
+
+def unreachable(service: str, url: str, exc: BaseException) -> SettingsError:
+    """PostgreSQL or Redis could not be used at start-up: the error names it, its
+    host and port (never the URL's password) and what went wrong."""
+    parts = urlsplit(url)
+    try:
+        place = parts.hostname or parts.path or "localhost"
+        place += f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that is not a number
+        place = parts.hostname or "localhost"
+    return SettingsError(f"{service} at {place}: {exc or type(exc).__name__}")
 
 
 def from_env(env: Mapping[str, str] = os.environ) -> Settings:
@@ -94,8 +134,8 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         send_rate = float(get("KMCBOT_SEND_RATE") or 80)
     except ValueError:
         raise SettingsError("KMCBOT_SEND_RATE must be a number of messages per second") from None
-    if not 0 < send_rate <= 10_000:
-        raise SettingsError("KMCBOT_SEND_RATE must be between 0 and 10000")
+    if not 1 <= send_rate <= 10_000:
+        raise SettingsError("KMCBOT_SEND_RATE must be from 1 to 10000 messages per second")
     redis_cluster = _flag(get("KMCBOT_REDIS_CLUSTER"))
     if redis_cluster and not (get("KMCBOT_REDIS_URL") or "").startswith(("redis://", "rediss://")):
         raise SettingsError(
@@ -111,14 +151,15 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         raise SettingsError("KMCBOT_REMINDER_HOUR must be an hour of the day, 0-23") from None
     if not 0 <= reminder_hour <= 23:
         raise SettingsError("KMCBOT_REMINDER_HOUR must be an hour of the day, 0-23")
+    graph_url = _url(get("KMCBOT_GRAPH_URL"), "KMCBOT_GRAPH_URL") or DEFAULT_GRAPH_URL
     return Settings(
-        database_url=get("KMCBOT_DATABASE_URL"),
-        redis_url=get("KMCBOT_REDIS_URL"),
+        database_url=_url(get("KMCBOT_DATABASE_URL"), "KMCBOT_DATABASE_URL"),
+        redis_url=_url(get("KMCBOT_REDIS_URL"), "KMCBOT_REDIS_URL"),
         app_secret=app_secret.encode() if app_secret else None,
         verify_token=get("KMCBOT_VERIFY_TOKEN"),
         wa_token=get("KMCBOT_WA_TOKEN"),
         wa_phone_number_id=get("KMCBOT_WA_PHONE_NUMBER_ID") or "dev",
-        graph_url=(get("KMCBOT_GRAPH_URL") or DEFAULT_GRAPH_URL).rstrip("/"),
+        graph_url=graph_url.rstrip("/"),
         send_rate=send_rate,
         admin_token=get("KMCBOT_ADMIN_TOKEN"),
         id_pepper=pepper.encode() if pepper else DEV_PEPPER,
@@ -130,7 +171,11 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         redis_shards=_positive_int(get("KMCBOT_REDIS_SHARDS"), 1, "KMCBOT_REDIS_SHARDS"),
         redis_cluster=redis_cluster,
         run_sender=not _flag(get("KMCBOT_NO_SENDER")),
-        lock_lease_ms=_positive_int(get("KMCBOT_LOCK_LEASE_MS"), 10_000, "KMCBOT_LOCK_LEASE_MS"),
+        # A message has 70% of the lease to be handled (pipeline.py): 10 (ms, meant as
+        # seconds?) would time every message out.
+        lock_lease_ms=_positive_int(
+            get("KMCBOT_LOCK_LEASE_MS"), 10_000, "KMCBOT_LOCK_LEASE_MS", low=1000
+        ),
         claim_idle_ms=_positive_int(get("KMCBOT_CLAIM_IDLE_MS"), 60_000, "KMCBOT_CLAIM_IDLE_MS"),
         pgbouncer=_flag(get("KMCBOT_PGBOUNCER")),
         template_booking=get("KMCBOT_TEMPLATE_BOOKING") or Settings.template_booking,

@@ -11,6 +11,7 @@ outbox lease and sends replies nobody can stop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -95,16 +96,21 @@ class StopWatch:
             raise GracefulExit()
 
     def _watch(self) -> None:
+        # A log line may fail here (the log pipe can go with the parent: a broken
+        # pipe); that must not end this thread before it has stopped the process.
         while not self.begun.wait(0.5):
             if self.parent_pid is not None and os.getppid() != self.parent_pid:
-                log.warning("parent_gone")
                 os.kill(os.getpid(), signal.SIGTERM)
+                with contextlib.suppress(Exception):
+                    log.warning("parent_gone")
                 break
         if self.done.wait(STOP_S):
             return
-        pending = [f"{t.get_name()} at {_where(t)}" for t in asyncio.all_tasks(self.loop)]
-        log.error("stop_timeout", seconds=STOP_S, pending=pending[:20])
-        os._exit(1)
+        try:
+            pending = [f"{t.get_name()} at {_where(t)}" for t in asyncio.all_tasks(self.loop)]
+            log.error("stop_timeout", seconds=STOP_S, pending=pending[:20])
+        finally:
+            os._exit(1)
 
 
 def _where(task: asyncio.Task[object]) -> str:

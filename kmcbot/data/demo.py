@@ -101,7 +101,10 @@ def read_centres(path: Path | str = CENTRES_CSV) -> list[CentreRow]:
     """Parse and validate a centres CSV file; ValueError names the file, line and problem."""
     # utf-8-sig: a spreadsheet's byte order mark is not part of the first column name.
     with Path(path).open(newline="", encoding="utf-8-sig") as fh:
-        return parse_centres(fh, str(path))
+        try:
+            return parse_centres(fh, str(path))
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not UTF-8 text; save it as CSV UTF-8") from None
 
 
 def parse_centres(lines: Iterable[str], source: str = "CSV") -> list[CentreRow]:

@@ -161,6 +161,16 @@ def busiest(times: list[float], window: float) -> int:
     return most
 
 
+async def check_database(database_url: str) -> None:
+    """ValueError naming --database-url if it cannot be used: found before the run,
+    not after it, when it would cost the report."""
+    try:
+        conn = await asyncpg.connect(database_url, timeout=5)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise ValueError(f"--database-url: {exc or type(exc).__name__}") from None
+    await conn.close()
+
+
 async def overbooking(database_url: str) -> tuple[int, int]:
     """(slots violating booked == active bookings <= capacity, slots checked)."""
     conn = await asyncpg.connect(database_url)

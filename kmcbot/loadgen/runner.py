@@ -32,7 +32,14 @@ from aiohttp import web
 
 from kmcbot.loadgen.citizen import Citizen, Done, Kind, Numbers, Send, Unexpected
 from kmcbot.loadgen.command import MIXES
-from kmcbot.loadgen.report import Report, Stats, busiest, overbooking, percentiles
+from kmcbot.loadgen.report import (
+    Report,
+    Stats,
+    busiest,
+    check_database,
+    overbooking,
+    percentiles,
+)
 from kmcbot.standin import GraphStandIn
 from kmcbot.whatsapp import simulate
 from kmcbot.whatsapp.signature import sign
@@ -345,6 +352,8 @@ async def run(opts: Options) -> Report:
         raise ValueError(f"mix must be one of {', '.join(MIXES)}")
     if opts.mix == "full" and opts.standin_port is None:
         raise ValueError("the full mix needs --standin-port: citizens answer the bot's replies")
+    if opts.database_url:
+        await check_database(opts.database_url)
     connector = aiohttp.TCPConnector(limit=opts.citizens)
     timeout = aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_S)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:

@@ -24,6 +24,7 @@ from aiohttp import web
 from kmcbot.booking import admin_repo as repo
 from kmcbot.booking.model import IST, Vaccine
 from kmcbot.booking.reference import normalise_reference
+from kmcbot.text import to_ascii_digits
 from kmcbot.web import admin_input as read
 from kmcbot.web import roster
 from kmcbot.web.keys import PG
@@ -34,7 +35,7 @@ log = structlog.get_logger()
 MAX_DAYS = 92  # one bulk session request covers at most a quarter
 MAX_SESSIONS = 50_000
 MAX_CAPACITY = 100_000
-_CODE = re.compile(r"\d{4}")
+_CODE = re.compile(r"[0-9]{4}")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -234,7 +235,9 @@ async def check_in(request: web.Request) -> web.Response:
     if reference is None:
         raise read.Invalid("reference: not a booking reference such as KMC-4K7P2Q")
     code = body.get("code")
-    if not isinstance(code, str) or not _CODE.fullmatch(code):
+    # Bengali or Devanagari digits, as the reference takes them: the code is 4 ASCII digits.
+    code = to_ascii_digits(code) if isinstance(code, str) else None
+    if code is None or not _CODE.fullmatch(code):
         raise read.Invalid("code: must be the 4 digits given with the booking, as a string")
     row = await repo.check_in(request.config_dict[PG], reference, code, read.today())
     log.info("admin_checked_in", slot=row["slot_id"])

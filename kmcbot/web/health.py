@@ -28,8 +28,11 @@ async def readyz(request: web.Request) -> web.Response:
         checks["redis"] = "ok"
     except Exception as exc:  # noqa: BLE001
         checks["redis"] = type(exc).__name__
-    ready = all(v == "ok" for v in checks.values())
-    return web.json_response({"ready": ready, **checks}, status=200 if ready else 503)
+    failed = [name for name, result in checks.items() if result != "ok"]
+    if failed:
+        error = {"error": f"not ready: {' and '.join(failed)} did not answer"}
+        return web.json_response({"ready": False, **checks, **error}, status=503)
+    return web.json_response({"ready": True, **checks})
 
 
 async def metrics(request: web.Request) -> web.Response:

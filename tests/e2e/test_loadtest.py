@@ -170,3 +170,28 @@ async def test_a_citizen_out_of_room_when_the_run_ends_sends_nothing(monkeypatch
     assert await run.converse(c, citizen.Kind.BOOK, "http://127.0.0.1:1/webhook") is False
     assert sent == []
     assert run.stats.abandoned == 1 and run.stats.waits_for_room == 1
+
+
+async def test_a_database_url_it_cannot_use_is_refused_before_the_run(
+    pg_url: str, monkeypatch
+) -> None:
+    """Not after it: the overbooking check is the run's last step, and a typo in
+    --database-url would throw the whole report away."""
+    driven = []
+
+    async def drive(self: runner.Run) -> None:
+        driven.append(self)
+
+    monkeypatch.setattr(runner.Run, "drive", drive)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    for bad in (
+        f"postgresql://kmcbot:s3cret@127.0.0.1:{dead}/kmcbot",
+        pg_url.rsplit("/", 1)[0] + "/no_such_database",
+    ):
+        opts = runner.Options(urls=("http://127.0.0.1:1",), mix="hi", database_url=bad)
+        with pytest.raises(ValueError, match="--database-url") as refused:
+            await runner.run(opts)
+        assert "s3cret" not in str(refused.value)
+    assert driven == []

@@ -5,7 +5,9 @@ from __future__ import annotations
 import orjson
 import structlog
 
+from kmcbot.app import create_app
 from kmcbot.messages import Text
+from kmcbot.web.keys import REDIS
 from kmcbot.whatsapp import simulate
 from kmcbot.whatsapp.signature import sign
 from tests.e2e.conftest import SECRET, text_of
@@ -180,3 +182,43 @@ def handled_count(metrics_text: str, outcome: str) -> float:
     return sum(
         float(line.split()[-1]) for line in metrics_text.splitlines() if line.startswith(prefix)
     )
+
+
+async def test_an_unknown_path_or_a_wrong_method_is_a_json_error(client) -> None:
+    for method, path, status in (
+        ("GET", "/nowhere", 404),
+        ("POST", "/webhook/extra", 404),
+        ("PUT", "/webhook", 405),
+        ("DELETE", "/healthz", 405),
+        ("POST", "/metrics", 405),
+    ):
+        resp = await client.request(method, path)
+        assert resp.status == status, (method, path)
+        assert resp.content_type == "application/json", (method, path)
+        assert "error" in await resp.json()
+    assert "POST" in (await client.put("/webhook")).headers["Allow"]
+
+
+async def test_a_server_fault_outside_the_webhook_is_a_json_500(settings, pg, aiohttp_client):
+    async def broken(request):
+        raise RuntimeError("a bug")
+
+    app = create_app(settings)
+    app.router.add_get("/broken", broken)
+    client = await aiohttp_client(app)
+    with structlog.testing.capture_logs() as logs:
+        resp = await client.get("/broken")
+    assert resp.status == 500 and await resp.json() == {"error": "internal error"}
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["http_error"]
+
+
+async def test_readyz_names_the_failed_dependency_in_a_json_error(client, monkeypatch) -> None:
+    async def refused() -> None:
+        raise ConnectionError("refused")
+
+    monkeypatch.setattr(client.app[REDIS], "ping", refused)
+    resp = await client.get("/readyz")
+    assert resp.status == 503
+    body = await resp.json()
+    assert body["postgres"] == "ok" and body["redis"] == "ConnectionError"
+    assert body["ready"] is False and "redis" in body["error"]

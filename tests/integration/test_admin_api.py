@@ -456,6 +456,29 @@ async def test_check_in_errors(client, pg) -> None:
     assert (await post({"reference": ref, "code": code}))[0] == 200
 
 
+async def test_check_in_takes_the_code_in_bengali_or_devanagari_digits_as_the_reference(
+    client, pg
+) -> None:
+    """Staff type on the phone's keyboard: the reference already folds ৪ to 4, so must the code."""
+    slot = await make_slot(pg, await make_centre(pg))
+    bookings = [b.booking for b in await book_n(pg, slot, [1, 2, 3])]
+    await move_to_today(pg, slot)
+    bengali = str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")
+    devanagari = str.maketrans("0123456789", "०१२३४५६७८९")
+
+    async def post(reference: str, code: str) -> int:
+        body = {"reference": reference, "code": code}
+        return (await client.post("/admin/checkin", headers=AUTH, json=body)).status
+
+    for booking, digits in zip(bookings, (bengali, devanagari), strict=False):
+        assert (
+            await post(booking.reference.translate(digits), booking.code.translate(digits)) == 200
+        )
+    last = bookings[2]
+    wrong = f"{(int(last.code) + 1) % 10000:04d}".translate(bengali)
+    assert await post(last.reference, wrong) == 403
+
+
 # ---------------------------------------------------------------- supply failure
 
 

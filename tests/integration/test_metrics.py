@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import redis.asyncio as aioredis
+
 from kmcbot import metrics
 from kmcbot.sessions import SessionStore, user_tag
 
@@ -25,3 +27,16 @@ async def test_active_sessions_are_scanned_once_per_period_for_every_scraper(red
     # ...and after it, the next one counts again.
     await redis.delete("kmcbot:metrics:sessions")
     assert await metrics.active_sessions(redis, "kmcbot") == 35
+
+
+async def test_the_counters_are_scraped_while_redis_does_not_answer() -> None:
+    """A Redis outage is when the error counters matter most: /metrics leaves out
+    the gauges it cannot read, not everything."""
+    dead = aioredis.Redis(port=1, socket_connect_timeout=1)
+    metrics.HANDLED.labels("error").inc()
+    resp = await metrics.handler_for(dead, "kmcbot", 1)
+    await dead.aclose()
+    assert resp.status == 200
+    text = resp.body.decode()
+    assert 'kmcbot_messages_handled_total{outcome="error"}' in text
+    assert "kmcbot_outbox_depth" not in text

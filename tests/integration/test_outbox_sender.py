@@ -406,3 +406,12 @@ async def test_a_stream_handed_over_to_a_new_sender_sends_nothing_twice(redis, s
             await eventually(lambda: len(standin.received) >= len(queued), timeout=15)
     sent = [(m["to"], m["text"]["body"]) for m in standin.received]
     assert sorted(sent) == sorted(queued)  # each once: none lost, none twice
+
+
+@pytest.mark.parametrize("rate", [5, 15])
+async def test_a_rate_that_is_not_a_multiple_of_ten_a_second_is_kept(redis, rate: int) -> None:
+    """5 a second is not 1 per 100 ms (10 a second), nor 15 a second 2 per 100 ms."""
+    count, stamps = await sends_in([SharedRateLimiter(redis, RATE_KEY, rate)], 2.0)
+    assert 2 * rate * 0.75 <= count <= 2 * rate + 3
+    for start in stamps:
+        assert sum(start <= t < start + 1 for t in stamps) <= rate + 3

@@ -139,3 +139,12 @@ async def test_serve_refuses_to_start_without_the_app_secret(dev: str | None) ->
 async def test_serve_refuses_to_start_without_the_id_pepper() -> None:
     done, _ = await asyncio.to_thread(serve_without, "KMCBOT_ID_PEPPER")
     assert done.returncode == 2 and "KMCBOT_ID_PEPPER" in done.stderr
+
+
+async def test_serve_refuses_to_send_to_whatsapp_without_the_sending_numbers_id() -> None:
+    """Every reply would go to /dev/messages at graph.facebook.com, be refused as a
+    permanent error and be dropped: citizens would hear nothing."""
+    extra = {"KMCBOT_WA_TOKEN": "EAAG-real-looking"}
+    done, _ = await asyncio.to_thread(serve_without, "KMCBOT_WA_PHONE_NUMBER_ID", extra=extra)
+    assert done.returncode == 2 and "KMCBOT_WA_PHONE_NUMBER_ID" in done.stderr
+    assert "EAAG" not in done.stderr

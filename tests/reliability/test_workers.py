@@ -10,12 +10,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import aiohttp
 import psutil
 
 from tests.factories import eventually
-from tests.reliability.conftest import PREFIX, BotProcess, Bots
+from tests.reliability.conftest import PREFIX, REPO, BotProcess, Bots, free_port
 
 
 async def two_workers(bots: Bots) -> tuple[BotProcess, list[psutil.Process]]:
@@ -78,3 +82,47 @@ async def test_a_signal_to_the_whole_group_still_stops_each_worker_once_and_clea
     assert await redis.zcard(f"{PREFIX}:senders") == 0
     events = [e.get("event") for e in bot.logs()]
     assert "stop_timeout" not in events and "worker_killed" not in events
+
+
+async def test_workers_end_when_the_parent_is_killed_and_its_log_pipe_is_gone(
+    bot_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`kmcbot serve --workers 2 2>&1 | tee log` with the pipeline killed: the
+    workers' log lines then fail (broken pipe), and that must not keep the
+    workers from noticing that their parent is gone."""
+    port = free_port()
+    env = bot_env | {"KMCBOT_DATA_DIR": str(tmp_path)}
+    parent = subprocess.Popen(  # noqa: ASYNC220 - started once, not waited on here
+        [sys.executable, "-m", "kmcbot", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+
+        async def serving() -> bool:
+            try:
+                async with (
+                    aiohttp.ClientSession() as http,
+                    http.get(f"http://127.0.0.1:{port}/healthz") as resp,
+                ):
+                    return resp.status == 200
+            except aiohttp.ClientError:
+                return False
+
+        await eventually(serving, timeout=40)
+        workers = psutil.Process(parent.pid).children()
+        assert len(workers) == 2, workers
+        assert parent.stderr is not None
+        parent.stderr.close()  # the reading end of the log pipe goes first
+        parent.kill()
+        parent.wait()
+        left = await gone(workers, 25)
+        for p in left:
+            p.kill()
+        assert left == []
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()

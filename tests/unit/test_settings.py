@@ -41,9 +41,18 @@ def test_each_documented_setting_is_read() -> None:
     [
         ("KMCBOT_SEND_RATE", "fast"),
         ("KMCBOT_SEND_RATE", "0"),
+        ("KMCBOT_SEND_RATE", "0.5"),
+        ("KMCBOT_LOCK_LEASE_MS", "10"),
+        ("KMCBOT_SEND_RATE", "nan"),
         ("KMCBOT_REDIS_SHARDS", "0"),
         ("KMCBOT_REDIS_SHARDS", "many"),
         ("KMCBOT_REMINDER_HOUR", "25"),
+        ("KMCBOT_DATABASE_URL", "mysql://db.example/kmcbot"),
+        ("KMCBOT_DATABASE_URL", "db.example:5432"),
+        ("KMCBOT_REDIS_URL", "http://cache.example:6379"),
+        ("KMCBOT_REDIS_URL", "127.0.0.1:6379"),
+        ("KMCBOT_GRAPH_URL", "graph.facebook.com/v21.0"),
+        ("KMCBOT_GRAPH_URL", "ftp://127.0.0.1:9090"),
     ],
 )
 def test_bad_values_are_refused_with_the_setting_named(name: str, value: str) -> None:
@@ -63,3 +72,22 @@ def test_redis_cluster_needs_a_node_to_start_from(url: str | None) -> None:
     env = {"KMCBOT_REDIS_CLUSTER": "1"} | ({"KMCBOT_REDIS_URL": url} if url else {})
     with pytest.raises(SettingsError, match="KMCBOT_REDIS_CLUSTER=1 needs KMCBOT_REDIS_URL"):
         from_env(env)
+
+
+def test_the_url_schemes_the_clients_take_are_accepted() -> None:
+    s = from_env(
+        {
+            "KMCBOT_DATABASE_URL": "postgres://u:p@db.example/kmcbot",
+            "KMCBOT_REDIS_URL": "unix:///run/redis.sock?db=2",
+            "KMCBOT_GRAPH_URL": "http://127.0.0.1:9090/",
+        }
+    )
+    assert s.graph_url == "http://127.0.0.1:9090"
+    assert from_env({"KMCBOT_DATABASE_URL": "postgresql://db.example/kmcbot"}).database_url
+    assert from_env({"KMCBOT_REDIS_URL": "rediss://cache.example:6380/0"}).redis_url
+
+
+def test_a_bad_url_is_refused_without_its_password() -> None:
+    with pytest.raises(SettingsError) as refused:
+        from_env({"KMCBOT_DATABASE_URL": "mysql://kmcbot:s3cret@db.example/kmcbot"})
+    assert "s3cret" not in str(refused.value)
