@@ -93,6 +93,13 @@ def _serve_one(settings: Settings, sock: socket.socket) -> None:
     except SettingsError as exc:  # PostgreSQL or Redis unreachable (a worker says it too)
         sys.stderr.write(f"kmcbot: {exc}\n")
         raise SystemExit(2) from None
+    except RuntimeError as exc:
+        # Told to stop while aiohttp was still cleaning up after a failed start (the
+        # parent stops every worker once one has failed): the stop has nothing
+        # left to do, and the failure was reported by the worker that had it.
+        if not (stop.begun.is_set() and "Event loop stopped" in str(exc)):
+            raise
+        raise SystemExit(1) from None
     finally:
         stop.done.set()
 
