@@ -35,7 +35,14 @@ from kmcbot.dialogue.effects import (
 )
 from kmcbot.dialogue.model import ID_KEY_LENGTH, Draft, Lang, Listed, Session, State
 from kmcbot.dialogue.names import NameError_, clean_name
-from kmcbot.dialogue.questions import CONFIRM_YES, map_link, masked_last4, since, slot_title
+from kmcbot.dialogue.questions import (
+    CONFIRM_YES,
+    LEGACY_CONFIRM_YES,
+    map_link,
+    masked_last4,
+    since,
+    slot_title,
+)
 from kmcbot.dialogue.turns import ask, invalid, not_understood, to_menu, wait
 from kmcbot.messages import Inbound, Say
 
@@ -221,7 +228,7 @@ def on_confirm(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outcom
     match answer:
         # Only the Confirm of the summary last shown is Picked (step.resolve); one
         # under an older summary, for another slot, is Stale.
-        case Picked(option) if option == f"{CONFIRM_YES}{d.slot_id}":
+        case Picked(option) if option in (f"{CONFIRM_YES}{d.slot_id}", LEGACY_CONFIRM_YES):
             if d.slot_id is None:
                 return to_menu(s, ctx, text(lang, "common.error"))
             if d.moving_reference:

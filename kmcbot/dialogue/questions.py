@@ -28,6 +28,11 @@ CENTRE_NAME = 100
 CENTRE_ADDRESS = 300
 CONFIRM_YES = "confirm:yes:"  # + the slot's id
 CANCEL_YES = "cancel:yes:"  # + the booking's reference
+# The same buttons as versions before 2026-12-06 named them. A session saved by
+# such a version (a deploy in the middle of a chat) offered them with the
+# question on screen, so a tap on one still means that question.
+LEGACY_CONFIRM_YES = "confirm:yes"
+LEGACY_CANCEL_YES = "cancel:yes"
 
 Rendered = tuple[Reply, Session]
 Renderer = Callable[[Session, Context, str | None], Rendered]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from kmcbot.dialogue.model import Lang, State
@@ -290,4 +292,14 @@ def test_confirm_on_an_older_summary_never_books_the_newer_one() -> None:
     chat.expect("no longer available")
     assert chat.state == State.CONFIRM
     chat.tap("Confirm")  # the summary on screen now still books
+    assert chat.bookings.active(chat.wa_id)
+
+
+def test_confirm_as_a_version_before_the_deploy_named_it_still_books() -> None:
+    """A deploy mid-chat: the summary on screen came from the old version, whose
+    Confirm id did not name the slot; the session it saved offered that id."""
+    chat = reach(Conversation(lang=Lang.EN), State.CONFIRM)
+    old_ids = ("confirm:yes", "confirm:change", "confirm:no")
+    chat._save(replace(chat.session, offered=old_ids))
+    chat.deliver(Choice("confirm:yes", "Confirm"))
     assert chat.bookings.active(chat.wa_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from kmcbot.dialogue.effects import CancelBooking, MoveBooking
 from kmcbot.dialogue.model import Lang, State
 from kmcbot.messages import Choice, Pick, Say
@@ -173,3 +175,12 @@ def test_yes_on_an_older_cancel_question_never_cancels_another_booking() -> None
         first.reference,
         second.reference,
     }
+
+
+def test_yes_as_a_version_before_the_deploy_named_it_still_cancels() -> None:
+    chat = book(Conversation(lang=Lang.EN))
+    [booking] = chat.bookings.active(chat.wa_id)
+    chat.send("My bookings").pick(f"Cancel {booking.reference}")
+    chat._save(replace(chat.session, offered=("cancel:yes", "cancel:no")))
+    chat.deliver(Choice("cancel:yes", "Yes, cancel"))
+    assert not chat.bookings.active(chat.wa_id)
