@@ -3,21 +3,28 @@ same transaction as the change, moved onto the citizen's Redis outbox stream.
 
 One relay runs in every server process. Each pass is one short transaction:
 `SELECT ... FOR UPDATE SKIP LOCKED` takes a batch of unrelayed rows that no
-other relay holds, their replies are appended to the outbox, `queued_at` is
-set, commit. A crash after the append and before the commit sends those rows
-again on the next pass: a duplicate message, never a lost one.
+other relay holds, their replies are appended to the outbox, `relayed_at` and
+the entry's id (`queued_entry`) are set, commit. A crash after the append and
+before the commit sends those rows again on the next pass: a duplicate
+message, never a lost one.
 
-Each entry carries its news, and the sender sets `relayed_at` (`mark_relayed`)
-only once WhatsApp accepted the message. A row queued RESEND_S ago and still
-not relayed (Redis lost the entry, or WhatsApp refused it, e.g. because the
-24-hour window closed while it waited) is sent again, as the template, which
-WhatsApp accepts in the window and out of it; after MAX_TRIES it is given up.
+Each entry carries its news, and the sender sets `accepted_at` (`mark_relayed`)
+once WhatsApp accepted the message. A row relayed RESEND_S ago and still not
+accepted is looked up in its stream: still there, it is on its way (a backlog,
+WhatsApp retrying) and is left alone; gone (Redis lost it, or WhatsApp refused
+it, e.g. because the 24-hour window closed while it waited), it is sent again
+as the template, which WhatsApp accepts in the window and out of it. After
+MAX_TRIES it is given up (`news_undelivered`).
+
+`relayed_at` means "handed to the outbox", as before `accepted_at` existed, so a
+relay of an older version running beside this one (a rolling deploy) never
+sends a row again that this one queued.
 
 'booked', 'moved' and 'cancelled' news is normally sent by the chat itself, in
-the turn that made the change; the pipeline then marks the rows relayed
-(`mark_relayed`). The relay takes those kinds only after a grace period, so it
-sends just the news whose chat turn crashed after PostgreSQL committed.
-'slot_cancelled' and 'reminder' rows have no chat turn and go at once.
+the turn that made the change; the sender marks the rows (`mark_relayed`) once
+WhatsApp accepted that reply. The relay takes those kinds only after a grace
+period, so it sends just the news whose chat turn crashed after PostgreSQL
+committed. 'slot_cancelled' and 'reminder' rows have no chat turn and go at once.
 """
 
 from __future__ import annotations
@@ -49,46 +56,65 @@ GRACE_S = 300.0
 # relay treats the window as closing half an hour early.
 WINDOW_S = 24 * 3600 - 30 * 60
 BATCH = 100
-# Queued this long ago and still not accepted: sent again. Longer than a backlog
-# in the outbox usually lasts (a duplicate is the cost of a shorter one).
+# Relayed this long ago and not accepted: is its entry still in the outbox?
 RESEND_S = 600.0
 MAX_TRIES = 3
 POLL_S = 1.0
 
+
 # The booking's columns are the repository's own view query, so that the
 # BookingView built here always matches the one the chat renders.
-_PENDING = (
-    repository.VIEW_SQL.replace(
-        "SELECT",
-        """SELECT n.id AS notification_id, n.kind, n.remind_day, n.tries, b.wa_id,
-       s.status AS slot_status, s.cancel_reason AS slot_reason, s.starts_at <= now() AS started,
+def _rows(where: str) -> str:
+    return (
+        repository.VIEW_SQL.replace(
+            "SELECT",
+            """SELECT n.id AS notification_id, n.kind, n.remind_day, n.tries, n.queued_entry,
+       b.wa_id, s.status AS slot_status, s.cancel_reason AS slot_reason,
+       s.starts_at <= now() AS started,
        EXISTS (SELECT 1 FROM notifications later
                WHERE later.booking_id = n.booking_id AND later.id > n.id
                  AND later.kind IN ('booked', 'moved', 'cancelled')) AS superseded,""",
-        1,
-    )
-    + """
+            1,
+        )
+        + f"""
 JOIN notifications n ON n.booking_id = b.id
-WHERE n.relayed_at IS NULL
-  AND (n.queued_at IS NULL OR n.queued_at <= now() - make_interval(secs => $3))
-  AND (n.kind IN ('slot_cancelled', 'reminder')
-       OR n.created_at <= now() - make_interval(secs => $1))
+WHERE {where}
 ORDER BY n.id
 LIMIT $2
 FOR UPDATE OF n SKIP LOCKED
 """
+    )
+
+
+# Never handed to the outbox; chat news only after the grace period ($1).
+_NEW = _rows(
+    """n.relayed_at IS NULL
+  AND (n.kind IN ('slot_cancelled', 'reminder')
+       OR n.created_at <= now() - make_interval(secs => $1))"""
+)
+# Handed to the outbox more than $1 seconds ago and not accepted by WhatsApp.
+_UNACCEPTED = _rows(
+    """n.accepted_at IS NULL AND n.queued_entry IS NOT NULL
+  AND n.relayed_at <= now() - make_interval(secs => $1)"""
 )
 
+# Only rows still waiting for it: the chat's own news (not relayed), and what
+# the relay queued (a row an older version relayed has no entry to wait for).
 _MARK = """
-UPDATE notifications n SET relayed_at = now()
+UPDATE notifications n SET accepted_at = now(), relayed_at = coalesce(n.relayed_at, now())
 FROM bookings b, unnest($1::text[], $2::text[]) AS t(reference, kind)
 WHERE b.reference = t.reference AND n.booking_id = b.id AND n.kind = t.kind
-  AND n.relayed_at IS NULL
+  AND n.accepted_at IS NULL AND (n.relayed_at IS NULL OR n.queued_entry IS NOT NULL)
+"""
+
+_QUEUED = """
+UPDATE notifications n SET relayed_at = now(), queued_entry = t.entry, tries = n.tries + 1
+FROM unnest($1::bigint[], $2::text[]) AS t(id, entry) WHERE n.id = t.id
 """
 
 
 async def mark_relayed(pool: asyncpg.Pool, news: Sequence[tuple[str, str]]) -> None:
-    """The chat has sent this news, (booking reference, kind), itself: WhatsApp took it."""
+    """WhatsApp accepted a message carrying this news, (booking reference, kind)."""
     if news:
         await pool.execute(_MARK, [r for r, _ in news], [k for _, k in news])
 
@@ -155,67 +181,95 @@ class Relay(Periodic):
         await self.repeat(one_batch, self.poll_s, "relay_error")
 
     async def relay_once(self) -> int:
-        """One batch: append its replies to the outbox and mark them queued (the
-        sender marks them relayed once WhatsApp accepted them); rows with nothing
-        (more) to send are marked relayed at once. How many rows were handled."""
+        """One batch: append the replies of new rows, and of rows whose entry left the
+        outbox without WhatsApp accepting it, to the outbox; mark the rows with
+        nothing (more) to send. How many rows were queued or finished."""
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(_PENDING, self.grace_s, self.batch, self.resend_s)
-            if not rows:
+            fresh = await conn.fetch(_NEW, self.grace_s, self.batch)
+            unaccepted = await conn.fetch(_UNACCEPTED, self.resend_s, self.batch)
+            if not fresh and not unaccepted:
                 return 0
-            entries, queued, done = await self._entries(rows)
-            by_stream: dict[str, list[dict[str, str | bytes]]] = defaultdict(list)
-            for entry in entries:
-                by_stream[self.store.outbox_of(str(entry["tag"]))].append(entry)
-            for stream, appended in by_stream.items():  # a stream's share or none of it
-                async with self.redis.pipeline(transaction=True) as pipe:
-                    for entry in appended:
-                        pipe.xadd(stream, entry)
-                    await pipe.execute()
+            on_the_way = await self._on_the_way(unaccepted)
+            again = [r for r in unaccepted if r["notification_id"] not in on_the_way]
+            given_up = [r["notification_id"] for r in again if r["tries"] >= MAX_TRIES]
+            for notification in given_up:
+                log.error("news_undelivered", notification=notification)
+            rows = fresh + [r for r in again if r["tries"] < MAX_TRIES]
+            planned, done = await self._entries(rows)
+            queued = await self._append(planned)
             # A crash here, after the append and before the commit, sends this batch twice.
+            await conn.execute(_QUEUED, list(queued), list(queued.values()))
             await conn.execute(
-                "UPDATE notifications SET queued_at = now(), tries = tries + 1"
+                "UPDATE notifications SET relayed_at = now(), queued_entry = NULL"
                 " WHERE id = ANY($1::bigint[])",
-                queued,
+                done + given_up,
             )
+            # Still in the outbox: looked at again RESEND_S from now.
             await conn.execute(
-                "UPDATE notifications SET relayed_at = now() WHERE id = ANY($1::bigint[])", done
+                "UPDATE notifications SET relayed_at = now() WHERE id = ANY($1::bigint[])",
+                list(on_the_way),
             )
-        log.info("news_relayed", rows=len(queued) + len(done), sent=len(entries))
-        return len(queued) + len(done)
+        handled = len(queued) + len(done) + len(given_up)
+        log.info("news_relayed", rows=handled, sent=len(queued), on_the_way=len(on_the_way))
+        return handled
+
+    async def _on_the_way(self, rows: list[asyncpg.Record]) -> set[int]:
+        """The rows whose outbox entry is still in its stream: not sent yet (the
+        sender deletes an entry once WhatsApp accepted or refused it)."""
+        rows = [r for r in rows if r["wa_id"]]
+        if not rows:
+            return set()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for r in rows:
+                stream = self.store.outbox_of(user_tag(self.pepper, r["wa_id"]))
+                pipe.xrange(stream, r["queued_entry"], r["queued_entry"])
+            found = await pipe.execute()
+        return {r["notification_id"] for r, f in zip(rows, found, strict=True) if f}
+
+    async def _append(self, planned: list[tuple[int, dict[str, str | bytes]]]) -> dict[int, str]:
+        """Append the entries, a stream's share in one transaction; row id -> entry id."""
+        by_stream: dict[str, list[tuple[int, dict[str, str | bytes]]]] = defaultdict(list)
+        for row_id, entry in planned:
+            by_stream[self.store.outbox_of(str(entry["tag"]))].append((row_id, entry))
+        queued: dict[int, str] = {}
+        for stream, appended in by_stream.items():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                for _, entry in appended:
+                    pipe.xadd(stream, entry)
+                ids = await pipe.execute()
+            for (row_id, _), entry_id in zip(appended, ids, strict=True):
+                queued[row_id] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        return queued
 
     async def _entries(
         self, rows: list[asyncpg.Record]
-    ) -> tuple[list[dict[str, str | bytes]], list[int], list[int]]:
-        """The outbox entries (to, tag, bodies, news) for a batch, the ids of the rows
-        they carry, and those of the rows with nothing (more) to send."""
+    ) -> tuple[list[tuple[int, dict[str, str | bytes]]], list[int]]:
+        """The outbox entries (to, tag, bodies, news) for a batch, by row id, and the
+        ids of the rows with nothing (more) to send."""
         tags = {r["wa_id"]: user_tag(self.pepper, r["wa_id"]) for r in rows if r["wa_id"]}
         seen = await self._last_seen(list(tags.values()))
         now = self.clock()
-        entries: list[dict[str, str | bytes]] = []
-        queued: list[int] = []
+        planned: list[tuple[int, dict[str, str | bytes]]] = []
         done: list[int] = []
         for row in rows:
-            if row["tries"] >= MAX_TRIES:
-                log.error("news_undelivered", notification=row["notification_id"])
-                done.append(row["notification_id"])
-                continue
             try:
                 notice = notice_of(row)
-                if notice is not None:
-                    tag = tags[row["wa_id"]]
-                    last = seen.get(tag)
-                    # Sent again: maybe refused because the window had closed.
-                    in_window = last is not None and now - last < WINDOW_S and not row["tries"]
-                    reply = render(notice, in_window=in_window, templates=self.templates)
-                    body = orjson.dumps([cloud_body(row["wa_id"], reply)])
-                    news = encode_news([(notice.booking.reference, notice.kind.value)])
-                    entries.append({"to": row["wa_id"], "tag": tag, "bodies": body, "news": news})
+                if notice is None:
+                    done.append(row["notification_id"])
+                    continue
+                tag = tags[row["wa_id"]]
+                last = seen.get(tag)
+                # Sent again: maybe refused because the window had closed.
+                in_window = last is not None and now - last < WINDOW_S and not row["tries"]
+                reply = render(notice, in_window=in_window, templates=self.templates)
+                body = orjson.dumps([cloud_body(row["wa_id"], reply)])
+                news = encode_news([(notice.booking.reference, notice.kind.value)])
+                entry: dict[str, str | bytes] = {"to": row["wa_id"], "tag": tag, "bodies": body}
+                planned.append((row["notification_id"], {**entry, "news": news}))
             except Exception:  # noqa: BLE001 - the others still go
                 # Left unrelayed, so it goes out once the bug is fixed: kept, never lost.
                 log.exception("news_unrenderable", notification=row["notification_id"])
-                continue
-            (done if notice is None else queued).append(row["notification_id"])
-        return entries, queued, done
+        return planned, done
 
     async def _last_seen(self, tags: list[str]) -> dict[str, float]:
         """When each citizen last wrote (the pipeline keeps it in the profile as "seen")."""

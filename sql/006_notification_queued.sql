@@ -1,6 +1,11 @@
--- A notice the relay put on the outbox is not yet relayed: only WhatsApp's
--- acceptance marks it (relayed_at, set by the sender). queued_at and tries let
--- the relay send again a notice that was queued and never accepted (Redis lost
--- the entry, or WhatsApp refused it), a few times at most (kmcbot/relay.py).
-ALTER TABLE notifications ADD COLUMN queued_at timestamptz;
+-- A notice the relay hands to the outbox is marked relayed_at, as before (so a
+-- relay of an older version, running beside a newer one in a rolling deploy,
+-- skips it), with the outbox entry's id; the sender sets accepted_at once
+-- WhatsApp accepted it. A notice relayed long ago, not accepted and no longer in
+-- its stream (Redis lost it, or WhatsApp refused it) is sent again, a few times
+-- at most (tries; kmcbot/relay.py).
+ALTER TABLE notifications ADD COLUMN accepted_at timestamptz;
+ALTER TABLE notifications ADD COLUMN queued_entry text;
 ALTER TABLE notifications ADD COLUMN tries smallint NOT NULL DEFAULT 0;
+CREATE INDEX notifications_unaccepted ON notifications (relayed_at)
+    WHERE accepted_at IS NULL AND queued_entry IS NOT NULL;

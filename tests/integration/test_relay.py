@@ -75,18 +75,19 @@ async def outbox(redis: aioredis.Redis) -> list[dict[str, Any]]:
     ]
 
 
-async def pending(pg: asyncpg.Pool, kind: str) -> int:
-    """Rows of `kind` WhatsApp has not accepted yet (queued or not)."""
+async def unqueued(pg: asyncpg.Pool, kind: str) -> int:
+    """Rows of `kind` not handed to the outbox yet (by the relay, or the chat's reply
+    accepted): what a relay, of this version or an older one, would still send."""
     return await pg.fetchval(
         "SELECT count(*) FROM notifications WHERE kind = $1 AND relayed_at IS NULL", kind
     )
 
 
-async def unqueued(pg: asyncpg.Pool, kind: str) -> int:
-    """Rows of `kind` the relay has not put on the outbox yet."""
+async def unaccepted(pg: asyncpg.Pool, kind: str) -> int:
+    """Rows of `kind` the relay queued and WhatsApp has not accepted yet."""
     return await pg.fetchval(
         "SELECT count(*) FROM notifications"
-        " WHERE kind = $1 AND relayed_at IS NULL AND queued_at IS NULL",
+        " WHERE kind = $1 AND queued_entry IS NOT NULL AND accepted_at IS NULL",
         kind,
     )
 
@@ -114,7 +115,7 @@ async def test_a_cancelled_session_reaches_its_citizen_once_in_their_language(
     [button] = inter["action"]["buttons"]
     assert button["reply"] == {"id": "menu:book", "title": "আবার বুক করুন"}
     assert await unqueued(pg, "slot_cancelled") == 0
-    assert await pending(pg, "booked") == 1
+    assert await unqueued(pg, "booked") == 1
     assert b.reference  # the booking the news was about
 
 
@@ -219,7 +220,7 @@ async def test_the_pipeline_records_when_a_citizen_wrote_and_marks_its_own_news(
     # The chat's reply carries the news; it counts as relayed once WhatsApp accepted it.
     entries = await redis.xrange(store.outbox_keys[0])
     assert entries[-1][1][b"news"] == f"{b.reference}:cancelled".encode()
-    assert await pending(pg, "cancelled") == 1  # not sent yet: the relay would still send it
+    assert await unqueued(pg, "cancelled") == 1  # not sent yet: the relay would still send it
     sender = Sender(
         redis,
         store.outbox_keys,
@@ -231,7 +232,7 @@ async def test_the_pipeline_records_when_a_citizen_wrote_and_marks_its_own_news(
     await eventually(lambda: sender.sent == len(chat))
     sender.stop()
     await asyncio.wait_for(task, 5)
-    assert await pending(pg, "cancelled") == 0
+    assert await unqueued(pg, "cancelled") == 0
     # So the relay, past the grace period, sends nothing more.
     assert await relay(pg, redis, grace_s=0).relay_once() == 0
     assert await outbox(redis) == []  # the sender took the chat's replies; nothing new came
@@ -280,23 +281,30 @@ def test_every_notice_keeps_within_whatsapp_limits(lang: str, kind: Kind, in_win
         assert limits_violations(reply) == [], (kind, lang, reply)
 
 
-async def test_a_notice_counts_as_relayed_only_once_whatsapp_accepted_it(pg, redis, slot) -> None:
+async def test_a_notice_is_sent_again_only_when_it_left_the_outbox_unaccepted(
+    pg, redis, slot
+) -> None:
     await book(pg, slot, 1, lang="hi")
     await seen(redis, "919800000001", ago_s=60, lang="hi")
     await cancel_slot(pg, slot)
     assert await relay(pg, redis).relay_once() == 1
     [first] = await outbox(redis)
     assert first["type"] == "interactive"  # in the window: free-form
-    assert await pending(pg, "slot_cancelled") == 1  # on its way, not yet accepted
+    assert await unqueued(pg, "slot_cancelled") == 0  # an older relay would not send it
+    assert await unaccepted(pg, "slot_cancelled") == 1  # on its way, not yet accepted
     assert await relay(pg, redis).relay_once() == 0  # and not queued twice meanwhile
+    # Long unaccepted but still in the outbox (a backlog, WhatsApp retrying): left alone.
+    assert await relay(pg, redis, resend_s=0).relay_once() == 0
+    assert len(await outbox(redis)) == 1
 
-    # Redis lost the entry (or WhatsApp refused it: the window closed meanwhile).
+    # Redis lost the entry (or the sender dropped it: WhatsApp refused it, e.g.
+    # because the window closed meanwhile).
     await redis.delete(OUTBOX)
     assert await relay(pg, redis, resend_s=0).relay_once() == 1
     [again] = await outbox(redis)
     # Sent again as the template, which WhatsApp accepts in the window and out of it.
     assert again["type"] == "template" and again["template"]["language"] == {"code": "hi"}
-    assert await pending(pg, "slot_cancelled") == 1
+    assert await unaccepted(pg, "slot_cancelled") == 1
 
     sender = Sender(
         redis,
@@ -309,8 +317,9 @@ async def test_a_notice_counts_as_relayed_only_once_whatsapp_accepted_it(pg, red
     await eventually(lambda: sender.sent == 1)
     sender.stop()
     await asyncio.wait_for(task, 5)
-    assert await pending(pg, "slot_cancelled") == 0
+    assert await unaccepted(pg, "slot_cancelled") == 0
     assert await relay(pg, redis, resend_s=0).relay_once() == 0  # accepted: never again
+    assert await outbox(redis) == []
 
 
 async def test_a_notice_whatsapp_never_accepts_is_given_up_after_a_few_tries(
@@ -320,6 +329,9 @@ async def test_a_notice_whatsapp_never_accepts_is_given_up_after_a_few_tries(
     await cancel_slot(pg, slot)
     for _ in range(MAX_TRIES):
         assert await relay(pg, redis, resend_s=0).relay_once() == 1
+        assert len(await outbox(redis)) == 1
+        await redis.delete(OUTBOX)  # refused: the sender drops it without marking
     assert await relay(pg, redis, resend_s=0).relay_once() == 1  # given up: marked, not sent
-    assert len(await outbox(redis)) == MAX_TRIES
-    assert await pending(pg, "slot_cancelled") == 0
+    assert await outbox(redis) == []
+    assert await unaccepted(pg, "slot_cancelled") == 0
+    assert await relay(pg, redis, resend_s=0).relay_once() == 0
