@@ -20,7 +20,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from kmcbot.dialogue import effects as fx
 from kmcbot.sessions import outbox_keys
@@ -104,7 +104,7 @@ async def handler_for(redis: aioredis.Redis, prefix: str, shards: int) -> web.Re
     try:
         async with asyncio.timeout(REDIS_GAUGES_S):
             gauges = await redis_gauges(redis, prefix, shards)
-    except (RedisError, OSError, TimeoutError):
+    except (RedisError, RedisClusterException, OSError, TimeoutError):
         # Redis down or slow: the counters (its errors among them) still go out.
         gauges = {}
     lines = []

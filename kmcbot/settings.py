@@ -67,7 +67,7 @@ class Settings:
             )
         if (
             self.wa_token
-            and self.graph_url == DEFAULT_GRAPH_URL
+            and urlsplit(self.graph_url).hostname == "graph.facebook.com"
             and self.wa_phone_number_id == "dev"
         ):
             raise SettingsError(
@@ -119,7 +119,7 @@ def unreachable(service: str, url: str, exc: BaseException) -> SettingsError:
         place += f":{parts.port}" if parts.port else ""
     except ValueError:  # a port that is not a number
         place = parts.hostname or "localhost"
-    return SettingsError(f"{service} at {place}: {exc or type(exc).__name__}")
+    return SettingsError(f"{service} at {place}: {str(exc) or type(exc).__name__}")
 
 
 def from_env(env: Mapping[str, str] = os.environ) -> Settings:

@@ -167,7 +167,7 @@ async def check_database(database_url: str) -> None:
     try:
         conn = await asyncpg.connect(database_url, timeout=5)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise ValueError(f"--database-url: {exc or type(exc).__name__}") from None
+        raise ValueError(f"--database-url: {str(exc) or type(exc).__name__}") from None
     await conn.close()
 
 

@@ -86,10 +86,8 @@ def _guard(token: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamR
             # lock_timeout, statement_timeout, or a deadlock PostgreSQL broke:
             # the transaction rolled back, nothing was changed.
             return json_error(503, "the data is busy; try again")
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            return json_error(exc.status, exc.reason)
+        except web.HTTPException:
+            raise  # answered as JSON by web/errors.py (a 405 with its Allow header)
         except Exception:
             log.exception("admin_error", path=request.path)
             return json_error(500, "internal error")

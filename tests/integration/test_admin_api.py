@@ -109,6 +109,7 @@ async def test_a_wrong_method_is_a_json_error(client) -> None:
     resp = await client.delete("/admin/centres", headers=AUTH)
     assert resp.status == 405
     assert "error" in await resp.json()
+    assert "GET" in resp.headers["Allow"]  # the methods the path takes, as HTTP asks
 
 
 # ---------------------------------------------------------------- centres

@@ -71,7 +71,7 @@ class Conversation:
 
     def tap(self, title_or_id: str) -> Conversation:
         """A reply button of the last reply (title, id, or the id without its subject:
-        "confirm:yes" for "confirm:yes:<digest>"); an unknown one is sent as an id."""
+        "confirm:yes" for "confirm:yes:<slot id>"); an unknown one is sent as an id."""
         for b in self._last_buttons():
             if title_or_id in (b.id, b.title) or b.id.startswith(f"{title_or_id}:"):
                 return self.deliver(Choice(b.id, b.title))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kmcbot.settings import Settings, SettingsError, from_env
+from kmcbot.settings import Settings, SettingsError, from_env, unreachable
 
 
 def test_defaults_without_environment() -> None:
@@ -91,3 +91,19 @@ def test_a_bad_url_is_refused_without_its_password() -> None:
     with pytest.raises(SettingsError) as refused:
         from_env({"KMCBOT_DATABASE_URL": "mysql://kmcbot:s3cret@db.example/kmcbot"})
     assert "s3cret" not in str(refused.value)
+
+
+def test_an_unreachable_server_without_a_message_still_says_why() -> None:
+    refused = unreachable("PostgreSQL", "postgresql://u:s3cret@10.0.0.5:5432/k", TimeoutError())
+    assert str(refused) == "PostgreSQL at 10.0.0.5:5432: TimeoutError"
+
+
+@pytest.mark.parametrize(
+    "graph", ["https://graph.facebook.com/v21.0", "https://graph.facebook.com/v22.0"]
+)
+def test_a_token_for_meta_without_the_sending_number_is_refused(graph: str) -> None:
+    env = {"KMCBOT_WA_TOKEN": "t", "KMCBOT_ID_PEPPER": "p", "KMCBOT_APP_SECRET": "s"}
+    with pytest.raises(SettingsError, match="KMCBOT_WA_PHONE_NUMBER_ID"):
+        from_env({**env, "KMCBOT_GRAPH_URL": graph}).check_for_serving()
+    # A stand-in (a load test) takes the default number id.
+    from_env({**env, "KMCBOT_GRAPH_URL": "http://127.0.0.1:9090"}).check_for_serving()
