@@ -264,8 +264,8 @@ class Relay(Periodic):
                 reply = render(notice, in_window=in_window, templates=self.templates)
                 body = orjson.dumps([cloud_body(row["wa_id"], reply)])
                 news = encode_news([(notice.booking.reference, notice.kind.value)])
-                entry: dict[str, str | bytes] = {"to": row["wa_id"], "tag": tag, "bodies": body}
-                planned.append((row["notification_id"], {**entry, "news": news}))
+                entry = {"to": row["wa_id"], "tag": tag, "bodies": body, "news": news}
+                planned.append((row["notification_id"], entry))
             except Exception:  # noqa: BLE001 - the others still go
                 # Left unrelayed, so it goes out once the bug is fixed: kept, never lost.
                 log.exception("news_unrenderable", notification=row["notification_id"])
