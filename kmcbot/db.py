@@ -66,7 +66,7 @@ async def _no_session_reset(conn: asyncpg.Connection) -> None:
 def _pgbouncer_from_env() -> bool:
     from kmcbot.settings import _flag
 
-    return _flag(os.environ.get("KMCBOT_PGBOUNCER"))
+    return _flag(os.environ.get("KMCBOT_PGBOUNCER"), "KMCBOT_PGBOUNCER")
 
 
 async def create_pool(

@@ -76,8 +76,16 @@ class Settings:
             )
 
 
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+_ON = {"1", "true", "yes", "on"}
+_OFF = {"", "0", "false", "no", "off"}
+
+
+def _flag(value: str | None, name: str) -> bool:
+    """On or off; anything else (KMCBOT_DEV=2, say) is refused, not taken as off."""
+    word = (value or "").strip().lower()
+    if word not in _ON | _OFF:
+        raise SettingsError(f"{name} must be 1 or 0 (or true/false, yes/no, on/off)")
+    return word in _ON
 
 
 def _positive_int(value: str | None, default: int, name: str, low: int = 1) -> int:
@@ -127,7 +135,7 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         value = env.get(name, "").strip()
         return value or None
 
-    dev = _flag(get("KMCBOT_DEV"))
+    dev = _flag(get("KMCBOT_DEV"), "KMCBOT_DEV")
     app_secret = get("KMCBOT_APP_SECRET")
     pepper = get("KMCBOT_ID_PEPPER")
     try:
@@ -136,7 +144,7 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         raise SettingsError("KMCBOT_SEND_RATE must be a number of messages per second") from None
     if not 1 <= send_rate <= 10_000:
         raise SettingsError("KMCBOT_SEND_RATE must be from 1 to 10000 messages per second")
-    redis_cluster = _flag(get("KMCBOT_REDIS_CLUSTER"))
+    redis_cluster = _flag(get("KMCBOT_REDIS_CLUSTER"), "KMCBOT_REDIS_CLUSTER")
     if redis_cluster and not (get("KMCBOT_REDIS_URL") or "").startswith(("redis://", "rediss://")):
         raise SettingsError(
             "KMCBOT_REDIS_CLUSTER=1 needs KMCBOT_REDIS_URL set to one node of the cluster, "
@@ -170,14 +178,14 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         redis_prefix=get("KMCBOT_REDIS_PREFIX") or "kmcbot",
         redis_shards=_positive_int(get("KMCBOT_REDIS_SHARDS"), 1, "KMCBOT_REDIS_SHARDS"),
         redis_cluster=redis_cluster,
-        run_sender=not _flag(get("KMCBOT_NO_SENDER")),
+        run_sender=not _flag(get("KMCBOT_NO_SENDER"), "KMCBOT_NO_SENDER"),
         # A message has 70% of the lease to be handled (pipeline.py): 10 (ms, meant as
         # seconds?) would time every message out.
         lock_lease_ms=_positive_int(
             get("KMCBOT_LOCK_LEASE_MS"), 10_000, "KMCBOT_LOCK_LEASE_MS", low=1000
         ),
         claim_idle_ms=_positive_int(get("KMCBOT_CLAIM_IDLE_MS"), 60_000, "KMCBOT_CLAIM_IDLE_MS"),
-        pgbouncer=_flag(get("KMCBOT_PGBOUNCER")),
+        pgbouncer=_flag(get("KMCBOT_PGBOUNCER"), "KMCBOT_PGBOUNCER"),
         template_booking=get("KMCBOT_TEMPLATE_BOOKING") or Settings.template_booking,
         template_slot_cancelled=(
             get("KMCBOT_TEMPLATE_SLOT_CANCELLED") or Settings.template_slot_cancelled

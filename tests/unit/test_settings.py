@@ -53,6 +53,9 @@ def test_each_documented_setting_is_read() -> None:
         ("KMCBOT_REDIS_URL", "127.0.0.1:6379"),
         ("KMCBOT_GRAPH_URL", "graph.facebook.com/v21.0"),
         ("KMCBOT_GRAPH_URL", "ftp://127.0.0.1:9090"),
+        ("KMCBOT_DEV", "2"),
+        ("KMCBOT_NO_SENDER", "maybe"),
+        ("KMCBOT_PGBOUNCER", "enabled"),
     ],
 )
 def test_bad_values_are_refused_with_the_setting_named(name: str, value: str) -> None:
