@@ -37,7 +37,7 @@ from kmcbot.dialogue.model import ID_KEY_LENGTH, Draft, Lang, Listed, Session, S
 from kmcbot.dialogue.names import NameError_, clean_name
 from kmcbot.dialogue.questions import (
     CONFIRM_YES,
-    LEGACY_CONFIRM_YES,
+    is_button,
     map_link,
     masked_last4,
     since,
@@ -228,7 +228,7 @@ def on_confirm(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outcom
     match answer:
         # Only the Confirm of the summary last shown is Picked (step.resolve); one
         # under an older summary, for another slot, is Stale.
-        case Picked(option) if option in (f"{CONFIRM_YES}{d.slot_id}", LEGACY_CONFIRM_YES):
+        case Picked(option) if is_button(option, CONFIRM_YES):
             if d.slot_id is None:
                 return to_menu(s, ctx, text(lang, "common.error"))
             if d.moving_reference:

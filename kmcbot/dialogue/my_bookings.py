@@ -20,7 +20,7 @@ from kmcbot.dialogue.effects import (
     Result,
 )
 from kmcbot.dialogue.model import Draft, Session, State
-from kmcbot.dialogue.questions import CANCEL_YES, LEGACY_CANCEL_YES, slot_title
+from kmcbot.dialogue.questions import CANCEL_YES, is_button, slot_title
 from kmcbot.dialogue.turns import ask, not_understood, to_menu, wait
 from kmcbot.messages import Inbound
 
@@ -88,7 +88,7 @@ def on_cancel_confirm(s: Session, answer: Answer, msg: Inbound, ctx: Context) ->
     lang = lang_of(s, ctx)
     ref = s.draft.cancel_reference
     match answer:
-        case Picked(option) if ref and option in (f"{CANCEL_YES}{ref}", LEGACY_CANCEL_YES):
+        case Picked(option) if ref and is_button(option, CANCEL_YES):
             return wait(s, ctx, State.CANCELLING, CancelBooking(ref))
         case Picked("cancel:no"):
             return to_menu(s, ctx, text(lang, "cancel.kept"))

@@ -26,13 +26,19 @@ PAGE = 9  # centres per list page: 9 + one navigation row = WhatsApp's 10
 # body they are shortened so the date, time, ID and name after them still fit.
 CENTRE_NAME = 100
 CENTRE_ADDRESS = 300
-CONFIRM_YES = "confirm:yes:"  # + the slot's id
-CANCEL_YES = "cancel:yes:"  # + the booking's reference
-# The same buttons as versions before 2026-12-06 named them. A session saved by
-# such a version (a deploy in the middle of a chat) offered them with the
-# question on screen, so a tap on one still means that question.
-LEGACY_CONFIRM_YES = "confirm:yes"
-LEGACY_CANCEL_YES = "cancel:yes"
+# The "yes" buttons name what they are about (confirm:yes:<slot id>,
+# cancel:yes:<reference>), so that one under an older question is not among
+# the options offered now, and step.resolve finds it Stale.
+CONFIRM_YES = "confirm:yes"
+CANCEL_YES = "cancel:yes"
+
+
+def is_button(option: str, base: str) -> bool:
+    """`option` is the `base` button, about whatever subject (resolve has checked
+    it is the one offered now); a bare `base` is how versions before 2026-12-06
+    named it, offered by a session one of them saved (a deploy mid-chat)."""
+    return option == base or option.startswith(f"{base}:")
+
 
 Rendered = tuple[Reply, Session]
 Renderer = Callable[[Session, Context, str | None], Rendered]
@@ -268,9 +274,7 @@ def confirm(s: Session, ctx: Context, note: str | None) -> Rendered:
     if until and sl.day > until:  # a date picked past the usual interval: say it still counts
         note = join(note, text(lang, "confirm.late", until=show_date(lang, until)))
     buttons = [
-        # The slot in the id: Confirm under an older summary (another time, centre
-        # or day) is stale, and never books this one.
-        Button(f"{CONFIRM_YES}{sl.id}", text(lang, "confirm.yes")),
+        Button(f"{CONFIRM_YES}:{sl.id}", text(lang, "confirm.yes")),
         Button("confirm:change", text(lang, "confirm.change")),
         Button("confirm:no", text(lang, "confirm.no")),
     ]
@@ -302,8 +306,7 @@ def cancel_confirm(s: Session, ctx: Context, note: str | None) -> Rendered:
     lang = lang_of(s, ctx)
     ref = s.draft.cancel_reference or ""
     buttons = [
-        # The booking in the id: "Yes" under an older question never cancels this one.
-        Button(f"{CANCEL_YES}{ref}", text(lang, "cancel.yes")),
+        Button(f"{CANCEL_YES}:{ref}", text(lang, "cancel.yes")),
         Button("cancel:no", text(lang, "cancel.no")),
     ]
     return _ask(s, note, text(lang, "cancel.ask", reference=ref), buttons)
