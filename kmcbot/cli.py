@@ -15,18 +15,18 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
 
 from kmcbot import db, logs
-from kmcbot.booking.model import IST
+from kmcbot.booking.model import kolkata_today
 from kmcbot.settings import Settings, SettingsError, from_env
 from kmcbot.workers import SHUTDOWN_S, StopWatch, supervise
 
 if TYPE_CHECKING:
+    from kmcbot.data.demo import CentreRow
     from kmcbot.embedded import Embedded
 
 log = structlog.get_logger()
@@ -146,19 +146,17 @@ def migrate(settings: Settings) -> None:
         print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none needed'}")
 
 
-def seed(settings: Settings, csv_file: Path | None, days: int) -> None:
+def seed(settings: Settings, centres: list[CentreRow], days: int) -> None:
     from kmcbot import seed as seeding
 
     with services(settings) as settings:
         url = settings.database_url or ""
         asyncio.run(db.migrate(url, settings.sql_dir))
-        centres, slots = asyncio.run(
-            seeding.seed(url, csv_file or seeding.DEMO_CSV, datetime.now(IST).date(), days)
-        )
-        print(f"{centres} centres, {slots} new slots")
+        count, slots = asyncio.run(seeding.seed_centres(url, centres, kolkata_today(), days))
+        print(f"{count} centres, {slots} new slots")
 
 
-def _whole(low: int, high: int, flag: str) -> Callable[[str], int]:
+def whole_number(low: int, high: int, flag: str) -> Callable[[str], int]:
     """An argparse type: a whole number from low to high."""
 
     def number(text: str) -> int:
@@ -187,9 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_serve = sub.add_parser("serve", help="migrate, then serve the webhook")
     p_serve.add_argument("--host", default="127.0.0.1", help="[127.0.0.1]")
-    p_serve.add_argument("--port", type=_whole(1, 65535, "--port"), default=8080, help="[8080]")
     p_serve.add_argument(
-        "--workers", type=_whole(1, 256, "--workers"), default=1, help="processes sharing the port"
+        "--port", type=whole_number(1, 65535, "--port"), default=8080, help="[8080]"
+    )
+    p_serve.add_argument(
+        "--workers",
+        type=whole_number(1, 256, "--workers"),
+        default=1,
+        help="processes sharing the port",
     )
     sub.add_parser("migrate", help="apply the SQL migrations in sql/")
     p_seed = sub.add_parser("seed", help="load centres and 14 days of slots")
@@ -197,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--demo", action="store_true", help="the shipped Kolkata demo centres")
     group.add_argument("--file", type=Path, help="a centres CSV (see README)")
     p_seed.add_argument(
-        "--days", type=_whole(0, 3650, "--days"), default=14, help="days of sessions [14]"
+        "--days", type=whole_number(0, 3650, "--days"), default=14, help="days of sessions [14]"
     )
     p_chat = sub.add_parser("chat", help="talk to a running bot as a citizen")
     p_chat.add_argument("--url", default="http://127.0.0.1:8080")
@@ -234,10 +237,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
         from kmcbot.data.demo import CENTRES_CSV, read_centres
 
         try:  # a bad file is named (line and problem) before anything starts or is written
-            read_centres(args.file or CENTRES_CSV)
+            centres = read_centres(args.file or CENTRES_CSV)
         except (ValueError, OSError) as exc:
             parser.exit(2, f"kmcbot: {exc}\n")
-        seed(settings, args.file, args.days)
+        seed(settings, centres, args.days)
     elif args.command == "chat":
         import aiohttp
 

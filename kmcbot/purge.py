@@ -23,6 +23,8 @@ from datetime import datetime
 
 import asyncpg
 
+from kmcbot.cli import whole_number
+
 # The slot's end: its start (a timestamptz) plus its length (end - start, both local times).
 _PURGE = """
 UPDATE bookings b
@@ -58,20 +60,10 @@ async def purge(
     return int(status.split()[-1])  # "UPDATE <n>"
 
 
-def _days(text: str) -> int:
-    try:
-        days = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("--days takes a whole number of days") from None
-    if days < 0:
-        raise argparse.ArgumentTypeError("--days must be 0 or more")
-    return days
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--days",
-        type=_days,
+        type=whole_number(0, 36_500, "--days"),
         required=True,
         help="erase bookings whose slot ended more than this many days ago",
     )

@@ -9,7 +9,7 @@ import asyncpg
 
 from kmcbot.booking.admin_repo import upsert_centres_on
 from kmcbot.booking.model import IST
-from kmcbot.data.demo import SlotRow, demo_slots, read_centres
+from kmcbot.data.demo import CentreRow, SlotRow, demo_slots, read_centres
 
 DEMO_CSV = Path(__file__).resolve().parent / "data" / "centres.csv"
 
@@ -40,7 +40,13 @@ async def insert_slots(conn: asyncpg.Connection, ids: dict[str, int], slots: lis
 
 async def seed(url: str, csv_path: Path, today: date, days: int = 14) -> tuple[int, int]:
     """Centres from `csv_path` and `days` days of sessions for each; safe to run again."""
-    centres = read_centres(csv_path)
+    return await seed_centres(url, read_centres(csv_path), today, days)
+
+
+async def seed_centres(
+    url: str, centres: list[CentreRow], today: date, days: int = 14
+) -> tuple[int, int]:
+    """The centres (already read) and `days` days of sessions for each."""
     conn = await asyncpg.connect(url, statement_cache_size=0)  # PgBouncer-safe
     try:
         async with conn.transaction():

@@ -11,6 +11,11 @@ from enum import StrEnum
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
 
 
+def kolkata_today() -> date:
+    """The date at the centres: Kolkata's, whatever the server's zone."""
+    return datetime.now(IST).date()
+
+
 class Vaccine(StrEnum):
     COVISHIELD = "covishield"
     COVAXIN = "covaxin"

@@ -22,7 +22,7 @@ import structlog
 from aiohttp import web
 
 from kmcbot.booking import admin_repo as repo
-from kmcbot.booking.model import IST, Vaccine
+from kmcbot.booking.model import IST, Vaccine, kolkata_today
 from kmcbot.booking.reference import normalise_reference
 from kmcbot.text import to_ascii_digits
 from kmcbot.web import admin_input as read
@@ -133,7 +133,7 @@ async def import_centres(request: web.Request) -> web.Response:
 
 async def list_slots(request: web.Request) -> web.Response:
     centre = read.query_id(request.query.get("centre"), "centre")
-    day = read.day(request.query.get("date"), "date", default=read.today())
+    day = read.day(request.query.get("date"), "date", default=kolkata_today())
     rows = await repo.list_slots(request.config_dict[PG], centre, day)
     slots = [_slot_json(r) for r in rows]
     return _json({"centre": centre, "date": day.isoformat(), "slots": slots})
@@ -151,7 +151,7 @@ async def create_slots(request: web.Request) -> web.Response:
         raise read.Invalid(f"vaccine: must be one of {', '.join(Vaccine)}") from None
     first = read.day(body.get("from"), "from")
     last = read.day(body.get("to"), "to", default=first)
-    if first < read.today():
+    if first < kolkata_today():
         raise read.Invalid(f"from: {first} is in the past")
     if not 0 <= (last - first).days < MAX_DAYS:
         raise read.Invalid(f"to: must be from 'from' to at most {MAX_DAYS - 1} days after it")
@@ -207,7 +207,7 @@ def _cancelled(done: repo.Cancelled) -> web.Response:
 
 async def get_roster(request: web.Request) -> web.Response:
     centre_id = read.query_id(request.query.get("centre"), "centre")
-    day = read.day(request.query.get("date"), "date", default=read.today())
+    day = read.day(request.query.get("date"), "date", default=kolkata_today())
     fmt = request.query.get("format", "csv")
     if fmt not in ("csv", "html"):
         raise read.Invalid("format: must be csv or html")
@@ -237,7 +237,7 @@ async def check_in(request: web.Request) -> web.Response:
     code = to_ascii_digits(code) if isinstance(code, str) else None
     if code is None or not _CODE.fullmatch(code):
         raise read.Invalid("code: must be the 4 digits given with the booking, as a string")
-    row = await repo.check_in(request.config_dict[PG], reference, code, read.today())
+    row = await repo.check_in(request.config_dict[PG], reference, code, kolkata_today())
     log.info("admin_checked_in", slot=row["slot_id"])
     return _json(
         {

@@ -9,12 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date, datetime, time
+from datetime import date, time
 from typing import Any
 
 import orjson
 
-from kmcbot.booking.model import IST
 from kmcbot.data import demo
 
 INT4 = 2**31 - 1  # centres.id is serial
@@ -28,11 +27,6 @@ _TIMES = re.compile(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})")
 
 class Invalid(Exception):
     """A malformed request; the message names the field (answered with 400)."""
-
-
-def today() -> date:
-    """The date at the centres: Kolkata's, whatever the server's zone."""
-    return datetime.now(IST).date()
 
 
 def json_object(raw: bytes) -> dict[str, Any]:
