@@ -135,7 +135,13 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         value = env.get(name, "").strip()
         return value or None
 
-    dev = _flag(get("KMCBOT_DEV"), "KMCBOT_DEV")
+    def flag(name: str) -> bool:
+        return _flag(get(name), name)
+
+    def url(name: str) -> str | None:
+        return _url(get(name), name)
+
+    dev = flag("KMCBOT_DEV")
     app_secret = get("KMCBOT_APP_SECRET")
     pepper = get("KMCBOT_ID_PEPPER")
     try:
@@ -144,7 +150,7 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         raise SettingsError("KMCBOT_SEND_RATE must be a number of messages per second") from None
     if not 1 <= send_rate <= 10_000:
         raise SettingsError("KMCBOT_SEND_RATE must be from 1 to 10000 messages per second")
-    redis_cluster = _flag(get("KMCBOT_REDIS_CLUSTER"), "KMCBOT_REDIS_CLUSTER")
+    redis_cluster = flag("KMCBOT_REDIS_CLUSTER")
     if redis_cluster and not (get("KMCBOT_REDIS_URL") or "").startswith(("redis://", "rediss://")):
         raise SettingsError(
             "KMCBOT_REDIS_CLUSTER=1 needs KMCBOT_REDIS_URL set to one node of the cluster, "
@@ -159,10 +165,10 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         raise SettingsError("KMCBOT_REMINDER_HOUR must be an hour of the day, 0-23") from None
     if not 0 <= reminder_hour <= 23:
         raise SettingsError("KMCBOT_REMINDER_HOUR must be an hour of the day, 0-23")
-    graph_url = _url(get("KMCBOT_GRAPH_URL"), "KMCBOT_GRAPH_URL") or DEFAULT_GRAPH_URL
+    graph_url = url("KMCBOT_GRAPH_URL") or DEFAULT_GRAPH_URL
     return Settings(
-        database_url=_url(get("KMCBOT_DATABASE_URL"), "KMCBOT_DATABASE_URL"),
-        redis_url=_url(get("KMCBOT_REDIS_URL"), "KMCBOT_REDIS_URL"),
+        database_url=url("KMCBOT_DATABASE_URL"),
+        redis_url=url("KMCBOT_REDIS_URL"),
         app_secret=app_secret.encode() if app_secret else None,
         verify_token=get("KMCBOT_VERIFY_TOKEN"),
         wa_token=get("KMCBOT_WA_TOKEN"),
@@ -178,14 +184,14 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         redis_prefix=get("KMCBOT_REDIS_PREFIX") or "kmcbot",
         redis_shards=_positive_int(get("KMCBOT_REDIS_SHARDS"), 1, "KMCBOT_REDIS_SHARDS"),
         redis_cluster=redis_cluster,
-        run_sender=not _flag(get("KMCBOT_NO_SENDER"), "KMCBOT_NO_SENDER"),
+        run_sender=not flag("KMCBOT_NO_SENDER"),
         # A message has 70% of the lease to be handled (pipeline.py): 10 (ms, meant as
         # seconds?) would time every message out.
         lock_lease_ms=_positive_int(
             get("KMCBOT_LOCK_LEASE_MS"), 10_000, "KMCBOT_LOCK_LEASE_MS", low=1000
         ),
         claim_idle_ms=_positive_int(get("KMCBOT_CLAIM_IDLE_MS"), 60_000, "KMCBOT_CLAIM_IDLE_MS"),
-        pgbouncer=_flag(get("KMCBOT_PGBOUNCER"), "KMCBOT_PGBOUNCER"),
+        pgbouncer=flag("KMCBOT_PGBOUNCER"),
         template_booking=get("KMCBOT_TEMPLATE_BOOKING") or Settings.template_booking,
         template_slot_cancelled=(
             get("KMCBOT_TEMPLATE_SLOT_CANCELLED") or Settings.template_slot_cancelled
