@@ -86,11 +86,8 @@ def _guard(token: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamR
             # lock_timeout, statement_timeout, or a deadlock PostgreSQL broke:
             # the transaction rolled back, nothing was changed.
             return json_error(503, "the data is busy; try again")
-        except web.HTTPException:
-            raise  # answered as JSON by web/errors.py (a 405 with its Allow header)
-        except Exception:
-            log.exception("admin_error", path=request.path)
-            return json_error(500, "internal error")
+        # Anything else (a 404 or 405 of the router, a fault: 500) is answered as
+        # JSON by web/errors.py, as everywhere else.
 
     return guard
 
