@@ -42,9 +42,9 @@ import asyncpg
 import psutil
 import redis.asyncio as aioredis
 
-from kmcbot import loadgen
-from kmcbot.loadgen.runner import Report
-from kmcbot.sessions import SessionStore
+from kmcbot.devtools import loadgen
+from kmcbot.devtools.loadgen.runner import Report
+from kmcbot.storage.sessions import SessionStore
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

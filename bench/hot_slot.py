@@ -21,12 +21,12 @@ from datetime import time as clock
 
 import asyncpg
 
-from kmcbot import db
 from kmcbot.booking.model import IST, Vaccine
 from kmcbot.booking.repository import book
+from kmcbot.devtools.loadgen.report import overbooking
 from kmcbot.dialogue.effects import Book, Booked, Refused
-from kmcbot.loadgen.report import overbooking
 from kmcbot.settings import REPO_SQL_DIR
+from kmcbot.storage import postgres as db
 
 
 async def make_slot(url: str, capacity: int) -> int:

@@ -1,5 +1,5 @@
 """CPU per Redis script call: redis-py's pool (as kmcbot configured it before) vs
-kmcbot's pipelined connection (kmcbot/redis_pipe.py), 64 callers at once.
+kmcbot's pipelined connection (kmcbot/storage/redis_pipe.py), 64 callers at once.
 
     .venv/bin/python bench/redis_calls.py [--redis-url redis://127.0.0.1:6379/9] [--calls 40000]
 
@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio as aioredis
 import uvloop
 
-from kmcbot.redis_pipe import PipelinedRedis
+from kmcbot.storage.redis_pipe import PipelinedRedis
 
 SCRIPT = "redis.call('SET', KEYS[1], ARGV[1]) return redis.call('GET', KEYS[1])"
 CALLERS = 64
@@ -49,7 +49,7 @@ async def main(url: str, calls: int) -> None:
 
     pipe = PipelinedRedis(url)
     piped = pipe.register_script(SCRIPT)
-    await measure("kmcbot.redis_pipe, one connection", calls,
+    await measure("kmcbot.storage.redis_pipe, one connection", calls,
                   lambda k, v: piped(keys=[k], args=[v]))  # fmt: skip
     await pipe.execute_command("DEL", *[f"bench:redis-calls:{n}" for n in range(CALLERS)])
     await pipe.execute_command("DEL", "bench:redis-calls:warm")

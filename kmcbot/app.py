@@ -14,16 +14,17 @@ from aiohttp import web
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
-from kmcbot import db, redis_pipe
 from kmcbot.booking.repository import load_availability
 from kmcbot.dialogue.notices import Templates
-from kmcbot.missed import MissedSweeper
-from kmcbot.outbox import DevTransport, GraphTransport, Sender, SharedRateLimiter, Transport
+from kmcbot.jobs.missed import MissedSweeper
+from kmcbot.jobs.reminders import ReminderScheduler
+from kmcbot.outbox.relay import Relay, decode_news, mark_relayed
+from kmcbot.outbox.sender import DevTransport, GraphTransport, Sender, SharedRateLimiter, Transport
 from kmcbot.pipeline import AvailabilityCache, Pipeline
-from kmcbot.relay import Relay, decode_news, mark_relayed
-from kmcbot.reminders import ReminderScheduler
-from kmcbot.sessions import Commands, SessionStore, outbox_keys
 from kmcbot.settings import Settings, SettingsError, unreachable
+from kmcbot.storage import postgres as db
+from kmcbot.storage import redis_pipe
+from kmcbot.storage.sessions import Commands, SessionStore, outbox_keys
 from kmcbot.web import admin, dev, errors, health, webhook
 from kmcbot.web.keys import COMMANDS, DEV_OUTBOX, PG, PIPELINE, REDIS, SETTINGS
 

@@ -20,14 +20,15 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from kmcbot import db, logs
+from kmcbot import logs
 from kmcbot.booking.model import kolkata_today
 from kmcbot.settings import Settings, SettingsError, from_env
-from kmcbot.workers import SHUTDOWN_S, StopWatch, supervise
+from kmcbot.storage import postgres as db
+from kmcbot.web.workers import SHUTDOWN_S, StopWatch, supervise
 
 if TYPE_CHECKING:
-    from kmcbot.data.demo import CentreRow
-    from kmcbot.embedded import Embedded
+    from kmcbot.devtools.data.demo import CentreRow
+    from kmcbot.devtools.embedded import Embedded
 
 log = structlog.get_logger()
 
@@ -35,7 +36,7 @@ log = structlog.get_logger()
 @contextlib.contextmanager
 def services(settings: Settings) -> Iterator[Settings]:
     """Settings with both URLs resolved: embedded servers stand in for unset ones."""
-    from kmcbot import embedded
+    from kmcbot.devtools import embedded
 
     with contextlib.ExitStack() as stack:
         if not settings.database_url:
@@ -147,7 +148,7 @@ def migrate(settings: Settings) -> None:
 
 
 def seed(settings: Settings, centres: list[CentreRow], days: int) -> None:
-    from kmcbot import seed as seeding
+    from kmcbot.devtools import seed as seeding
 
     with services(settings) as settings:
         url = settings.database_url or ""
@@ -208,11 +209,11 @@ def main(argv: list[str] | None = None) -> int:
         "--wa-id", type=_wa_id, default="919800000001", help="the citizen's number [919800000001]"
     )
     p_load = sub.add_parser("loadtest", help="simulated citizens against a running bot")
-    from kmcbot.loadgen.command import add_arguments as loadtest_arguments
+    from kmcbot.devtools.loadgen.command import add_arguments as loadtest_arguments
 
     loadtest_arguments(p_load)
     p_purge = sub.add_parser("purge", help="erase personal data of bookings ended N days ago")
-    from kmcbot.purge import add_arguments as purge_arguments
+    from kmcbot.jobs.purge import add_arguments as purge_arguments
 
     purge_arguments(p_purge)
     args = parser.parse_args(argv)
@@ -234,7 +235,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
     elif args.command == "migrate":
         migrate(settings)
     elif args.command == "seed":
-        from kmcbot.data.demo import CENTRES_CSV, read_centres
+        from kmcbot.devtools.data.demo import CENTRES_CSV, read_centres
 
         try:  # a bad file is named (line and problem) before anything starts or is written
             centres = read_centres(args.file or CENTRES_CSV)
@@ -244,7 +245,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
     elif args.command == "chat":
         import aiohttp
 
-        from kmcbot import chat
+        from kmcbot.devtools import chat
 
         secret = os.environ.get("KMCBOT_APP_SECRET", "").encode() or None
         try:
@@ -253,11 +254,11 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
         except (aiohttp.ClientError, OSError) as exc:
             parser.exit(2, f"kmcbot: cannot reach the bot at {args.url}: {exc}\n")
     elif args.command == "loadtest":
-        from kmcbot.loadgen.command import loadtest
+        from kmcbot.devtools.loadgen.command import loadtest
 
         return loadtest(args)
     elif args.command == "purge":
-        from kmcbot.purge import command as purge_command
+        from kmcbot.jobs.purge import command as purge_command
 
         return purge_command(settings, args)
     return 0

@@ -23,7 +23,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from redis.exceptions import RedisClusterException, RedisError
 
 from kmcbot.dialogue import effects as fx
-from kmcbot.sessions import outbox_keys
+from kmcbot.storage.sessions import outbox_keys
 
 INBOUND = Counter("kmcbot_inbound_messages_total", "Inbound messages, by type", ["type"])
 HANDLED = Counter("kmcbot_messages_handled_total", "Inbound messages by outcome", ["outcome"])

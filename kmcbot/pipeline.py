@@ -30,8 +30,8 @@ from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.model import Lang, Session, session_from_dict, session_to_dict
 from kmcbot.dialogue.step import Context, Outcome, step
 from kmcbot.messages import Inbound, Say
-from kmcbot.relay import encode_news
-from kmcbot.sessions import Begin, Conflict, Loaded, SessionStore, user_tag
+from kmcbot.outbox.relay import encode_news
+from kmcbot.storage.sessions import Begin, Conflict, Loaded, SessionStore, user_tag
 from kmcbot.whatsapp.outbound import body as cloud_body
 
 log = structlog.get_logger()

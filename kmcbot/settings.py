@@ -38,14 +38,14 @@ class Settings:
     redis_shards: int = 1  # outbox streams, and hash tags the citizens' keys are spread over
     redis_cluster: bool = False  # redis_url names one node of a Redis Cluster
     run_sender: bool = True  # the outbox sender runs inside the server process
-    # Approved WhatsApp templates for news outside the 24-hour window (kmcbot/relay.py).
+    # Approved WhatsApp templates for news outside the 24-hour window (kmcbot/outbox/relay.py).
     template_booking: str = "kmcbot_booking_update"
     template_slot_cancelled: str = "kmcbot_slot_cancelled"
     template_reminder: str = "kmcbot_reminder"
     reminder_hour: int = 10  # IST hour from which the day-before reminders are queued
     lock_lease_ms: int = 10_000  # how long a message's lock and lease last without a commit
     claim_idle_ms: int = 60_000  # outbox entries read but unsent this long are claimed again
-    # PostgreSQL is reached through PgBouncer in transaction pooling mode (kmcbot/db.py).
+    # PostgreSQL is reached through PgBouncer in transaction pooling mode (storage/postgres.py).
     pgbouncer: bool = False
 
     @property

@@ -23,8 +23,8 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from kmcbot import db
 from kmcbot.settings import REPO_SQL_DIR
+from kmcbot.storage import postgres as db
 
 _numbers = itertools.count(1)
 
@@ -56,7 +56,7 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if url:
         yield url
         return
-    from kmcbot import embedded
+    from kmcbot.devtools import embedded
 
     server = embedded.start_postgres(tmp_path_factory.mktemp("embedded"))
     yield server.url
@@ -69,7 +69,7 @@ def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if url:
         yield url
         return
-    from kmcbot import embedded
+    from kmcbot.devtools import embedded
 
     server = embedded.start_redis(tmp_path_factory.mktemp("embedded-redis"))
     yield server.url

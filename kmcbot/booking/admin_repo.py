@@ -24,7 +24,7 @@ from datetime import date, datetime, time
 import asyncpg
 
 from kmcbot.booking.model import IST, Vaccine
-from kmcbot.data.demo import CentreRow
+from kmcbot.devtools.data.demo import CentreRow
 
 
 class AdminProblem(Exception):

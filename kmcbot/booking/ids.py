@@ -18,7 +18,7 @@ from types import MappingProxyType
 from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength, ValidationError
 from stdnum.in_ import aadhaar, epic, pan
 
-from kmcbot.text import strip_invisible, to_ascii_digits
+from kmcbot.whatsapp.text import strip_invisible, to_ascii_digits
 
 
 class IdType(StrEnum):

@@ -17,7 +17,7 @@ import secrets
 import unicodedata
 from collections.abc import Callable, Sequence
 
-from kmcbot.text import strip_invisible, to_ascii_digits
+from kmcbot.whatsapp.text import strip_invisible, to_ascii_digits
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 PREFIX = "KMC-"

@@ -30,7 +30,7 @@ from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
 
-from kmcbot.text import strip_invisible, to_ascii_digits
+from kmcbot.whatsapp.text import strip_invisible, to_ascii_digits
 
 # India's vaccination programme began on 16 January 2021; no first dose is older.
 PROGRAMME_START = date(2021, 1, 16)

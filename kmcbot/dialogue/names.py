@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from enum import StrEnum
 
-from kmcbot.text import strip_invisible
+from kmcbot.whatsapp.text import strip_invisible
 
 MIN_LEN = 2
 MAX_LEN = 60

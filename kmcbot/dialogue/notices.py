@@ -1,6 +1,6 @@
 """News of a booking as a reply: pure functions, no I/O.
 
-The relay (kmcbot/relay.py) loads a `notifications` row with its booking and
+The relay (kmcbot/outbox/relay.py) loads a `notifications` row with its booking and
 calls `render`. Inside WhatsApp's 24-hour customer-service window the citizen
 gets free-form text, the same the chat sends; outside it WhatsApp accepts only
 an approved template, so `render` returns a Template with the same facts as

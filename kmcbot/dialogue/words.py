@@ -14,7 +14,7 @@ from functools import cache
 
 from kmcbot.dialogue.catalogue import words
 from kmcbot.dialogue.model import Lang
-from kmcbot.text import strip_invisible, to_ascii_digits
+from kmcbot.whatsapp.text import strip_invisible, to_ascii_digits
 
 # Spelling variants people type either way (long/short i and u vowel signs,
 # nukta): folding them lets one catalogue entry match all of them.

@@ -24,11 +24,11 @@ from aiohttp import web
 from kmcbot.booking import admin_repo as repo
 from kmcbot.booking.model import IST, Vaccine, kolkata_today
 from kmcbot.booking.reference import normalise_reference
-from kmcbot.text import to_ascii_digits
 from kmcbot.web import admin_input as read
 from kmcbot.web import roster
 from kmcbot.web.keys import PG
 from kmcbot.web.webhook import json_error
+from kmcbot.whatsapp.text import to_ascii_digits
 
 log = structlog.get_logger()
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from kmcbot.data import demo
+from kmcbot.devtools.data import demo
 
 INT4 = 2**31 - 1  # centres.id is serial
 INT8 = 2**63 - 1  # slots.id is bigserial
@@ -104,7 +104,7 @@ def reason(body: dict[str, Any]) -> str:
 
 
 def centre(body: dict[str, Any]) -> demo.CentreRow:
-    """A JSON centre, checked by the very rules of the centres CSV (kmcbot/data/demo.py)."""
+    """A JSON centre, checked by the very rules of the centres CSV (devtools/data/demo.py)."""
     for field in ("code", "name", "kind", "address"):
         if not isinstance(body.get(field), str):
             raise Invalid(f"{field}: missing or not a string")

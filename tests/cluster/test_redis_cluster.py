@@ -14,10 +14,10 @@ from redis.asyncio.cluster import RedisCluster
 
 from kmcbot.app import create_app
 from kmcbot.booking.model import IST
+from kmcbot.devtools.seed import DEMO_CSV, seed
 from kmcbot.messages import Text
-from kmcbot.seed import DEMO_CSV, seed
-from kmcbot.sessions import SessionStore, outbox_keys, user_tag
 from kmcbot.settings import Settings
+from kmcbot.storage.sessions import SessionStore, outbox_keys, user_tag
 from tests.e2e.conftest import Citizen, HoldableStandIn, bot_settings, text_of
 from tests.e2e.test_booking_e2e import REFERENCE, aadhaar, option_ids, reach_confirm, start
 from tests.factories import assert_counts_consistent, eventually

@@ -17,11 +17,11 @@ from aiohttp.test_utils import TestClient
 
 from kmcbot.app import create_app
 from kmcbot.booking.model import IST
+from kmcbot.devtools.seed import DEMO_CSV, seed
+from kmcbot.devtools.standin import GraphStandIn
 from kmcbot.messages import Choice, Content, Location, Media, MediaKind, Text
-from kmcbot.seed import DEMO_CSV, seed
-from kmcbot.sessions import outbox_key
 from kmcbot.settings import Settings
-from kmcbot.standin import GraphStandIn
+from kmcbot.storage.sessions import outbox_key
 from kmcbot.whatsapp import simulate
 from kmcbot.whatsapp.signature import sign
 from tests.factories import eventually, make_centre, make_slot

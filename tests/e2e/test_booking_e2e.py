@@ -25,7 +25,7 @@ from kmcbot.booking import repository
 from kmcbot.booking.model import IST
 from kmcbot.dialogue.effects import Booked
 from kmcbot.messages import Choice, Text
-from kmcbot.sessions import SessionStore, user_tag
+from kmcbot.storage.sessions import SessionStore, user_tag
 from tests.e2e.conftest import Citizen, options, text_of
 from tests.factories import assert_counts_consistent, book_effect
 

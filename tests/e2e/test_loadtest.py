@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from kmcbot import loadgen
 from kmcbot.app import create_app
 from kmcbot.booking.model import IST
-from kmcbot.loadgen import citizen, runner
-from kmcbot.loadgen.command import add_arguments
-from kmcbot.loadgen.report import busiest
-from kmcbot.seed import DEMO_CSV, seed
+from kmcbot.devtools import loadgen
+from kmcbot.devtools.loadgen import citizen, runner
+from kmcbot.devtools.loadgen.command import add_arguments
+from kmcbot.devtools.loadgen.report import busiest
+from kmcbot.devtools.seed import DEMO_CSV, seed
 from kmcbot.settings import Settings
 
 SECRET = b"loadtest-secret"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from kmcbot.messages import Text
-from kmcbot.sessions import RATE_LIMIT_PER_MINUTE
+from kmcbot.storage.sessions import RATE_LIMIT_PER_MINUTE
 from tests.e2e.conftest import text_of
 
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from kmcbot.booking.model import IST
-from kmcbot.data.demo import CENTRES_CSV
+from kmcbot.devtools.data.demo import CENTRES_CSV
 from tests.reliability.conftest import REPO, base_env
 
 GOOD = CENTRES_CSV.read_text(encoding="utf-8").splitlines()[:3]  # the header and two centres

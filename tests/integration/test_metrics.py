@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from kmcbot import metrics
-from kmcbot.sessions import SessionStore, user_tag
+from kmcbot.storage.sessions import SessionStore, user_tag
 
 
 async def add_sessions(redis, first: int, count: int) -> None:

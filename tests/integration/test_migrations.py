@@ -8,7 +8,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from kmcbot import db
+from kmcbot.storage import postgres as db
 
 
 def test_migration_files_are_numbered_and_ordered(sql_dir: Path) -> None:

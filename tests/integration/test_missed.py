@@ -14,7 +14,7 @@ from kmcbot import metrics
 from kmcbot.booking import admin_repo, repository
 from kmcbot.booking.model import IST, Refusal
 from kmcbot.dialogue.effects import Booked, Refused
-from kmcbot.missed import MissedSweeper, mark_missed
+from kmcbot.jobs.missed import MissedSweeper, mark_missed
 from tests.factories import (
     assert_counts_consistent,
     book_effect,

@@ -12,9 +12,9 @@ import orjson
 import pytest
 import redis as sync_redis
 
-from kmcbot import outbox
-from kmcbot.outbox import GROUP, GraphTransport, Sender, Sent, SharedRateLimiter, classify
-from kmcbot.standin import GraphStandIn
+from kmcbot.devtools.standin import GraphStandIn
+from kmcbot.outbox import sender as outbox
+from kmcbot.outbox.sender import GROUP, GraphTransport, Sender, Sent, SharedRateLimiter, classify
 from tests.factories import eventually
 
 STREAM = "kmcbot:{0}:outbox"

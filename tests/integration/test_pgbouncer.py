@@ -26,10 +26,12 @@ import asyncpg
 import pytest
 from structlog.testing import capture_logs
 
-from kmcbot import db, purge, seed
 from kmcbot.booking import repository
+from kmcbot.devtools import seed
 from kmcbot.dialogue.effects import Booked, Refused
+from kmcbot.jobs import purge
 from kmcbot.settings import REPO_SQL_DIR, from_env
+from kmcbot.storage import postgres as db
 from tests.conftest import _admin, with_database
 from tests.factories import assert_counts_consistent, book_effect
 

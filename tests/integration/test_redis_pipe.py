@@ -12,7 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from kmcbot.redis_pipe import PipelinedRedis, supports
+from kmcbot.storage.redis_pipe import PipelinedRedis, supports
 
 ECHO_KEY = "local v = redis.call('INCRBY', KEYS[1], ARGV[1]) return {KEYS[1], v}"
 

@@ -20,10 +20,10 @@ from kmcbot.booking.repository import load_availability
 from kmcbot.dialogue.effects import Booked
 from kmcbot.dialogue.notices import Kind, Notice, Templates, render
 from kmcbot.messages import Choice, Inbound, Text
-from kmcbot.outbox import Sender, SendResult, Sent, SharedRateLimiter
+from kmcbot.outbox.relay import MAX_TRIES, Relay, decode_news, mark_relayed
+from kmcbot.outbox.sender import Sender, SendResult, Sent, SharedRateLimiter
 from kmcbot.pipeline import AvailabilityCache, Pipeline
-from kmcbot.relay import MAX_TRIES, Relay, decode_news, mark_relayed
-from kmcbot.sessions import SessionStore, user_tag
+from kmcbot.storage.sessions import SessionStore, user_tag
 from kmcbot.whatsapp.outbound import limits_violations
 from tests.factories import book_effect, eventually, make_centre, make_slot
 

@@ -11,7 +11,7 @@ import pytest
 
 from kmcbot.booking import repository
 from kmcbot.booking.model import IST
-from kmcbot.reminders import due, schedule_reminders
+from kmcbot.jobs.reminders import due, schedule_reminders
 from tests.factories import make_centre, make_slot
 from tests.integration.test_relay import book, outbox, relay, seen, unqueued
 

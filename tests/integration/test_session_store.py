@@ -6,7 +6,14 @@ import asyncio
 
 import pytest
 
-from kmcbot.sessions import SEEN_TTL_S, SESSION_TTL_S, Begin, Conflict, SessionStore, user_tag
+from kmcbot.storage.sessions import (
+    SEEN_TTL_S,
+    SESSION_TTL_S,
+    Begin,
+    Conflict,
+    SessionStore,
+    user_tag,
+)
 
 PEPPER = b"test-pepper"
 TAG = user_tag(PEPPER, "919800000001")

@@ -48,13 +48,13 @@ from kmcbot.app import create_app
 from kmcbot.booking.ids import IdType, id_hash, last4
 from kmcbot.booking.model import IST, Vaccine
 from kmcbot.booking.repository import load_availability
+from kmcbot.devtools.standin import GraphStandIn
 from kmcbot.dialogue.core import Context
 from kmcbot.dialogue.model import Draft, Lang, Session, State, session_to_dict
 from kmcbot.dialogue.questions import render
 from kmcbot.messages import Choice, Content, Text
-from kmcbot.sessions import SESSION_TTL_S, SessionStore, outbox_key, user_tag
 from kmcbot.settings import Settings
-from kmcbot.standin import GraphStandIn
+from kmcbot.storage.sessions import SESSION_TTL_S, SessionStore, outbox_key, user_tag
 from kmcbot.whatsapp import simulate
 from kmcbot.whatsapp.signature import sign
 

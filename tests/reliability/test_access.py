@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from kmcbot.messages import Text
-from kmcbot.sessions import SessionStore, user_tag
+from kmcbot.storage.sessions import SessionStore, user_tag
 from kmcbot.whatsapp.signature import sign
 from tests.reliability.conftest import (
     PEPPER,

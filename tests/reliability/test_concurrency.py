@@ -19,7 +19,7 @@ import asyncpg
 from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.model import Lang
 from kmcbot.messages import Choice
-from kmcbot.sessions import SessionStore, user_tag
+from kmcbot.storage.sessions import SessionStore, user_tag
 from tests.factories import assert_counts_consistent, eventually, make_centre, make_slot
 from tests.reliability.conftest import (
     PEPPER,

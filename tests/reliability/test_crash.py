@@ -8,7 +8,7 @@ acknowledged: those must be claimed again by a live sender. The claim waits
 for entries idle longer than KMCBOT_CLAIM_IDLE_MS (60 s by default, which
 would make this test last minutes; 5 s here: much shorter makes live senders
 steal each other's slow entries and send them twice), and the sender only
-looks for them every 15 s (kmcbot/outbox.py, Sender.run). The figures
+looks for them every 15 s (kmcbot/outbox/sender.py, Sender.run). The figures
 printed say how long the outbox took to drain and how many replies went
 twice (entries in flight when the process died: at-least-once).
 """
@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from kmcbot.sessions import SessionStore, message_key
+from kmcbot.storage.sessions import SessionStore, message_key
 from kmcbot.whatsapp import simulate
 from tests.factories import assert_counts_consistent, eventually, make_centre, make_slot
 from tests.reliability.conftest import (

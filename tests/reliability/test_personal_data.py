@@ -30,9 +30,9 @@ import structlog
 
 from kmcbot.booking.model import IST, Refusal
 from kmcbot.dialogue.effects import Refused
+from kmcbot.jobs.purge import purge
 from kmcbot.messages import Choice, Text
-from kmcbot.purge import purge
-from kmcbot.sessions import SessionStore
+from kmcbot.storage.sessions import SessionStore
 from kmcbot.whatsapp import simulate
 from tests.factories import (
     assert_counts_consistent,

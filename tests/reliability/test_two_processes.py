@@ -19,8 +19,8 @@ from datetime import time
 import pytest
 import redis.asyncio as aioredis
 
-from kmcbot import loadgen
 from kmcbot.booking.model import Vaccine
+from kmcbot.devtools import loadgen
 from tests.factories import assert_counts_consistent, make_centre, make_slot
 from tests.reliability.conftest import PREFIX, SECRET, free_port
 

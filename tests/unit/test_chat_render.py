@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kmcbot.chat import Option, interpret, render
+from kmcbot.devtools.chat import Option, interpret, render
 from kmcbot.messages import Ask, AskLocation, Button, Choice, Location, Pick, Row, Say, Text
 from kmcbot.whatsapp.outbound import body
 

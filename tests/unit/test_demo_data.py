@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kmcbot.booking.model import Vaccine
-from kmcbot.data.demo import (
+from kmcbot.devtools.data.demo import (
     CENTRES_CSV,
     HEALTH_CENTRE,
     MEGA,

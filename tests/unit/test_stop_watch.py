@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from aiohttp.web_runner import GracefulExit
 
-from kmcbot.workers import StopWatch
+from kmcbot.web.workers import StopWatch
 
 
 def test_only_the_first_signal_starts_the_graceful_stop() -> None:

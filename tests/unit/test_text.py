@@ -1,10 +1,10 @@
-"""Folding digits and dropping invisible marks (kmcbot.text)."""
+"""Folding digits and dropping invisible marks (kmcbot.whatsapp.text)."""
 
 from __future__ import annotations
 
 import pytest
 
-from kmcbot.text import strip_invisible, to_ascii_digits
+from kmcbot.whatsapp.text import strip_invisible, to_ascii_digits
 
 
 @pytest.mark.parametrize(

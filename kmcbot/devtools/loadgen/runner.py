@@ -30,9 +30,9 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from kmcbot.loadgen.citizen import Citizen, Done, Kind, Numbers, Send, Unexpected
-from kmcbot.loadgen.command import MIXES
-from kmcbot.loadgen.report import (
+from kmcbot.devtools.loadgen.citizen import Citizen, Done, Kind, Numbers, Send, Unexpected
+from kmcbot.devtools.loadgen.command import MIXES
+from kmcbot.devtools.loadgen.report import (
     Report,
     Stats,
     busiest,
@@ -40,7 +40,7 @@ from kmcbot.loadgen.report import (
     overbooking,
     percentiles,
 )
-from kmcbot.standin import GraphStandIn
+from kmcbot.devtools.standin import GraphStandIn
 from kmcbot.whatsapp import simulate
 from kmcbot.whatsapp.signature import sign
 

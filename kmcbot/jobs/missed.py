@@ -20,7 +20,7 @@ import structlog
 
 from kmcbot import metrics
 from kmcbot.booking.model import IST
-from kmcbot.periodic import Periodic
+from kmcbot.jobs.periodic import Periodic
 
 log = structlog.get_logger()
 

@@ -54,7 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def loadtest(args: argparse.Namespace) -> int:
     """Run, print the report; exit status 1 if any slot is overbooked."""
-    from kmcbot.loadgen.runner import Options, run  # aiohttp etc. only when load testing
+    from kmcbot.devtools.loadgen.runner import Options, run  # aiohttp etc. only when load testing
 
     opts = Options(
         urls=tuple(args.url or (DEFAULT_URL,)),

@@ -40,8 +40,8 @@ import structlog
 
 from kmcbot.booking import repository
 from kmcbot.dialogue.notices import Kind, Notice, Templates, render
-from kmcbot.periodic import Periodic
-from kmcbot.sessions import SessionStore, user_tag
+from kmcbot.jobs.periodic import Periodic
+from kmcbot.storage.sessions import SessionStore, user_tag
 from kmcbot.whatsapp.outbound import body as cloud_body
 
 log = structlog.get_logger()

@@ -16,7 +16,7 @@ import asyncpg
 import structlog
 
 from kmcbot.booking.model import IST
-from kmcbot.periodic import Periodic
+from kmcbot.jobs.periodic import Periodic
 
 log = structlog.get_logger()
 

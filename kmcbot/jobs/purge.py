@@ -71,8 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(settings: object, args: argparse.Namespace) -> int:
     """The `purge` subcommand: prints how many bookings lost their personal data."""
-    from kmcbot import db
     from kmcbot.cli import services
+    from kmcbot.storage import postgres as db
 
     with services(settings) as resolved:  # type: ignore[arg-type]
         url = resolved.database_url or ""

@@ -42,7 +42,7 @@ LANGUAGE_WEIGHTS = (0.30, 0.50, 0.20)
 # The bot answers at most this many messages per number a minute (kmcbot's
 # RATE_LIMIT_PER_MINUTE); a citizen never plans a conversation past it.
 try:
-    from kmcbot.sessions import RATE_LIMIT_PER_MINUTE as MESSAGES_PER_MINUTE
+    from kmcbot.storage.sessions import RATE_LIMIT_PER_MINUTE as MESSAGES_PER_MINUTE
 except ImportError:  # a kmcbot without a per-number limit
     MESSAGES_PER_MINUTE = 1_000_000
 RATE_WINDOW_S = 61.0  # the bot counts the messages of the last 60 s; 1 s of slack

@@ -9,7 +9,7 @@ import asyncpg
 
 from kmcbot.booking.admin_repo import upsert_centres_on
 from kmcbot.booking.model import IST
-from kmcbot.data.demo import CentreRow, SlotRow, demo_slots, read_centres
+from kmcbot.devtools.data.demo import CentreRow, SlotRow, demo_slots, read_centres
 
 DEMO_CSV = Path(__file__).resolve().parent / "data" / "centres.csv"
 

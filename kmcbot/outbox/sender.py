@@ -40,7 +40,7 @@ import structlog
 from redis.exceptions import ResponseError
 
 from kmcbot import metrics
-from kmcbot.sessions import Commands
+from kmcbot.storage.sessions import Commands
 
 log = structlog.get_logger()
 

@@ -1,0 +1,1 @@
+"""Background jobs: the periodic loop, reminders, the sweep of missed bookings and the purge."""
