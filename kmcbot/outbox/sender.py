@@ -40,6 +40,7 @@ import structlog
 from redis.exceptions import ResponseError
 
 from kmcbot import metrics
+from kmcbot.storage.scripts import lua
 from kmcbot.storage.sessions import Commands
 
 log = structlog.get_logger()
@@ -128,58 +129,12 @@ class DevTransport:
         return [orjson.loads(b) for b in await self.redis.lrange(self.key(to), 0, -1)]
 
 
-# Tokens of the shared send rate, handed out per window of WINDOW_MS: a window's
-# share is the most any number of processes may send in it. The server's clock
-# names the window, so processes on machines with different clocks still agree.
-_TAKE_TOKENS = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[3])
-local current = math.floor(now / window)
-local used = 0
-local stored = redis.call('HMGET', KEYS[1], 'w', 'n')
-if tonumber(stored[1]) == current then used = tonumber(stored[2]) end
-local granted = math.max(0, math.min(tonumber(ARGV[1]), tonumber(ARGV[2]) - used))
-redis.call('HSET', KEYS[1], 'w', current, 'n', used + granted)
-redis.call('PEXPIRE', KEYS[1], window * 2)
-return {granted, window - now % window}
-"""
-
-# One sender at a time reads a stream, so a citizen's entries go out in order even
-# with many processes: a lease, taken or renewed by its holder.
-_LEASE = """
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-"""
-
-# The senders alive (each says so every few seconds): their number sets each
-# one's fair share of the streams.
-_ALIVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
-redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2]))
-return redis.call('ZCARD', KEYS[1])
-"""
-
-_GONE = """
-return redis.call('ZREM', KEYS[1], ARGV[1])
-"""
-
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 1
-"""
-
-# Acknowledge and delete a batch of entries of one stream.
-_ACK = """
-redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
-return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))
-"""
-
+_TAKE_TOKENS = lua("take_tokens")
+_LEASE = lua("lease")
+_ALIVE = lua("alive")
+_GONE = lua("gone")
+_RELEASE = lua("release")
+_ACK = lua("ack")
 
 def send_windows(rate: float) -> tuple[int, int]:
     """(window in ms, sends per window) for `rate` a second: 100 ms, or the shortest
