@@ -136,6 +136,7 @@ _GONE = lua("gone")
 _RELEASE = lua("release")
 _ACK = lua("ack")
 
+
 def send_windows(rate: float) -> tuple[int, int]:
     """(window in ms, sends per window) for `rate` a second: 100 ms, or the shortest
     multiple of it up to a second that holds a whole number of sends (200 ms for 5

@@ -43,6 +43,7 @@ _BEGIN = lua("begin")
 _COMMIT = lua("commit")
 _ABORT = lua("abort")
 
+
 class Script(Protocol):
     async def __call__(self, keys: Sequence[Any] = ..., args: Sequence[Any] = ...) -> Any: ...
 
