@@ -14,10 +14,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -25,29 +23,20 @@ import redis.asyncio as aioredis
 
 from kmcbot.settings import REPO_SQL_DIR
 from kmcbot.storage import postgres as db
+from tests.support.databases import (
+    CLAIM,
+    CLAIM_TTL_S,
+    OWNER,
+    admin_sql,
+    empty_test_db,
+    with_database,
+    with_redis_db,
+)
 
 _numbers = itertools.count(1)
 
 # Redis db numbers a test run may claim (0 is left to people and `kmcbot serve`).
 _SPARE_DBS = range(1, 16)
-CLAIM = "kmcbot-tests:claimed-by"  # bench/compare.py claims its db the same way
-_CLAIM_TTL_S = 3600  # a run that dies leaves its claim for an hour at most
-_OWNER = f"{socket.gethostname()}:{os.getpid()}"
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + name))
-
-
-def with_redis_db(url: str, number: int) -> str:
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        query = dict(parse_qsl(parts.query))
-        query["db"] = str(number)
-        # Spelled out: urlunsplit would drop the "//" of a URL with no host.
-        return f"unix://{parts.path}?{urlencode(query)}"
-    return urlunsplit(parts._replace(path=f"/{number}"))
 
 
 @pytest.fixture(scope="session")
@@ -76,36 +65,28 @@ def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.stop()
 
 
-async def _admin(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 def pg_template(pg_server_url: str) -> Iterator[str]:
     """A migrated database that each test's database is copied from."""
     name = f"kmcbot_test_{os.getpid()}_template"
 
     async def make() -> None:
-        await _admin(pg_server_url, f'DROP DATABASE IF EXISTS "{name}"')
-        await _admin(pg_server_url, f'CREATE DATABASE "{name}"')
+        await admin_sql(pg_server_url, f'DROP DATABASE IF EXISTS "{name}"')
+        await admin_sql(pg_server_url, f'CREATE DATABASE "{name}"')
         await db.migrate(with_database(pg_server_url, name), REPO_SQL_DIR)
 
     asyncio.run(make())
     yield name
-    asyncio.run(_admin(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(admin_sql(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
 async def pg_url(pg_server_url: str, pg_template: str) -> AsyncIterator[str]:
     """The URL of a fresh, migrated database of this test's own."""
     name = f"kmcbot_test_{os.getpid()}_{next(_numbers)}"
-    await _admin(pg_server_url, f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    await admin_sql(pg_server_url, f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
     yield with_database(pg_server_url, name)
-    await _admin(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin_sql(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -122,25 +103,15 @@ def test_redis_db(redis_server_url: str) -> Iterator[int]:
 
     for number in _SPARE_DBS:
         client = sync_redis.Redis.from_url(with_redis_db(redis_server_url, number))
-        if client.set(CLAIM, _OWNER, nx=True, ex=_CLAIM_TTL_S):
+        if client.set(CLAIM, OWNER, nx=True, ex=CLAIM_TTL_S):
             break
         client.close()
     else:
         pytest.fail("every spare Redis db is claimed by another test run")
     yield number
-    if client.get(CLAIM) == _OWNER.encode():
+    if client.get(CLAIM) == OWNER.encode():
         client.delete(CLAIM)
     client.close()
-
-
-async def empty_test_db(url: str) -> None:
-    """Flush this run's Redis db, keeping its claim."""
-    client = aioredis.from_url(url)
-    try:
-        async with client.pipeline(transaction=True) as pipe:
-            await pipe.flushdb().set(CLAIM, _OWNER, ex=_CLAIM_TTL_S).execute()
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture

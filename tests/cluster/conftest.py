@@ -23,7 +23,7 @@ import pytest
 import redis
 from redis.asyncio.cluster import RedisCluster
 
-from tests.e2e.conftest import standin  # noqa: F401 - the e2e tests' Graph API stand-in
+from tests.support.e2e import HoldableStandIn, serve_standin
 
 NODES = 3
 
@@ -138,3 +138,9 @@ async def cluster(redis_cluster_url: str) -> AsyncIterator[RedisCluster]:
     await client.flushall(target_nodes=RedisCluster.PRIMARIES)
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+async def standin(aiohttp_server) -> HoldableStandIn:
+    """The e2e tests' Graph API stand-in."""
+    return await serve_standin(aiohttp_server)

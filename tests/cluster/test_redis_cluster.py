@@ -18,9 +18,18 @@ from kmcbot.devtools.seed import DEMO_CSV, seed
 from kmcbot.messages import Text
 from kmcbot.settings import Settings
 from kmcbot.storage.sessions import SessionStore, outbox_keys, user_tag
-from tests.e2e.conftest import Citizen, HoldableStandIn, bot_settings, text_of
-from tests.e2e.test_booking_e2e import REFERENCE, aadhaar, option_ids, reach_confirm, start
-from tests.factories import assert_counts_consistent, eventually
+from tests.support.e2e import (
+    REFERENCE,
+    Citizen,
+    HoldableStandIn,
+    bot_settings,
+    option_ids,
+    reach_confirm,
+    start,
+    text_of,
+)
+from tests.support.factories import assert_counts_consistent, eventually
+from tests.support.ids import aadhaar
 
 SHARDS = 8
 PEPPER = b"cluster-pepper"

@@ -13,7 +13,7 @@ import random
 import re
 import time
 import unicodedata
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import asyncpg
 import orjson
@@ -22,15 +22,24 @@ from stdnum import verhoeff
 from stdnum.in_ import aadhaar as stdnum_aadhaar
 
 from kmcbot.booking import repository
-from kmcbot.booking.model import IST
 from kmcbot.dialogue.effects import Booked
 from kmcbot.messages import Choice, Text
 from kmcbot.storage.sessions import SessionStore, user_tag
-from tests.e2e.conftest import Citizen, options, text_of
-from tests.factories import assert_counts_consistent, book_effect
+from tests.support.e2e import (
+    MENU,
+    REFERENCE,
+    Citizen,
+    days_ago,
+    option_ids,
+    options,
+    reach_confirm,
+    start,
+    text_of,
+    typed,
+)
+from tests.support.factories import assert_counts_consistent, book_effect
+from tests.support.ids import aadhaar
 
-REFERENCE = re.compile(r"KMC-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{6}")
-MENU = ["menu:book", "menu:bookings", "menu:help"]
 EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 BN_MONTHS = (
     "জানুয়ারি", "ফেব্রুয়ারি", "মার্চ", "এপ্রিল", "মে", "জুন",
@@ -46,14 +55,6 @@ ROXY_MAP = re.compile(r"https://\S*maps\S*22\.5633\d*,88\.351\d*")
 # ---------------------------------------------------------------- dates, IDs, words
 
 
-def days_ago(n: int) -> date:
-    return datetime.now(IST).date() - timedelta(days=n)
-
-
-def typed(d: date) -> str:
-    return f"{d:%d-%m-%Y}"
-
-
 def shown_en(d: date) -> str:
     return f"{d.day} {EN_MONTHS[d.month - 1]} {d.year}"
 
@@ -62,15 +63,6 @@ def in_bengali(d: date) -> str:
     """A date as a Bengali reader writes it: "৫ জুন ২০২১"."""
     words = f"{d.day} {BN_MONTHS[d.month - 1]} {d.year}".translate(BN_DIGITS)
     return unicodedata.normalize("NFC", words)
-
-
-def aadhaar(n: int) -> str:
-    """A valid test Aadhaar number, one per `n`: first digit 2-9, Verhoeff check digit."""
-    rng = random.Random(n)
-    stem = str(rng.randint(2, 9)) + "".join(rng.choices("0123456789", k=10))
-    number = stem + verhoeff.calc_check_digit(stem)
-    assert stdnum_aadhaar.is_valid(number)
-    return number
 
 
 def another_aadhaar_ending_alike(number: str) -> str:
@@ -95,49 +87,11 @@ def titles(body: dict) -> list[str]:
     return [title for _, title, _ in options(body)]
 
 
-def option_ids(body: dict) -> list[str]:
-    return [oid for oid, _, _ in options(body)]
-
-
 def slot_time(row: asyncpg.Record) -> str:
     return f"{row['start_time']:%H:%M}-{row['end_time']:%H:%M}"
 
 
 # ---------------------------------------------------------------- conversation steps
-
-
-async def start(citizen: Citizen, lang: str = "en") -> dict:
-    """Hi, then the language: returns the menu."""
-    await citizen.say("Hi")
-    [menu] = await citizen.tap(f"lang:{lang}")
-    assert option_ids(menu) == MENU
-    return menu
-
-
-async def reach_confirm(
-    citizen: Citizen,
-    id_number: str,
-    *,
-    first_dose: str | None = None,
-    name: str = "Soumya Das",
-    centre: str = "Roxy Cinema",
-    day: int = 0,
-    slot: int = 0,
-) -> int:
-    """From the menu to the Confirm question for Covishield and an Aadhaar; the slot's id.
-    `day` and `slot` are row numbers (from 0) in the lists the bot offers."""
-    await citizen.tap_earlier("menu:book")
-    await citizen.tap("vaccine:covishield")
-    await citizen.say(first_dose or typed(days_ago(120)))
-    await citizen.tap("id:aadhaar")
-    await citizen.say(id_number)
-    await citizen.say(name)
-    await citizen.tap(centre)
-    await citizen.pick(day)
-    slot_id = option_ids(citizen.last)[slot]
-    [summary] = await citizen.tap(slot_id)
-    assert option_ids(summary) == [f"confirm:yes:{slot_id[5:]}", "confirm:change", "confirm:no"]
-    return int(slot_id.removeprefix("slot:"))
 
 
 async def book_through(citizen: Citizen, id_number: str, **kw: object) -> tuple[str, int]:

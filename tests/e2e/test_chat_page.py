@@ -9,20 +9,19 @@ slot by clicking through the page as a developer would. That test skips when
 from __future__ import annotations
 
 import importlib.util
-import random
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient
-from stdnum import verhoeff
 
 from kmcbot.app import create_app
 from kmcbot.booking.model import IST
 from kmcbot.settings import Settings
-from tests.e2e.test_chat_cli import bot  # noqa: F401 - the fixture, shared
-from tests.factories import eventually
+from tests.support.e2e import text_of
+from tests.support.factories import eventually
+from tests.support.ids import aadhaar
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -37,12 +36,6 @@ SCREENSHOT = Path("/tmp/chat-page.png")
 REFERENCE = re.compile(r"KMC-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{6}")
 WELCOME = "Welcome to KMC's vaccine booking."
 WA_ID = "919800000301"
-
-
-def valid_aadhaar(seed: int) -> str:
-    rng = random.Random(seed)
-    stem = str(rng.randint(2, 9)) + "".join(rng.choices("0123456789", k=10))
-    return stem + verhoeff.calc_check_digit(stem)
 
 
 def first_dose_typed(days_ago: int = 120) -> str:
@@ -78,12 +71,6 @@ async def bodies(client: TestClient, wa_id: str) -> list[dict]:
     resp = await client.get("/dev/messages", params={"wa_id": wa_id})
     assert resp.status == 200
     return await resp.json()
-
-
-def text_of(body: dict) -> str:
-    if body["type"] == "text":
-        return body["text"]["body"]
-    return body["interactive"]["body"]["text"]
 
 
 async def test_the_chat_page_is_served_in_dev_mode(dev_client: TestClient) -> None:
@@ -237,7 +224,7 @@ async def test_booking_a_slot_by_clicking_through_the_chat_page(served: str) -> 
             await tap("vaccine:covishield")
             await say(first_dose_typed())
             await pick("id:aadhaar")
-            await say(valid_aadhaar(301))
+            await say(aadhaar(301))
             await say("Soumya Das")
             await expect(last.locator("button.list-open")).to_be_visible()
             await last.locator("button.list-open").click()

@@ -24,15 +24,10 @@ from kmcbot.devtools.loadgen.command import add_arguments
 from kmcbot.devtools.loadgen.report import busiest
 from kmcbot.devtools.seed import DEMO_CSV, seed
 from kmcbot.settings import Settings
+from tests.support.net import free_port
 
 SECRET = b"loadtest-secret"
 TOKEN = "loadtest-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

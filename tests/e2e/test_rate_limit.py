@@ -6,7 +6,7 @@ import asyncio
 
 from kmcbot.messages import Text
 from kmcbot.storage.sessions import RATE_LIMIT_PER_MINUTE
-from tests.e2e.conftest import text_of
+from tests.support.e2e import text_of
 
 
 async def test_a_flood_gets_one_notice_then_silence(citizen, redis) -> None:
@@ -20,7 +20,7 @@ async def test_a_flood_gets_one_notice_then_silence(citizen, redis) -> None:
 
 
 async def test_the_limit_is_per_citizen(client, standin) -> None:
-    from tests.e2e.conftest import Citizen
+    from tests.support.e2e import Citizen
 
     flooder = Citizen(client, standin, "919800000010")
     calm = Citizen(client, standin, "919800000011")

@@ -10,7 +10,7 @@ from kmcbot.messages import Text
 from kmcbot.web.keys import REDIS
 from kmcbot.whatsapp import simulate
 from kmcbot.whatsapp.signature import sign
-from tests.e2e.conftest import SECRET, text_of
+from tests.support.e2e import SECRET, text_of
 
 
 async def test_handshake_returns_the_challenge_verbatim(client) -> None:

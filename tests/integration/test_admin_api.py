@@ -19,7 +19,7 @@ from kmcbot.devtools.data.demo import CENTRES_CSV
 from kmcbot.dialogue.effects import Booked, Refused
 from kmcbot.jobs.missed import mark_missed
 from kmcbot.settings import Settings
-from tests.factories import assert_counts_consistent, book_effect, make_centre, make_slot
+from tests.support.factories import assert_counts_consistent, book_effect, make_centre, make_slot
 
 TOKEN = "t0ken"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

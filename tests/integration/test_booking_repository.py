@@ -13,7 +13,7 @@ from kmcbot.booking import repository
 from kmcbot.booking.model import IST, Refusal, Vaccine
 from kmcbot.booking.reference import ALPHABET
 from kmcbot.dialogue.effects import Booked, Cancelled, Moved, Refused
-from tests.factories import assert_counts_consistent, book_effect, make_centre, make_slot
+from tests.support.factories import assert_counts_consistent, book_effect, make_centre, make_slot
 
 
 @pytest.fixture

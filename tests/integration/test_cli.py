@@ -14,7 +14,8 @@ import asyncpg
 
 from kmcbot.booking.model import IST
 from kmcbot.devtools.data.demo import CENTRES_CSV
-from tests.reliability.conftest import REPO, base_env
+from tests.support.net import free_port
+from tests.support.reliability import REPO, base_env
 
 GOOD = CENTRES_CSV.read_text(encoding="utf-8").splitlines()[:3]  # the header and two centres
 HEADER, ROXY, BSU = GOOD
@@ -78,12 +79,6 @@ async def test_seed_refuses_a_negative_number_of_days(pg: asyncpg.Pool, pg_url: 
     done = await asyncio.to_thread(kmcbot, "seed", "--demo", "--days", "-1", env=env)
     assert done.returncode == 2 and "--days" in done.stderr and "Traceback" not in done.stderr
     assert await pg.fetchval("SELECT count(*) FROM centres") == 0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # Dev mode, and servers that do not answer: no test here may start embedded ones.

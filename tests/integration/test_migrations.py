@@ -32,11 +32,11 @@ async def test_migrate_twice_applies_nothing_the_second_time(pg_url: str, sql_di
 async def test_concurrent_migrations_apply_each_file_once(
     pg_server_url: str, tmp_path: Path
 ) -> None:
-    from tests.conftest import _admin, with_database
+    from tests.support.databases import admin_sql, with_database
 
     name = "kmcbot_test_concurrent_migrate"
-    await _admin(pg_server_url, f'DROP DATABASE IF EXISTS "{name}"')
-    await _admin(pg_server_url, f'CREATE DATABASE "{name}"')
+    await admin_sql(pg_server_url, f'DROP DATABASE IF EXISTS "{name}"')
+    await admin_sql(pg_server_url, f'CREATE DATABASE "{name}"')
     url = with_database(pg_server_url, name)
     # Not idempotent on purpose: applied twice, the second CREATE TABLE would fail.
     (tmp_path / "001_one.sql").write_text("CREATE TABLE one (x int); SELECT pg_sleep(0.2);")
@@ -50,7 +50,7 @@ async def test_concurrent_migrations_apply_each_file_once(
         finally:
             await conn.close()
     finally:
-        await _admin(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin_sql(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def test_a_failing_migration_leaves_nothing_half_applied(pg_url: str, tmp_path: Path) -> None:

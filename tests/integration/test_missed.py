@@ -15,7 +15,7 @@ from kmcbot.booking import admin_repo, repository
 from kmcbot.booking.model import IST, Refusal
 from kmcbot.dialogue.effects import Booked, Refused
 from kmcbot.jobs.missed import MissedSweeper, mark_missed
-from tests.factories import (
+from tests.support.factories import (
     assert_counts_consistent,
     book_effect,
     eventually,

@@ -15,7 +15,7 @@ import redis as sync_redis
 from kmcbot.devtools.standin import GraphStandIn
 from kmcbot.outbox import sender as outbox
 from kmcbot.outbox.sender import GROUP, GraphTransport, Sender, Sent, SharedRateLimiter, classify
-from tests.factories import eventually
+from tests.support.factories import eventually
 
 STREAM = "kmcbot:{0}:outbox"
 RATE_KEY = "kmcbot:send-rate"

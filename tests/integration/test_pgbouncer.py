@@ -32,8 +32,8 @@ from kmcbot.dialogue.effects import Booked, Refused
 from kmcbot.jobs import purge
 from kmcbot.settings import REPO_SQL_DIR, from_env
 from kmcbot.storage import postgres as db
-from tests.conftest import _admin, with_database
-from tests.factories import assert_counts_consistent, book_effect
+from tests.support.databases import admin_sql, with_database
+from tests.support.factories import assert_counts_consistent, book_effect
 
 SERVER_POOL = 3  # PgBouncer's server connections to the database
 CLIENT_POOL = 20  # asyncpg connections to PgBouncer: far more than SERVER_POOL
@@ -101,13 +101,13 @@ def bouncer(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     user = unquote(urlsplit(pg_server_url).username or "postgres")
     work = tmp_path_factory.mktemp("pgbouncer")
     proc: subprocess.Popen[bytes] | None = None
-    asyncio.run(_admin(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    asyncio.run(_admin(pg_server_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin_sql(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(admin_sql(pg_server_url, f'CREATE DATABASE "{name}"'))
     try:
         # What the README asks of operators: kmcbot's timeouts on the role (here
         # only in this database, and dropped with it), since the pool cannot send them.
         asyncio.run(
-            _admin(
+            admin_sql(
                 with_database(pg_server_url, name),
                 ";".join(
                     f'ALTER ROLE "{user}" IN DATABASE "{name}" SET {k} = \'{v}\''
@@ -159,7 +159,7 @@ max_client_conn = 500
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        asyncio.run(_admin(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin_sql(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -4,43 +4,26 @@ outbox once, in the citizen's language, as a template outside the 24-hour window
 from __future__ import annotations
 
 import asyncio
-import time
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
 import orjson
 import pytest
-import redis.asyncio as aioredis
 
 from kmcbot.booking import repository
 from kmcbot.booking.model import BookingStatus, BookingView, Centre, Vaccine
 from kmcbot.booking.repository import load_availability
-from kmcbot.dialogue.effects import Booked
-from kmcbot.dialogue.notices import Kind, Notice, Templates, render
+from kmcbot.dialogue.notices import Kind, Notice, render
 from kmcbot.messages import Choice, Inbound, Text
 from kmcbot.outbox.relay import MAX_TRIES, Relay, decode_news, mark_relayed
 from kmcbot.outbox.sender import Sender, SendResult, Sent, SharedRateLimiter
 from kmcbot.pipeline import AvailabilityCache, Pipeline
 from kmcbot.storage.sessions import SessionStore, user_tag
 from kmcbot.whatsapp.outbound import limits_violations
-from tests.factories import book_effect, eventually, make_centre, make_slot
+from tests.support.factories import eventually, make_centre, make_slot
+from tests.support.relay import OUTBOX, PEPPER, TEMPLATES, book, outbox, relay, seen, unqueued
 
-PEPPER = b"relay-test-pepper"
-OUTBOX = "kmcbot:{0}:outbox"
-TEMPLATES = Templates("kmcbot_booking_update", "kmcbot_slot_cancelled", "kmcbot_reminder")
 REASON = "Vaccine stock did not arrive"
-
-
-def relay(pg: asyncpg.Pool, redis: aioredis.Redis, **kw: Any) -> Relay:
-    return Relay(pg, redis, pepper=PEPPER, templates=TEMPLATES, **kw)
-
-
-async def book(pg: asyncpg.Pool, slot: int, n: int, lang: str = "en") -> BookingView:
-    result = await repository.book(pg, f"9198000{n:05d}", replace(book_effect(slot, n), lang=lang))
-    assert isinstance(result, Booked)
-    return result.booking
 
 
 async def cancel_slot(pg: asyncpg.Pool, slot: int) -> None:
@@ -58,29 +41,6 @@ async def cancel_slot(pg: asyncpg.Pool, slot: int) -> None:
             "INSERT INTO notifications (booking_id, kind) VALUES ($1, 'slot_cancelled')",
             [(r["id"],) for r in ids],
         )
-
-
-async def seen(redis: aioredis.Redis, wa_id: str, ago_s: float, lang: str = "en") -> None:
-    """The profile the pipeline keeps, as if the citizen wrote `ago_s` seconds ago."""
-    key = SessionStore(redis).keys(user_tag(PEPPER, wa_id))["profile"]
-    await redis.set(key, orjson.dumps({"lang": lang, "open": 0, "seen": int(time.time() - ago_s)}))
-
-
-async def outbox(redis: aioredis.Redis) -> list[dict[str, Any]]:
-    entries = await redis.xrange(OUTBOX)
-    return [
-        {"to": f[b"to"].decode(), "tag": f[b"tag"].decode(), **body}
-        for _, f in entries
-        for body in orjson.loads(f[b"bodies"])
-    ]
-
-
-async def unqueued(pg: asyncpg.Pool, kind: str) -> int:
-    """Rows of `kind` not handed to the outbox yet (by the relay, or the chat's reply
-    accepted): what a relay, of this version or an older one, would still send."""
-    return await pg.fetchval(
-        "SELECT count(*) FROM notifications WHERE kind = $1 AND relayed_at IS NULL", kind
-    )
 
 
 async def unaccepted(pg: asyncpg.Pool, kind: str) -> int:

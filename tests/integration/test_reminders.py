@@ -12,8 +12,8 @@ import pytest
 from kmcbot.booking import repository
 from kmcbot.booking.model import IST
 from kmcbot.jobs.reminders import due, schedule_reminders
-from tests.factories import make_centre, make_slot
-from tests.integration.test_relay import book, outbox, relay, seen, unqueued
+from tests.support.factories import make_centre, make_slot
+from tests.support.relay import book, outbox, relay, seen, unqueued
 
 
 def ist_day(days: int) -> datetime:

@@ -15,7 +15,7 @@ import pytest
 from kmcbot.messages import Text
 from kmcbot.storage.sessions import SessionStore, user_tag
 from kmcbot.whatsapp.signature import sign
-from tests.reliability.conftest import (
+from tests.support.reliability import (
     PEPPER,
     PREFIX,
     REPO,

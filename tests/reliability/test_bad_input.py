@@ -39,8 +39,9 @@ from kmcbot.dialogue.model import Draft, Lang, Session, State, session_to_dict
 from kmcbot.dialogue.questions import render
 from kmcbot.storage.sessions import SESSION_TTL_S, SessionStore, message_key, user_tag
 from kmcbot.whatsapp.signature import sign
-from tests.factories import make_centre, make_slot
-from tests.reliability.conftest import PEPPER, PREFIX, SECRET, aadhaar, new_wa_id
+from tests.support.factories import make_centre, make_slot
+from tests.support.ids import aadhaar
+from tests.support.reliability import PEPPER, PREFIX, SECRET, new_wa_id
 
 HEALTH = [
     HealthCheck.function_scoped_fixture,

@@ -20,8 +20,8 @@ from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.model import Lang
 from kmcbot.messages import Choice
 from kmcbot.storage.sessions import SessionStore, user_tag
-from tests.factories import assert_counts_consistent, eventually, make_centre, make_slot
-from tests.reliability.conftest import (
+from tests.support.factories import assert_counts_consistent, eventually, make_centre, make_slot
+from tests.support.reliability import (
     PEPPER,
     PREFIX,
     drive_to_confirm,

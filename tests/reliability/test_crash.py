@@ -22,8 +22,9 @@ import pytest
 
 from kmcbot.storage.sessions import SessionStore, message_key
 from kmcbot.whatsapp import simulate
-from tests.factories import assert_counts_consistent, eventually, make_centre, make_slot
-from tests.reliability.conftest import (
+from tests.support.factories import assert_counts_consistent, eventually, make_centre, make_slot
+from tests.support.faultproxy import FaultProxy
+from tests.support.reliability import (
     PHONE_ID,
     PREFIX,
     Plan,
@@ -31,7 +32,6 @@ from tests.reliability.conftest import (
     outbox_entries,
     plans,
 )
-from tests.reliability.faultproxy import FaultProxy
 
 
 @pytest.mark.slow

@@ -1,5 +1,5 @@
 """Dependencies fail and come back: Redis, PostgreSQL and the Graph API, each
-reached through tests/reliability/faultproxy.py (or, for "Redis lost its
+reached through tests/support/faultproxy.py (or, for "Redis lost its
 data", a private redis-server restarted empty), in front of the real app.
 
 The promises: a webhook never answers 200 without having stored the message's
@@ -22,8 +22,9 @@ import pytest
 import structlog
 
 from kmcbot.messages import Choice, Text
-from tests.factories import assert_counts_consistent, eventually, make_centre, make_slot
-from tests.reliability.conftest import (
+from tests.support.factories import assert_counts_consistent, eventually, make_centre, make_slot
+from tests.support.faultproxy import FaultProxy
+from tests.support.reliability import (
     Plan,
     base_url,
     counts,
@@ -35,7 +36,6 @@ from tests.reliability.conftest import (
     target_of,
     through,
 )
-from tests.reliability.faultproxy import FaultProxy
 
 
 async def one_citizen_for_a_new_slot(pg: asyncpg.Pool) -> Plan:

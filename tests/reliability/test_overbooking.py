@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 import pytest
 
 from kmcbot.booking.repository import load_availability
-from tests.factories import assert_counts_consistent, eventually, make_centre, make_slot
-from tests.reliability.conftest import (
+from tests.support.factories import assert_counts_consistent, eventually, make_centre, make_slot
+from tests.support.reliability import (
     PEPPER,
     Plan,
     counts,

@@ -34,14 +34,14 @@ from kmcbot.jobs.purge import purge
 from kmcbot.messages import Choice, Text
 from kmcbot.storage.sessions import SessionStore
 from kmcbot.whatsapp import simulate
-from tests.factories import (
+from tests.support.factories import (
     assert_counts_consistent,
     book_effect,
     eventually,
     make_centre,
     make_slot,
 )
-from tests.reliability.conftest import (
+from tests.support.reliability import (
     PEPPER,
     PHONE_ID,
     PREFIX,

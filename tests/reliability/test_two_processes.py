@@ -21,8 +21,8 @@ import redis.asyncio as aioredis
 
 from kmcbot.booking.model import Vaccine
 from kmcbot.devtools import loadgen
-from tests.factories import assert_counts_consistent, make_centre, make_slot
-from tests.reliability.conftest import PREFIX, SECRET, free_port
+from tests.support.factories import assert_counts_consistent, make_centre, make_slot
+from tests.support.reliability import PREFIX, SECRET, free_port
 
 RATE = 40  # replies a second, both processes together; the citizens would ask for more
 CITIZENS = 30  # each waits for its reply: about CITIZENS / RATE seconds a turn when bound

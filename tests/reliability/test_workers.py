@@ -18,8 +18,8 @@ from pathlib import Path
 import aiohttp
 import psutil
 
-from tests.factories import eventually
-from tests.reliability.conftest import PREFIX, REPO, BotProcess, Bots, free_port
+from tests.support.factories import eventually
+from tests.support.reliability import PREFIX, REPO, BotProcess, Bots, free_port
 
 
 async def two_workers(bots: Bots) -> tuple[BotProcess, list[psutil.Process]]:

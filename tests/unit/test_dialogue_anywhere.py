@@ -12,7 +12,7 @@ from kmcbot.dialogue.effects import Booked, Cancelled, ForgetMe, ListBookings
 from kmcbot.dialogue.model import Lang, Session, State
 from kmcbot.dialogue.step import Context, step
 from kmcbot.messages import Choice, Inbound, Media, MediaKind, Text
-from tests.unit.conversation import REACHABLE, Conversation, reach
+from tests.support.conversation import REACHABLE, Conversation, reach
 
 MENU_WORDS = [
     "hi",

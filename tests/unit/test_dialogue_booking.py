@@ -8,7 +8,8 @@ import pytest
 
 from kmcbot.dialogue.model import Lang, State
 from kmcbot.messages import AskLocation, Choice, Pick, Say
-from tests.unit.conversation import Conversation, aadhaar, book, reach
+from tests.support.conversation import Conversation, book, reach
+from tests.support.ids import aadhaar_from
 
 
 def test_first_message_ever_gets_welcome_and_language_buttons() -> None:
@@ -31,7 +32,7 @@ def test_full_booking_in_english() -> None:
     chat.expect("Which vaccine").tap("Covishield")
     chat.expect("1st dose").send("5 April 2021")
     chat.expect("photo ID").pick("Aadhaar")
-    number = aadhaar()
+    number = aadhaar_from()
     chat.expect("Aadhaar number").send(number)
     chat.expect("XXXX XXXX " + number[-4:], "your name").send("Soumya  Das ")
     chat.expect("centre").pick("Roxy")
@@ -53,7 +54,7 @@ def test_confirm_emits_book_with_the_inbound_message_id() -> None:
     chat = book(Conversation(lang=Lang.EN), confirm=False).tap("confirm:yes")
     [effect] = [e for e in chat.effects if type(e).__name__ == "Book"]
     assert effect.message_id.startswith("wamid.")
-    assert effect.id_hash != aadhaar() and len(effect.id_last4) == 4
+    assert effect.id_hash != aadhaar_from() and len(effect.id_last4) == 4
 
 
 def test_each_step_has_exactly_one_reply() -> None:
@@ -87,7 +88,7 @@ def test_too_recent_first_dose_names_the_opening_date() -> None:
 def test_covaxin_interval_comes_from_the_data() -> None:
     chat = reach(Conversation(lang=Lang.EN), State.VACCINE).tap("Covaxin").send("01-06-2021")
     assert chat.state == State.ID_TYPE  # 30 days: within Covaxin's 28-42
-    chat.pick("Aadhaar").send(aadhaar()).send("Rina Sen")
+    chat.pick("Aadhaar").send(aadhaar_from()).send("Rina Sen")
     assert chat.rows == ["Tollygunge Covaxin Cent…", "📍 Nearest to me"]
 
 
@@ -100,7 +101,7 @@ def test_late_dose_is_noted_and_booking_goes_on() -> None:
 def test_a_date_picked_past_the_usual_interval_is_noted_at_confirm() -> None:
     # Covaxin on 21 May: due 18 Jun to 2 Jul (28-42 days); today is 1 July.
     chat = reach(Conversation(lang=Lang.EN), State.VACCINE).tap("Covaxin").send("21-05-2021")
-    chat.pick("Aadhaar").send(aadhaar()).send("Rina Sen").pick("Tollygunge")
+    chat.pick("Aadhaar").send(aadhaar_from()).send("Rina Sen").pick("Tollygunge")
     chat.pick("2 Jul 2021").pick("10:00-12:00")
     assert chat.state == State.CONFIRM and "usual interval" not in chat.last.body
     chat.tap("Change").pick("Tollygunge").pick("5 Jul 2021").pick("10:00-12:00")
@@ -113,7 +114,7 @@ def test_only_dates_on_or_after_the_eligible_date_are_offered() -> None:
     chat = reach(Conversation(lang=Lang.EN), State.VACCINE).tap("Covishield").send("12-04-2021")
     chat.expect("due from 5 Jul 2021")
     assert chat.state == State.ID_TYPE
-    chat.pick("Aadhaar").send(aadhaar()).send("Rina Sen").pick("Roxy")
+    chat.pick("Aadhaar").send(aadhaar_from()).send("Rina Sen").pick("Roxy")
     assert chat.rows[0] == "5 Jul 2021"
 
 
@@ -141,7 +142,7 @@ def test_each_id_error_has_its_own_reason(id_type: str, typed: str, reason: str)
 
 
 def test_the_full_id_number_is_never_shown_or_stored() -> None:
-    number = aadhaar()
+    number = aadhaar_from()
     chat = book(Conversation(lang=Lang.EN), id_number=number, confirm=False)
     seen = [chat.body]
     chat.tap("confirm:yes")

@@ -15,8 +15,9 @@ from kmcbot.dialogue.questions import render
 from kmcbot.dialogue.step import Context
 from kmcbot.messages import Say
 from kmcbot.whatsapp.outbound import limits_violations
-from tests.fakes import make_availability
-from tests.unit.conversation import REACHABLE, Conversation, aadhaar, reach
+from tests.support.conversation import REACHABLE, Conversation, reach
+from tests.support.fakes import make_availability
+from tests.support.ids import aadhaar_from
 
 
 def test_full_booking_in_bengali_with_bengali_digits_and_month() -> None:
@@ -25,7 +26,7 @@ def test_full_booking_in_bengali_with_bengali_digits_and_month() -> None:
     chat.tap("দ্বিতীয় ডোজ বুকিং").expect("প্রথম ডোজে কোন টিকা").tap("কোভিশিল্ড")
     chat.send("৫ এপ্রিল ২০২১")
     chat.expect("সচিত্র পরিচয়পত্র").pick("আধার")
-    number = aadhaar()
+    number = aadhaar_from()
     chat.send(number.translate(str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")))
     chat.expect("XXXX XXXX " + number[-4:]).send("সৌমিত্র দাস")
     chat.pick("Roxy").pick("২ জুলাই ২০২১").pick("১০:০০-১২:০০")
@@ -39,7 +40,7 @@ def test_full_booking_in_bengali_with_bengali_digits_and_month() -> None:
 def test_full_booking_in_hindi() -> None:
     chat = Conversation().send("नमस्ते").tap("हिन्दी")
     chat.tap("दूसरी डोज़ बुक करें").tap("कोविशील्ड").send("5 अप्रैल 2021")
-    chat.pick("आधार").send(aadhaar()).send("अमिताभ बच्चन")
+    chat.pick("आधार").send(aadhaar_from()).send("अमिताभ बच्चन")
     chat.pick("Roxy").pick("2 जुलाई 2021").pick("10:00-12:00")
     chat.expect("अपनी बुकिंग जाँच लें", "कोविशील्ड").tap("पक्का करें")
     [b] = chat.bookings.active(chat.wa_id)

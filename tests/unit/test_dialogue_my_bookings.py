@@ -7,7 +7,8 @@ from dataclasses import replace
 from kmcbot.dialogue.effects import CancelBooking, MoveBooking
 from kmcbot.dialogue.model import Lang, State
 from kmcbot.messages import Choice, Pick, Say
-from tests.unit.conversation import Conversation, aadhaar, book, reach
+from tests.support.conversation import Conversation, book, reach
+from tests.support.ids import aadhaar_from
 
 
 def test_my_bookings_lists_each_booking_with_cancel_and_reschedule() -> None:
@@ -86,7 +87,7 @@ def test_a_session_cancelled_by_the_centre_is_explained() -> None:
 def test_number_limit_four_bookings_per_number() -> None:
     chat = Conversation(lang=Lang.EN)
     for n in range(4):
-        book(chat, id_number=aadhaar(f"{n + 2}2345678901"), name="Family Member")
+        book(chat, id_number=aadhaar_from(f"{n + 2}2345678901"), name="Family Member")
         assert chat.last and "booked" in chat.body
     chat.send("menu").tap("Book 2nd dose")
     chat.expect("already has 4 active bookings")
@@ -96,7 +97,7 @@ def test_number_limit_four_bookings_per_number() -> None:
 def test_four_bookings_fit_in_one_list() -> None:
     chat = Conversation(lang=Lang.EN)
     for n in range(4):
-        book(chat, id_number=aadhaar(f"{n + 2}2345678901"))
+        book(chat, id_number=aadhaar_from(f"{n + 2}2345678901"))
     chat.send("my bookings")
     assert isinstance(chat.last, Pick) and len(chat.rows) == 9
 
@@ -105,7 +106,7 @@ def test_same_id_is_refused_early_on_this_number() -> None:
     chat = book(Conversation(lang=Lang.EN))
     [b] = chat.bookings.active(chat.wa_id)
     chat.send("menu").tap("Book 2nd dose").tap("Covishield").send("05-04-2021")
-    chat.pick("Aadhaar").send(aadhaar())
+    chat.pick("Aadhaar").send(aadhaar_from())
     chat.expect("already has a 2nd dose booking", b.reference)
     assert chat.state == State.MENU
 
@@ -119,11 +120,11 @@ def test_same_id_from_another_number_is_refused_by_the_database() -> None:
 
 
 def test_a_family_members_id_with_the_same_last_4_is_not_mistaken_for_a_booked_one() -> None:
-    first = aadhaar("23412341234")
+    first = aadhaar_from("23412341234")
     # Another valid Aadhaar of the same type ending in the same 4 digits.
     other = next(
         n
-        for n in (aadhaar(f"{d}9876541{first[8:11]}") for d in range(2, 10))
+        for n in (aadhaar_from(f"{d}9876541{first[8:11]}") for d in range(2, 10))
         if n[-4:] == first[-4:]
     )
     chat = book(Conversation(lang=Lang.EN), id_number=first)
@@ -161,7 +162,7 @@ def test_a_booking_whose_time_has_started_cannot_be_cancelled_and_says_why() -> 
 
 def test_yes_on_an_older_cancel_question_never_cancels_another_booking() -> None:
     chat = book(Conversation(lang=Lang.EN))
-    book(chat, id_number=aadhaar("55556666777"))
+    book(chat, id_number=aadhaar_from("55556666777"))
     first, second = chat.bookings.active(chat.wa_id)
     chat.send("My bookings").pick(f"Cancel {first.reference}")
     asked_first = chat.last

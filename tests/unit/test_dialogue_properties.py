@@ -33,7 +33,7 @@ from kmcbot.dialogue.model import (
 from kmcbot.dialogue.step import Context, step
 from kmcbot.messages import Choice, Inbound, Location, Media, MediaKind, Text
 from kmcbot.whatsapp.outbound import limits_violations
-from tests.fakes import make_availability
+from tests.support.fakes import make_availability
 
 NOW = datetime(2021, 7, 1, 4, 30, tzinfo=UTC)
 AV = make_availability(date(2021, 7, 1))

@@ -13,24 +13,21 @@ import re
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from stdnum import luhn, verhoeff
+from stdnum import luhn
 
 from kmcbot.booking.ids import IdError, IdType, id_hash, last4, mask_id, normalise_id
+from tests.support.ids import aadhaar_from
 
 BENGALI = str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")
 DEVANAGARI = str.maketrans("0123456789", "०१२३४५६७८९")
-
-
-def make_aadhaar(first11: str) -> str:
-    return first11 + verhoeff.calc_check_digit(first11)
 
 
 def make_epic(letters: str, serial6: str) -> str:
     return letters + serial6 + luhn.calc_check_digit(serial6)
 
 
-AADHAAR = make_aadhaar("23412341234")  # 234123412346
-AADHAAR_2 = make_aadhaar("98765432101")
+AADHAAR = aadhaar_from("23412341234")  # 234123412346
+AADHAAR_2 = aadhaar_from("98765432101")
 EPIC = make_epic("WKH", "118625")
 PAN = "ABCPE1234F"  # stdnum checks PAN's shape and holder type, not a check letter
 
@@ -125,8 +122,8 @@ def test_accepts_valid_numbers_and_returns_their_stored_form(
         (IdType.AADHAAR, "ABCD", IdError.WRONG_CHARACTERS),
         (IdType.AADHAAR, flip_last(AADHAAR), IdError.CHECKSUM),
         (IdType.AADHAAR, "234123412364", IdError.CHECKSUM),  # last two digits swapped
-        (IdType.AADHAAR, make_aadhaar("12341234123"), IdError.CHECKSUM),  # starts with 1
-        (IdType.AADHAAR, make_aadhaar("01234123412"), IdError.CHECKSUM),  # starts with 0
+        (IdType.AADHAAR, aadhaar_from("12341234123"), IdError.CHECKSUM),  # starts with 1
+        (IdType.AADHAAR, aadhaar_from("01234123412"), IdError.CHECKSUM),  # starts with 0
         (IdType.AADHAAR, "222222222222", IdError.CHECKSUM),  # palindrome
         # EPIC
         (IdType.EPIC, EPIC[:-1], IdError.WRONG_LENGTH),
@@ -277,7 +274,7 @@ def test_normalise_id_never_raises_on_id_shaped_text(id_type: IdType, text: str)
 
 @given(body=aadhaar_bodies)
 def test_every_aadhaar_with_a_verhoeff_check_digit_is_accepted(body: str) -> None:
-    number = make_aadhaar(body)
+    number = aadhaar_from(body)
     assume(number != number[::-1])
     assert normalise_id(IdType.AADHAAR, number) == number
     assert normalise_id(IdType.AADHAAR, number.translate(BENGALI)) == number
@@ -287,7 +284,7 @@ def test_every_aadhaar_with_a_verhoeff_check_digit_is_accepted(body: str) -> Non
 def test_any_single_digit_typo_in_an_aadhaar_is_caught(
     body: str, position: int, digit: str
 ) -> None:
-    number = make_aadhaar(body)
+    number = aadhaar_from(body)
     assume(number[position] != digit)
     typo = number[:position] + digit + number[position + 1 :]
     assert normalise_id(IdType.AADHAAR, typo) is IdError.CHECKSUM
@@ -295,7 +292,7 @@ def test_any_single_digit_typo_in_an_aadhaar_is_caught(
 
 @given(body=aadhaar_bodies, position=st.integers(0, 10))
 def test_any_swap_of_adjacent_aadhaar_digits_is_caught(body: str, position: int) -> None:
-    number = make_aadhaar(body)
+    number = aadhaar_from(body)
     assume(number[position] != number[position + 1])
     swapped = number[:position] + number[position + 1] + number[position] + number[position + 2 :]
     assert normalise_id(IdType.AADHAAR, swapped) is IdError.CHECKSUM

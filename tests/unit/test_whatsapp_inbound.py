@@ -18,7 +18,7 @@ from kmcbot.messages import (
     Update,
 )
 from kmcbot.whatsapp.inbound import MAX_UPDATES, Parsed, parse
-from tests.payloads import (
+from tests.support.payloads import (
     button_reply,
     change,
     error_payload,

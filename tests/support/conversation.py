@@ -40,7 +40,8 @@ from kmcbot.messages import (
     Text,
 )
 from kmcbot.whatsapp.outbound import limits_violations
-from tests.fakes import FakeBookings, make_availability
+from tests.support.fakes import FakeBookings, make_availability
+from tests.support.ids import aadhaar_from
 
 # 1 July 2021, 10:00 in Kolkata: a Thursday of the second wave.
 NOW = datetime(2021, 7, 1, 4, 30, tzinfo=UTC)
@@ -197,13 +198,6 @@ def _ist_day(now: datetime) -> date:
     return (now + timedelta(hours=5, minutes=30)).date()
 
 
-def aadhaar(stem: str = "23412341234") -> str:
-    """A valid Aadhaar number (Verhoeff check digit) from 11 digits."""
-    from stdnum import verhoeff
-
-    return stem + verhoeff.calc_check_digit(stem)
-
-
 def book(
     chat: Conversation,
     *,
@@ -217,7 +211,7 @@ def book(
 ) -> Conversation:
     """Walk the whole booking by option ids (language-independent), from any state."""
     chat.send("menu").tap("menu:book").tap(vaccine).send(first_dose)
-    chat.pick(id_type).send(id_number or aadhaar()).send(name)
+    chat.pick(id_type).send(id_number or aadhaar_from()).send(name)
     chat.pick(centre).pick(chat.row_ids[0]).pick(chat.row_ids[0])
     if confirm:
         chat.tap("confirm:yes")
@@ -233,7 +227,7 @@ _PATH: dict[State, list[tuple[str, str]]] = {
 }
 _PATH[State.ID_TYPE] = _PATH[State.DOSE_DATE] + [("send", "05-04-2021")]
 _PATH[State.ID_NUMBER] = _PATH[State.ID_TYPE] + [("pick", "id:aadhaar")]
-_PATH[State.NAME] = _PATH[State.ID_NUMBER] + [("send", aadhaar("98765432101"))]
+_PATH[State.NAME] = _PATH[State.ID_NUMBER] + [("send", aadhaar_from("98765432101"))]
 _PATH[State.CENTRE] = _PATH[State.NAME] + [("send", "Soumya Das")]
 _PATH[State.LOCATION] = _PATH[State.CENTRE] + [("pick", "centre:more"), ("pick", "centre:near")]
 _PATH[State.DAY] = _PATH[State.CENTRE] + [("pick", "centre:1")]
@@ -248,7 +242,7 @@ def reach(chat: Conversation, state: State) -> Conversation:
     """Bring `chat` (language known) to `state` from wherever it is."""
     if state in (State.MY_BOOKINGS, State.CANCEL_CONFIRM):
         if not chat.bookings.active(chat.wa_id):
-            book(chat, id_number=aadhaar("55556666777"))
+            book(chat, id_number=aadhaar_from("55556666777"))
         chat.send("menu").tap("menu:bookings")
         if state == State.CANCEL_CONFIRM:
             chat.pick(chat.row_ids[0])
