@@ -18,8 +18,10 @@ from kmcbot.booking.repository import load_availability
 from kmcbot.dialogue.notices import Templates
 from kmcbot.jobs.missed import MissedSweeper
 from kmcbot.jobs.reminders import ReminderScheduler
+from kmcbot.outbox.dev import DevTransport
+from kmcbot.outbox.rate import SharedRateLimiter
 from kmcbot.outbox.relay import Relay, decode_news, mark_relayed
-from kmcbot.outbox.sender import DevTransport, GraphTransport, Sender, SharedRateLimiter, Transport
+from kmcbot.outbox.sender import Sender
 from kmcbot.pipeline import AvailabilityCache, Pipeline
 from kmcbot.settings import Settings, SettingsError, unreachable
 from kmcbot.storage import postgres as db
@@ -27,6 +29,7 @@ from kmcbot.storage import redis_pipe
 from kmcbot.storage.sessions import Commands, SessionStore, outbox_keys
 from kmcbot.web import admin, dev, errors, health, webhook
 from kmcbot.web.keys import COMMANDS, DEV_OUTBOX, PG, PIPELINE, REDIS, SETTINGS
+from kmcbot.whatsapp.graph import GraphTransport, Transport
 
 log = structlog.get_logger()
 

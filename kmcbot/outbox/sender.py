@@ -23,25 +23,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import socket
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Protocol
 
-import aiohttp
-import orjson
 import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import ResponseError
 
 from kmcbot import metrics
+from kmcbot.outbox.entry import Entry, read_entry
+from kmcbot.outbox.rate import SharedRateLimiter
 from kmcbot.storage.scripts import lua
 from kmcbot.storage.sessions import Commands
+from kmcbot.whatsapp.graph import (
+    SendResult,
+    Sent,
+    Transport,
+)
 
 log = structlog.get_logger()
 
@@ -50,166 +51,12 @@ CLAIM_IDLE_MS = 60_000
 LEASE_MS = 10_000
 MAX_TRIES_IN_A_ROW = 6
 
-# Graph API error codes that mean "slow down" (retry later), from the Cloud API docs.
-THROTTLE_CODES = {4, 80007, 130429, 131048, 131056}
 
-
-class Sent(StrEnum):
-    OK = "ok"
-    RETRY = "retry"
-    PERMANENT = "permanent"
-
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    outcome: Sent
-    code: int | None = None  # the Graph API error code, when there is one
-    status: int | None = None  # the HTTP status
-
-
-class Transport(Protocol):
-    async def send(self, to: str, body: bytes) -> SendResult: ...
-
-
-class GraphTransport:
-    """POSTs bodies to `{graph_url}/{phone_number_id}/messages`."""
-
-    def __init__(
-        self, http: aiohttp.ClientSession, graph_url: str, phone_number_id: str, token: str
-    ) -> None:
-        self.http = http
-        self.url = f"{graph_url}/{phone_number_id}/messages"
-        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        self.timeout = aiohttp.ClientTimeout(total=15)
-
-    async def send(self, to: str, body: bytes) -> SendResult:
-        try:
-            async with self.http.post(
-                self.url, data=body, headers=self.headers, timeout=self.timeout
-            ) as resp:
-                if resp.status < 300:
-                    return SendResult(Sent.OK, status=resp.status)
-                try:
-                    code = int((await resp.json(content_type=None))["error"]["code"])
-                except Exception:  # noqa: BLE001 - any unreadable error body is "no code"
-                    code = None
-                return SendResult(classify(resp.status, code), code, resp.status)
-        except (aiohttp.ClientError, TimeoutError):
-            return SendResult(Sent.RETRY)
-
-
-def classify(status: int, code: int | None) -> Sent:
-    if status == 429 or status >= 500 or code in THROTTLE_CODES:
-        return Sent.RETRY
-    if status in (401, 403) and code == 190:
-        return Sent.RETRY  # an expired token is ops' to fix; the message must not be lost
-    return Sent.PERMANENT
-
-
-class DevTransport:
-    """Without a WhatsApp token, replies are kept in Redis for `GET /dev/messages`."""
-
-    KEEP = 500
-
-    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
-        self.redis = redis
-        self.prefix = prefix
-
-    def key(self, to: str) -> str:
-        return f"{self.prefix}:dev:{to}"
-
-    async def send(self, to: str, body: bytes) -> SendResult:
-        key = self.key(to)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, body).ltrim(key, -self.KEEP, -1).expire(key, 24 * 3600)
-            await pipe.execute()
-        return SendResult(Sent.OK)
-
-    async def messages(self, to: str) -> list[object]:
-        return [orjson.loads(b) for b in await self.redis.lrange(self.key(to), 0, -1)]
-
-
-_TAKE_TOKENS = lua("take_tokens")
 _LEASE = lua("lease")
 _ALIVE = lua("alive")
 _GONE = lua("gone")
 _RELEASE = lua("release")
 _ACK = lua("ack")
-
-
-def send_windows(rate: float) -> tuple[int, int]:
-    """(window in ms, sends per window) for `rate` a second: 100 ms, or the shortest
-    multiple of it up to a second that holds a whole number of sends (200 ms for 5
-    or 15 a second); else a second, rounded down. Never more than the rate."""
-    for window_ms in range(100, 1001, 100):
-        sends = rate * window_ms / 1000
-        if sends >= 1 and abs(sends - round(sends)) < 1e-9:
-            return window_ms, round(sends)
-    return 1000, max(1, math.floor(rate))
-
-
-class SharedRateLimiter:
-    """At most `rate` sends a second in total, however many processes share `key`.
-
-    Each process takes tokens from Redis a few at a time and uses them only
-    within the window they were granted for, so no window is ever exceeded.
-    """
-
-    def __init__(self, redis: Commands, key: str, rate: float) -> None:
-        self.key = key
-        self.window_ms, self.per_window = send_windows(rate)
-        self.chunk = max(1, min(32, self.per_window // 4))  # leave some for other processes
-        self._take = redis.register_script(_TAKE_TOKENS)
-        self._tokens = 0
-        self._until = 0.0  # when the tokens in hand expire (monotonic)
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                if self._tokens and time.monotonic() < self._until:
-                    self._tokens -= 1
-                    return
-                try:
-                    granted, left_ms = await self._take(
-                        keys=[self.key], args=[self.chunk, self.per_window, self.window_ms]
-                    )
-                except Exception as exc:  # noqa: BLE001 - Redis is down: wait for it
-                    log.warning("send_rate_unavailable", error=type(exc).__name__)
-                    await asyncio.sleep(0.5)
-                    continue
-                self._tokens, self._until = int(granted), time.monotonic() + int(left_ms) / 1000
-                if not self._tokens:
-                    await asyncio.sleep(int(left_ms) / 1000)
-
-
-@dataclass(slots=True)
-class Entry:
-    stream: str
-    id: bytes
-    to: str
-    tag: str
-    bodies: list[bytes]
-    news: str
-    next: int = 0  # bodies sent (or refused for good) so far
-    all_accepted: bool = True
-    epoch: int = 0  # of the stream's lease it was read under (Sender._epoch)
-
-
-def read_entry(stream: str, entry_id: bytes, fields: dict[bytes, bytes]) -> Entry:
-    try:
-        bodies = [orjson.dumps(b) for b in orjson.loads(fields.get(b"bodies", b"[]"))]
-    except (orjson.JSONDecodeError, TypeError):
-        bodies = []  # unreadable: nothing to send, and it must not block the stream
-        log.error("outbox_entry_unreadable", stream=stream)
-    return Entry(
-        stream,
-        entry_id,
-        fields.get(b"to", b"").decode(),
-        fields.get(b"tag", b"").decode(),
-        bodies,
-        fields.get(b"news", b"").decode(),
-    )
 
 
 class Sender:

@@ -6,7 +6,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from kmcbot.outbox.sender import DevTransport
+from kmcbot.outbox.dev import DevTransport
 from kmcbot.pipeline import Pipeline
 from kmcbot.settings import Settings
 

@@ -14,7 +14,9 @@ import redis as sync_redis
 
 from kmcbot.devtools.standin import GraphStandIn
 from kmcbot.outbox import sender as outbox
-from kmcbot.outbox.sender import GROUP, GraphTransport, Sender, Sent, SharedRateLimiter, classify
+from kmcbot.outbox.rate import SharedRateLimiter
+from kmcbot.outbox.sender import GROUP, Sender
+from kmcbot.whatsapp.graph import GraphTransport, Sent, classify
 from tests.support.factories import eventually
 
 STREAM = "kmcbot:{0}:outbox"

@@ -15,10 +15,12 @@ from kmcbot.booking.model import BookingStatus, BookingView, Centre, Vaccine
 from kmcbot.booking.repository import load_availability
 from kmcbot.dialogue.notices import Kind, Notice, render
 from kmcbot.messages import Choice, Inbound, Text
+from kmcbot.outbox.rate import SharedRateLimiter
 from kmcbot.outbox.relay import MAX_TRIES, Relay, decode_news, mark_relayed
-from kmcbot.outbox.sender import Sender, SendResult, Sent, SharedRateLimiter
+from kmcbot.outbox.sender import Sender
 from kmcbot.pipeline import AvailabilityCache, Pipeline
 from kmcbot.storage.sessions import SessionStore, user_tag
+from kmcbot.whatsapp.graph import SendResult, Sent
 from kmcbot.whatsapp.outbound import limits_violations
 from tests.support.factories import eventually, make_centre, make_slot
 from tests.support.relay import OUTBOX, PEPPER, TEMPLATES, book, outbox, relay, seen, unqueued

@@ -135,7 +135,9 @@ async def test_the_sender_outlives_a_redis_outage_as_it_starts(redis, redis_url,
     import aiohttp
     import redis.asyncio as aioredis
 
-    from kmcbot.outbox.sender import GraphTransport, Sender, SharedRateLimiter
+    from kmcbot.outbox.rate import SharedRateLimiter
+    from kmcbot.outbox.sender import Sender
+    from kmcbot.whatsapp.graph import GraphTransport
 
     async with FaultProxy(*target_of(redis_url)) as proxy, aiohttp.ClientSession() as http:
         proxy.drop()  # Redis is unreachable as the sender starts (e.g. failing over)
