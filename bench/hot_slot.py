@@ -21,10 +21,10 @@ from datetime import time as clock
 
 import asyncpg
 
+from kmcbot.booking.commands import Book, Booked, Refused
 from kmcbot.booking.model import IST, Vaccine
 from kmcbot.booking.repository import book
 from kmcbot.devtools.loadgen.report import overbooking
-from kmcbot.dialogue.effects import Book, Booked, Refused
 from kmcbot.settings import REPO_SQL_DIR
 from kmcbot.storage import postgres as db
 

@@ -1,4 +1,4 @@
-"""The `kmcbot` command: serve, migrate, seed, chat."""
+"""The `kmcbot` command: serve, migrate, seed, chat, loadtest, purge."""
 
 from __future__ import annotations
 
@@ -157,6 +157,20 @@ def seed(settings: Settings, centres: list[CentreRow], days: int) -> None:
         print(f"{count} centres, {slots} new slots")
 
 
+def purge(settings: Settings, days: int) -> None:
+    """Prints how many bookings lost their personal data."""
+    from kmcbot.jobs.purge import purge as erase_old
+
+    with services(settings) as settings:
+        url = settings.database_url or ""
+        asyncio.run(db.migrate(url, settings.sql_dir))
+        erased = asyncio.run(erase_old(url, days))
+    print(
+        f"{erased} booking(s) purged: personal data erased where the slot ended "
+        f"more than {days} day(s) ago"
+    )
+
+
 def whole_number(low: int, high: int, flag: str) -> Callable[[str], int]:
     """An argparse type: a whole number from low to high."""
 
@@ -213,9 +227,12 @@ def main(argv: list[str] | None = None) -> int:
 
     loadtest_arguments(p_load)
     p_purge = sub.add_parser("purge", help="erase personal data of bookings ended N days ago")
-    from kmcbot.jobs.purge import add_arguments as purge_arguments
-
-    purge_arguments(p_purge)
+    p_purge.add_argument(
+        "--days",
+        type=whole_number(0, 36_500, "--days"),
+        required=True,
+        help="erase bookings whose slot ended more than this many days ago",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -258,7 +275,5 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
 
         return loadtest(args)
     elif args.command == "purge":
-        from kmcbot.jobs.purge import command as purge_command
-
-        return purge_command(settings, args)
+        purge(settings, args.days)
     return 0

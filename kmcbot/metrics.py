@@ -22,7 +22,7 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 from redis.exceptions import RedisClusterException, RedisError
 
-from kmcbot.dialogue import effects as fx
+from kmcbot.booking import commands as fx
 from kmcbot.storage.sessions import outbox_keys
 
 INBOUND = Counter("kmcbot_inbound_messages_total", "Inbound messages, by type", ["type"])

@@ -22,10 +22,10 @@ import orjson
 import structlog
 
 from kmcbot import metrics
+from kmcbot.booking import commands as fx
 from kmcbot.booking import repository
 from kmcbot.booking.availability import Availability
 from kmcbot.booking.model import Refusal
-from kmcbot.dialogue import effects as fx
 from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.model import Lang, Session, session_from_dict, session_to_dict
 from kmcbot.dialogue.step import Context, Outcome, step

@@ -16,6 +16,15 @@ from datetime import date, datetime
 import asyncpg
 
 from kmcbot.booking.availability import Availability
+from kmcbot.booking.commands import (
+    Book,
+    Booked,
+    BookingsListed,
+    Cancelled,
+    Forgotten,
+    Moved,
+    Refused,
+)
 from kmcbot.booking.model import (
     BookingStatus,
     BookingView,
@@ -26,15 +35,6 @@ from kmcbot.booking.model import (
     Vaccine,
 )
 from kmcbot.booking.reference import new_code, new_reference
-from kmcbot.dialogue.effects import (
-    Book,
-    Booked,
-    BookingsListed,
-    Cancelled,
-    Forgotten,
-    Moved,
-    Refused,
-)
 
 MAX_ACTIVE_PER_NUMBER = 4
 HORIZON_DAYS = 60  # how far ahead the availability snapshot looks

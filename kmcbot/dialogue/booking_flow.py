@@ -9,6 +9,16 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+from kmcbot.booking.commands import (
+    Book,
+    Booked,
+    BookingsListed,
+    ListBookings,
+    MoveBooking,
+    Moved,
+    Refused,
+    Result,
+)
 from kmcbot.booking.ids import IdError, IdType, id_hash, last4, normalise_id
 from kmcbot.booking.model import BookingStatus, BookingView, Refusal, Vaccine
 from kmcbot.dialogue import offer
@@ -23,16 +33,6 @@ from kmcbot.dialogue.core import (
     lang_of,
 )
 from kmcbot.dialogue.dates import PROGRAMME_START, DateError, parse_date
-from kmcbot.dialogue.effects import (
-    Book,
-    Booked,
-    BookingsListed,
-    ListBookings,
-    MoveBooking,
-    Moved,
-    Refused,
-    Result,
-)
 from kmcbot.dialogue.model import ID_KEY_LENGTH, Draft, Lang, Listed, Session, State
 from kmcbot.dialogue.names import NameError_, clean_name
 from kmcbot.dialogue.questions import (

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kmcbot.booking.availability import Availability
-from kmcbot.dialogue.effects import Effect
+from kmcbot.booking.commands import Effect
 from kmcbot.dialogue.model import Lang, Session
 from kmcbot.messages import Reply
 

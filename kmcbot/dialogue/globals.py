@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from kmcbot.booking.commands import ForgetMe, Forgotten, Result
 from kmcbot.dialogue import booking_flow, my_bookings
 from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.core import Answer, Context, Outcome, Picked, join, lang_of
-from kmcbot.dialogue.effects import ForgetMe, Forgotten, Result
 from kmcbot.dialogue.model import Draft, Lang, Session, State
 from kmcbot.dialogue.turns import again, ask, help_text, not_understood, to_menu, wait
 from kmcbot.dialogue.words import Word

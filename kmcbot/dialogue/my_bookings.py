@@ -6,12 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kmcbot.booking.ids import IdType
-from kmcbot.dialogue import offer
-from kmcbot.dialogue.booking_flow import listed, refused
-from kmcbot.dialogue.catalogue import show_date, text
-from kmcbot.dialogue.core import Answer, Context, Outcome, Picked, join, lang_of, truncate
-from kmcbot.dialogue.effects import (
+from kmcbot.booking.commands import (
     BookingsListed,
     CancelBooking,
     Cancelled,
@@ -19,6 +14,11 @@ from kmcbot.dialogue.effects import (
     Refused,
     Result,
 )
+from kmcbot.booking.ids import IdType
+from kmcbot.dialogue import offer
+from kmcbot.dialogue.booking_flow import listed, refused
+from kmcbot.dialogue.catalogue import show_date, text
+from kmcbot.dialogue.core import Answer, Context, Outcome, Picked, join, lang_of, truncate
 from kmcbot.dialogue.model import Draft, Session, State
 from kmcbot.dialogue.questions import CANCEL_YES, is_button, slot_title
 from kmcbot.dialogue.turns import ask, not_understood, to_menu, wait

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
+from kmcbot.booking.commands import Result
 from kmcbot.dialogue import booking_flow, my_bookings
 from kmcbot.dialogue import globals as everywhere
 from kmcbot.dialogue.catalogue import text
@@ -24,7 +25,6 @@ from kmcbot.dialogue.core import (
     Typed,
     lang_of,
 )
-from kmcbot.dialogue.effects import Result
 from kmcbot.dialogue.model import PENDING, Draft, Session, State
 from kmcbot.dialogue.questions import render
 from kmcbot.dialogue.turns import again, ask, to_menu

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from kmcbot.booking.commands import Effect
 from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.core import Answer, Context, Outcome, Picked, Shared, Stale, join, lang_of
-from kmcbot.dialogue.effects import Effect
 from kmcbot.dialogue.model import PENDING, Draft, Session, State
 from kmcbot.dialogue.questions import render
 

@@ -1,4 +1,4 @@
-"""`kmcbot purge --days N`: erase the personal data of old bookings.
+"""Erase the personal data of old bookings (`kmcbot purge --days N`).
 
 A booking whose slot ended more than N days ago loses what identifies the
 citizen: the name, the WhatsApp number, the keyed hash of the ID number and
@@ -17,13 +17,9 @@ not touched twice (nor counted twice).
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 from datetime import datetime
 
 import asyncpg
-
-from kmcbot.cli import whole_number
 
 # The slot's end: its start (a timestamptz) plus its length (end - start, both local times).
 _PURGE = """
@@ -58,28 +54,3 @@ async def purge(
             await conn.close()
     status = await db.execute(_PURGE, days, now)
     return int(status.split()[-1])  # "UPDATE <n>"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--days",
-        type=whole_number(0, 36_500, "--days"),
-        required=True,
-        help="erase bookings whose slot ended more than this many days ago",
-    )
-
-
-def command(settings: object, args: argparse.Namespace) -> int:
-    """The `purge` subcommand: prints how many bookings lost their personal data."""
-    from kmcbot.cli import services
-    from kmcbot.storage import postgres as db
-
-    with services(settings) as resolved:  # type: ignore[arg-type]
-        url = resolved.database_url or ""
-        asyncio.run(db.migrate(url, resolved.sql_dir))
-        erased = asyncio.run(purge(url, args.days))
-    print(
-        f"{erased} booking(s) purged: personal data erased where the slot ended "
-        f"more than {args.days} day(s) ago"
-    )
-    return 0

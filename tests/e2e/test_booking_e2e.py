@@ -22,7 +22,7 @@ from stdnum import verhoeff
 from stdnum.in_ import aadhaar as stdnum_aadhaar
 
 from kmcbot.booking import repository
-from kmcbot.dialogue.effects import Booked
+from kmcbot.booking.commands import Booked
 from kmcbot.messages import Choice, Text
 from kmcbot.storage.sessions import SessionStore, user_tag
 from tests.support.e2e import (

@@ -14,9 +14,9 @@ from aiohttp.test_utils import TestClient
 
 from kmcbot.app import create_app
 from kmcbot.booking import admin_repo, repository
+from kmcbot.booking.commands import Booked, Refused
 from kmcbot.booking.model import IST, Refusal
 from kmcbot.devtools.data.demo import CENTRES_CSV
-from kmcbot.dialogue.effects import Booked, Refused
 from kmcbot.jobs.missed import mark_missed
 from kmcbot.settings import Settings
 from tests.support.factories import assert_counts_consistent, book_effect, make_centre, make_slot

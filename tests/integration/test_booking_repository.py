@@ -10,9 +10,9 @@ import asyncpg
 import pytest
 
 from kmcbot.booking import repository
+from kmcbot.booking.commands import Booked, Cancelled, Moved, Refused
 from kmcbot.booking.model import IST, Refusal, Vaccine
 from kmcbot.booking.reference import ALPHABET
-from kmcbot.dialogue.effects import Booked, Cancelled, Moved, Refused
 from tests.support.factories import assert_counts_consistent, book_effect, make_centre, make_slot
 
 

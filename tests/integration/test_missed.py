@@ -12,8 +12,8 @@ import pytest
 
 from kmcbot import metrics
 from kmcbot.booking import admin_repo, repository
+from kmcbot.booking.commands import Booked, Refused
 from kmcbot.booking.model import IST, Refusal
-from kmcbot.dialogue.effects import Booked, Refused
 from kmcbot.jobs.missed import MissedSweeper, mark_missed
 from tests.support.factories import (
     assert_counts_consistent,

@@ -27,8 +27,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from kmcbot.booking import repository
+from kmcbot.booking.commands import Booked, Refused
 from kmcbot.devtools import seed
-from kmcbot.dialogue.effects import Booked, Refused
 from kmcbot.jobs import purge
 from kmcbot.settings import REPO_SQL_DIR, from_env
 from kmcbot.storage import postgres as db

@@ -28,8 +28,8 @@ from datetime import datetime, time, timedelta
 import pytest
 import structlog
 
+from kmcbot.booking.commands import Refused
 from kmcbot.booking.model import IST, Refusal
-from kmcbot.dialogue.effects import Refused
 from kmcbot.jobs.purge import purge
 from kmcbot.messages import Choice, Text
 from kmcbot.storage.sessions import SessionStore

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
 
+from kmcbot.booking.commands import Book
 from kmcbot.booking.model import IST, Vaccine
-from kmcbot.dialogue.effects import Book
 
 _n = itertools.count(1)
 

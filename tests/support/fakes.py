@@ -13,17 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from kmcbot.booking.availability import Availability
-from kmcbot.booking.model import (
-    BookingStatus,
-    BookingView,
-    Centre,
-    Interval,
-    Refusal,
-    Slot,
-    Vaccine,
-)
-from kmcbot.booking.reference import new_code, new_reference
-from kmcbot.dialogue.effects import (
+from kmcbot.booking.commands import (
     Book,
     Booked,
     BookingsListed,
@@ -38,6 +28,16 @@ from kmcbot.dialogue.effects import (
     Refused,
     Result,
 )
+from kmcbot.booking.model import (
+    BookingStatus,
+    BookingView,
+    Centre,
+    Interval,
+    Refusal,
+    Slot,
+    Vaccine,
+)
+from kmcbot.booking.reference import new_code, new_reference
 
 INTERVALS = {
     Vaccine.COVISHIELD: Interval(84, 112),

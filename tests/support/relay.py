@@ -11,8 +11,8 @@ import orjson
 import redis.asyncio as aioredis
 
 from kmcbot.booking import repository
+from kmcbot.booking.commands import Booked
 from kmcbot.booking.model import BookingView
-from kmcbot.dialogue.effects import Booked
 from kmcbot.dialogue.notices import Templates
 from kmcbot.outbox.relay import Relay
 from kmcbot.storage.sessions import SessionStore, user_tag

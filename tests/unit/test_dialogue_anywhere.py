@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kmcbot.booking.availability import Availability
-from kmcbot.dialogue.effects import Booked, Cancelled, ForgetMe, ListBookings
+from kmcbot.booking.commands import Booked, Cancelled, ForgetMe, ListBookings
 from kmcbot.dialogue.model import Lang, Session, State
 from kmcbot.dialogue.step import Context, step
 from kmcbot.messages import Choice, Inbound, Media, MediaKind, Text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kmcbot.dialogue.effects import CancelBooking, MoveBooking
+from kmcbot.booking.commands import CancelBooking, MoveBooking
 from kmcbot.dialogue.model import Lang, State
 from kmcbot.messages import Choice, Pick, Say
 from tests.support.conversation import Conversation, book, reach

@@ -11,9 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kmcbot.booking.ids import IdType
-from kmcbot.booking.model import BookingStatus, BookingView, Refusal, Vaccine
-from kmcbot.dialogue.effects import (
+from kmcbot.booking.commands import (
     Booked,
     BookingsListed,
     Cancelled,
@@ -21,6 +19,8 @@ from kmcbot.dialogue.effects import (
     Moved,
     Refused,
 )
+from kmcbot.booking.ids import IdType
+from kmcbot.booking.model import BookingStatus, BookingView, Refusal, Vaccine
 from kmcbot.dialogue.model import (
     Draft,
     Lang,

@@ -27,6 +27,8 @@ from stdnum.in_ import aadhaar
 
 from kmcbot.messages import Choice, Content, Text
 
+MIXES = ("full", "hi")  # full: booking conversations and follow-ups; hi: a storm of first messages
+
 # ------------------------------------------------------------ the mix, explicit
 
 # Share of booking conversations that make each mistake once on the way.

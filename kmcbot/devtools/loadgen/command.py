@@ -10,9 +10,10 @@ import sys
 
 import orjson
 
+from kmcbot.devtools.loadgen.citizen import MIXES
+
 DEFAULT_TOKEN = "loadtest-token"
 DEFAULT_URL = "http://127.0.0.1:8080"
-MIXES = ("full", "hi")  # full: booking conversations and follow-ups; hi: a storm of first messages
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

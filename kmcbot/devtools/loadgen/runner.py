@@ -30,8 +30,15 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from kmcbot.devtools.loadgen.citizen import Citizen, Done, Kind, Numbers, Send, Unexpected
-from kmcbot.devtools.loadgen.command import MIXES
+from kmcbot.devtools.loadgen.citizen import (
+    MIXES,
+    Citizen,
+    Done,
+    Kind,
+    Numbers,
+    Send,
+    Unexpected,
+)
 from kmcbot.devtools.loadgen.report import (
     Report,
     Stats,

@@ -1,7 +1,8 @@
-"""What the dialogue asks the shell to do, and what the shell reports back.
+"""The booking commands, and what carrying one out reports back.
 
-The step never does I/O: it returns effects; the pipeline runs them against
-PostgreSQL and feeds each result back into the step as an event.
+The dialogue's step never does I/O: it returns these commands as its effects;
+the pipeline runs them against PostgreSQL (repository.py) and feeds each
+result back into the step as an event.
 """
 
 from __future__ import annotations
