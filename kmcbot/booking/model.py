@@ -57,9 +57,12 @@ class Slot:
 
 
 class BookingStatus(StrEnum):
+    """Every status sql/005 allows (bookings_status_check)."""
+
     BOOKED = "booked"
     CANCELLED = "cancelled"
     ATTENDED = "attended"
+    MISSED = "missed"  # not checked in by the end of its day (jobs/missed.py)
 
 
 @dataclass(frozen=True, slots=True)

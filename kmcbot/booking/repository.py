@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 import asyncpg
 
+from kmcbot.booking import rules
 from kmcbot.booking.availability import Availability
 from kmcbot.booking.commands import (
     Book,
@@ -36,17 +37,17 @@ from kmcbot.booking.model import (
 )
 from kmcbot.booking.reference import new_code, new_reference
 
-MAX_ACTIVE_PER_NUMBER = 4
 HORIZON_DAYS = 60  # how far ahead the availability snapshot looks
 
-_VIEW_COLUMNS = """
-SELECT b.reference, b.code, b.status, b.slot_id, s.day, s.start_time, s.end_time,
+VIEW_COLUMNS = """
+b.reference, b.code, b.status, b.slot_id, s.day, s.start_time, s.end_time,
        b.vaccine, b.first_dose, b.id_type, b.id_last4, b.id_hash, b.name, b.lang,
        c.id AS centre_id, c.code AS centre_code, c.name AS centre_name, c.address,
        c.ward, c.latitude, c.longitude
 """
-_VIEW_JOINS = "JOIN slots s ON s.id = b.slot_id JOIN centres c ON c.id = s.centre_id"
-VIEW_SQL = f"{_VIEW_COLUMNS} FROM bookings b {_VIEW_JOINS}\n"
+VIEW_JOINS = "JOIN slots s ON s.id = b.slot_id JOIN centres c ON c.id = s.centre_id"
+# A booking as view_of reads it: SELECT VIEW_COLUMNS FROM bookings b VIEW_JOINS.
+VIEW_SQL = f"SELECT {VIEW_COLUMNS} FROM bookings b {VIEW_JOINS}\n"
 
 # Every check and write of a booking in one round trip (sql/004_book_function.sql).
 _BOOK = "SELECT * FROM kmcbot_book($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
@@ -118,32 +119,32 @@ async def load_availability(pool: asyncpg.Pool, now: datetime) -> Availability:
 
 
 async def _lock_number(conn: asyncpg.Connection, wa_id: str) -> None:
-    # Serialises one number's bookings so that "at most 4" holds under races.
+    # Serialises one number's bookings so that "at most 4" (rules.py) holds under races.
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", wa_id)
 
 
 async def _check_slot(
     conn: asyncpg.Connection, slot_id: int, vaccine: str, first_dose: date
 ) -> Refusal | None:
-    # A move's slot rules; kmcbot_book (sql/004) has the same for a booking: change both.
-    slot = await conn.fetchrow(
+    """A move's slot rules (rules.slot_refusal); kmcbot_book (sql/004) checks a booking."""
+    row = await conn.fetchrow(
         """SELECT s.status, s.vaccine, s.day, s.capacity, s.booked, s.starts_at <= now() AS started,
-                  d.min_days
+                  d.min_days, d.max_days
            FROM slots s JOIN dose_intervals d ON d.vaccine = s.vaccine
            WHERE s.id = $1 FOR UPDATE OF s""",
         slot_id,
     )
-    if slot is None or slot["status"] != "open":
-        return Refusal.SLOT_GONE
-    if slot["started"]:
-        return Refusal.SLOT_STARTED
-    if slot["vaccine"] != vaccine:
-        return Refusal.VACCINE_MISMATCH
-    if (slot["day"] - first_dose).days < slot["min_days"]:
-        return Refusal.NOT_ELIGIBLE
-    if slot["booked"] >= slot["capacity"]:
-        return Refusal.SLOT_FULL
-    return None
+    slot = None
+    if row is not None:
+        slot = rules.SlotState(
+            open=row["status"] == "open",
+            started=row["started"],
+            vaccine=Vaccine(row["vaccine"]),
+            day=row["day"],
+            interval=Interval(row["min_days"], row["max_days"]),
+            full=row["booked"] >= row["capacity"],
+        )
+    return rules.slot_refusal(slot, Vaccine(vaccine), first_dose)
 
 
 async def _status(conn: asyncpg.Connection, booking_id: int) -> str:
@@ -190,7 +191,7 @@ async def _book_once(pool: asyncpg.Pool, wa_id: str, effect: Book) -> Booked | R
             effect.first_dose,
             effect.lang,
             effect.message_id,
-            MAX_ACTIVE_PER_NUMBER,
+            rules.MAX_ACTIVE_PER_NUMBER,
         )
     assert row is not None
     if row["outcome"] != "booked":

@@ -21,6 +21,7 @@ from kmcbot.booking.commands import (
 )
 from kmcbot.booking.ids import IdError, IdType, id_hash, last4, normalise_id
 from kmcbot.booking.model import BookingStatus, BookingView, Refusal, Vaccine
+from kmcbot.booking.rules import MAX_ACTIVE_PER_NUMBER
 from kmcbot.dialogue import offer
 from kmcbot.dialogue.catalogue import id_type_name, show_date, text, vaccine_name
 from kmcbot.dialogue.core import (
@@ -46,8 +47,6 @@ from kmcbot.dialogue.questions import (
 from kmcbot.dialogue.turns import ask, invalid, not_understood, to_menu, wait
 from kmcbot.messages import Inbound, Say
 
-MAX_PER_NUMBER = 4  # family members on one phone; PostgreSQL enforces it too
-
 
 def start(s: Session, ctx: Context) -> Outcome:
     """ "Book 2nd dose": first look at this number's bookings (limit, same ID)."""
@@ -69,8 +68,8 @@ def on_checked(s: Session, ctx: Context, result: Result) -> Outcome:
     match result:
         case BookingsListed(bookings):
             active = listed(bookings)
-            if len(active) >= MAX_PER_NUMBER:
-                note = text(lang, "bookings.limit", max=MAX_PER_NUMBER)
+            if len(active) >= MAX_ACTIVE_PER_NUMBER:
+                note = text(lang, "bookings.limit", max=MAX_ACTIVE_PER_NUMBER)
                 return to_menu(s, ctx, note)
             return ask(s, ctx, State.VACCINE, listed=active)
         case Refused(reason):

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
+from kmcbot.booking import rules
 from kmcbot.booking.availability import Availability
 from kmcbot.booking.model import IST, Centre, Slot, Vaccine
 
@@ -25,16 +26,13 @@ def today(now: datetime) -> date:
 
 
 def eligible_from(av: Availability, vaccine: Vaccine, first_dose: date) -> date:
-    """First day the second dose may be given. An interval missing from the
-    table (data not loaded yet) means no lower bound: PostgreSQL still checks."""
-    interval = av.intervals.get(vaccine)
-    return first_dose + timedelta(days=interval.min_days if interval else 0)
+    """First day the second dose may be given (rules.eligible_from)."""
+    return rules.eligible_from(av.intervals.get(vaccine), first_dose)
 
 
 def due_until(av: Availability, vaccine: Vaccine, first_dose: date) -> date | None:
-    """Last day of the usual interval (a later dose is still given), if known."""
-    interval = av.intervals.get(vaccine)
-    return first_dose + timedelta(days=interval.max_days) if interval else None
+    """Last day of the usual interval (rules.due_until)."""
+    return rules.due_until(av.intervals.get(vaccine), first_dose)
 
 
 def is_late(av: Availability, vaccine: Vaccine, first_dose: date, on: date) -> bool:

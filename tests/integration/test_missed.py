@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from kmcbot import metrics
-from kmcbot.booking import admin_repo, repository
+from kmcbot.booking import admin_repo, repository, rules
 from kmcbot.booking.commands import Booked, Refused
 from kmcbot.booking.model import IST, Refusal
 from kmcbot.jobs.missed import MissedSweeper, mark_missed
@@ -67,10 +67,10 @@ async def test_a_missed_booking_frees_the_id_for_a_new_booking(pg, centre) -> No
 
 async def test_missed_bookings_free_the_numbers_places(pg, centre) -> None:
     (slot, day), (later, _) = await slot_in(pg, centre, 2), await slot_in(pg, centre, 4)
-    for n in range(1, repository.MAX_ACTIVE_PER_NUMBER + 1):
+    for n in range(1, rules.MAX_ACTIVE_PER_NUMBER + 1):
         assert isinstance(await book(pg, slot, n), Booked)
     assert await book(pg, later, 99) == Refused(Refusal.NUMBER_LIMIT)
-    assert await mark_missed(pg, day + timedelta(days=1)) == repository.MAX_ACTIVE_PER_NUMBER
+    assert await mark_missed(pg, day + timedelta(days=1)) == rules.MAX_ACTIVE_PER_NUMBER
     assert isinstance(await book(pg, later, 99), Booked)
 
 

@@ -1,17 +1,19 @@
 """In-memory stand-ins for the shell's services, for pure tests.
 
-`FakeBookings` runs the dialogue's effects with the same rules PostgreSQL
-enforces (capacity, one active booking per ID hash, 4 per WhatsApp number,
-the slot's vaccine, not after the slot started, the eligible date, one
-booking per inbound message id) and answers with the same Results.
+`FakeBookings` runs the dialogue's effects with the rules PostgreSQL enforces,
+taken from kmcbot/booking/rules.py (and one booking per inbound message id),
+and answers with the same Results; tests/integration/test_booking_rules.py
+checks it against PostgreSQL case by case.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
+from kmcbot.booking import rules
 from kmcbot.booking.availability import Availability
 from kmcbot.booking.commands import (
     Book,
@@ -29,6 +31,7 @@ from kmcbot.booking.commands import (
     Result,
 )
 from kmcbot.booking.model import (
+    IST,
     BookingStatus,
     BookingView,
     Centre,
@@ -168,6 +171,7 @@ class FakeBookings:
         self._centres = availability.centres
         self._intervals = availability.intervals
         self._slots = {s.id: s for s in availability.slots}
+        self._new_ids = itertools.count(max(self._slots, default=0) + 1)  # never one removed
         self._bookings: dict[str, _Booking] = {}
         self._random = random.Random(seed)
 
@@ -185,11 +189,31 @@ class FakeBookings:
         """The centre cancels a session."""
         del self._slots[slot_id]
 
+    def add_slot(self, vaccine: Vaccine, day: date, start: time, capacity: int) -> int:
+        """A new session at the first centre."""
+        slot_id = next(self._new_ids)
+        end = time(start.hour + 2, start.minute)
+        self._slots[slot_id] = Slot(slot_id, min(self._centres), vaccine, day, start, end, capacity)
+        return slot_id
+
+    def free(self, slot_id: int) -> int:
+        return self._slots[slot_id].free
+
+    def start(self, slot_id: int, now: datetime) -> None:
+        """Time passes: the session began an hour ago."""
+        begun = (now - timedelta(hours=1)).astimezone(IST)
+        self._slots[slot_id] = replace(self._slots[slot_id], day=begun.date(), start=begun.time())
+
+    def set_status(self, reference: str, status: BookingStatus) -> None:
+        """The centre checks the citizen in (attended), or the sweep marks them missed."""
+        b = self._bookings[reference]
+        b.view = replace(b.view, status=status)
+
     def active(self, wa_id: str | None = None) -> list[BookingView]:
         return [
             b.view
             for b in self._bookings.values()
-            if b.view.status == BookingStatus.BOOKED and wa_id in (None, b.wa_id)
+            if b.view.status in rules.COUNTS_FOR_NUMBER and wa_id in (None, b.wa_id)
         ]
 
     def run(self, wa_id: str, effect: Effect, now: datetime) -> Result:
@@ -203,49 +227,43 @@ class FakeBookings:
             case MoveBooking():
                 return self._move(wa_id, effect, now)
             case ForgetMe():
-                for b in list(self._bookings.values()):
-                    if b.wa_id == wa_id:
-                        if b.view.status == BookingStatus.BOOKED:
-                            self._release(b.view.slot_id)
-                        status = BookingStatus.CANCELLED
-                        if b.view.status == BookingStatus.ATTENDED:
-                            status = BookingStatus.ATTENDED
-                        b.view = replace(b.view, name="", status=status)
-                return Forgotten()
+                return self._forget(wa_id, now)
         raise TypeError(f"unknown effect {effect!r}")
 
     # ------------------------------------------------------------ rules
 
-    def _check_slot(
-        self, slot_id: int, vaccine: Vaccine, first: date, now: datetime
-    ) -> Slot | Refusal:
+    def _slot_state(self, slot_id: int, now: datetime) -> rules.SlotState | None:
         s = self._slots.get(slot_id)
         if s is None:
-            return Refusal.SLOT_GONE
-        if s.vaccine != vaccine:
-            return Refusal.VACCINE_MISMATCH
-        if s.starts_at <= now:
-            return Refusal.SLOT_STARTED
-        interval = self._intervals.get(vaccine)
-        if interval and s.day < first + timedelta(days=interval.min_days):
-            return Refusal.NOT_ELIGIBLE
-        if s.free <= 0:
-            return Refusal.SLOT_FULL
-        return s
+            return None
+        return rules.SlotState(
+            open=True,
+            started=s.starts_at <= now,
+            vaccine=s.vaccine,
+            day=s.day,
+            interval=self._intervals.get(s.vaccine),
+            full=s.free <= 0,
+        )
 
     def _book(self, wa_id: str, e: Book, now: datetime) -> Result:
         for b in self._bookings.values():
             if b.message_id == e.message_id:
                 return Booked(b.view)  # a redelivered message never books twice
-        s = self._check_slot(e.slot_id, e.vaccine, e.first_dose, now)
-        if isinstance(s, Refusal):
-            return Refused(s)
-        if any(
-            b.id_hash == e.id_hash and b.view.status == "booked" for b in self._bookings.values()
-        ):
-            return Refused(Refusal.ID_ALREADY_BOOKED)
-        if len(self.active(wa_id)) >= 4:
-            return Refused(Refusal.NUMBER_LIMIT)
+        refusal = rules.book_refusal(
+            self._slot_state(e.slot_id, now),
+            e.vaccine,
+            e.first_dose,
+            active_on_number=len(self.active(wa_id)),
+            id_held=any(
+                b.id_hash == e.id_hash
+                and b.view.id_type == e.id_type
+                and b.view.status in rules.HOLDS_ID
+                for b in self._bookings.values()
+            ),
+        )
+        if refusal is not None:
+            return Refused(refusal)
+        s = self._slots[e.slot_id]
         reference = new_reference(self._random.choice)
         view = BookingView(
             reference=reference,
@@ -294,9 +312,12 @@ class FakeBookings:
         old = self._slots.get(b.view.slot_id)
         if old is not None and old.starts_at <= now:
             return Refused(Refusal.BOOKING_STARTED)
-        s = self._check_slot(e.slot_id, b.view.vaccine, b.view.first_dose, now)
-        if isinstance(s, Refusal):
-            return Refused(s)
+        refusal = rules.slot_refusal(
+            self._slot_state(e.slot_id, now), b.view.vaccine, b.view.first_dose
+        )
+        if refusal is not None:
+            return Refused(refusal)
+        s = self._slots[e.slot_id]
         self._release(b.view.slot_id)
         self._slots[s.id] = replace(s, free=s.free - 1)
         b.view = replace(
@@ -308,6 +329,21 @@ class FakeBookings:
             end=s.end,
         )
         return Moved(b.view)
+
+    def _forget(self, wa_id: str, now: datetime) -> Forgotten:
+        """As repository.forget: bookings still to come are cancelled (their places go
+        back); every booking of the number loses the number, the name and the ID."""
+        for b in self._bookings.values():
+            if b.wa_id != wa_id:
+                continue
+            status = b.view.status
+            s = self._slots.get(b.view.slot_id)
+            if status == BookingStatus.BOOKED and (s is None or s.starts_at > now):
+                self._release(b.view.slot_id)
+                status = BookingStatus.CANCELLED
+            b.view = replace(b.view, name="", id_last4="", id_hash="", status=status)
+            b.wa_id, b.id_hash = "", ""
+        return Forgotten()
 
     def _release(self, slot_id: int) -> None:
         s = self._slots.get(slot_id)
