@@ -20,13 +20,14 @@ from kmcbot.jobs.missed import MissedSweeper
 from kmcbot.jobs.reminders import ReminderScheduler
 from kmcbot.outbox.dev import DevTransport
 from kmcbot.outbox.rate import SharedRateLimiter
-from kmcbot.outbox.relay import Relay, decode_news, mark_relayed
+from kmcbot.outbox.relay import Relay, mark_accepted
 from kmcbot.outbox.sender import Sender
 from kmcbot.pipeline import AvailabilityCache, Pipeline
 from kmcbot.settings import Settings, SettingsError, unreachable
 from kmcbot.storage import postgres as db
 from kmcbot.storage import redis_pipe
-from kmcbot.storage.sessions import Commands, SessionStore, outbox_keys
+from kmcbot.storage.keys import outbox_keys
+from kmcbot.storage.sessions import Commands, SessionStore
 from kmcbot.web import admin, dev, errors, health, webhook
 from kmcbot.web.keys import COMMANDS, DEV_OUTBOX, PG, PIPELINE, REDIS, SETTINGS
 from kmcbot.whatsapp.graph import GraphTransport, Transport
@@ -188,7 +189,7 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
             ),
             commands=_commands_of(app),
             claim_idle_ms=settings.claim_idle_ms,
-            on_news=lambda news: mark_relayed(app[PG], decode_news(news)),
+            on_news=lambda news: mark_accepted(app[PG], news),
             senders_key=f"{settings.redis_prefix}:senders",
         )
         task = asyncio.create_task(sender.run(), name="outbox-sender")

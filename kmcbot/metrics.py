@@ -23,7 +23,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from redis.exceptions import RedisClusterException, RedisError
 
 from kmcbot.booking import commands as fx
-from kmcbot.storage.sessions import outbox_keys
+from kmcbot.outbox.entry import written_at
+from kmcbot.storage.keys import outbox_keys
 
 INBOUND = Counter("kmcbot_inbound_messages_total", "Inbound messages, by type", ["type"])
 HANDLED = Counter("kmcbot_messages_handled_total", "Inbound messages by outcome", ["outcome"])
@@ -35,6 +36,9 @@ BOOKINGS = Counter(
     "kmcbot_bookings_total",
     "Booking events: made, moved, cancelled, refused (with reason), missed",
     ["event", "reason"],
+)
+DEAD_LETTERS = Counter(
+    "kmcbot_outbox_dead_letters_total", "Outbox entries no sender could read (see <stream>:dead)"
 )
 RATE_LIMITED = Counter("kmcbot_rate_limited_total", "Messages over the per-citizen limit")
 SESSIONS_CACHE_S = 15  # how stale kmcbot_active_sessions may be
@@ -65,8 +69,7 @@ async def redis_gauges(redis: aioredis.Redis, prefix: str, shards: int) -> dict[
         depth += await redis.xlen(stream)
         oldest = await redis.xrange(stream, count=1)
         if oldest:
-            millis = int(oldest[0][0].split(b"-")[0])
-            age = max(age, time.time() - millis / 1000)
+            age = max(age, time.time() - written_at(oldest[0][0]))
     return {
         "kmcbot_outbox_depth": depth,
         "kmcbot_outbox_oldest_age_seconds": age,

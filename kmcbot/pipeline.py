@@ -27,11 +27,12 @@ from kmcbot.booking import repository
 from kmcbot.booking.availability import Availability
 from kmcbot.booking.model import Refusal
 from kmcbot.dialogue.catalogue import text
-from kmcbot.dialogue.model import Lang, Session, session_from_dict, session_to_dict
+from kmcbot.dialogue.model import Lang
 from kmcbot.dialogue.step import Context, Outcome, step
-from kmcbot.messages import Inbound, Say
-from kmcbot.outbox.relay import encode_news
-from kmcbot.storage.sessions import Begin, Conflict, Loaded, SessionStore, user_tag
+from kmcbot.messages import Inbound, Reply, Say
+from kmcbot.outbox.entry import News, OutboxEntry
+from kmcbot.storage.keys import user_tag
+from kmcbot.storage.sessions import Begin, Conflict, Loaded, Profile, SessionStore
 from kmcbot.whatsapp.outbound import body as cloud_body
 
 log = structlog.get_logger()
@@ -129,21 +130,20 @@ class Pipeline:
 
     async def _step_and_commit(self, tag: str, message: Inbound, loaded: Loaded) -> Handled:
         now = self.clock()
-        profile = _decode_profile(loaded.profile)
+        profile = loaded.profile
         if loaded.over_limit:
-            return await self._over_limit(tag, message, loaded, profile, now)
-        session = _decode_session(loaded.session, tag)
+            return await self._over_limit(tag, message, loaded, now)
         ctx = Context(
             now=now,
             availability=await self.availability.get(now),
             pepper=self.pepper,
-            profile_lang=_lang(profile.get("lang")),
-            expired=not loaded.session and bool(profile.get("open")),
+            profile_lang=profile.lang,
+            expired=not loaded.stored and profile.open,
         )
-        outcome = step(session, message, ctx)
+        outcome = step(loaded.session, message, ctx)
         replies = list(outcome.replies)
         pending = list(outcome.effects)
-        news: list[tuple[str, str]] = []  # (reference, kind) this turn's replies announce
+        news: list[News] = []  # (reference, kind) this turn's replies announce
         erased = False
         for _ in range(MAX_EFFECT_ROUNDS):
             if not pending:
@@ -157,47 +157,42 @@ class Pipeline:
             outcome = step(outcome.session, result, ctx)
             replies += outcome.replies
             pending += outcome.effects
-        new_profile = {
-            "lang": outcome.session.lang or profile.get("lang"),
-            "open": int(outcome.session.in_flow),
-            "seen": _seen(profile, message, now),
-        }
         await self.store.commit(
             tag,
             message.message_id,
             loaded,
-            session=orjson.dumps(session_to_dict(outcome.session)).decode(),
+            session=outcome.session,
             # Written every turn now, for "seen": one more small SET inside the script
             # that already writes the session, and the profile's TTL slides with use.
-            profile=orjson.dumps(new_profile).decode(),
-            to=message.wa_id,
-            bodies=[orjson.dumps(cloud_body(message.wa_id, r)).decode() for r in replies],
+            profile=Profile(
+                lang=outcome.session.lang or profile.lang,
+                open=outcome.session.in_flow,
+                seen=_seen(profile, message, now),
+            ),
+            entry=_entry(message.wa_id, tag, replies, news),
             now_s=now.timestamp(),
-            news=encode_news(news),
             erase=erased,
         )
         return Handled("ok", str(outcome.session.state), len(replies))
 
     async def _over_limit(
-        self, tag: str, message: Inbound, loaded: Loaded, profile: dict[str, object], now: datetime
+        self, tag: str, message: Inbound, loaded: Loaded, now: datetime
     ) -> Handled:
         """Too many messages this minute: one polite notice, then silence; the session stays."""
         metrics.RATE_LIMITED.inc()
-        bodies = []
+        replies = []
         if loaded.over_limit == 1:
-            notice = Say(text(_lang(profile.get("lang")) or Lang.EN, "common.rate_limited"))
-            bodies.append(orjson.dumps(cloud_body(message.wa_id, notice)).decode())
+            replies.append(Say(text(loaded.profile.lang or Lang.EN, "common.rate_limited")))
         await self.store.commit(
             tag,
             message.message_id,
             loaded,
-            session=loaded.session,
+            session=None,
             profile=None,
-            to=message.wa_id,
-            bodies=bodies,
+            entry=_entry(message.wa_id, tag, replies, []),
             now_s=now.timestamp(),
         )
-        return Handled("rate_limited", replies=len(bodies))
+        return Handled("rate_limited", replies=len(replies))
 
     async def _run(self, effect: fx.Effect, wa_id: str) -> fx.Result:
         match effect:
@@ -220,7 +215,7 @@ class Pipeline:
             log.warning("abort_failed", user=tag)
 
 
-def _news(result: fx.Result) -> list[tuple[str, str]]:
+def _news(result: fx.Result) -> list[News]:
     match result:
         case fx.Booked(view):
             return [(view.reference, "booked")]
@@ -231,38 +226,19 @@ def _news(result: fx.Result) -> list[tuple[str, str]]:
     return []
 
 
-def _seen(profile: dict[str, object], message: Inbound, now: datetime) -> int:
+def _entry(wa_id: str, tag: str, replies: list[Reply], news: list[News]) -> OutboxEntry | None:
+    """The turn's replies as one outbox entry, each body serialised here, once."""
+    if not replies:
+        return None
+    bodies = tuple(orjson.dumps(cloud_body(wa_id, reply)) for reply in replies)
+    return OutboxEntry(wa_id, tag, bodies, tuple(news))
+
+
+def _seen(profile: Profile, message: Inbound, now: datetime) -> int:
     """When the citizen last wrote, for the relay's 24-hour window: the message's own
     time (a redelivered old one does not reopen the window), never moving back."""
-    before = profile.get("seen")
     sent = int(min(message.sent_at, now).timestamp())
-    return max(sent, before) if isinstance(before, int) else sent
-
-
-def _decode_session(stored: str, tag: str) -> Session | None:
-    if not stored:
-        return None
-    try:
-        return session_from_dict(orjson.loads(stored))
-    except (ValueError, TypeError, KeyError) as exc:
-        # A corrupt or outdated session starts over; it must never break the webhook.
-        log.warning("session_reset", user=tag, reason=type(exc).__name__)
-        return None
-
-
-def _decode_profile(stored: str) -> dict[str, object]:
-    try:
-        value = orjson.loads(stored) if stored else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _lang(value: object) -> Lang | None:
-    try:
-        return Lang(value) if value else None
-    except ValueError:
-        return None
+    return sent if profile.seen is None else max(sent, profile.seen)
 
 
 __all__ = ["AvailabilityCache", "Handled", "Outcome", "Pipeline", "RetryLater"]

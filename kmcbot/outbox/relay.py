@@ -8,7 +8,7 @@ the entry's id (`queued_entry`) are set, commit. A crash after the append and
 before the commit sends those rows again on the next pass: a duplicate
 message, never a lost one.
 
-Each entry carries its news, and the sender sets `accepted_at` (`mark_relayed`)
+Each entry carries its news, and the sender sets `accepted_at` (`mark_accepted`)
 once WhatsApp accepted the message. A row relayed RESEND_S ago and still not
 accepted is looked up in its stream: still there, it is on its way (a backlog,
 WhatsApp retrying) and is left alone; gone (Redis lost it, or WhatsApp refused
@@ -21,7 +21,7 @@ relay of an older version running beside this one (a rolling deploy) never
 sends a row again that this one queued.
 
 'booked', 'moved' and 'cancelled' news is normally sent by the chat itself, in
-the turn that made the change; the sender marks the rows (`mark_relayed`) once
+the turn that made the change; the sender marks the rows (`mark_accepted`) once
 WhatsApp accepted that reply. The relay takes those kinds only after a grace
 period, so it sends just the news whose chat turn crashed after PostgreSQL
 committed. 'slot_cancelled' and 'reminder' rows have no chat turn and go at once.
@@ -41,7 +41,9 @@ import structlog
 from kmcbot.booking import repository
 from kmcbot.dialogue.notices import Kind, Notice, Templates, render
 from kmcbot.jobs.periodic import Periodic
-from kmcbot.storage.sessions import SessionStore, user_tag
+from kmcbot.outbox.entry import News, OutboxEntry
+from kmcbot.storage.keys import Keys, user_tag
+from kmcbot.storage.sessions import Profile
 from kmcbot.whatsapp.outbound import body as cloud_body
 
 log = structlog.get_logger()
@@ -65,25 +67,21 @@ POLL_S = 1.0
 # The booking's columns are the repository's own view query, so that the
 # BookingView built here always matches the one the chat renders.
 def _rows(where: str) -> str:
-    return (
-        repository.VIEW_SQL.replace(
-            "SELECT",
-            """SELECT n.id AS notification_id, n.kind, n.remind_day, n.tries, n.queued_entry,
+    return f"""
+SELECT n.id AS notification_id, n.kind, n.remind_day, n.tries, n.queued_entry,
        b.wa_id, s.status AS slot_status, s.cancel_reason AS slot_reason,
        s.starts_at <= now() AS started,
        EXISTS (SELECT 1 FROM notifications later
                WHERE later.booking_id = n.booking_id AND later.id > n.id
-                 AND later.kind IN ('booked', 'moved', 'cancelled')) AS superseded,""",
-            1,
-        )
-        + f"""
+                 AND later.kind IN ('booked', 'moved', 'cancelled')) AS superseded,
+       {repository.VIEW_COLUMNS}
+FROM bookings b {repository.VIEW_JOINS}
 JOIN notifications n ON n.booking_id = b.id
 WHERE {where}
 ORDER BY n.id
 LIMIT $2
 FOR UPDATE OF n SKIP LOCKED
 """
-    )
 
 
 # Never handed to the outbox; chat news only after the grace period ($1).
@@ -113,20 +111,11 @@ FROM unnest($1::bigint[], $2::text[]) AS t(id, entry) WHERE n.id = t.id
 """
 
 
-async def mark_relayed(pool: asyncpg.Pool, news: Sequence[tuple[str, str]]) -> None:
-    """WhatsApp accepted a message carrying this news, (booking reference, kind)."""
+async def mark_accepted(pool: asyncpg.Pool, news: Sequence[News]) -> None:
+    """WhatsApp accepted a message carrying this news: its rows get `accepted_at`
+    (and `relayed_at`, if the chat's own reply carried it)."""
     if news:
         await pool.execute(_MARK, [r for r, _ in news], [k for _, k in news])
-
-
-def encode_news(news: Sequence[tuple[str, str]]) -> str:
-    """News as one outbox-entry field: "KMC-4K7P2Q:booked;KMC-...:cancelled"."""
-    return ";".join(f"{reference}:{kind}" for reference, kind in news)
-
-
-def decode_news(field: str) -> list[tuple[str, str]]:
-    pairs = (item.partition(":") for item in field.split(";") if item)
-    return [(reference, kind) for reference, _, kind in pairs if kind]
 
 
 def notice_of(row: asyncpg.Record) -> Notice | None:
@@ -164,7 +153,7 @@ class Relay(Periodic):
     ) -> None:
         self.pool = pool
         self.redis = redis
-        self.store = SessionStore(redis, prefix, shards=shards)  # for its key names only
+        self.keys = Keys(prefix, shards)
         self.pepper = pepper
         self.templates = templates
         self.grace_s = grace_s
@@ -221,21 +210,21 @@ class Relay(Periodic):
             return set()
         async with self.redis.pipeline(transaction=False) as pipe:
             for r in rows:
-                stream = self.store.outbox_of(user_tag(self.pepper, r["wa_id"]))
+                stream = self.keys.outbox_of(user_tag(self.pepper, r["wa_id"]))
                 pipe.xrange(stream, r["queued_entry"], r["queued_entry"])
             found = await pipe.execute()
         return {r["notification_id"] for r, f in zip(rows, found, strict=True) if f}
 
-    async def _append(self, planned: list[tuple[int, dict[str, str | bytes]]]) -> dict[int, str]:
+    async def _append(self, planned: list[tuple[int, OutboxEntry]]) -> dict[int, str]:
         """Append the entries, a stream's share in one transaction; row id -> entry id."""
-        by_stream: dict[str, list[tuple[int, dict[str, str | bytes]]]] = defaultdict(list)
+        by_stream: dict[str, list[tuple[int, OutboxEntry]]] = defaultdict(list)
         for row_id, entry in planned:
-            by_stream[self.store.outbox_of(str(entry["tag"]))].append((row_id, entry))
+            by_stream[self.keys.outbox_of(entry.tag)].append((row_id, entry))
         queued: dict[int, str] = {}
         for stream, appended in by_stream.items():
             async with self.redis.pipeline(transaction=True) as pipe:
                 for _, entry in appended:
-                    pipe.xadd(stream, entry)
+                    pipe.xadd(stream, entry.fields())  # type: ignore[arg-type]
                 ids = await pipe.execute()
             for (row_id, _), entry_id in zip(appended, ids, strict=True):
                 queued[row_id] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
@@ -243,13 +232,13 @@ class Relay(Periodic):
 
     async def _entries(
         self, rows: list[asyncpg.Record]
-    ) -> tuple[list[tuple[int, dict[str, str | bytes]]], list[int]]:
-        """The outbox entries (to, tag, bodies, news) for a batch, by row id, and the
-        ids of the rows with nothing (more) to send."""
+    ) -> tuple[list[tuple[int, OutboxEntry]], list[int]]:
+        """The outbox entries for a batch, by row id, and the ids of the rows with
+        nothing (more) to send."""
         tags = {r["wa_id"]: user_tag(self.pepper, r["wa_id"]) for r in rows if r["wa_id"]}
         seen = await self._last_seen(list(tags.values()))
         now = self.clock()
-        planned: list[tuple[int, dict[str, str | bytes]]] = []
+        planned: list[tuple[int, OutboxEntry]] = []
         done: list[int] = []
         for row in rows:
             try:
@@ -262,29 +251,27 @@ class Relay(Periodic):
                 # Sent again: maybe refused because the window had closed.
                 in_window = last is not None and now - last < WINDOW_S and not row["tries"]
                 reply = render(notice, in_window=in_window, templates=self.templates)
-                body = orjson.dumps([cloud_body(row["wa_id"], reply)])
-                news = encode_news([(notice.booking.reference, notice.kind.value)])
-                entry = {"to": row["wa_id"], "tag": tag, "bodies": body, "news": news}
-                planned.append((row["notification_id"], entry))
+                body = orjson.dumps(cloud_body(row["wa_id"], reply))
+                news = ((notice.booking.reference, notice.kind.value),)
+                planned.append(
+                    (row["notification_id"], OutboxEntry(row["wa_id"], tag, (body,), news))
+                )
             except Exception:  # noqa: BLE001 - the others still go
                 # Left unrelayed, so it goes out once the bug is fixed: kept, never lost.
                 log.exception("news_unrenderable", notification=row["notification_id"])
         return planned, done
 
     async def _last_seen(self, tags: list[str]) -> dict[str, float]:
-        """When each citizen last wrote (the pipeline keeps it in the profile as "seen")."""
+        """When each citizen last wrote (the pipeline keeps it in the profile)."""
         if not tags:
             return {}
         async with self.redis.pipeline(transaction=False) as pipe:
             for tag in tags:
-                pipe.get(self.store.keys(tag)["profile"])
+                pipe.get(self.keys.of(tag)["profile"])
             stored = await pipe.execute()
         seen: dict[str, float] = {}
         for tag, raw in zip(tags, stored, strict=True):
-            try:
-                value = orjson.loads(raw)["seen"] if raw else None
-            except (ValueError, TypeError, KeyError):
-                value = None  # unknown: only a template may be sent
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                seen[tag] = float(value)
+            profile = Profile.decode(raw)  # unreadable: unknown, only a template may be sent
+            if profile.seen is not None:
+                seen[tag] = float(profile.seen)
         return seen

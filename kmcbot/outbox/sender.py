@@ -11,7 +11,8 @@ The sender keeps to the send rate shared by every process using this Redis,
 sends each citizen's entries in order in one task per citizen (different
 citizens concurrently, and a citizen whose sends are being retried holds up
 no one else), retries rate limits and server errors with backoff, drops
-permanent failures with a log line, and acknowledges an entry only after
+permanent failures with a log line, moves an entry it cannot read to the
+stream's dead letters (`<stream>:dead`), and acknowledges an entry only after
 WhatsApp accepted (or refused for good) each of its bodies. Acknowledgements
 go to Redis in batches. Entries whose sends were given up after the retries
 are claimed again after a minute (KMCBOT_CLAIM_IDLE_MS). Delivery is at least
@@ -27,15 +28,18 @@ import os
 import socket
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import ResponseError
 
 from kmcbot import metrics
-from kmcbot.outbox.entry import Entry, read_entry
+from kmcbot.outbox.entry import News, OutboxEntry, UnreadableEntry
 from kmcbot.outbox.rate import SharedRateLimiter
+from kmcbot.storage.keys import dead_letters_of
 from kmcbot.storage.scripts import lua
 from kmcbot.storage.sessions import Commands
 from kmcbot.whatsapp.graph import (
@@ -50,6 +54,7 @@ GROUP = "senders"
 CLAIM_IDLE_MS = 60_000
 LEASE_MS = 10_000
 MAX_TRIES_IN_A_ROW = 6
+DEAD_LETTERS_KEPT = 10_000  # per stream; the oldest go first
 
 
 _LEASE = lua("lease")
@@ -57,6 +62,18 @@ _ALIVE = lua("alive")
 _GONE = lua("gone")
 _RELEASE = lua("release")
 _ACK = lua("ack")
+
+
+@dataclass(slots=True, eq=False)
+class InHand:
+    """An entry read from its stream and not yet acknowledged."""
+
+    stream: str
+    id: bytes
+    entry: OutboxEntry
+    epoch: int  # of the stream's lease it was read under (Sender._epoch)
+    next: int = 0  # bodies sent (or refused for good) so far
+    all_accepted: bool = True
 
 
 class Sender:
@@ -74,7 +91,7 @@ class Sender:
         batch: int = 200,
         consumer: str | None = None,
         claim_idle_ms: int = CLAIM_IDLE_MS,
-        on_news: Callable[[str], Awaitable[None]] | None = None,
+        on_news: Callable[[tuple[News, ...]], Awaitable[None]] | None = None,
         senders_key: str | None = None,
     ) -> None:
         """With `senders_key`, each sender reads its fair share of the streams
@@ -109,7 +126,7 @@ class Sender:
         self._reclaim: set[str] = set()  # streams with entries given up for the lease
         self._handing_over: dict[str, float] = {}  # stream: since when (see _hold)
         self._acking: set[bytes] = set()  # acknowledgements on their way to Redis
-        self._chains: dict[str, deque[Entry]] = {}  # per citizen, while they have entries
+        self._chains: dict[str, deque[InHand]] = {}  # per citizen, while they have entries
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight: set[bytes] = set()
         self._room = asyncio.Event()
@@ -305,17 +322,42 @@ class Sender:
     def _dispatch(self, stream: str, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         """Queue each entry behind its citizen's earlier ones; start a task per new citizen."""
         for entry_id, fields in entries:
-            entry = read_entry(stream, entry_id, fields)
-            entry.epoch = self._epoch[stream]
             self._in_flight.add(entry_id)
+            try:
+                entry = OutboxEntry.decode(fields)
+            except UnreadableEntry as exc:
+                self._start(self._bury(stream, entry_id, fields, str(exc)))
+                continue
+            hand = InHand(stream, entry_id, entry, self._epoch[stream])
             chain = self._chains.get(entry.to)
             if chain is not None:
-                chain.append(entry)
+                chain.append(hand)
                 continue
-            self._chains[entry.to] = deque([entry])
-            task = asyncio.create_task(self._send_chain(entry.to))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._chains[entry.to] = deque([hand])
+            self._start(self._send_chain(entry.to))
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _bury(
+        self, stream: str, entry_id: bytes, fields: dict[bytes, bytes], why: str
+    ) -> None:
+        """An entry this sender cannot read: nothing is sent and its news is not marked
+        (the relay sends it later); kept, as it was, in the stream's dead letters for
+        someone to look at, and acknowledged so that it does not block the stream."""
+        log.error("outbox_entry_unreadable", stream=stream, entry=entry_id.decode(), reason=why)
+        metrics.DEAD_LETTERS.inc()
+        try:
+            await self.redis.xadd(dead_letters_of(stream), fields, maxlen=DEAD_LETTERS_KEPT)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 - left pending: claimed and buried again later
+            log.error("sender_error", error=type(exc).__name__, during="dead_letter")
+            self._in_flight.discard(entry_id)
+            return
+        self._in_flight.discard(entry_id)
+        self._acks[stream].append(entry_id)
+        self._acks_due.set()
 
     async def _send_chain(self, to: str) -> None:
         chain = self._chains[to]
@@ -334,37 +376,38 @@ class Sender:
             del self._chains[to]
             self._room.set()
 
-    async def _deliver(self, entry: Entry) -> bool:
-        while entry.next < len(entry.bodies):
-            result = await self._send_one(entry, entry.bodies[entry.next])
+    async def _deliver(self, hand: InHand) -> bool:
+        bodies = hand.entry.bodies
+        while hand.next < len(bodies):
+            result = await self._send_one(hand, bodies[hand.next])
             if result is None:
                 return False
-            entry.all_accepted &= result.outcome is Sent.OK
-            entry.next += 1
-        if entry.all_accepted:
-            await self._news_sent(entry.news, entry.tag)
-        self._in_flight.discard(entry.id)
-        self._acks[entry.stream].append(entry.id)
+            hand.all_accepted &= result.outcome is Sent.OK
+            hand.next += 1
+        if hand.all_accepted:
+            await self._news_sent(hand.entry)
+        self._in_flight.discard(hand.id)
+        self._acks[hand.stream].append(hand.id)
         self._acks_due.set()
         return True
 
-    async def _send_one(self, entry: Entry, body: bytes) -> SendResult | None:
+    async def _send_one(self, hand: InHand, body: bytes) -> SendResult | None:
         """Sent or refused for good (the result), or still failing after the retries (None)."""
         for attempt in range(MAX_TRIES_IN_A_ROW):
             await self.limiter.acquire()
-            if entry.epoch != self._epoch[entry.stream] or time.monotonic() >= (
-                self._lease_until.get(entry.stream, 0.0)
+            if hand.epoch != self._epoch[hand.stream] or time.monotonic() >= (
+                self._lease_until.get(hand.stream, 0.0)
             ):
                 # The lease may be another's now: left pending, for that holder or,
                 # if it is still ours, to claim back before anything newer. (A send
                 # already under way when the lease ends is not called back.)
-                self._reclaim.add(entry.stream)
+                self._reclaim.add(hand.stream)
                 return None
-            result = await self.transport.send(entry.to, body)
+            result = await self.transport.send(hand.entry.to, body)
             if result.outcome is Sent.RETRY:
                 log.warning(
                     "send_retry",
-                    user=entry.tag,
+                    user=hand.entry.tag,
                     code=result.code,
                     status=result.status,
                     attempt=attempt + 1,
@@ -382,17 +425,19 @@ class Sender:
             else:
                 self.failed[result.code] += 1
                 metrics.REPLIES_FAILED.labels(str(result.code)).inc()
-                log.error("send_failed", user=entry.tag, code=result.code, status=result.status)
+                log.error(
+                    "send_failed", user=hand.entry.tag, code=result.code, status=result.status
+                )
             return result
         return None
 
-    async def _news_sent(self, news: str, tag: str) -> None:
-        if not news or self.on_news is None:
+    async def _news_sent(self, entry: OutboxEntry) -> None:
+        if not entry.news or self.on_news is None:
             return
         try:
-            await self.on_news(news)
+            await self.on_news(entry.news)
         except Exception:  # noqa: BLE001 - unmarked news is relayed again later: a duplicate
-            log.warning("news_mark_failed", user=tag)
+            log.warning("news_mark_failed", user=entry.tag)
 
     async def _acknowledge(self) -> None:
         """Acknowledge what was sent, a batch per stream: whatever gathered while the

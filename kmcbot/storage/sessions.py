@@ -1,37 +1,44 @@
 """The Redis side of one citizen: dedupe, per-user lock, session, profile, outbox.
 
-Keys are named by a keyed hash of the WhatsApp number (the tag), so they never
-show a phone number. The tag picks one of `shards` outbox streams, and every
-key of the citizen shares that shard's hash tag with its stream:
-`kmcbot:{3}:<tag>:s` and `kmcbot:{3}:outbox`. On Redis Cluster a citizen's keys
-and their outbox are then in one slot, so each Lua script below stays atomic,
-and the shards spread the citizens over the cluster's nodes.
+Every key of a citizen and their outbox stream share one hash tag (keys.py),
+so each Lua script below stays atomic, on Redis Cluster too.
 
-Two scripts carry the whole protocol:
+Three scripts carry the whole protocol:
 
-- BEGIN: is this message done (duplicate) or being worked on elsewhere? If not,
-  mark it "processing" with a short lease, take the citizen's lock, and return
-  the stored session and profile.
-- COMMIT: compare-and-set the session on its version (a lock that expired
-  mid-step must not overwrite a newer session), save the profile, append the
-  replies to the citizen's outbox stream, mark the message done and release the lock.
-  Session, replies and "done" land together or not at all. A turn's replies
-  are one outbox entry (a JSON array of Cloud API bodies), so one sender
-  sends them, in order.
+- BEGIN (lua/begin.lua): is this message done (duplicate) or being worked on
+  elsewhere? If not, mark it "processing" with a short lease, take the
+  citizen's lock, and return the stored session and profile.
+- COMMIT (lua/commit.lua): compare-and-set the session on its version (a lock
+  that expired mid-step must not overwrite a newer session), save the profile,
+  append the replies to the citizen's outbox stream, mark the message done and
+  release the lock. Session, replies and "done" land together or not at all. A
+  turn's replies are one outbox entry (outbox/entry.py), so one sender sends
+  them, in order.
+- ABORT (lua/abort.lua): give the message's lease and the lock back, so that a
+  redelivery, or this message tried again, is handled at once.
+
+The store hands out and takes typed values (the dialogue's Session, a Profile);
+their JSON stays in here.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+import orjson
+import structlog
+
+from kmcbot.dialogue.model import Lang, Session, session_from_dict, session_to_dict
+from kmcbot.outbox.entry import OutboxEntry
+from kmcbot.storage.keys import Keys, message_key
 from kmcbot.storage.scripts import lua
+
+log = structlog.get_logger()
 
 SESSION_TTL_S = 30 * 60
 PROFILE_TTL_S = 180 * 24 * 3600
@@ -62,46 +69,48 @@ class Begin(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Profile:
+    """What is kept of a citizen between sessions (for PROFILE_TTL_S)."""
+
+    lang: Lang | None = None
+    open: bool = False  # a conversation was under way (its session may expire)
+    seen: int | None = None  # when the citizen last wrote (Unix s): the relay's 24-hour window
+
+    def encode(self) -> str:
+        return orjson.dumps({"lang": self.lang, "open": int(self.open), "seen": self.seen}).decode()
+
+    @classmethod
+    def decode(cls, stored: str | bytes | None) -> Profile:
+        """A stored profile; anything unreadable reads as no profile."""
+        try:
+            value = orjson.loads(stored) if stored else {}
+        except orjson.JSONDecodeError:
+            return cls()
+        if not isinstance(value, dict):
+            return cls()
+        seen = value.get("seen")
+        return cls(
+            lang=_lang(value.get("lang")),
+            open=bool(value.get("open")),
+            seen=seen if isinstance(seen, int) and not isinstance(seen, bool) else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Loaded:
     status: Begin
     token: str = ""
     version: int = 0  # 0: no session stored
-    session: str = ""  # the session JSON, "" when none
-    profile: str = ""
+    session: Session | None = None  # None: none stored, or unreadable (starts over)
+    profile: Profile = field(default_factory=Profile)
     # Messages over the per-minute limit: 1 for the first one over (it gets a
     # notice), more for the rest (silence until the minute is over).
     over_limit: int = 0
+    stored: str = field(default="", repr=False)  # the session as stored, kept by commit(None)
 
 
 class Conflict(Exception):
     """The session changed under us (our lock had expired): redo the step."""
-
-
-def user_tag(pepper: bytes, wa_id: str) -> str:
-    """A short keyed hash of a WhatsApp number: names keys and log lines."""
-    return hmac.new(pepper, wa_id.encode(), hashlib.sha256).hexdigest()[:16]
-
-
-def shard_of(tag: str, shards: int) -> int:
-    return int(tag[:8], 16) % shards
-
-
-def outbox_key(prefix: str, shard: int) -> str:
-    return f"{prefix}:{{{shard}}}:outbox"
-
-
-def outbox_keys(prefix: str, shards: int) -> list[str]:
-    return [outbox_key(prefix, n) for n in range(shards)]
-
-
-def bodies_array(bodies: Sequence[str]) -> str:
-    """Cloud API bodies (each JSON already) as one JSON array: an outbox entry's "bodies"."""
-    return f"[{','.join(bodies)}]" if bodies else ""
-
-
-def message_key(message_id: str) -> str:
-    # WhatsApp ids are ~60 characters; a 16-hex digest keeps the seen-set small.
-    return hashlib.sha256(message_id.encode()).hexdigest()[:16]
 
 
 class SessionStore:
@@ -109,53 +118,33 @@ class SessionStore:
         self, redis: Commands, prefix: str = "kmcbot", lease_ms: int = LEASE_MS, shards: int = 1
     ) -> None:
         self.redis = redis
-        self.prefix = prefix
         self.lease_ms = lease_ms
-        self.shards = shards
-        self.outbox_keys = outbox_keys(prefix, shards)
+        self.names = Keys(prefix, shards)
         self._begin = redis.register_script(_BEGIN)
         self._commit = redis.register_script(_COMMIT)
         self._abort = redis.register_script(_ABORT)
 
+    @property
+    def outbox_keys(self) -> list[str]:
+        return self.names.outbox_keys
+
     def outbox_of(self, tag: str) -> str:
-        return self.outbox_keys[shard_of(tag, self.shards)]
+        return self.names.outbox_of(tag)
 
     def keys(self, tag: str, message_id: str = "") -> dict[str, str]:
-        return self._keys(tag, message_key(message_id))
-
-    def _keys(self, tag: str, mkey: str) -> dict[str, str]:
-        base = f"{self.prefix}:{{{shard_of(tag, self.shards)}}}:{tag}"
-        return {
-            "seen": f"{base}:seen",
-            "processing": f"{base}:m:{mkey}",
-            "lock": f"{base}:lock",
-            "session": f"{base}:s",
-            "profile": f"{base}:p",
-            "rate": f"{base}:r",
-            "queue": f"{base}:q",
-            "polled": f"{base}:qp",
-        }
+        return self.names.of(tag, message_key(message_id))
 
     async def begin(self, tag: str, message_id: str, lease_ms: int | None = None) -> Loaded:
         mkey = message_key(message_id)  # hashed once: a key name and an argument
-        k = self._keys(tag, mkey)
-        lease_ms = lease_ms or self.lease_ms
+        k = self.names.of(tag, mkey)
         token = secrets.token_hex(8)  # a new lock value per acquisition
+        keys = ("seen", "processing", "lock", "session", "profile", "rate", "queue", "polled")
         result = await self._begin(
-            keys=[
-                k["seen"],
-                k["processing"],
-                k["lock"],
-                k["session"],
-                k["profile"],
-                k["rate"],
-                k["queue"],
-                k["polled"],
-            ],
+            keys=[k[name] for name in keys],
             args=[
                 mkey,
                 token,
-                lease_ms,
+                lease_ms or self.lease_ms,
                 RATE_LIMIT_PER_MINUTE,
                 int(time.time() * 1000),
             ],
@@ -163,15 +152,15 @@ class SessionStore:
         status = Begin(_s(result[0]))
         if status is not Begin.OK:
             return Loaded(status)
-        stored = _s(result[1])
-        version, _, session = stored.partition(":")
+        version, _, stored = _s(result[1]).partition(":")
         return Loaded(
             Begin.OK,
             token=token,
-            version=int(version) if stored else 0,
-            session=session,
-            profile=_s(result[2]),
+            version=int(version) if version else 0,
+            session=_session(stored, tag),
+            profile=Profile.decode(result[2]),
             over_limit=max(0, int(result[3])),
+            stored=stored,
         )
 
     async def commit(
@@ -180,52 +169,61 @@ class SessionStore:
         message_id: str,
         loaded: Loaded,
         *,
-        session: str,
-        profile: str | None,
-        to: str,
-        bodies: Sequence[str],
+        session: Session | None,
+        profile: Profile | None,
+        entry: OutboxEntry | None,
         now_s: float,
-        news: str = "",
         erase: bool = False,
     ) -> None:
         """Save session and profile, queue the replies, mark the message done.
 
-        `news` (booking news the replies carry, see relay.py) rides on the
-        replies' entry, so the sender can mark it relayed once WhatsApp has accepted it.
-        `erase` deletes the session and profile instead of saving them.
+        `session` None keeps the stored one as it is; `profile` None keeps the
+        stored profile. The entry's booking news is marked relayed by the sender
+        once WhatsApp has accepted its replies (relay.py). `erase` deletes the
+        session and profile instead of saving them.
         """
         mkey = message_key(message_id)
-        k = self._keys(tag, mkey)
-        args: list[str | int | float] = [
+        k = self.names.of(tag, mkey)
+        stored = loaded.stored if session is None else orjson.dumps(session_to_dict(session))
+        args: list[str | bytes | int | float] = [
             mkey,
             loaded.token,
             loaded.version,
-            session,
+            stored,
             SESSION_TTL_S,
-            profile or "",
+            profile.encode() if profile is not None else "",
             PROFILE_TTL_S,
             now_s,
             SEEN_TTL_S,
-            to,
-            tag,
-            news,
             "1" if erase else "0",
-            bodies_array(bodies),
+            *(entry.flat() if entry is not None else ()),
         ]
-        keys = [
-            k["seen"],
-            k["processing"],
-            k["lock"],
-            k["session"],
-            k["profile"],
-            self.outbox_of(tag),
-        ]
+        keys = [k["seen"], k["processing"], k["lock"], k["session"], k["profile"]]
+        keys.append(self.names.outbox_of(tag))
         if _s(await self._commit(keys=keys, args=args)) == "conflict":
             raise Conflict(tag)
 
     async def abort(self, tag: str, message_id: str, loaded: Loaded) -> None:
         k = self.keys(tag, message_id)
         await self._abort(keys=[k["processing"], k["lock"]], args=[loaded.token])
+
+
+def _session(stored: str, tag: str) -> Session | None:
+    if not stored:
+        return None
+    try:
+        return session_from_dict(orjson.loads(stored))
+    except (ValueError, TypeError, KeyError) as exc:
+        # A corrupt or outdated session starts over; it must never break the webhook.
+        log.warning("session_reset", user=tag, reason=type(exc).__name__)
+        return None
+
+
+def _lang(value: object) -> Lang | None:
+    try:
+        return Lang(value) if value else None
+    except ValueError:
+        return None
 
 
 def _s(value: bytes | str) -> str:

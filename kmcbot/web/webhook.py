@@ -15,7 +15,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from kmcbot import metrics
 from kmcbot.messages import Error, Inbound, Status
 from kmcbot.pipeline import Pipeline, RetryLater
-from kmcbot.storage.sessions import user_tag
+from kmcbot.storage.keys import user_tag
 from kmcbot.web.keys import PIPELINE, SETTINGS
 from kmcbot.whatsapp import inbound, signature
 

@@ -17,7 +17,8 @@ from kmcbot.booking.model import IST
 from kmcbot.devtools.seed import DEMO_CSV, seed
 from kmcbot.messages import Text
 from kmcbot.settings import Settings
-from kmcbot.storage.sessions import SessionStore, outbox_keys, user_tag
+from kmcbot.storage.keys import outbox_keys, user_tag
+from kmcbot.storage.sessions import SessionStore
 from tests.support.e2e import (
     REFERENCE,
     Citizen,

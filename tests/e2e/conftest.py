@@ -16,7 +16,7 @@ from kmcbot.booking.model import IST
 from kmcbot.devtools.seed import DEMO_CSV, seed
 from kmcbot.devtools.standin import GraphStandIn
 from kmcbot.settings import Settings
-from kmcbot.storage.sessions import outbox_key
+from kmcbot.storage.keys import outbox_key
 from tests.support.e2e import (
     Citizen,
     HoldableStandIn,

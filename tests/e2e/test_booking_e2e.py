@@ -24,7 +24,8 @@ from stdnum.in_ import aadhaar as stdnum_aadhaar
 from kmcbot.booking import repository
 from kmcbot.booking.commands import Booked
 from kmcbot.messages import Choice, Text
-from kmcbot.storage.sessions import SessionStore, user_tag
+from kmcbot.storage.keys import user_tag
+from kmcbot.storage.sessions import SessionStore
 from tests.support.e2e import (
     MENU,
     REFERENCE,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from kmcbot import metrics
-from kmcbot.storage.sessions import SessionStore, user_tag
+from kmcbot.storage.keys import user_tag
+from kmcbot.storage.sessions import SessionStore
 
 
 async def add_sessions(redis, first: int, count: int) -> None:

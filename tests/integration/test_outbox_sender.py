@@ -14,6 +14,7 @@ import redis as sync_redis
 
 from kmcbot.devtools.standin import GraphStandIn
 from kmcbot.outbox import sender as outbox
+from kmcbot.outbox.entry import News, OutboxEntry
 from kmcbot.outbox.rate import SharedRateLimiter
 from kmcbot.outbox.sender import GROUP, Sender
 from kmcbot.whatsapp.graph import GraphTransport, Sent, classify
@@ -33,7 +34,13 @@ async def standin(aiohttp_server):
 
 @contextlib.asynccontextmanager
 async def running_sender(
-    redis, standin, rate: float = 1000.0, claim_idle_ms: int = 60_000, wrap=None, batch=200
+    redis,
+    standin,
+    rate: float = 1000.0,
+    claim_idle_ms: int = 60_000,
+    wrap=None,
+    batch=200,
+    on_news=None,
 ):
     """A sender of STREAM to the stand-in; `wrap` puts a transport around the Graph one."""
     async with aiohttp.ClientSession() as http:
@@ -46,6 +53,7 @@ async def running_sender(
             consumer="test",
             claim_idle_ms=claim_idle_ms,
             batch=batch,
+            on_news=on_news,
         )
         task = asyncio.create_task(sender.run())
         try:
@@ -90,10 +98,17 @@ def text_body(to: str, text: str) -> dict[str, object]:
     return {"messaging_product": "whatsapp", "to": to, "type": "text", "text": {"body": text}}
 
 
-async def queue(redis, to: str, *texts: str, news: str = "") -> None:
-    """One outbox entry, as the pipeline writes a turn's replies."""
-    entry = {"to": to, "tag": "t", "bodies": orjson.dumps([text_body(to, t) for t in texts])}
-    await redis.xadd(STREAM, entry | ({"news": news} if news else {}))
+def entry(to: str, *texts: str, news: tuple[News, ...] = ()) -> dict[str, str | bytes]:
+    """One outbox entry's fields, as the pipeline writes a turn's replies."""
+    return OutboxEntry(to, "t", tuple(orjson.dumps(text_body(to, t)) for t in texts), news).fields()
+
+
+async def queue(redis, to: str, *texts: str, news: tuple[News, ...] = ()) -> None:
+    await redis.xadd(STREAM, entry(to, *texts, news=news))
+
+
+async def drained(redis) -> bool:
+    return await redis.xlen(STREAM) == 0
 
 
 def texts(messages) -> list[str]:
@@ -217,12 +232,12 @@ async def test_the_send_rate_is_kept_in_total_by_every_process_sharing_redis(red
 
 async def test_news_is_reported_only_once_whatsapp_accepted_the_entry(redis, standin) -> None:
     standin.failures = [(500, None)]
-    reported: list[str] = []
+    reported: list[tuple[News, ...]] = []
 
-    async def on_news(news: str) -> None:
+    async def on_news(news: tuple[News, ...]) -> None:
         reported.append(news)
 
-    await queue(redis, "919800000001", "ok", "ticket", news="KMC-4K7P2Q:booked")
+    await queue(redis, "919800000001", "ok", "ticket", news=(("KMC-4K7P2Q", "booked"),))
     async with aiohttp.ClientSession() as http:
         sender = Sender(
             redis,
@@ -237,7 +252,7 @@ async def test_news_is_reported_only_once_whatsapp_accepted_the_entry(redis, sta
         await eventually(lambda: reported)
         sender.stop()
         await asyncio.wait_for(task, timeout=5)
-    assert reported == ["KMC-4K7P2Q:booked"]  # once, after the 500 was retried
+    assert reported == [(("KMC-4K7P2Q", "booked"),)]  # once, after the 500 was retried
 
 
 async def test_one_sender_at_a_time_reads_a_stream_and_another_takes_over(redis, standin) -> None:
@@ -277,8 +292,7 @@ async def test_senders_share_the_streams_fairly_and_take_over_a_stopped_ones(
             await eventually(lambda: len(senders[1].reading) == 4, timeout=8)
             for n, stream in enumerate(streams):
                 to = f"91980000000{n}"
-                body = orjson.dumps([text_body(to, "hi")])
-                await redis.xadd(stream, {"to": to, "tag": "t", "bodies": body})
+                await redis.xadd(stream, entry(to, "hi"))
             for n in range(4):
                 await standin.wait_for(f"91980000000{n}", 1)
 
@@ -390,8 +404,7 @@ async def test_a_stream_handed_over_to_a_new_sender_sends_nothing_twice(redis, s
             for n in range(int(seconds / 0.05)):
                 for s, stream in enumerate(streams):
                     to, text = f"9198000{s}{n % 40:04d}", f"m{n}"
-                    body = orjson.dumps([text_body(to, text)])
-                    await redis.xadd(stream, {"to": to, "tag": "t", "bodies": body})
+                    await redis.xadd(stream, entry(to, text))
                     queued.append((to, text))
                 await asyncio.sleep(0.05)
 
@@ -417,3 +430,34 @@ async def test_a_rate_that_is_not_a_multiple_of_ten_a_second_is_kept(redis, rate
     assert 2 * rate * 0.75 <= count <= 2 * rate + 3
     for start in stamps:
         assert sum(start <= t < start + 1 for t in stamps) <= rate + 3
+
+
+async def test_an_unreadable_entry_is_dead_lettered_and_its_news_not_marked(redis, standin) -> None:
+    marked = []
+
+    async def on_news(news) -> None:
+        marked.append(news)
+
+    await redis.xadd(
+        STREAM,
+        {"to": "919800000001", "tag": "t", "bodies": b"{not json", "news": "KMC-AAAAAA:booked"},
+    )
+    await queue(redis, "919800000001", "after it")
+    async with running_sender(redis, standin, on_news=on_news):
+        got = await standin.wait_for("919800000001", 1)
+        await eventually(lambda: drained(redis))
+    assert texts(got) == ["after it"]  # the stream goes on past it
+    assert marked == []  # nothing was sent: its news is still the relay's to send
+    [(_, kept)] = await redis.xrange(f"{STREAM}:dead")
+    assert kept[b"news"] == b"KMC-AAAAAA:booked" and kept[b"bodies"] == b"{not json"
+
+
+async def test_an_entry_of_the_earlier_format_is_still_sent(redis, standin) -> None:
+    """One JSON array of bodies in "bodies", as the version before wrote it (a
+    rolling deploy leaves such entries in the outbox)."""
+    to = "919800000001"
+    bodies = orjson.dumps([text_body(to, "one"), text_body(to, "two")])
+    await redis.xadd(STREAM, {"to": to, "tag": "t", "bodies": bodies})
+    async with running_sender(redis, standin):
+        got = await standin.wait_for(to, 2)
+    assert texts(got) == ["one", "two"]

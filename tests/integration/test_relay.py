@@ -16,10 +16,11 @@ from kmcbot.booking.repository import load_availability
 from kmcbot.dialogue.notices import Kind, Notice, render
 from kmcbot.messages import Choice, Inbound, Text
 from kmcbot.outbox.rate import SharedRateLimiter
-from kmcbot.outbox.relay import MAX_TRIES, Relay, decode_news, mark_relayed
+from kmcbot.outbox.relay import MAX_TRIES, Relay, mark_accepted
 from kmcbot.outbox.sender import Sender
 from kmcbot.pipeline import AvailabilityCache, Pipeline
-from kmcbot.storage.sessions import SessionStore, user_tag
+from kmcbot.storage.keys import user_tag
+from kmcbot.storage.sessions import SessionStore
 from kmcbot.whatsapp.graph import SendResult, Sent
 from kmcbot.whatsapp.outbound import limits_violations
 from tests.support.factories import eventually, make_centre, make_slot
@@ -104,7 +105,7 @@ async def test_two_relays_at_once_send_each_notice_exactly_once(pg, redis, slot)
 async def test_news_of_a_crashed_chat_turn_goes_out_after_the_grace_period(pg, redis, slot) -> None:
     crashed = await book(pg, slot, 1)  # PostgreSQL committed, the chat turn died
     answered = await book(pg, slot, 2)
-    await mark_relayed(pg, [(answered.reference, "booked")])  # as the pipeline does
+    await mark_accepted(pg, [(answered.reference, "booked")])  # as the pipeline does
     await seen(redis, "919800000001", ago_s=60)
 
     assert await relay(pg, redis).relay_once() == 0  # within the grace period: the chat's turn
@@ -162,7 +163,7 @@ async def test_the_pipeline_records_when_a_citizen_wrote_and_marks_its_own_news(
     pg, redis, slot
 ) -> None:
     b = await book(pg, slot, 1)
-    await mark_relayed(pg, [(b.reference, "booked")])
+    await mark_accepted(pg, [(b.reference, "booked")])
     store = SessionStore(redis)
     pipeline = Pipeline(
         store, pg, AvailabilityCache(lambda now: load_availability(pg, now)), PEPPER
@@ -188,7 +189,7 @@ async def test_the_pipeline_records_when_a_citizen_wrote_and_marks_its_own_news(
         store.outbox_keys,
         AcceptAll(),
         SharedRateLimiter(redis, "kmcbot:send-rate", 1000),
-        on_news=lambda news: mark_relayed(pg, decode_news(news)),
+        on_news=lambda news: mark_accepted(pg, news),
     )
     task = asyncio.create_task(sender.run())
     await eventually(lambda: sender.sent == len(chat))
@@ -273,7 +274,7 @@ async def test_a_notice_is_sent_again_only_when_it_left_the_outbox_unaccepted(
         [OUTBOX],
         AcceptAll(),
         SharedRateLimiter(redis, "kmcbot:send-rate", 1000),
-        on_news=lambda news: mark_relayed(pg, decode_news(news)),
+        on_news=lambda news: mark_accepted(pg, news),
     )
     task = asyncio.create_task(sender.run())
     await eventually(lambda: sender.sent == 1)

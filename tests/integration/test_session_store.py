@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
+from kmcbot.dialogue.model import Lang, Session, State
+from kmcbot.outbox.entry import OutboxEntry
+from kmcbot.storage.keys import user_tag
 from kmcbot.storage.sessions import (
     SEEN_TTL_S,
     SESSION_TTL_S,
     Begin,
     Conflict,
+    Profile,
     SessionStore,
-    user_tag,
 )
 
 PEPPER = b"test-pepper"
@@ -24,21 +28,27 @@ def store(redis) -> SessionStore:
     return SessionStore(redis, "kmcbot")
 
 
+AT = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+
+
+def session(state: State = State.MENU) -> Session:
+    return Session(state, Lang.EN, AT)
+
+
 async def commit(
     store: SessionStore,
     message_id: str,
     loaded,
-    session: str = "{}",
-    bodies: tuple[str, ...] = ("reply",),
+    saved: Session | None = None,
+    bodies: tuple[bytes, ...] = (b'{"n":1}',),
 ) -> None:
     await store.commit(
         TAG,
         message_id,
         loaded,
-        session=session,
-        profile='{"lang":"en"}',
-        to="919800000001",
-        bodies=bodies,
+        session=saved or session(),
+        profile=Profile(Lang.EN, open=False, seen=1_700_000_000),
+        entry=OutboxEntry("919800000001", TAG, bodies, (("KMC-AAAAAA", "booked"),)),
         now_s=1_700_000_000,
     )
 
@@ -51,17 +61,22 @@ def test_user_tag_is_keyed_and_hides_the_number() -> None:
 
 async def test_a_new_citizen_has_no_session(store) -> None:
     loaded = await store.begin(TAG, "m1")
-    assert loaded.status is Begin.OK and loaded.version == 0 and loaded.session == ""
+    assert loaded.status is Begin.OK and loaded.version == 0 and loaded.session is None
+    assert loaded.profile == Profile()
 
 
 async def test_commit_saves_session_profile_and_replies_together(store, redis) -> None:
     loaded = await store.begin(TAG, "m1")
-    await commit(store, "m1", loaded, session='{"st":"menu"}', bodies=('"a"', '"b"'))
+    await commit(store, "m1", loaded, session(State.NAME), bodies=(b'{"a":1}', b'{"b":2}'))
     again = await store.begin(TAG, "m2")
-    assert (again.version, again.session, again.profile) == (1, '{"st":"menu"}', '{"lang":"en"}')
-    # The turn's replies are one entry: one sender sends them, in order.
-    [(_, entry)] = await redis.xrange(store.outbox_of(TAG))
-    assert (entry[b"bodies"], entry[b"to"]) == (b'["a","b"]', b"919800000001")
+    assert (again.version, again.session) == (1, session(State.NAME))
+    assert again.profile == Profile(Lang.EN, open=False, seen=1_700_000_000)
+    # The turn's replies are one entry, bodies as they were given: one sender sends
+    # them, in order.
+    [(_, fields)] = await redis.xrange(store.outbox_of(TAG))
+    assert OutboxEntry.decode(fields) == OutboxEntry(
+        "919800000001", TAG, (b'{"a":1}', b'{"b":2}'), (("KMC-AAAAAA", "booked"),)
+    )
     keys = store.keys(TAG)
     assert 0 < await redis.ttl(keys["session"]) <= SESSION_TTL_S
     assert SESSION_TTL_S < await redis.ttl(keys["seen"]) <= SEEN_TTL_S
@@ -97,11 +112,11 @@ async def test_a_holder_whose_lock_expired_cannot_overwrite_a_newer_session(stor
     slow = await store.begin(TAG, "m1", lease_ms=100)
     await asyncio.sleep(0.15)  # the slow holder's lease runs out mid-step
     fast = await store.begin(TAG, "m2")
-    await commit(store, "m2", fast, session='{"newer":1}')
+    await commit(store, "m2", fast, session(State.NAME))
     with pytest.raises(Conflict):
-        await commit(store, "m1", slow, session='{"older":1}')
+        await commit(store, "m1", slow, session(State.ID_NUMBER))
     check = await store.begin(TAG, "m3")
-    assert check.session == '{"newer":1}' and check.version == 1
+    assert check.session == session(State.NAME) and check.version == 1
     assert len(await redis.xrange(store.outbox_keys[0])) == 1  # the loser queued nothing
 
 
@@ -137,3 +152,33 @@ async def test_a_waiter_that_stopped_asking_loses_its_place(store) -> None:
     await commit(store, "m1", first)
     await asyncio.sleep(2.1)
     assert (await store.begin(TAG, "m3")).status is Begin.OK
+
+
+async def test_commit_without_a_session_keeps_the_stored_one_and_without_replies_queues_none(
+    store, redis
+) -> None:
+    await commit(store, "m1", await store.begin(TAG, "m1"), session(State.NAME))
+    loaded = await store.begin(TAG, "m2")
+    await store.commit(
+        TAG, "m2", loaded, session=None, profile=None, entry=None, now_s=1_700_000_001
+    )
+    again = await store.begin(TAG, "m3")
+    assert (again.version, again.session) == (2, session(State.NAME))
+    assert again.profile == Profile(Lang.EN, open=False, seen=1_700_000_000)
+    assert len(await redis.xrange(store.outbox_of(TAG))) == 1
+
+
+async def test_an_unreadable_session_or_profile_starts_over(store, redis) -> None:
+    keys = store.keys(TAG)
+    await redis.set(keys["session"], '3:{"v":1,"state":"no-such-state"}')
+    await redis.set(keys["profile"], "[1, 2")
+    loaded = await store.begin(TAG, "m1")
+    assert (loaded.status, loaded.version, loaded.session) == (Begin.OK, 3, None)
+    assert loaded.profile == Profile()
+
+
+def test_a_profile_reads_back_what_it_wrote_and_ignores_what_it_does_not_know() -> None:
+    profile = Profile(Lang.BN, open=True, seen=1_700_000_000)
+    assert Profile.decode(profile.encode()) == profile
+    assert Profile.decode(b'{"lang":"xx","open":1,"seen":true}') == Profile(open=True)
+    assert Profile.decode(None) == Profile.decode("") == Profile.decode("7") == Profile()

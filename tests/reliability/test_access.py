@@ -13,7 +13,8 @@ import orjson
 import pytest
 
 from kmcbot.messages import Text
-from kmcbot.storage.sessions import SessionStore, user_tag
+from kmcbot.storage.keys import user_tag
+from kmcbot.storage.sessions import SessionStore
 from kmcbot.whatsapp.signature import sign
 from tests.support.reliability import (
     PEPPER,

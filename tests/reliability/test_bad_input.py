@@ -37,7 +37,8 @@ from kmcbot.booking.repository import load_availability
 from kmcbot.dialogue.core import Context
 from kmcbot.dialogue.model import Draft, Lang, Session, State, session_to_dict
 from kmcbot.dialogue.questions import render
-from kmcbot.storage.sessions import SESSION_TTL_S, SessionStore, message_key, user_tag
+from kmcbot.storage.keys import message_key, user_tag
+from kmcbot.storage.sessions import SESSION_TTL_S, SessionStore
 from kmcbot.whatsapp.signature import sign
 from tests.support.factories import make_centre, make_slot
 from tests.support.ids import aadhaar

@@ -19,7 +19,8 @@ import asyncpg
 from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.model import Lang
 from kmcbot.messages import Choice
-from kmcbot.storage.sessions import SessionStore, user_tag
+from kmcbot.storage.keys import user_tag
+from kmcbot.storage.sessions import SessionStore
 from tests.support.factories import assert_counts_consistent, eventually, make_centre, make_slot
 from tests.support.reliability import (
     PEPPER,

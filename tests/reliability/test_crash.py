@@ -20,7 +20,8 @@ import time
 
 import pytest
 
-from kmcbot.storage.sessions import SessionStore, message_key
+from kmcbot.storage.keys import message_key
+from kmcbot.storage.sessions import SessionStore
 from kmcbot.whatsapp import simulate
 from tests.support.factories import assert_counts_consistent, eventually, make_centre, make_slot
 from tests.support.faultproxy import FaultProxy

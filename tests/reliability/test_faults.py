@@ -135,6 +135,7 @@ async def test_the_sender_outlives_a_redis_outage_as_it_starts(redis, redis_url,
     import aiohttp
     import redis.asyncio as aioredis
 
+    from kmcbot.outbox.entry import OutboxEntry
     from kmcbot.outbox.rate import SharedRateLimiter
     from kmcbot.outbox.sender import Sender
     from kmcbot.whatsapp.graph import GraphTransport
@@ -153,17 +154,10 @@ async def test_the_sender_outlives_a_redis_outage_as_it_starts(redis, redis_url,
             await asyncio.sleep(0.5)
             proxy.passing()  # Redis is back
             wa_id = new_wa_id()
-            body = orjson.dumps(
-                [
-                    {
-                        "messaging_product": "whatsapp",
-                        "to": wa_id,
-                        "type": "text",
-                        "text": {"body": "hello"},
-                    }
-                ]
-            )
-            await redis.xadd("kmcbot:{0}:outbox", {"to": wa_id, "tag": "t", "bodies": body})
+            hello = {"messaging_product": "whatsapp", "to": wa_id, "type": "text",
+                     "text": {"body": "hello"}}  # fmt: skip
+            entry = OutboxEntry(wa_id, "t", (orjson.dumps(hello),))
+            await redis.xadd("kmcbot:{0}:outbox", entry.fields())
             await standin.wait_for(wa_id, 1, timeout=2.5)
             assert not task.done()
         finally:

@@ -19,7 +19,7 @@ from kmcbot.booking.model import IST
 from kmcbot.devtools.standin import GraphStandIn
 from kmcbot.messages import Choice, Content, Location, Media, MediaKind, Text
 from kmcbot.settings import Settings
-from kmcbot.storage.sessions import outbox_key
+from kmcbot.storage.keys import outbox_key
 from kmcbot.whatsapp import simulate
 from kmcbot.whatsapp.signature import sign
 from tests.support.factories import eventually

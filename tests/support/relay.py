@@ -14,8 +14,10 @@ from kmcbot.booking import repository
 from kmcbot.booking.commands import Booked
 from kmcbot.booking.model import BookingView
 from kmcbot.dialogue.notices import Templates
+from kmcbot.outbox.entry import OutboxEntry
 from kmcbot.outbox.relay import Relay
-from kmcbot.storage.sessions import SessionStore, user_tag
+from kmcbot.storage.keys import user_tag
+from kmcbot.storage.sessions import SessionStore
 from tests.support.factories import book_effect
 
 PEPPER = b"relay-test-pepper"
@@ -46,9 +48,9 @@ async def seen(redis: aioredis.Redis, wa_id: str, ago_s: float, lang: str = "en"
 async def outbox(redis: aioredis.Redis) -> list[dict[str, Any]]:
     entries = await redis.xrange(OUTBOX)
     return [
-        {"to": f[b"to"].decode(), "tag": f[b"tag"].decode(), **body}
-        for _, f in entries
-        for body in orjson.loads(f[b"bodies"])
+        {"to": entry.to, "tag": entry.tag, **orjson.loads(body)}
+        for entry in (OutboxEntry.decode(fields) for _, fields in entries)
+        for body in entry.bodies
     ]
 
 

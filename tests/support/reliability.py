@@ -31,7 +31,8 @@ from kmcbot.dialogue.core import Context
 from kmcbot.dialogue.model import Draft, Lang, Session, State, session_to_dict
 from kmcbot.dialogue.questions import render
 from kmcbot.messages import Choice, Content, Text
-from kmcbot.storage.sessions import SESSION_TTL_S, SessionStore, outbox_key, user_tag
+from kmcbot.storage.keys import outbox_key, user_tag
+from kmcbot.storage.sessions import SESSION_TTL_S, SessionStore
 from kmcbot.whatsapp import simulate
 from kmcbot.whatsapp.signature import sign
 from tests.support.ids import aadhaar

@@ -1,23 +1,30 @@
-local cur = redis.call('GET', KEYS[4])
+-- COMMIT: compare-and-set the session on its version, save the profile, queue
+-- the replies, mark the message done, release the lease and the lock.
+local seen_key, processing_key, lock_key = KEYS[1], KEYS[2], KEYS[3]
+local session_key, profile_key, outbox_key = KEYS[4], KEYS[5], KEYS[6]
+local message, token, expected_version = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local session, session_ttl = ARGV[4], ARGV[5]
+local profile, profile_ttl = ARGV[6], ARGV[7]  -- profile '': keep the stored one
+local now, seen_ttl = tonumber(ARGV[8]), tonumber(ARGV[9])
+local erase = ARGV[10] == '1'
+local first_entry_field = 11  -- the outbox entry's fields, name value ... (none: no replies)
+
+local cur = redis.call('GET', session_key)
 local version = 0
 if cur then version = tonumber(string.match(cur, '^(%d+):')) or 0 end
-if version ~= tonumber(ARGV[3]) then return 'conflict' end
-if ARGV[13] == '1' then
-  redis.call('DEL', KEYS[4], KEYS[5])  -- "delete my data": nothing of the citizen stays
+if version ~= expected_version then return 'conflict' end
+if erase then
+  redis.call('DEL', session_key, profile_key)  -- "delete my data": nothing of the citizen stays
 else
-  redis.call('SET', KEYS[4], (version + 1) .. ':' .. ARGV[4], 'EX', ARGV[5])
-  if ARGV[6] ~= '' then redis.call('SET', KEYS[5], ARGV[6], 'EX', ARGV[7]) end
+  redis.call('SET', session_key, (version + 1) .. ':' .. session, 'EX', session_ttl)
+  if profile ~= '' then redis.call('SET', profile_key, profile, 'EX', profile_ttl) end
 end
-local now = tonumber(ARGV[8])
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[9]))
-redis.call('EXPIRE', KEYS[1], ARGV[9])
-if ARGV[14] ~= '' and ARGV[12] ~= '' then
-  redis.call('XADD', KEYS[6], '*', 'to', ARGV[10], 'tag', ARGV[11], 'bodies', ARGV[14],
-             'news', ARGV[12])
-elseif ARGV[14] ~= '' then
-  redis.call('XADD', KEYS[6], '*', 'to', ARGV[10], 'tag', ARGV[11], 'bodies', ARGV[14])
+redis.call('ZADD', seen_key, now, message)
+redis.call('ZREMRANGEBYSCORE', seen_key, '-inf', now - seen_ttl)
+redis.call('EXPIRE', seen_key, seen_ttl)
+if #ARGV >= first_entry_field then
+  redis.call('XADD', outbox_key, '*', unpack(ARGV, first_entry_field))
 end
-if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
-if redis.call('GET', KEYS[3]) == ARGV[2] then redis.call('DEL', KEYS[3]) end
+if redis.call('GET', processing_key) == token then redis.call('DEL', processing_key) end
+if redis.call('GET', lock_key) == token then redis.call('DEL', lock_key) end
 return 'ok'
