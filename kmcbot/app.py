@@ -29,7 +29,7 @@ from kmcbot.storage import redis_pipe
 from kmcbot.storage.keys import outbox_keys
 from kmcbot.storage.sessions import Commands, SessionStore
 from kmcbot.web import admin, dev, errors, health, webhook
-from kmcbot.web.keys import COMMANDS, DEV_OUTBOX, PG, PIPELINE, REDIS, SETTINGS
+from kmcbot.web.keys import COMMANDS, DEV_OUTBOX, PG, PIPELINE, REDIS, SENDER_TASK, SETTINGS
 from kmcbot.whatsapp.graph import GraphTransport, Transport
 
 log = structlog.get_logger()
@@ -193,12 +193,23 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
             senders_key=f"{settings.redis_prefix}:senders",
         )
         task = asyncio.create_task(sender.run(), name="outbox-sender")
+        task.add_done_callback(_sender_ended)
+        app[SENDER_TASK] = task
         yield
+        if task.done():
+            return  # it crashed, and said so at the time (_sender_ended)
         sender.stop()
         try:  # within workers.STOP_S, with aiohttp's wait and the notices' stop
             await asyncio.wait_for(task, timeout=8)
         except TimeoutError:
             log.warning("sender_stop_timeout")
+
+
+def _sender_ended(task: asyncio.Task[None]) -> None:
+    """A sender that ends with an error sends nothing more: say so now, not at
+    shutdown (/readyz says so too)."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("sender_crashed", error=type(error).__name__, exc_info=error)
 
 
 async def _notices(app: web.Application) -> AsyncIterator[None]:

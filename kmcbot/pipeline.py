@@ -37,9 +37,13 @@ from kmcbot.whatsapp.outbound import body as cloud_body
 
 log = structlog.get_logger()
 
-MAX_EFFECT_ROUNDS = 4  # a step that keeps asking for effects is a bug; stop it
+MAX_EFFECT_ROUNDS = 4  # a step that keeps asking for effects is a bug: EffectLoop
 LOCK_WAIT_S = 5.0
 STALE_SLOT_REFUSALS = {Refusal.SLOT_FULL, Refusal.SLOT_STARTED, Refusal.SLOT_GONE}
+
+
+class EffectLoop(RuntimeError):
+    """The step asked for effects more than MAX_EFFECT_ROUNDS times in one turn: a bug."""
 
 
 class RetryLater(Exception):
@@ -108,7 +112,11 @@ class Pipeline:
                     return await self._step_and_commit(tag, message, loaded)
             except Conflict:
                 log.warning("session_conflict", user=tag)
-                continue  # someone saved a newer session: load it and step again
+                # Someone saved a newer session: give the message and the lock back
+                # (our own "processing" mark would answer the retry "busy"), then load
+                # the newer session and step again.
+                await self._abort_quietly(tag, message.message_id, loaded)
+                continue
             except BaseException:
                 await self._abort_quietly(tag, message.message_id, loaded)
                 raise
@@ -157,6 +165,11 @@ class Pipeline:
             outcome = step(outcome.session, result, ctx)
             replies += outcome.replies
             pending += outcome.effects
+        if pending:
+            # Committing would drop these effects (a booking asked for, never made)
+            # without a word; nothing is committed and the message is given back.
+            log.error("effect_loop", user=tag, effects=[type(e).__name__ for e in pending])
+            raise EffectLoop(f"effects left after {MAX_EFFECT_ROUNDS} rounds")
         await self.store.commit(
             tag,
             message.message_id,
@@ -241,4 +254,4 @@ def _seen(profile: Profile, message: Inbound, now: datetime) -> int:
     return sent if profile.seen is None else max(sent, profile.seen)
 
 
-__all__ = ["AvailabilityCache", "Handled", "Outcome", "Pipeline", "RetryLater"]
+__all__ = ["AvailabilityCache", "EffectLoop", "Handled", "Outcome", "Pipeline", "RetryLater"]

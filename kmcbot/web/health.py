@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 
 from kmcbot import metrics as m
-from kmcbot.web.keys import PG, REDIS, SETTINGS
+from kmcbot.web.keys import PG, REDIS, SENDER_TASK, SETTINGS
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -29,10 +29,26 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception as exc:  # noqa: BLE001
         checks["redis"] = type(exc).__name__
     failed = [name for name, result in checks.items() if result != "ok"]
-    if failed:
-        error = {"error": f"not ready: {' and '.join(failed)} did not answer"}
+    problems = [f"{' and '.join(failed)} did not answer"] if failed else []
+    sender = request.app.get(SENDER_TASK)
+    if sender is not None:  # this process runs the outbox sender
+        checks["sender"] = _ended(sender) or "ok"
+        if checks["sender"] != "ok":
+            problems.append("the outbox sender stopped")
+    if problems:
+        error = {"error": f"not ready: {'; '.join(problems)}"}
         return web.json_response({"ready": False, **checks, **error}, status=503)
     return web.json_response({"ready": True, **checks})
+
+
+def _ended(task: asyncio.Task[None]) -> str:
+    """Why the task ended ("" while it runs)."""
+    if not task.done():
+        return ""
+    if task.cancelled():
+        return "cancelled"
+    error = task.exception()
+    return type(error).__name__ if error is not None else "stopped"
 
 
 async def metrics(request: web.Request) -> web.Response:

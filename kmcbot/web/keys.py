@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -17,3 +19,5 @@ PIPELINE = web.AppKey("pipeline", Pipeline)
 DEV_OUTBOX = web.AppKey("dev_outbox", DevTransport)
 # The hot path's scripts: a pipelined connection where the URL allows, else REDIS.
 COMMANDS = web.AppKey("commands", object)
+# The outbox sender's task, when this process runs one: /readyz reports its end.
+SENDER_TASK = web.AppKey("sender_task", asyncio.Task)

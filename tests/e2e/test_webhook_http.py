@@ -143,7 +143,7 @@ async def test_healthz_and_readyz(client) -> None:
     assert (await client.get("/healthz")).status == 200
     resp = await client.get("/readyz")
     assert resp.status == 200
-    assert await resp.json() == {"ready": True, "postgres": "ok", "redis": "ok"}
+    assert await resp.json() == {"ready": True, "postgres": "ok", "redis": "ok", "sender": "ok"}
 
 
 async def test_dev_pages_are_absent_outside_dev_mode(client) -> None:
@@ -222,3 +222,23 @@ async def test_readyz_names_the_failed_dependency_in_a_json_error(client, monkey
     body = await resp.json()
     assert body["postgres"] == "ok" and body["redis"] == "ConnectionError"
     assert body["ready"] is False and "redis" in body["error"]
+
+
+async def test_a_crashed_sender_is_logged_at_once_and_readyz_says_so(
+    settings, pg, aiohttp_client, monkeypatch
+) -> None:
+    from kmcbot.outbox.sender import Sender
+
+    async def crash(self) -> None:
+        raise RuntimeError("a bug in the sender")
+
+    monkeypatch.setattr(Sender, "run", crash)
+    with structlog.testing.capture_logs() as logs:
+        client = await aiohttp_client(create_app(settings))
+        resp = await client.get("/readyz")
+    assert resp.status == 503
+    body = await resp.json()
+    assert body["ready"] is False and body["sender"] == "RuntimeError"
+    assert "sender" in body["error"]
+    crashed = [e for e in logs if e["event"] == "sender_crashed"]
+    assert crashed and crashed[0]["log_level"] == "error"
