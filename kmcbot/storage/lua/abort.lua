@@ -1,5 +1,8 @@
--- Give the message and the lock up, if they are still ours: a redelivery can
--- then be handled at once instead of waiting for the lease to run out.
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+-- ABORT: give the message and the lock up, if they are still ours: a redelivery
+-- can then be handled at once instead of waiting for the lease to run out.
+local processing_key, lock_key = KEYS[1], KEYS[2]
+local token = ARGV[1]
+
+if redis.call('GET', processing_key) == token then redis.call('DEL', processing_key) end
+if redis.call('GET', lock_key) == token then redis.call('DEL', lock_key) end
 return 'ok'

@@ -6,14 +6,14 @@ local message, token, expected_version = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local session, session_ttl = ARGV[4], ARGV[5]
 local profile, profile_ttl = ARGV[6], ARGV[7]  -- profile '': keep the stored one
 local now, seen_ttl = tonumber(ARGV[8]), tonumber(ARGV[9])
-local erase = ARGV[10] == '1'
+local erase = ARGV[10]  -- '1': "delete my data"
 local first_entry_field = 11  -- the outbox entry's fields, name value ... (none: no replies)
 
 local cur = redis.call('GET', session_key)
 local version = 0
 if cur then version = tonumber(string.match(cur, '^(%d+):')) or 0 end
 if version ~= expected_version then return 'conflict' end
-if erase then
+if erase == '1' then
   redis.call('DEL', session_key, profile_key)  -- "delete my data": nothing of the citizen stays
 else
   redis.call('SET', session_key, (version + 1) .. ':' .. session, 'EX', session_ttl)

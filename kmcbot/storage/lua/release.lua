@@ -1,2 +1,6 @@
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+-- Let a stream's lease go, if it is still ours.
+local lease_key = KEYS[1]
+local sender = ARGV[1]
+
+if redis.call('GET', lease_key) == sender then redis.call('DEL', lease_key) end
 return 1
