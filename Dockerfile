@@ -24,21 +24,17 @@ RUN groupadd --system --gid 10001 kmcbot \
 
 # Install the project from pyproject.toml: metadata (README.md is its
 # `readme`, so the build needs it) and the package with its data files
-# (catalogues, centres.csv). The build happens in /src, which is removed
+# (catalogues, centres.csv, the Lua scripts, and sql/'s migrations, which
+# setup.py ships as kmcbot/migrations: `kmcbot serve` finds them there). The build happens in /src, which is removed
 # afterwards, so only the installed copy in site-packages is ever imported.
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY kmcbot/ kmcbot/
+COPY sql/ sql/
 RUN pip install --no-cache-dir . \
     && rm -rf /src
 
 WORKDIR /app
-
-# The numbered migrations; `kmcbot serve` applies them at start-up from
-# KMCBOT_SQL_DIR (without it the app looks next to its own source tree,
-# which in site-packages has no sql/).
-COPY sql/ /app/sql/
-ENV KMCBOT_SQL_DIR=/app/sql
 
 # Only used if the container is started without database/Redis URLs: the
 # embedded servers then keep their data here, in a directory the

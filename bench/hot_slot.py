@@ -25,7 +25,7 @@ from kmcbot.booking.commands import Book, Booked, Refused
 from kmcbot.booking.model import IST, Vaccine
 from kmcbot.booking.repository import book
 from kmcbot.devtools.loadgen.report import overbooking
-from kmcbot.settings import REPO_SQL_DIR
+from kmcbot.settings import SQL_DIR
 from kmcbot.storage import postgres as db
 
 
@@ -72,7 +72,7 @@ async def main(args: argparse.Namespace) -> None:
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = args.pg_url.rsplit("/", 1)[0] + "/" + name
     try:
-        await db.migrate(url, REPO_SQL_DIR)
+        await db.migrate(url, SQL_DIR)
         slot_id = await make_slot(url, args.capacity)
         pool = await db.create_pool(url, min_size=args.pool, max_size=args.pool)
         outcomes: Counter[str] = Counter()

@@ -11,7 +11,14 @@ from urllib.parse import urlsplit
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com/v21.0"
 DEV_PEPPER = b"kmcbot-dev-pepper"
-REPO_SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# The numbered migrations: an installed wheel carries the repository's sql/ as
+# kmcbot/migrations (setup.py); a source checkout (an editable install) reads sql/.
+_SHIPPED_SQL_DIR = Path(__file__).resolve().parent / "migrations"
+SQL_DIR = (
+    _SHIPPED_SQL_DIR
+    if _SHIPPED_SQL_DIR.is_dir()
+    else Path(__file__).resolve().parent.parent / "sql"
+)
 
 
 class SettingsError(ValueError):
@@ -33,7 +40,7 @@ class Settings:
     dev: bool = False
     log_format: str = "json"
     data_dir: Path = Path(".kmcbot")
-    sql_dir: Path = REPO_SQL_DIR
+    sql_dir: Path = SQL_DIR
     redis_prefix: str = "kmcbot"
     redis_shards: int = 1  # outbox streams, and hash tags the citizens' keys are spread over
     redis_cluster: bool = False  # redis_url names one node of a Redis Cluster
@@ -180,7 +187,7 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         dev=dev,
         log_format=log_format,
         data_dir=Path(get("KMCBOT_DATA_DIR") or ".kmcbot"),
-        sql_dir=Path(get("KMCBOT_SQL_DIR") or REPO_SQL_DIR),
+        sql_dir=Path(get("KMCBOT_SQL_DIR") or SQL_DIR),
         redis_prefix=get("KMCBOT_REDIS_PREFIX") or "kmcbot",
         redis_shards=_positive_int(get("KMCBOT_REDIS_SHARDS"), 1, "KMCBOT_REDIS_SHARDS"),
         redis_cluster=redis_cluster,

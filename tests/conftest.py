@@ -21,7 +21,7 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from kmcbot.settings import REPO_SQL_DIR
+from kmcbot.settings import SQL_DIR
 from kmcbot.storage import postgres as db
 from tests.support.databases import (
     CLAIM,
@@ -73,7 +73,7 @@ def pg_template(pg_server_url: str) -> Iterator[str]:
     async def make() -> None:
         await admin_sql(pg_server_url, f'DROP DATABASE IF EXISTS "{name}"')
         await admin_sql(pg_server_url, f'CREATE DATABASE "{name}"')
-        await db.migrate(with_database(pg_server_url, name), REPO_SQL_DIR)
+        await db.migrate(with_database(pg_server_url, name), SQL_DIR)
 
     asyncio.run(make())
     yield name
@@ -132,4 +132,4 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 @pytest.fixture
 def sql_dir() -> Path:
-    return REPO_SQL_DIR
+    return SQL_DIR

@@ -30,7 +30,7 @@ from kmcbot.booking import repository
 from kmcbot.booking.commands import Booked, Refused
 from kmcbot.devtools import seed
 from kmcbot.jobs import purge
-from kmcbot.settings import REPO_SQL_DIR, from_env
+from kmcbot.settings import SQL_DIR, from_env
 from kmcbot.storage import postgres as db
 from tests.support.databases import admin_sql, with_database
 from tests.support.factories import assert_counts_consistent, book_effect
@@ -168,7 +168,7 @@ def migrated(bouncer: str) -> list[list[str]]:
     """Four migration runs at once through PgBouncer, as four servers starting together."""
 
     async def run() -> list[list[str]]:
-        return list(await asyncio.gather(*(db.migrate(bouncer, REPO_SQL_DIR) for _ in range(4))))
+        return list(await asyncio.gather(*(db.migrate(bouncer, SQL_DIR) for _ in range(4))))
 
     return asyncio.run(run())
 
@@ -182,9 +182,9 @@ def test_the_setting_is_off_unless_asked_for() -> None:
 async def test_racing_migrations_apply_each_file_once_and_leave_no_lock(
     bouncer: str, migrated: list[list[str]], pg_server_url: str
 ) -> None:
-    files = [p.name for _, p in db.migration_files(REPO_SQL_DIR)]
+    files = [p.name for _, p in db.migration_files(SQL_DIR)]
     assert sorted(sum(migrated, [])) == files
-    assert await db.migrate(bouncer, REPO_SQL_DIR) == []
+    assert await db.migrate(bouncer, SQL_DIR) == []
     conn = await asyncpg.connect(with_database(pg_server_url, urlsplit(bouncer).path[1:]))
     try:
         assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == len(files)
