@@ -27,9 +27,11 @@ test: $(STAMP)
 stress: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow -s
 
+## lint: ruff (rules and format) and mypy, as CI runs them
 lint: $(STAMP)
 	$(BIN)/ruff check kmcbot tests
 	$(BIN)/ruff format --check kmcbot tests
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

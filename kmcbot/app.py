@@ -87,7 +87,8 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
             socket_timeout=5,
             socket_connect_timeout=5,
         )
-        app[REDIS] = cluster  # type: ignore[assignment]  # the same commands, routed by key
+        # The same commands, routed by key; redis-py types the two clients apart.
+        app[REDIS] = cast(aioredis.Redis, cluster)
         if app[SETTINGS].redis_shards == 1:
             log.warning(
                 "redis_cluster_one_shard",

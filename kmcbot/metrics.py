@@ -68,7 +68,7 @@ async def redis_gauges(redis: aioredis.Redis, prefix: str, shards: int) -> dict[
     for stream in outbox_keys(prefix, shards):
         depth += await redis.xlen(stream)
         oldest = await redis.xrange(stream, count=1)
-        if oldest:
+        if oldest and oldest[0][0]:
             age = max(age, time.time() - written_at(oldest[0][0]))
     return {
         "kmcbot_outbox_depth": depth,

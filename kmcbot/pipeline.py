@@ -193,7 +193,7 @@ class Pipeline:
     ) -> Handled:
         """Too many messages this minute: one polite notice, then silence; the session stays."""
         metrics.RATE_LIMITED.inc()
-        replies = []
+        replies: list[Reply] = []
         if loaded.over_limit == 1:
             replies.append(Say(text(loaded.profile.lang or Lang.EN, "common.rate_limited")))
         await self.store.commit(

@@ -99,6 +99,7 @@ def ticket(kind: Kind, b: BookingView) -> Reply:
 def template(notice: Notice, templates: Templates) -> Template:
     b, lang = notice.booking, lang_of(notice.booking)
     when = (show_date(lang, b.day), slot_title(lang, b.start, b.end))
+    params: tuple[str, ...]
     match notice.kind:
         case Kind.BOOKED | Kind.MOVED | Kind.CANCELLED:
             what = text(lang, f"notice.status_{notice.kind.value}")

@@ -4,6 +4,7 @@ the same one again with a reason, go to the menu, or wait for an effect."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from kmcbot.booking.commands import Effect
 from kmcbot.dialogue.catalogue import text
@@ -14,9 +15,7 @@ from kmcbot.dialogue.questions import render
 MAX_STRIKES = 3
 
 
-def ask(
-    s: Session, ctx: Context, state: State, note: str | None = None, **draft: object
-) -> Outcome:
+def ask(s: Session, ctx: Context, state: State, note: str | None = None, **draft: Any) -> Outcome:
     """A valid answer: move to `state` (with the draft changes) and ask its question."""
     new = replace(
         s,
@@ -50,7 +49,7 @@ def invalid(s: Session, ctx: Context, reason: str) -> Outcome:
     return Outcome(new, (reply,))
 
 
-def wait(s: Session, ctx: Context, state: State, *effects: Effect, **draft: object) -> Outcome:
+def wait(s: Session, ctx: Context, state: State, *effects: Effect, **draft: Any) -> Outcome:
     """Hand effects to the shell; the reply comes with their result."""
     new = replace(
         s,

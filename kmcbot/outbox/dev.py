@@ -26,7 +26,9 @@ class DevTransport:
     async def send(self, to: str, body: bytes) -> SendResult:
         key = self.key(to)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, body).ltrim(key, -self.KEEP, -1).expire(key, 24 * 3600)
+            pipe.rpush(key, body)
+            pipe.ltrim(key, -self.KEEP, -1)
+            pipe.expire(key, 24 * 3600)
             await pipe.execute()
         return SendResult(Sent.OK)
 

@@ -30,7 +30,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 import structlog
@@ -49,6 +49,9 @@ from kmcbot.whatsapp.graph import (
 )
 
 log = structlog.get_logger()
+
+# Entries as redis-py reads them from a stream: (id, fields).
+Entries = list[tuple[bytes, dict[bytes, bytes]]]
 
 GROUP = "senders"
 CLAIM_IDLE_MS = 60_000
@@ -216,7 +219,8 @@ class Sender:
                 read = await self.redis.xreadgroup(
                     GROUP, self.consumer, {stream: ">"}, count=self.batch, block=250
                 )
-                for _, entries in read:
+                # RESP2, bytes (decode_responses off): a list of (stream, entries).
+                for _, entries in cast(list[tuple[bytes, Entries]], read):
                     self._dispatch(stream, entries)
             except asyncio.CancelledError:
                 raise
@@ -289,11 +293,11 @@ class Sender:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def _claim_all(self, stream: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    async def _claim_all(self, stream: str) -> Entries:
         """On taking a stream's lease: every entry read by an earlier holder and not
         acknowledged, oldest first, so that a citizen's replies keep their order.
         (That holder sends no more of them: see _lease_until.)"""
-        claimed: list[tuple[bytes, dict[bytes, bytes]]] = []
+        claimed: Entries = []
         cursor: bytes | str = "0-0"
         while True:
             cursor, entries, *_ = await self.redis.xautoclaim(
@@ -303,7 +307,7 @@ class Sender:
             if cursor in (b"0-0", "0-0"):
                 return claimed
 
-    async def _claim_stale(self, stream: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    async def _claim_stale(self, stream: str) -> Entries:
         result = await self.redis.xautoclaim(
             stream, GROUP, self.consumer, min_idle_time=self.claim_idle_ms, count=self.batch
         )
@@ -319,7 +323,7 @@ class Sender:
             or entry_id in self._acks.get(stream, ())
         )
 
-    def _dispatch(self, stream: str, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+    def _dispatch(self, stream: str, entries: Entries) -> None:
         """Queue each entry behind its citizen's earlier ones; start a task per new citizen."""
         for entry_id, fields in entries:
             self._in_flight.add(entry_id)
@@ -369,7 +373,7 @@ class Sender:
                     self._in_flight.difference_update(e.id for e in chain)
                     break
                 chain.popleft()
-        except Exception:  # noqa: BLE001 - pending entries are claimed again later
+        except Exception:  # its pending entries are claimed again later
             log.exception("sender_chain_failed")
             self._in_flight.difference_update(e.id for e in chain)
         finally:

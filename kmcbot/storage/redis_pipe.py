@@ -80,7 +80,8 @@ class _Connection(asyncio.Protocol):
         self._waiting.append(waiter)
         # Written together at the end of this turn of the loop: one system call
         # for every command asked for meanwhile, instead of one each.
-        self._unsent.append(hiredis.pack_command(tuple(args)))
+        # hiredis's stub types the tuple as of one item; it takes any number.
+        self._unsent.append(hiredis.pack_command(tuple(args)))  # type: ignore[arg-type]
         if len(self._unsent) == 1:
             loop.call_soon(self._flush)
         if self._watchdog is None:

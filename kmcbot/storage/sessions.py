@@ -221,7 +221,7 @@ def _session(stored: str, tag: str) -> Session | None:
 
 def _lang(value: object) -> Lang | None:
     try:
-        return Lang(value) if value else None
+        return Lang(value) if isinstance(value, str) and value else None
     except ValueError:
         return None
 

@@ -20,6 +20,7 @@ import asyncpg
 import orjson
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from kmcbot.booking import admin_repo as repo
 from kmcbot.booking.model import IST, Vaccine, kolkata_today
@@ -55,7 +56,7 @@ def create_admin_app(token: str) -> web.Application:
     return app
 
 
-def _guard(token: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def _guard(token: str) -> Middleware:
     expected = token.encode()
 
     @web.middleware
@@ -143,7 +144,7 @@ async def create_slots(request: web.Request) -> web.Response:
         raise read.Invalid('centres: give "centre": id or "centres": [id, ...]')
     ids = sorted({read.integer(c, "centres", 1, read.INT4) for c in centres})
     try:
-        vaccine = Vaccine(body.get("vaccine"))
+        vaccine = Vaccine(str(body.get("vaccine")))
     except ValueError:
         raise read.Invalid(f"vaccine: must be one of {', '.join(Vaccine)}") from None
     first = read.day(body.get("from"), "from")

@@ -143,7 +143,7 @@ def _section(rows: list[Row]) -> str:
         f"<td>{n}</td>"
         f"<td>{escape(r['reference'])}</td>"
         f"<td>{escape(r['name'] or '')}</td>"
-        f"<td>{escape(ID_LABELS.get(r['id_type'], r['id_type']))}</td>"
+        f"<td>{escape(ID_LABELS.get(r['id_type']) or r['id_type'])}</td>"
         f"<td>{escape(masked_id(r['id_last4']))}</td>"
         f"<td>{escape(_status(r))}</td>"
         '<td class="tick"></td>'

@@ -17,6 +17,7 @@ import multiprocessing.connection
 import os
 import signal
 import threading
+from typing import Any, cast
 
 import structlog
 from aiohttp.web_runner import GracefulExit
@@ -115,7 +116,7 @@ class StopWatch:
 
 def _where(task: asyncio.Task[object]) -> str:
     """The innermost line a task waits at."""
-    where, coro = "?", task.get_coro()
+    where, coro = "?", cast(Any, task.get_coro())  # walked by attribute, whatever its kind
     while coro is not None:
         frame = getattr(coro, "cr_frame", None)
         if frame is not None:

@@ -62,7 +62,7 @@ def free_cluster_ports(count: int) -> list[int]:
     return ports
 
 
-def _wait(check, what: str, timeout: float = 20.0) -> None:  # noqa: ANN001
+def _wait(check, what: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -158,7 +158,7 @@ def browser_available() -> None:
 
 
 @pytest.fixture
-async def served(browser_available: None, bot: tuple[str, dict[str, str]]) -> str:  # noqa: F811
+async def served(browser_available: None, bot: tuple[str, dict[str, str]]) -> str:
     """A seeded `kmcbot serve` in dev mode on a free port (test_chat_cli's): its URL."""
     return bot[0]
 

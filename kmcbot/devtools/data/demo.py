@@ -224,6 +224,7 @@ def demo_slots(centres: Iterable[CentreRow], today: date, days: int = 14) -> lis
 
 
 def _sessions(centre: CentreRow, day: date) -> list[SlotRow]:
+    sessions: tuple[tuple[time, time], ...]
     if centre.kind == MEGA:
         sessions, capacity = MEGA_SESSIONS, MEGA_CAPACITY
     elif day.weekday() == SUNDAY:
