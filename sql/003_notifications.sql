@@ -1,4 +1,4 @@
--- Relaying notifications and scheduling reminders (kmcbot/relay.py, kmcbot/reminders.py).
+-- Relaying notifications and scheduling reminders (kmcbot/outbox/relay.py, kmcbot/jobs/reminders.py).
 
 -- The day a reminder is for. One reminder per booking *per day*, not per
 -- booking: a citizen who is reminded and then reschedules to another day gets

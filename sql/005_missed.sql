@@ -1,5 +1,5 @@
 -- A booking not checked in by the end of its slot's day (Kolkata) is 'missed'
--- (kmcbot/missed.py marks it). It no longer holds the ID (the unique index
+-- (kmcbot/jobs/missed.py marks it). It no longer holds the ID (the unique index
 -- bookings_one_per_id covers 'booked' and 'attended' only) nor one of the number's
 -- places, so a citizen who could not come can book again. Its slot keeps the
 -- place counted: slots.booked counts booked, attended and missed bookings (the

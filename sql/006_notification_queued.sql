@@ -3,7 +3,7 @@
 -- skips it), with the outbox entry's id; the sender sets accepted_at once
 -- WhatsApp accepted it. A notice relayed long ago, not accepted and no longer in
 -- its stream (Redis lost it, or WhatsApp refused it) is sent again, a few times
--- at most (tries; kmcbot/relay.py).
+-- at most (tries; kmcbot/outbox/relay.py).
 ALTER TABLE notifications ADD COLUMN accepted_at timestamptz;
 ALTER TABLE notifications ADD COLUMN queued_entry text;
 ALTER TABLE notifications ADD COLUMN tries smallint NOT NULL DEFAULT 0;
