@@ -36,16 +36,17 @@ log = structlog.get_logger()
 @contextlib.contextmanager
 def services(settings: Settings) -> Iterator[Settings]:
     """Settings with both URLs resolved: embedded servers stand in for unset ones."""
-    from kmcbot.devtools import embedded
+    from kmcbot.devtools.embedded.postgres import start_postgres
+    from kmcbot.devtools.embedded.redis import start_redis
 
     with contextlib.ExitStack() as stack:
         if not settings.database_url:
-            pg = _embedded("PostgreSQL", embedded.start_postgres, settings.data_dir)
+            pg = _embedded("PostgreSQL", start_postgres, settings.data_dir)
             stack.callback(pg.stop)
             settings = replace(settings, database_url=pg.url)
             log.info("embedded_postgres", data_dir=str(settings.data_dir))
         if not settings.redis_url:
-            rd = _embedded("Redis", embedded.start_redis, settings.data_dir)
+            rd = _embedded("Redis", start_redis, settings.data_dir)
             stack.callback(rd.stop)
             settings = replace(settings, redis_url=rd.url)
             log.info("embedded_redis", data_dir=str(settings.data_dir))

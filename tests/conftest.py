@@ -45,9 +45,9 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if url:
         yield url
         return
-    from kmcbot.devtools import embedded
+    from kmcbot.devtools.embedded.postgres import start_postgres
 
-    server = embedded.start_postgres(tmp_path_factory.mktemp("embedded"))
+    server = start_postgres(tmp_path_factory.mktemp("embedded"))
     yield server.url
     server.stop()
 
@@ -58,9 +58,9 @@ def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if url:
         yield url
         return
-    from kmcbot.devtools import embedded
+    from kmcbot.devtools.embedded.redis import start_redis
 
-    server = embedded.start_redis(tmp_path_factory.mktemp("embedded-redis"))
+    server = start_redis(tmp_path_factory.mktemp("embedded-redis"))
     yield server.url
     server.stop()
 

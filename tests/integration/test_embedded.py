@@ -21,7 +21,9 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from kmcbot.devtools.embedded import Embedded, start_postgres, start_redis
+from kmcbot.devtools.embedded import Embedded
+from kmcbot.devtools.embedded.postgres import start_postgres
+from kmcbot.devtools.embedded.redis import start_redis
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -162,7 +164,8 @@ def test_another_process_leaving_does_not_stop_our_servers(tmp_path: Path) -> No
             f"""
             import json
             from pathlib import Path
-            from kmcbot.devtools.embedded import start_postgres, start_redis
+            from kmcbot.devtools.embedded.postgres import start_postgres
+            from kmcbot.devtools.embedded.redis import start_redis
             pg, rd = start_postgres(Path({str(tmp_path)!r})), start_redis(Path({str(tmp_path)!r}))
             print(json.dumps([pg.url, rd.url]))
             pg.stop()
@@ -184,7 +187,8 @@ def test_a_normal_exit_without_stop_stops_both_servers(tmp_path: Path) -> None:
         f"""
         import json
         from pathlib import Path
-        from kmcbot.devtools.embedded import start_postgres, start_redis
+        from kmcbot.devtools.embedded.postgres import start_postgres
+        from kmcbot.devtools.embedded.redis import start_redis
         pg, rd = start_postgres(Path({str(tmp_path)!r})), start_redis(Path({str(tmp_path)!r}))
         print(json.dumps([pg.url, rd.url]))
         """
