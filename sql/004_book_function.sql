@@ -4,7 +4,7 @@
 --
 -- outcome is 'booked' (the new booking, or the one this message made before) or a
 -- refusal (kmcbot.booking.model.Refusal); the other columns are the booking's view
--- (repository._VIEW_COLUMNS), NULL on a refusal. Unique violations (a reference
+-- (repository.VIEW_COLUMNS), NULL on a refusal. Unique violations (a reference
 -- drawn twice, one ID booked from two numbers at once, one message raced) are
 -- raised as they are, for the caller to handle.
 CREATE FUNCTION kmcbot_book(

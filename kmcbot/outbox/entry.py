@@ -3,8 +3,11 @@ and the booking news they carry.
 
 The session commit (storage/sessions.py) and the relay write entries, the
 sender reads them; all through OutboxEntry. Each reply is one Cloud API body,
-serialised once by whoever made it and carried as it is, one field per body
-("b0", "b1", ...), so no one parses and dumps it again on the way.
+serialised once by whoever made it and carried as it is: the entry's "bodies"
+field is them joined into one JSON array, and "cuts" says where each one ends,
+so the sender slices them out again without parsing. (A sender of the version
+before reads "bodies" as the JSON array it always was: a rolling deploy loses
+nothing either way.)
 """
 
 from __future__ import annotations
@@ -32,10 +35,14 @@ class OutboxEntry:
 
     def fields(self) -> dict[str, str | bytes]:
         fields: dict[str, str | bytes] = {"to": self.to, "tag": self.tag}
+        cuts, end = [], 0
+        for body in self.bodies:
+            end += len(body) + 1  # the "[" or "," before it
+            cuts.append(str(end))
+        fields["bodies"] = b"[" + b",".join(self.bodies) + b"]"
+        fields["cuts"] = ",".join(cuts)
         if self.news:
             fields["news"] = ";".join(f"{reference}:{kind}" for reference, kind in self.news)
-        for n, body in enumerate(self.bodies):
-            fields[f"b{n}"] = body
         return fields
 
     def flat(self) -> list[str | bytes]:
@@ -48,9 +55,11 @@ class OutboxEntry:
             to = fields[b"to"].decode()
             tag = fields.get(b"tag", b"").decode()
             news = tuple(_news(fields.get(b"news", b"").decode()))
+            array = fields[b"bodies"]
         except (KeyError, UnicodeDecodeError) as exc:
             raise UnreadableEntry(type(exc).__name__) from exc
-        bodies = tuple(_bodies(fields))
+        cuts = fields.get(b"cuts")
+        bodies = tuple(_sliced(array, cuts) if cuts is not None else _parsed(array))
         if not to or not bodies:
             raise UnreadableEntry("no number or no bodies")
         return cls(to, tag, bodies, news)
@@ -63,22 +72,34 @@ def _news(field: str) -> Iterable[News]:
             yield reference, kind
 
 
-def _bodies(fields: Mapping[bytes, bytes]) -> Iterable[bytes]:
-    if b"bodies" in fields:
-        # Written by a version before the per-body fields (a rolling deploy): one
-        # JSON array of bodies.
-        try:
-            array = orjson.loads(fields[b"bodies"])
-        except orjson.JSONDecodeError as exc:
-            raise UnreadableEntry("bodies") from exc
-        if not isinstance(array, list) or not all(isinstance(b, dict) for b in array):
-            raise UnreadableEntry("bodies")
-        yield from (orjson.dumps(body) for body in array)
-        return
-    n = 0
-    while (body := fields.get(f"b{n}".encode())) is not None:
-        yield body
-        n += 1
+def _sliced(array: bytes, cuts: bytes) -> Iterable[bytes]:
+    """The bodies out of their JSON array, by where each ends: no parsing."""
+    if not cuts:
+        return  # no bodies
+    try:
+        ends = [int(cut) for cut in cuts.split(b",")]
+    except ValueError as exc:
+        raise UnreadableEntry("cuts") from exc
+    start = 1
+    for end in ends:
+        if not start < end < len(array) or array[end] not in b",]":
+            raise UnreadableEntry("cuts")
+        yield array[start:end]
+        start = end + 1
+    if start != len(array):
+        raise UnreadableEntry("cuts")
+
+
+def _parsed(array: bytes) -> Iterable[bytes]:
+    """Written by the version before "cuts" (a rolling deploy): parsed, then each
+    body serialised again."""
+    try:
+        bodies = orjson.loads(array)
+    except orjson.JSONDecodeError as exc:
+        raise UnreadableEntry("bodies") from exc
+    if not isinstance(bodies, list) or not all(isinstance(b, dict) for b in bodies):
+        raise UnreadableEntry("bodies")
+    yield from (orjson.dumps(body) for body in bodies)
 
 
 def written_at(entry_id: bytes | str) -> float:

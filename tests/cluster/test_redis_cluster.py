@@ -17,7 +17,7 @@ from kmcbot.booking.model import IST
 from kmcbot.devtools.seed import DEMO_CSV, seed
 from kmcbot.messages import Text
 from kmcbot.settings import Settings
-from kmcbot.storage.keys import outbox_keys, user_tag
+from kmcbot.storage.keys import Keys, outbox_keys, user_tag
 from kmcbot.storage.sessions import SessionStore
 from tests.support.e2e import (
     REFERENCE,
@@ -61,10 +61,10 @@ async def app_client(settings: Settings, cluster: RedisCluster, pg, aiohttp_clie
 def citizens(
     app_client: TestClient, standin: HoldableStandIn, cluster: RedisCluster
 ) -> Callable[[str], Citizen]:
-    store = SessionStore(cluster, "kmcbot", shards=SHARDS)  # for key names only
+    keys = Keys("kmcbot", shards=SHARDS)
 
     def make(wa_id: str) -> Citizen:
-        outbox = store.outbox_of(user_tag(PEPPER, wa_id))
+        outbox = keys.outbox_of(user_tag(PEPPER, wa_id))
         return Citizen(app_client, standin, wa_id, redis=cluster, outbox=outbox)  # type: ignore[arg-type]
 
     return make
@@ -199,7 +199,7 @@ async def test_metrics_read_every_stream_and_ready_checks_the_cluster(
         await person.settle()
     resp = await app_client.get("/readyz")
     assert resp.status == 200
-    assert await resp.json() == {"ready": True, "postgres": "ok", "redis": "ok"}
+    assert await resp.json() == {"ready": True, "postgres": "ok", "redis": "ok", "sender": "ok"}
 
 
 async def test_one_shard_on_a_cluster_works_and_is_warned_about(

@@ -14,7 +14,7 @@ import redis as sync_redis
 
 from kmcbot.devtools.standin import GraphStandIn
 from kmcbot.outbox import sender as outbox
-from kmcbot.outbox.entry import News, OutboxEntry
+from kmcbot.outbox.entry import News, OutboxEntry, UnreadableEntry
 from kmcbot.outbox.rate import SharedRateLimiter
 from kmcbot.outbox.sender import GROUP, Sender
 from kmcbot.whatsapp.graph import GraphTransport, Sent, classify
@@ -450,6 +450,20 @@ async def test_an_unreadable_entry_is_dead_lettered_and_its_news_not_marked(redi
     assert marked == []  # nothing was sent: its news is still the relay's to send
     [(_, kept)] = await redis.xrange(f"{STREAM}:dead")
     assert kept[b"news"] == b"KMC-AAAAAA:booked" and kept[b"bodies"] == b"{not json"
+
+
+def test_an_entry_reads_back_and_a_sender_of_the_version_before_reads_it_too() -> None:
+    bodies = (orjson.dumps(text_body("1", "one")), b'{"to":"1","text":{"body":"[,]"}}')
+    entry = OutboxEntry("919800000001", "t", bodies, (("KMC-AAAAAA", "booked"),))
+    fields = {
+        k.encode(): v if isinstance(v, bytes) else v.encode() for k, v in entry.fields().items()
+    }
+    assert OutboxEntry.decode(fields) == entry
+    # The version before parsed "bodies" as a JSON array of the bodies.
+    assert orjson.loads(fields[b"bodies"]) == [orjson.loads(b) for b in bodies]
+    for cuts in (b"3", b"x", b"8,99", b""):
+        with pytest.raises(UnreadableEntry):
+            OutboxEntry.decode(fields | {b"cuts": cuts})
 
 
 async def test_an_entry_of_the_earlier_format_is_still_sent(redis, standin) -> None:
