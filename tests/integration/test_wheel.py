@@ -4,6 +4,7 @@ carries the Lua scripts and sql/'s migrations, and the code finds both there."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,14 +15,23 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
+# Not copied: what a build or a run leaves behind (a stale build/ would go into the wheel).
+LEFT_BEHIND = shutil.ignore_patterns(
+    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis",
+    ".kmcbot",
+)  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel built from a clean copy of the source tree, as pip builds one."""
+    source = tmp_path_factory.mktemp("source") / "kmcbot"
+    shutil.copytree(REPO, source, ignore=LEFT_BEHIND)
     out = tmp_path_factory.mktemp("wheel")
-    build = tmp_path_factory.mktemp("build")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps",
-         "--quiet", "--wheel-dir", str(out), str(REPO)],
-        check=True, cwd=build, env=os.environ | {"PIP_NO_INPUT": "1"}, timeout=300,
+         "--quiet", "--wheel-dir", str(out), str(source)],
+        check=True, cwd=source, env=os.environ | {"PIP_NO_INPUT": "1"}, timeout=300,
     )  # fmt: skip
     [built] = out.glob("kmcbot-*.whl")
     return built
