@@ -26,7 +26,8 @@ from kmcbot.storage import postgres as db
 from kmcbot.storage import redis_pipe
 from kmcbot.storage.sessions import Commands, SessionStore, outbox_keys
 from kmcbot.web import admin, dev, errors, health, webhook
-from kmcbot.web.keys import COMMANDS, DEV_OUTBOX, PG, PIPELINE, REDIS, SETTINGS
+from kmcbot.web.keys import BODY_BUDGET, COMMANDS, DEV_OUTBOX, PG, PIPELINE, REDIS, SETTINGS
+from kmcbot.web.uploads import BodyBudget
 
 log = structlog.get_logger()
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[errors.json_errors],
     )
     app[SETTINGS] = settings
+    app[BODY_BUDGET] = BodyBudget(settings.body_budget_mb * 1024 * 1024)
     app.cleanup_ctx.extend([_postgres, _redis, _commands, _pipeline, _sender, _notices])
     app.router.add_get("/webhook", webhook.verify)
     app.router.add_post("/webhook", webhook.receive)

@@ -37,6 +37,12 @@ BOOKINGS = Counter(
     ["event", "reason"],
 )
 RATE_LIMITED = Counter("kmcbot_rate_limited_total", "Messages over the per-citizen limit")
+UPLOADS_REFUSED = Counter(
+    "kmcbot_uploads_refused_total",
+    "Webhook POSTs whose body was not read: unsigned, busy (over the body budget), "
+    "timeout (too slow), disconnected",
+    ["reason"],
+)
 SESSIONS_CACHE_S = 15  # how stale kmcbot_active_sessions may be
 REDIS_GAUGES_S = 5  # a scrape waits no longer for the gauges read from Redis
 WEBHOOK_SECONDS = Histogram(

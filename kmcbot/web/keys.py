@@ -9,6 +9,7 @@ from aiohttp import web
 from kmcbot.outbox.sender import DevTransport
 from kmcbot.pipeline import Pipeline
 from kmcbot.settings import Settings
+from kmcbot.web.uploads import BodyBudget
 
 SETTINGS = web.AppKey("settings", Settings)
 PG = web.AppKey("pg", asyncpg.Pool)
@@ -17,3 +18,4 @@ PIPELINE = web.AppKey("pipeline", Pipeline)
 DEV_OUTBOX = web.AppKey("dev_outbox", DevTransport)
 # The hot path's scripts: a pipelined connection where the URL allows, else REDIS.
 COMMANDS = web.AppKey("commands", object)
+BODY_BUDGET = web.AppKey("body_budget", BodyBudget)

@@ -16,7 +16,8 @@ from kmcbot import metrics
 from kmcbot.messages import Error, Inbound, Status
 from kmcbot.pipeline import Pipeline, RetryLater
 from kmcbot.storage.sessions import user_tag
-from kmcbot.web.keys import PIPELINE, SETTINGS
+from kmcbot.web import uploads
+from kmcbot.web.keys import BODY_BUDGET, PIPELINE, SETTINGS
 from kmcbot.whatsapp import inbound, signature
 
 log = structlog.get_logger()
@@ -51,20 +52,37 @@ async def receive(request: web.Request) -> web.Response:
 async def _receive(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     if request.content_length is not None and request.content_length > MAX_BODY:
-        return json_error(413, "body over 3 MiB")
+        return uploads.closing(json_error(413, "body over 3 MiB"))
     if request.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity"):
         # WhatsApp never compresses (and the app does not decompress: see app.py).
-        return json_error(415, "Content-Encoding is not supported")
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        return json_error(413, "body over 3 MiB")
-    except RequestPayloadError:  # a broken chunked body, say
-        return json_error(400, "body could not be read")
+        return uploads.closing(json_error(415, "Content-Encoding is not supported"))
+    header = request.headers.get("X-Hub-Signature-256")
+    if not settings.dev and not signature.well_formed(header):
+        # Refused before the body is read: an unsigned upload holds no memory.
+        metrics.UPLOADS_REFUSED.labels("unsigned").inc()
+        return uploads.closing(json_error(401, "missing or wrong X-Hub-Signature-256"))
+    announced = request.content_length
+    with request.app[BODY_BUDGET].take(MAX_BODY if announced is None else announced) as fits:
+        if not fits:
+            metrics.UPLOADS_REFUSED.labels("busy").inc()
+            response = uploads.closing(json_error(503, "too many uploads at once; deliver again"))
+            response.headers["Retry-After"] = "1"
+            return response
+        try:
+            raw = await uploads.read_within(request, settings.body_timeout_s)
+        except uploads.Refused as refused:
+            return refused.response
+        except web.HTTPRequestEntityTooLarge:
+            return uploads.closing(json_error(413, "body over 3 MiB"))
+        except RequestPayloadError:  # a broken chunked body, say
+            return uploads.closing(json_error(400, "body could not be read"))
+        return await _handle_body(request, raw, header)
+
+
+async def _handle_body(request: web.Request, raw: bytes, header: str | None) -> web.Response:
+    settings = request.app[SETTINGS]
     if settings.app_secret is not None:
-        if not signature.verify(
-            settings.app_secret, raw, request.headers.get("X-Hub-Signature-256")
-        ):
+        if not signature.verify(settings.app_secret, raw, header):
             return json_error(401, "missing or wrong X-Hub-Signature-256")
     elif not settings.dev:
         return json_error(401, "unsigned webhooks are accepted only in dev mode")
