@@ -37,6 +37,11 @@ BOOKINGS = Counter(
     ["event", "reason"],
 )
 RATE_LIMITED = Counter("kmcbot_rate_limited_total", "Messages over the per-citizen limit")
+CHECKIN_REFUSED = Counter(
+    "kmcbot_checkin_refused_total",
+    "Admin check-ins refused: wrong_code (or unknown reference), locked (429)",
+    ["reason"],
+)
 UPLOADS_REFUSED = Counter(
     "kmcbot_uploads_refused_total",
     "Webhook POSTs whose body was not read: unsigned, busy (over the body budget), "

@@ -4,7 +4,8 @@ HTTP only: the handlers and their answers (JSON, and the roster as CSV or
 HTML from kmcbot/web/roster.py); requests are read by kmcbot/web/admin_input.py
 and the SQL is in kmcbot/booking/admin_repo.py. Every answer that is not a success is JSON
 `{"error": "..."}`: 400 names the bad field, 401 a missing or wrong token,
-403 a wrong check-in code, 404 an unknown id, 409 a conflict with the data.
+403 a wrong check-in code or reference, 404 an unknown id, 409 a conflict with
+the data, 429 too many wrong codes for one reference (web/checkin_guard.py).
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ import orjson
 import structlog
 from aiohttp import web
 
+from kmcbot import metrics
 from kmcbot.booking import admin_repo as repo
 from kmcbot.booking.model import IST, Vaccine, kolkata_today
 from kmcbot.booking.reference import normalise_reference
 from kmcbot.web import admin_input as read
 from kmcbot.web import roster
-from kmcbot.web.keys import PG
+from kmcbot.web.checkin_guard import CheckinGuard, Locked
+from kmcbot.web.keys import PG, REDIS, SETTINGS
 from kmcbot.web.webhook import json_error
 from kmcbot.whatsapp.text import to_ascii_digits
 
@@ -234,7 +237,27 @@ async def check_in(request: web.Request) -> web.Response:
     code = to_ascii_digits(code) if isinstance(code, str) else None
     if code is None or not _CODE.fullmatch(code):
         raise read.Invalid("code: must be the 4 digits given with the booking, as a string")
-    row = await repo.check_in(request.config_dict[PG], reference, code, kolkata_today())
+    guard = CheckinGuard(request.config_dict[REDIS], request.config_dict[SETTINGS].redis_prefix)
+    try:
+        tries = await guard.attempt(reference)
+    except Locked as locked:
+        metrics.CHECKIN_REFUSED.labels("locked").inc()
+        log.warning("admin_checkin_locked", reference=reference)
+        response = json_error(429, "too many wrong codes for this reference; try again later")
+        response.headers["Retry-After"] = str(locked.retry_after)
+        return response
+    try:
+        row = await repo.check_in(request.config_dict[PG], reference, code, kolkata_today())
+    except (repo.NotFound, repo.WrongCode):
+        # The attempt stays counted. Never the code in the log; an unknown reference
+        # gets the very answer of a wrong code.
+        metrics.CHECKIN_REFUSED.labels("wrong_code").inc()
+        log.warning("admin_checkin_wrong_code", reference=reference, tries=tries)
+        raise repo.WrongCode("wrong reference or code") from None
+    except BaseException:
+        await guard.give_back(reference)
+        raise
+    await guard.give_back(reference)
     log.info("admin_checked_in", slot=row["slot_id"])
     return _json(
         {
