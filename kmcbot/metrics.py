@@ -37,6 +37,11 @@ BOOKINGS = Counter(
     ["event", "reason"],
 )
 RATE_LIMITED = Counter("kmcbot_rate_limited_total", "Messages over the per-citizen limit")
+UNREADABLE_ITEMS = Counter(
+    "kmcbot_unreadable_items_total",
+    "Webhook items dropped because nothing could store them (the rest of the POST is handled)",
+    ["reason"],
+)
 CHECKIN_REFUSED = Counter(
     "kmcbot_checkin_refused_total",
     "Admin check-ins refused: wrong_code (or unknown reference), locked (429)",

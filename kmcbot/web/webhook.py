@@ -7,7 +7,6 @@ import hmac
 import time
 from collections import defaultdict
 
-import orjson
 import structlog
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
@@ -16,7 +15,7 @@ from kmcbot import metrics
 from kmcbot.messages import Error, Inbound, Status
 from kmcbot.pipeline import Pipeline, RetryLater
 from kmcbot.storage.sessions import user_tag
-from kmcbot.web import uploads
+from kmcbot.web import unreadable, uploads
 from kmcbot.web.keys import BODY_BUDGET, PIPELINE, SETTINGS
 from kmcbot.whatsapp import inbound, signature
 
@@ -87,14 +86,25 @@ async def _handle_body(request: web.Request, raw: bytes, header: str | None) -> 
     elif not settings.dev:
         return json_error(401, "unsigned webhooks are accepted only in dev mode")
     try:
-        payload = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        payload = unreadable.load_json(raw)
+    except unreadable.NotJson:
         return json_error(400, "body is not JSON")
     parsed = inbound.parse(payload)
-    for field in parsed.ignored_fields:
-        log.info("webhook_field_ignored", field=field[:64])
+    if parsed.ignored_fields:
+        # One line per payload, however many changes it ignored (issue 18: a
+        # payload of 220,000 of them was 220,000 lines).
+        log.info(
+            "webhook_fields_ignored",
+            count=len(parsed.ignored_fields),
+            fields=sorted({unreadable.printable(f[:64]) for f in parsed.ignored_fields[:100]})[:5],
+        )
     by_user: dict[str, list[Inbound]] = defaultdict(list)
+    errors: dict[str, int] = defaultdict(int)
     for update in parsed.updates:
+        if reason := unreadable.why_unreadable(update):
+            metrics.UNREADABLE_ITEMS.labels(reason).inc()
+            errors[f"dropped: {reason}"] += 1
+            continue
         match update:
             case Inbound():
                 by_user[update.wa_id].append(update)
@@ -106,7 +116,12 @@ async def _handle_body(request: web.Request, raw: bytes, header: str | None) -> 
                     errors=list(update.error_codes),
                 )
             case Error():
-                log.warning("webhook_error_item", code=update.code, title=update.title[:100])
+                errors[f"{update.code} {update.title[:100]}"] += 1
+    if errors:
+        # Malformed and dropped items and WhatsApp's errors: one line per payload too.
+        log.warning(
+            "webhook_error_items", count=sum(errors.values()), kinds=dict(list(errors.items())[:10])
+        )
     failures = await handle_all(request.app[PIPELINE], list(by_user.values()))
     if failures:
         return json_error(503, f"{failures} message(s) not handled; deliver again")
