@@ -25,7 +25,7 @@ from kmcbot.settings import Settings, SettingsError, unreachable
 from kmcbot.storage import postgres as db
 from kmcbot.storage import redis_pipe
 from kmcbot.storage.sessions import Commands, SessionStore, outbox_keys
-from kmcbot.web import admin, dev, errors, health, webhook
+from kmcbot.web import admin, dev, errors, health, protocol, webhook
 from kmcbot.web.keys import BODY_BUDGET, COMMANDS, DEV_OUTBOX, PG, PIPELINE, REDIS, SETTINGS
 from kmcbot.web.uploads import BodyBudget
 
@@ -44,6 +44,8 @@ def create_app(settings: Settings) -> web.Application:
         handler_args={"auto_decompress": False},
         middlewares=[errors.json_errors],
     )
+    protocol.install()  # JSON answers to requests aiohttp cannot parse
+    app.on_response_prepare.append(protocol.server_header)
     app[SETTINGS] = settings
     app[BODY_BUDGET] = BodyBudget(settings.body_budget_mb * 1024 * 1024)
     app.cleanup_ctx.extend([_postgres, _redis, _commands, _pipeline, _sender, _notices])
