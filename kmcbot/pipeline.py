@@ -46,29 +46,55 @@ class RetryLater(Exception):
 
 
 class AvailabilityCache:
-    """The centres-and-slots snapshot, reloaded at most every `max_age_s` per process."""
+    """The centres-and-slots snapshot, reloaded every `max_age_s` per process.
+
+    Off the hot path (issue 18, finding 9: with 44,000 sessions each reload
+    held every message up): while messages keep coming, a snapshot older than
+    `max_age_s` is reloaded by a background task and the messages meanwhile
+    use the one they have, at most a reload's time older. Only after a pause
+    (`idle_s` without a reload: a test that has just added slots, a quiet
+    night) or when asked for a `fresh` one does a message wait for the reload.
+    """
 
     def __init__(
-        self, load: Callable[[datetime], Awaitable[Availability]], max_age_s: float = 1.0
+        self,
+        load: Callable[[datetime], Awaitable[Availability]],
+        max_age_s: float = 1.0,
+        idle_s: float = 3.0,
     ) -> None:
         self._load = load
         self.max_age_s = max_age_s
+        self.idle_s = idle_s
         self._value: Availability | None = None
         self._stamp = 0.0
-        self._lock = asyncio.Lock()
+        self._reload: asyncio.Task[Availability] | None = None
 
     async def get(self, now: datetime, *, fresh: bool = False) -> Availability:
-        if (
-            not fresh
-            and self._value is not None
-            and time.monotonic() - self._stamp < self.max_age_s
-        ):
+        age = time.monotonic() - self._stamp
+        if self._value is not None and not fresh and age < self.max_age_s:
             return self._value
-        async with self._lock:  # one reload at a time, however many messages wait
-            if fresh or self._value is None or time.monotonic() - self._stamp >= self.max_age_s:
-                self._value = await self._load(now)
-                self._stamp = time.monotonic()
-            return self._value
+        reload = self._start_reload(now)
+        if self._value is not None and not fresh and age < self.idle_s:
+            return self._value  # the reload goes on in the background
+        # shield: a message that gives up (its timeout) must not cancel everyone's reload.
+        return await asyncio.shield(reload)
+
+    def _start_reload(self, now: datetime) -> asyncio.Task[Availability]:
+        """One reload at a time, however many messages ask."""
+        if self._reload is None:
+            self._reload = asyncio.create_task(self._reloaded(now), name="availability")
+            # A background reload that failed (PostgreSQL away) is retried by the
+            # next message; its error is read here so asyncio does not log it.
+            self._reload.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return self._reload
+
+    async def _reloaded(self, now: datetime) -> Availability:
+        try:
+            value = await self._load(now)
+            self._value, self._stamp = value, time.monotonic()
+            return value
+        finally:
+            self._reload = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from kmcbot import metrics
 from kmcbot.booking import admin_repo as repo
 from kmcbot.booking.model import IST, Vaccine, kolkata_today
 from kmcbot.booking.reference import normalise_reference
+from kmcbot.booking.repository import HORIZON_DAYS
 from kmcbot.web import admin_input as read
 from kmcbot.web import roster
 from kmcbot.web.checkin_guard import CheckinGuard, Locked
@@ -36,7 +37,14 @@ from kmcbot.whatsapp.text import to_ascii_digits
 log = structlog.get_logger()
 
 MAX_DAYS = 92  # one bulk session request covers at most a quarter
-MAX_SESSIONS = 50_000
+# What the bot can serve (issue 18, finding 9): every process keeps the open
+# sessions of the next HORIZON_DAYS and the active centres in its availability
+# snapshot, reloaded every second; at 44,000 sessions that reload alone slowed
+# every citizen's answer tenfold. Kolkata's drive had ~300 centres.
+MAX_SESSIONS = 5_000  # per request
+MAX_OPEN_SESSIONS = 20_000  # in the snapshot's horizon, city-wide
+MAX_IMPORT_CENTRES = 1_000  # per CSV import
+MAX_ACTIVE_CENTRES = 2_000  # city-wide
 MAX_CAPACITY = 100_000
 _CODE = re.compile(r"[0-9]{4}")
 
@@ -109,7 +117,7 @@ async def put_centre(request: web.Request) -> web.Response:
     if active is not None and not isinstance(active, bool):
         raise read.Invalid("active: must be true or false")
     [(row, created)] = await repo.upsert_centres(
-        request.config_dict[PG], [read.centre(body)], active
+        request.config_dict[PG], [read.centre(body)], active, max_active=MAX_ACTIVE_CENTRES
     )
     log.info("admin_centre_saved", centre=row["code"], created=created)
     return _json(_centre_json(row), status=201 if created else 200)
@@ -122,7 +130,11 @@ async def import_centres(request: web.Request) -> web.Response:
     except UnicodeDecodeError:
         raise read.Invalid("body: the CSV must be UTF-8") from None
     centres = await asyncio.to_thread(read.read_centres_text, text)
-    saved = await repo.upsert_centres(request.config_dict[PG], centres)
+    if len(centres) > MAX_IMPORT_CENTRES:
+        raise read.Invalid(f"body: at most {MAX_IMPORT_CENTRES} centres per import")
+    saved = await repo.upsert_centres(
+        request.config_dict[PG], centres, max_active=MAX_ACTIVE_CENTRES
+    )
     created = sum(1 for _, c in saved if c)
     log.info("admin_centres_imported", centres=len(saved), created=created)
     return _json({"centres": len(saved), "created": created, "updated": len(saved) - created})
@@ -165,7 +177,14 @@ async def create_slots(request: web.Request) -> web.Response:
     if not days:
         return _json({"created": 0, "existing": 0})
     created, existing = await repo.create_slots(
-        request.config_dict[PG], ids, vaccine, days, times, capacity
+        request.config_dict[PG],
+        ids,
+        vaccine,
+        days,
+        times,
+        capacity,
+        max_open=MAX_OPEN_SESSIONS,
+        horizon_days=HORIZON_DAYS,
     )
     log.info("admin_slots_created", created=created, existing=existing)
     return _json({"created": created, "existing": existing}, status=201 if created else 200)
