@@ -146,7 +146,7 @@ class Pipeline:
             loaded = await self.store.begin(tag, message_id)
             if loaded.status in (Begin.OK, Begin.DUPLICATE):
                 return loaded
-            if loaded.status is Begin.BUSY or time.monotonic() > deadline:
+            if loaded.status in (Begin.BUSY, Begin.FULL) or time.monotonic() > deadline:
                 raise RetryLater(loaded.status)
             # Another message of this citizen is in progress (or ahead in the queue);
             # poll well within the queue's 2 s: a silent waiter loses its place.

@@ -36,6 +36,9 @@ PROFILE_TTL_S = 180 * 24 * 3600
 SEEN_TTL_S = 7 * 24 * 3600  # WhatsApp redelivers for up to 7 days
 LEASE_MS = 10_000
 RATE_LIMIT_PER_MINUTE = 20
+# Messages of one citizen waiting for its lock at once (issue 18: 400 at once
+# from one number slowed every citizen); beyond it, 503 at once.
+MAX_WAITING = 10
 
 _BEGIN = """
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {'dup'} end
@@ -49,20 +52,37 @@ if not locked then
   -- (KEYS[7], scored by an arrival counter, as milliseconds can tie) and the time
   -- each waiter last asked (KEYS[8]); a waiter that stopped asking (its request
   -- gave up) leaves the queue.
-  for _, waiting in ipairs(redis.call('ZRANGE', KEYS[7], 0, -1)) do
-    local polled = tonumber(redis.call('HGET', KEYS[8], waiting) or '0')
-    if polled < now - 2000 then
-      redis.call('ZREM', KEYS[7], waiting)
-      redis.call('HDEL', KEYS[8], waiting)
-    end
-  end
+  -- [issue 18, finding 2] The queue holds at most ARGV[6] messages: a newcomer
+  -- beyond it gets 'full' at once (503, WhatsApp delivers again later) instead
+  -- of waiting. Only when it is full are the waiters that stopped asking
+  -- swept out (at most ARGV[6] of them) to make room.
   if not redis.call('ZSCORE', KEYS[7], ARGV[1]) then
+    if redis.call('ZCARD', KEYS[7]) >= tonumber(ARGV[6]) then
+      for _, waiting in ipairs(redis.call('ZRANGE', KEYS[7], 0, -1)) do
+        local polled = tonumber(redis.call('HGET', KEYS[8], waiting) or '0')
+        if polled < now - 2000 then
+          redis.call('ZREM', KEYS[7], waiting)
+          redis.call('HDEL', KEYS[8], waiting)
+        end
+      end
+      if redis.call('ZCARD', KEYS[7]) >= tonumber(ARGV[6]) then return {'full'} end
+    end
     redis.call('ZADD', KEYS[7], redis.call('HINCRBY', KEYS[8], '#arrivals', 1), ARGV[1])
   end
   redis.call('HSET', KEYS[8], ARGV[1], now)
   redis.call('PEXPIRE', KEYS[7], 60000)
   redis.call('PEXPIRE', KEYS[8], 60000)
-  if redis.call('ZRANGE', KEYS[7], 0, 0)[1] ~= ARGV[1] then return {'locked'} end
+  -- [issue 18, finding 2] Only the head is looked at (it was a walk of the whole
+  -- queue on every poll of every waiter): while the head stopped asking, it
+  -- leaves. Each waiter leaves once, so a poll costs O(1) on average.
+  local head = redis.call('ZRANGE', KEYS[7], 0, 0)[1]
+  while head and head ~= ARGV[1]
+      and tonumber(redis.call('HGET', KEYS[8], head) or '0') < now - 2000 do
+    redis.call('ZREM', KEYS[7], head)
+    redis.call('HDEL', KEYS[8], head)
+    head = redis.call('ZRANGE', KEYS[7], 0, 0)[1]
+  end
+  if head ~= ARGV[1] then return {'locked'} end
   if not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3]) then return {'locked'} end
   redis.call('ZREM', KEYS[7], ARGV[1])
   redis.call('HDEL', KEYS[8], ARGV[1])
@@ -128,6 +148,7 @@ class Begin(StrEnum):
     DUPLICATE = "dup"  # handled before: do nothing, answer 200
     BUSY = "busy"  # being handled elsewhere right now
     LOCKED = "locked"  # another message of this citizen is being handled
+    FULL = "full"  # too many messages of this citizen wait already (MAX_WAITING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +248,7 @@ class SessionStore:
                 lease_ms,
                 RATE_LIMIT_PER_MINUTE,
                 int(time.time() * 1000),
+                MAX_WAITING,
             ],
         )
         status = Begin(_s(result[0]))
