@@ -34,6 +34,7 @@ from typing import Any, Protocol
 SESSION_TTL_S = 30 * 60
 PROFILE_TTL_S = 180 * 24 * 3600
 SEEN_TTL_S = 7 * 24 * 3600  # WhatsApp redelivers for up to 7 days
+MAX_SEEN = 500  # "seen" marks kept per citizen, the newest (issue 18: 6,000 were 767 KB)
 LEASE_MS = 10_000
 RATE_LIMIT_PER_MINUTE = 20
 # Messages of one citizen waiting for its lock at once (issue 18: 400 at once
@@ -91,9 +92,17 @@ redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 -- The messages of the last minute, each counted once however often it is
 -- delivered again: a redelivery keeps its first place in the line.
 redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - 60000)
-redis.call('ZADD', KEYS[6], 'NX', now, ARGV[1])
+-- [issue 18, finding 10] The window keeps at most ARGV[4] + 1 messages (the
+-- limit, and the first one over it, which gets the notice): a message past
+-- those is not added, its place is simply after them (silence). It was
+-- ZADD NX of every message, 6,000 a minute from a flood.
+local rank = redis.call('ZRANK', KEYS[6], ARGV[1])
+if not rank then
+  rank = redis.call('ZCARD', KEYS[6])
+  if rank <= tonumber(ARGV[4]) then redis.call('ZADD', KEYS[6], now, ARGV[1]) end
+end
 redis.call('PEXPIRE', KEYS[6], 60000)
-local place = redis.call('ZRANK', KEYS[6], ARGV[1]) + 1
+local place = rank + 1
 return {'ok', redis.call('GET', KEYS[4]) or '', redis.call('GET', KEYS[5]) or '',
         place - tonumber(ARGV[4])}
 """
@@ -104,7 +113,10 @@ local version = 0
 if cur then version = tonumber(string.match(cur, '^(%d+):')) or 0 end
 if version ~= tonumber(ARGV[3]) then return 'conflict' end
 if ARGV[13] == '1' then
-  redis.call('DEL', KEYS[4], KEYS[5])  -- "delete my data": nothing of the citizen stays
+  -- "delete my data": nothing of the citizen stays. [issue 18, finding 5] Nor
+  -- the "seen" marks of earlier messages (KEYS[1]); this message's own is
+  -- added below, so that a redelivery of it is not handled again.
+  redis.call('DEL', KEYS[4], KEYS[5], KEYS[1])
 else
   redis.call('SET', KEYS[4], (version + 1) .. ':' .. ARGV[4], 'EX', ARGV[5])
   if ARGV[6] ~= '' then redis.call('SET', KEYS[5], ARGV[6], 'EX', ARGV[7]) end
@@ -112,6 +124,9 @@ end
 local now = tonumber(ARGV[8])
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[9]))
+-- [issue 18, finding 10] At most ARGV[15] marks: the oldest go first (a
+-- redelivery comes within minutes of its message, not 500 messages later).
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[15]) + 1))
 redis.call('EXPIRE', KEYS[1], ARGV[9])
 if ARGV[14] ~= '' and ARGV[12] ~= '' then
   redis.call('XADD', KEYS[6], '*', 'to', ARGV[10], 'tag', ARGV[11], 'bodies', ARGV[14],
@@ -302,6 +317,7 @@ class SessionStore:
             news,
             "1" if erase else "0",
             bodies_array(bodies),
+            MAX_SEEN,
         ]
         keys = [
             k["seen"],
