@@ -17,6 +17,7 @@ from redis.exceptions import RedisClusterException, RedisError
 from kmcbot.booking.repository import HORIZON_DAYS
 from kmcbot.booking.snapshot import Snapshots
 from kmcbot.dialogue.notices import Templates
+from kmcbot.jobs.aof import AofRewrite
 from kmcbot.jobs.missed import MissedSweeper
 from kmcbot.jobs.reminders import ReminderScheduler
 from kmcbot.outbox.relay import Relay, decode_news, mark_relayed
@@ -203,9 +204,9 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _notices(app: web.Application) -> AsyncIterator[None]:
-    """The relay of booking news, the reminder scheduler and the sweep of missed
-    bookings: in every process (each is safe to run many times over; see relay.py,
-    reminders.py and missed.py)."""
+    """The relay of booking news, the reminder scheduler, the sweep of missed
+    bookings and the AOF rewrite after erasures: in every process (each is safe
+    to run many times over; see relay.py, reminders.py, missed.py and aof.py)."""
     settings = app[SETTINGS]
     templates = Templates(
         settings.template_booking, settings.template_slot_cancelled, settings.template_reminder
@@ -218,7 +219,12 @@ async def _notices(app: web.Application) -> AsyncIterator[None]:
         prefix=settings.redis_prefix,
         shards=settings.redis_shards,
     )
-    periodic = [relay, ReminderScheduler(app[PG], settings.reminder_hour), MissedSweeper(app[PG])]
+    periodic = [
+        relay,
+        ReminderScheduler(app[PG], settings.reminder_hour),
+        MissedSweeper(app[PG]),
+        AofRewrite(app[REDIS], settings.redis_prefix),
+    ]
     tasks = [asyncio.create_task(job.run(), name=type(job).__name__) for job in periodic]
     yield
     for job in periodic:

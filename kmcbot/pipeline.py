@@ -183,6 +183,11 @@ class Pipeline:
             outcome = step(outcome.session, result, ctx)
             replies += outcome.replies
             pending += outcome.effects
+        if erased:
+            # Before the commit, under the citizen's lock: no reply of theirs is
+            # being added meanwhile, and the commit queues the erasure's own.
+            dropped = await self.store.drop_waiting(tag)
+            log.info("erased_waiting_replies", user=tag, dropped=dropped)
         new_profile = {
             "lang": outcome.session.lang or profile.get("lang"),
             "open": int(outcome.session.in_flow),
@@ -202,6 +207,8 @@ class Pipeline:
             news=encode_news(news),
             erase=erased,
         )
+        if erased:
+            await self.store.mark_erased(now.timestamp())
         return Handled("ok", str(outcome.session.state), len(replies))
 
     async def _over_limit(

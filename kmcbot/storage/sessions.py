@@ -148,6 +148,37 @@ return 'ok'
 """
 
 
+# [issue 18, finding 5] "Delete my data": the citizen's replies still waiting in
+# its outbox stream go too (they may hold a ticket). One page of the stream per
+# call (ARGV[2] entries from ARGV[1]), so a long backlog never holds Redis for
+# long; returns where the next page starts ('' at the end) and how many went.
+# An entry a sender has read already is then claimed empty and skipped.
+_DROP_WAITING = """
+local entries = redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])
+local dropped = 0
+for _, entry in ipairs(entries) do
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'tag' then
+      if fields[i + 1] == ARGV[3] then
+        redis.call('XDEL', KEYS[1], entry[1])
+        dropped = dropped + 1
+      end
+      break
+    end
+  end
+end
+if #entries < tonumber(ARGV[2]) then return {'', dropped} end
+return {'(' .. entries[#entries][1], dropped}
+"""
+
+# [issue 18, finding 5] An erasure happened: jobs/aof.py asks Redis to rewrite
+# its append-only file, which still holds the erased data until then.
+_MARK_ERASED = "redis.call('SET', KEYS[1], ARGV[1], 'NX') return 'ok'"
+
+DROP_PAGE = 500
+
+
 class Script(Protocol):
     async def __call__(self, keys: Sequence[Any] = ..., args: Sequence[Any] = ...) -> Any: ...
 
@@ -199,6 +230,10 @@ def outbox_keys(prefix: str, shards: int) -> list[str]:
     return [outbox_key(prefix, n) for n in range(shards)]
 
 
+def erased_key(prefix: str) -> str:
+    return f"{prefix}:erased-since"
+
+
 def bodies_array(bodies: Sequence[str]) -> str:
     """Cloud API bodies (each JSON already) as one JSON array: an outbox entry's "bodies"."""
     return f"[{','.join(bodies)}]" if bodies else ""
@@ -221,6 +256,8 @@ class SessionStore:
         self._begin = redis.register_script(_BEGIN)
         self._commit = redis.register_script(_COMMIT)
         self._abort = redis.register_script(_ABORT)
+        self._drop_waiting = redis.register_script(_DROP_WAITING)
+        self._mark_erased = redis.register_script(_MARK_ERASED)
 
     def outbox_of(self, tag: str) -> str:
         return self.outbox_keys[shard_of(tag, self.shards)]
@@ -329,6 +366,20 @@ class SessionStore:
         ]
         if _s(await self._commit(keys=keys, args=args)) == "conflict":
             raise Conflict(tag)
+
+    async def drop_waiting(self, tag: str) -> int:
+        """Delete the citizen's outbox entries not sent yet; how many went."""
+        start, dropped = "-", 0
+        while start:
+            start, count = await self._drop_waiting(
+                keys=[self.outbox_of(tag)], args=[start, DROP_PAGE, tag]
+            )
+            start, dropped = _s(start), dropped + int(count)
+        return dropped
+
+    async def mark_erased(self, now_s: float) -> None:
+        """Tell jobs/aof.py that the append-only file holds erased data."""
+        await self._mark_erased(keys=[erased_key(self.prefix)], args=[int(now_s)])
 
     async def abort(self, tag: str, message_id: str, loaded: Loaded) -> None:
         k = self.keys(tag, message_id)
