@@ -31,7 +31,7 @@ from kmcbot.dialogue.model import Lang, Session, session_from_dict, session_to_d
 from kmcbot.dialogue.step import Context, Outcome, step
 from kmcbot.messages import Inbound, Say
 from kmcbot.outbox.relay import encode_news
-from kmcbot.storage.sessions import Begin, Conflict, Loaded, SessionStore, user_tag
+from kmcbot.storage.sessions import MAX_WAITING, Begin, Conflict, Loaded, SessionStore, user_tag
 from kmcbot.whatsapp.outbound import body as cloud_body
 
 log = structlog.get_logger()
@@ -118,10 +118,27 @@ class Pipeline:
         self.availability = availability
         self.pepper = pepper
         self.clock = clock
+        # Messages of each citizen in hand in this process: past MAX_WAITING + 1
+        # (one holding the lock), a message is refused before it costs a Redis
+        # call, as the queue in Redis would refuse it (issue 18, finding 2).
+        self._in_hand: dict[str, int] = {}
 
     async def handle(self, message: Inbound, tag: str | None = None) -> Handled:
         """`tag`: the number's keyed hash, when the caller has it already."""
         tag = tag or user_tag(self.pepper, message.wa_id)
+        if self._in_hand.get(tag, 0) > MAX_WAITING:
+            raise RetryLater(Begin.FULL)
+        self._in_hand[tag] = self._in_hand.get(tag, 0) + 1
+        try:
+            return await self._handle(message, tag)
+        finally:
+            left = self._in_hand[tag] - 1
+            if left:
+                self._in_hand[tag] = left
+            else:
+                del self._in_hand[tag]
+
+    async def _handle(self, message: Inbound, tag: str) -> Handled:
         for _ in range(3):
             loaded = await self._begin(tag, message.message_id)
             if loaded.status is Begin.DUPLICATE:
