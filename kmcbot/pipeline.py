@@ -68,6 +68,8 @@ class AvailabilityCache:
         self._value: Availability | None = None
         self._stamp = 0.0
         self._reload: asyncio.Task[Availability] | None = None
+        self._generation = 0  # of invalidate() calls
+        self._reload_generation = 0  # when the reload under way began
 
     async def get(self, now: datetime, *, fresh: bool = False) -> Availability:
         age = time.monotonic() - self._stamp
@@ -76,12 +78,24 @@ class AvailabilityCache:
         reload = self._start_reload(now)
         if self._value is not None and not fresh and age < self.idle_s:
             return self._value  # the reload goes on in the background
-        # shield: a message that gives up (its timeout) must not cancel everyone's reload.
-        return await asyncio.shield(reload)
+        for _ in range(2):  # a reload begun before the last invalidate() does not do
+            started = self._reload_generation
+            # shield: a message that gives up (its timeout) must not cancel everyone's reload.
+            value = await asyncio.shield(reload)
+            if started == self._generation:
+                break
+            reload = self._start_reload(now)
+        return value
+
+    def invalidate(self) -> None:
+        """The next `get` waits for a reload (an operator changed centres or sessions)."""
+        self._stamp = float("-inf")
+        self._generation += 1  # a reload already under way started before the change
 
     def _start_reload(self, now: datetime) -> asyncio.Task[Availability]:
         """One reload at a time, however many messages ask."""
         if self._reload is None:
+            self._reload_generation = self._generation
             self._reload = asyncio.create_task(self._reloaded(now), name="availability")
             # A background reload that failed (PostgreSQL away) is retried by the
             # next message; its error is read here so asyncio does not log it.
@@ -89,9 +103,12 @@ class AvailabilityCache:
         return self._reload
 
     async def _reloaded(self, now: datetime) -> Availability:
+        generation = self._generation
         try:
             value = await self._load(now)
-            self._value, self._stamp = value, time.monotonic()
+            self._value = value
+            if generation == self._generation:  # else the next get waits for another
+                self._stamp = time.monotonic()
             return value
         finally:
             self._reload = None

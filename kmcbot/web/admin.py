@@ -30,7 +30,7 @@ from kmcbot.booking.repository import HORIZON_DAYS
 from kmcbot.web import admin_input as read
 from kmcbot.web import roster
 from kmcbot.web.checkin_guard import CheckinGuard, Locked
-from kmcbot.web.keys import PG, REDIS, SETTINGS
+from kmcbot.web.keys import PG, PIPELINE, REDIS, SETTINGS
 from kmcbot.web.webhook import json_error
 from kmcbot.whatsapp.text import to_ascii_digits
 
@@ -80,7 +80,12 @@ def _guard(token: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamR
             response.headers["WWW-Authenticate"] = 'Bearer realm="kmcbot admin"'
             return response
         try:
-            return await handler(request)
+            response = await handler(request)
+            if request.method != "GET" and response.status < 400:
+                # Centres or sessions may have changed: this process's next message
+                # waits for a fresh availability snapshot instead of using the last.
+                request.config_dict[PIPELINE].availability.invalidate()
+            return response
         except read.Invalid as exc:
             return json_error(400, str(exc))
         except repo.NotFound as exc:
