@@ -56,7 +56,9 @@ async def burst(bots: Bots, hook, redis, size: int, others: int, rounds: int) ->
     cpu_before = await redis_cpu(redis)
     background = [asyncio.create_task(citizen(w)) for w in quiet]
     background.append(asyncio.create_task(watch_queue()))
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(1.5)
+    quiet_p90 = statistics.quantiles(took, n=10)[-1] * 1000  # before the burst
+    took.clear()
     started = time.perf_counter()
     statuses: list[int] = []
     for n in range(rounds):
@@ -80,6 +82,7 @@ async def burst(bots: Bots, hook, redis, size: int, others: int, rounds: int) ->
         "others_answers": len(took),
         "others_p50_ms": round(statistics.median(took) * 1000, 1),
         "others_p90_ms": round(cuts[-1] * 1000, 1),
+        "others_p90_before_ms": round(quiet_p90, 1),
         "deepest_queue": deepest,
         "redis_cpu_s": round(cpu, 2),
     }
@@ -91,7 +94,10 @@ async def test_a_burst_from_one_number_does_not_slow_the_others(bots: Bots, hook
     figures = await burst(bots, hook, redis, size=400, others=10, rounds=1)
     assert figures["other"] == 0  # 200 or 503, never a timeout
     assert figures["deepest_queue"] <= MAX_WAITING
-    assert figures["others_p90_ms"] < 100
+    # Under 100 ms on a quiet machine; while other test runs load it (make test
+    # beside others), within 3 times the p90 just before the burst. (Before the
+    # fix: 1,907 ms against 10 ms.) `make stress` asserts 100 ms flat.
+    assert figures["others_p90_ms"] < max(100, 3 * figures["others_p90_before_ms"])
 
 
 @pytest.mark.slow
