@@ -14,8 +14,10 @@ from aiohttp import web
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
-from kmcbot.booking.repository import load_availability
+from kmcbot.booking.repository import HORIZON_DAYS
+from kmcbot.booking.snapshot import Snapshots
 from kmcbot.dialogue.notices import Templates
+from kmcbot.jobs.aof import AofRewrite
 from kmcbot.jobs.missed import MissedSweeper
 from kmcbot.jobs.reminders import ReminderScheduler
 from kmcbot.outbox.dev import DevTransport
@@ -28,8 +30,18 @@ from kmcbot.storage import postgres as db
 from kmcbot.storage import redis_pipe
 from kmcbot.storage.keys import outbox_keys
 from kmcbot.storage.sessions import Commands, SessionStore
-from kmcbot.web import admin, dev, errors, health, webhook
-from kmcbot.web.keys import COMMANDS, DEV_OUTBOX, PG, PIPELINE, REDIS, SENDER_TASK, SETTINGS
+from kmcbot.web import admin, dev, errors, health, protocol, webhook
+from kmcbot.web.keys import (
+    BODY_BUDGET,
+    COMMANDS,
+    DEV_OUTBOX,
+    PG,
+    PIPELINE,
+    REDIS,
+    SENDER_TASK,
+    SETTINGS,
+)
+from kmcbot.web.uploads import BodyBudget
 from kmcbot.whatsapp.graph import GraphTransport, Transport
 
 log = structlog.get_logger()
@@ -47,7 +59,10 @@ def create_app(settings: Settings) -> web.Application:
         handler_args={"auto_decompress": False},
         middlewares=[errors.json_errors],
     )
+    protocol.install()  # JSON answers to requests aiohttp cannot parse
+    app.on_response_prepare.append(protocol.server_header)
     app[SETTINGS] = settings
+    app[BODY_BUDGET] = BodyBudget(settings.body_budget_mb * 1024 * 1024)
     app.cleanup_ctx.extend([_postgres, _redis, _commands, _pipeline, _sender, _notices])
     app.router.add_get("/webhook", webhook.verify)
     app.router.add_post("/webhook", webhook.receive)
@@ -162,7 +177,7 @@ async def _pipeline(app: web.Application) -> AsyncIterator[None]:
             _commands_of(app), settings.redis_prefix, settings.lock_lease_ms, settings.redis_shards
         ),
         pool,
-        AvailabilityCache(lambda now: load_availability(pool, now)),
+        AvailabilityCache(Snapshots(pool, HORIZON_DAYS)),
         settings.id_pepper,
     )
     yield
@@ -214,9 +229,9 @@ def _sender_ended(task: asyncio.Task[None]) -> None:
 
 
 async def _notices(app: web.Application) -> AsyncIterator[None]:
-    """The relay of booking news, the reminder scheduler and the sweep of missed
-    bookings: in every process (each is safe to run many times over; see relay.py,
-    reminders.py and missed.py)."""
+    """The relay of booking news, the reminder scheduler, the sweep of missed
+    bookings and the AOF rewrite after erasures: in every process (each is safe
+    to run many times over; see relay.py, reminders.py, missed.py and aof.py)."""
     settings = app[SETTINGS]
     templates = Templates(
         settings.template_booking, settings.template_slot_cancelled, settings.template_reminder
@@ -229,7 +244,12 @@ async def _notices(app: web.Application) -> AsyncIterator[None]:
         prefix=settings.redis_prefix,
         shards=settings.redis_shards,
     )
-    periodic = [relay, ReminderScheduler(app[PG], settings.reminder_hour), MissedSweeper(app[PG])]
+    periodic = [
+        relay,
+        ReminderScheduler(app[PG], settings.reminder_hour),
+        MissedSweeper(app[PG]),
+        AofRewrite(app[REDIS], settings.redis_prefix),
+    ]
     tasks = [asyncio.create_task(job.run(), name=type(job).__name__) for job in periodic]
     yield
     for job in periodic:

@@ -41,6 +41,22 @@ DEAD_LETTERS = Counter(
     "kmcbot_outbox_dead_letters_total", "Outbox entries no sender could read (see <stream>:dead)"
 )
 RATE_LIMITED = Counter("kmcbot_rate_limited_total", "Messages over the per-citizen limit")
+UNREADABLE_ITEMS = Counter(
+    "kmcbot_unreadable_items_total",
+    "Webhook items dropped because nothing could store them (the rest of the POST is handled)",
+    ["reason"],
+)
+CHECKIN_REFUSED = Counter(
+    "kmcbot_checkin_refused_total",
+    "Admin check-ins refused: wrong_code (or unknown reference), locked (429)",
+    ["reason"],
+)
+UPLOADS_REFUSED = Counter(
+    "kmcbot_uploads_refused_total",
+    "Webhook POSTs whose body was not read: unsigned, busy (over the body budget), "
+    "timeout (too slow), disconnected",
+    ["reason"],
+)
 SESSIONS_CACHE_S = 15  # how stale kmcbot_active_sessions may be
 REDIS_GAUGES_S = 5  # a scrape waits no longer for the gauges read from Redis
 WEBHOOK_SECONDS = Histogram(

@@ -32,7 +32,7 @@ from kmcbot.dialogue.step import Context, Outcome, step
 from kmcbot.messages import Inbound, Reply, Say
 from kmcbot.outbox.entry import News, OutboxEntry
 from kmcbot.storage.keys import user_tag
-from kmcbot.storage.sessions import Begin, Conflict, Loaded, Profile, SessionStore
+from kmcbot.storage.sessions import MAX_WAITING, Begin, Conflict, Loaded, Profile, SessionStore
 from kmcbot.whatsapp.outbound import body as cloud_body
 
 log = structlog.get_logger()
@@ -51,29 +51,72 @@ class RetryLater(Exception):
 
 
 class AvailabilityCache:
-    """The centres-and-slots snapshot, reloaded at most every `max_age_s` per process."""
+    """The centres-and-slots snapshot, reloaded every `max_age_s` per process.
+
+    Off the hot path (issue 18, finding 9: with 44,000 sessions each reload
+    held every message up): while messages keep coming, a snapshot older than
+    `max_age_s` is reloaded by a background task and the messages meanwhile
+    use the one they have, at most a reload's time older. Only after a pause
+    (`idle_s` without a reload: a test that has just added slots, a quiet
+    night) or when asked for a `fresh` one does a message wait for the reload.
+    """
 
     def __init__(
-        self, load: Callable[[datetime], Awaitable[Availability]], max_age_s: float = 1.0
+        self,
+        load: Callable[[datetime], Awaitable[Availability]],
+        max_age_s: float = 1.0,
+        idle_s: float = 3.0,
     ) -> None:
         self._load = load
         self.max_age_s = max_age_s
+        self.idle_s = idle_s
         self._value: Availability | None = None
         self._stamp = 0.0
-        self._lock = asyncio.Lock()
+        self._reload: asyncio.Task[Availability] | None = None
+        self._generation = 0  # of invalidate() calls
+        self._reload_generation = 0  # when the reload under way began
 
     async def get(self, now: datetime, *, fresh: bool = False) -> Availability:
-        if (
-            not fresh
-            and self._value is not None
-            and time.monotonic() - self._stamp < self.max_age_s
-        ):
+        age = time.monotonic() - self._stamp
+        if self._value is not None and not fresh and age < self.max_age_s:
             return self._value
-        async with self._lock:  # one reload at a time, however many messages wait
-            if fresh or self._value is None or time.monotonic() - self._stamp >= self.max_age_s:
-                self._value = await self._load(now)
+        reload = self._start_reload(now)
+        if self._value is not None and not fresh and age < self.idle_s:
+            return self._value  # the reload goes on in the background
+        for _ in range(2):  # a reload begun before the last invalidate() does not do
+            started = self._reload_generation
+            # shield: a message that gives up (its timeout) must not cancel everyone's reload.
+            value = await asyncio.shield(reload)
+            if started == self._generation:
+                break
+            reload = self._start_reload(now)
+        return value
+
+    def invalidate(self) -> None:
+        """The next `get` waits for a reload (an operator changed centres or sessions)."""
+        self._stamp = float("-inf")
+        self._generation += 1  # a reload already under way started before the change
+
+    def _start_reload(self, now: datetime) -> asyncio.Task[Availability]:
+        """One reload at a time, however many messages ask."""
+        if self._reload is None:
+            self._reload_generation = self._generation
+            self._reload = asyncio.create_task(self._reloaded(now), name="availability")
+            # A background reload that failed (PostgreSQL away) is retried by the
+            # next message; its error is read here so asyncio does not log it.
+            self._reload.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return self._reload
+
+    async def _reloaded(self, now: datetime) -> Availability:
+        generation = self._generation
+        try:
+            value = await self._load(now)
+            self._value = value
+            if generation == self._generation:  # else the next get waits for another
                 self._stamp = time.monotonic()
-            return self._value
+            return value
+        finally:
+            self._reload = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +140,27 @@ class Pipeline:
         self.availability = availability
         self.pepper = pepper
         self.clock = clock
+        # Messages of each citizen in hand in this process: past MAX_WAITING + 1
+        # (one holding the lock), a message is refused before it costs a Redis
+        # call, as the queue in Redis would refuse it (issue 18, finding 2).
+        self._in_hand: dict[str, int] = {}
 
     async def handle(self, message: Inbound, tag: str | None = None) -> Handled:
         """`tag`: the number's keyed hash, when the caller has it already."""
         tag = tag or user_tag(self.pepper, message.wa_id)
+        if self._in_hand.get(tag, 0) > MAX_WAITING:
+            raise RetryLater(Begin.FULL)
+        self._in_hand[tag] = self._in_hand.get(tag, 0) + 1
+        try:
+            return await self._handle(message, tag)
+        finally:
+            left = self._in_hand[tag] - 1
+            if left:
+                self._in_hand[tag] = left
+            else:
+                del self._in_hand[tag]
+
+    async def _handle(self, message: Inbound, tag: str) -> Handled:
         for _ in range(3):
             loaded = await self._begin(tag, message.message_id)
             if loaded.status is Begin.DUPLICATE:
@@ -129,7 +189,7 @@ class Pipeline:
             loaded = await self.store.begin(tag, message_id)
             if loaded.status in (Begin.OK, Begin.DUPLICATE):
                 return loaded
-            if loaded.status is Begin.BUSY or time.monotonic() > deadline:
+            if loaded.status in (Begin.BUSY, Begin.FULL) or time.monotonic() > deadline:
                 raise RetryLater(loaded.status)
             # Another message of this citizen is in progress (or ahead in the queue);
             # poll well within the queue's 2 s: a silent waiter loses its place.
@@ -170,6 +230,11 @@ class Pipeline:
             # without a word; nothing is committed and the message is given back.
             log.error("effect_loop", user=tag, effects=[type(e).__name__ for e in pending])
             raise EffectLoop(f"effects left after {MAX_EFFECT_ROUNDS} rounds")
+        if erased:
+            # Before the commit, under the citizen's lock: no reply of theirs is
+            # being added meanwhile, and the commit queues the erasure's own.
+            dropped = await self.store.drop_waiting(tag)
+            log.info("erased_waiting_replies", user=tag, dropped=dropped)
         await self.store.commit(
             tag,
             message.message_id,
@@ -186,6 +251,8 @@ class Pipeline:
             now_s=now.timestamp(),
             erase=erased,
         )
+        if erased:
+            await self.store.mark_erased(now.timestamp())
         return Handled("ok", str(outcome.session.state), len(replies))
 
     async def _over_limit(

@@ -54,6 +54,8 @@ class Settings:
     claim_idle_ms: int = 60_000  # outbox entries read but unsent this long are claimed again
     # PostgreSQL is reached through PgBouncer in transaction pooling mode (storage/postgres.py).
     pgbouncer: bool = False
+    body_timeout_s: float = 10.0  # a webhook body must arrive within this (408 otherwise)
+    body_budget_mb: int = 32  # webhook bodies being read at once, per process (503 beyond)
 
     @property
     def to_whatsapp(self) -> bool:
@@ -172,6 +174,12 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         raise SettingsError("KMCBOT_REMINDER_HOUR must be an hour of the day, 0-23") from None
     if not 0 <= reminder_hour <= 23:
         raise SettingsError("KMCBOT_REMINDER_HOUR must be an hour of the day, 0-23")
+    try:
+        body_timeout_s = float(get("KMCBOT_BODY_TIMEOUT_S") or Settings.body_timeout_s)
+    except ValueError:
+        body_timeout_s = 0
+    if not 0.1 <= body_timeout_s <= 300:
+        raise SettingsError("KMCBOT_BODY_TIMEOUT_S must be a number of seconds from 0.1 to 300")
     graph_url = url("KMCBOT_GRAPH_URL") or DEFAULT_GRAPH_URL
     return Settings(
         database_url=url("KMCBOT_DATABASE_URL"),
@@ -205,4 +213,9 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         ),
         template_reminder=get("KMCBOT_TEMPLATE_REMINDER") or Settings.template_reminder,
         reminder_hour=reminder_hour,
+        body_timeout_s=body_timeout_s,
+        # At least one whole 3 MiB body must fit.
+        body_budget_mb=_positive_int(
+            get("KMCBOT_BODY_BUDGET_MB"), Settings.body_budget_mb, "KMCBOT_BODY_BUDGET_MB", low=3
+        ),
     )

@@ -75,14 +75,26 @@ async def get_centre(conn: asyncpg.Pool | asyncpg.Connection, centre_id: int) ->
 
 
 async def upsert_centres(
-    pool: asyncpg.Pool, centres: Sequence[CentreRow], active: bool | None = None
+    pool: asyncpg.Pool,
+    centres: Sequence[CentreRow],
+    active: bool | None = None,
+    max_active: int | None = None,
 ) -> list[tuple[asyncpg.Record, bool]]:
     """Create or update each centre by code, all or none; returns (row, created) pairs.
 
     `active` None keeps an existing centre's flag (a new one starts active).
+    More than `max_active` active centres afterwards: Conflict, nothing written.
     """
     async with pool.acquire() as conn, conn.transaction():
-        return await upsert_centres_on(conn, centres, active)
+        saved = await upsert_centres_on(conn, centres, active)
+        if max_active is not None:
+            count = await conn.fetchval("SELECT count(*) FROM centres WHERE active")
+            if count > max_active:
+                raise Conflict(
+                    f"the city would have {count} active centres; the bot serves at most "
+                    f"{max_active}"
+                )
+        return saved
 
 
 async def upsert_centres_on(
@@ -138,8 +150,13 @@ async def create_slots(
     days: Sequence[date],
     times: Sequence[tuple[time, time]],
     capacity: int,
+    max_open: int | None = None,
+    horizon_days: int = 60,
 ) -> tuple[int, int]:
-    """Each (centre, day, time) session; existing ones are left alone. -> (created, existing)."""
+    """Each (centre, day, time) session; existing ones are left alone. -> (created, existing).
+
+    More than `max_open` open sessions starting within `horizon_days` afterwards:
+    Conflict, nothing written."""
     async with pool.acquire() as conn, conn.transaction():
         centres = await conn.fetch(
             "SELECT id, code, vaccines FROM centres WHERE id = ANY($1::int[])", list(centre_ids)
@@ -174,6 +191,17 @@ async def create_slots(
             capacity,
             *(list(column) for column in zip(*rows, strict=True)),
         )
+        if max_open is not None:
+            count = await conn.fetchval(
+                """SELECT count(*) FROM slots WHERE status = 'open'
+                   AND starts_at > now() AND starts_at < now() + make_interval(days => $1)""",
+                horizon_days,
+            )
+            if count > max_open:
+                raise Conflict(
+                    f"the city would have {count} open sessions in the next {horizon_days} "
+                    f"days; the bot serves at most {max_open}"
+                )
     return int(created), len(rows) - int(created)
 
 

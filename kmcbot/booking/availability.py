@@ -15,15 +15,22 @@ from functools import cached_property
 
 from kmcbot.booking.model import Centre, Interval, Slot, Vaccine
 
+Key = tuple[Vaccine, int]  # (vaccine, centre id)
+
 
 @dataclass(frozen=True)
 class Availability:
     centres: Mapping[int, Centre]
     slots: tuple[Slot, ...]  # sorted by (day, start, centre_id)
     intervals: Mapping[Vaccine, Interval] = field(default_factory=dict)
+    # The index of with_places, when the loader keeps it up to date itself
+    # (booking/snapshot.py); else built from `slots` on first use.
+    places: Mapping[Key, tuple[Slot, ...]] | None = field(default=None, compare=False)
 
     @cached_property
-    def _with_places(self) -> dict[tuple[Vaccine, int], tuple[Slot, ...]]:
+    def _with_places(self) -> Mapping[Key, tuple[Slot, ...]]:
+        if self.places is not None:
+            return self.places
         index: dict[tuple[Vaccine, int], list[Slot]] = defaultdict(list)
         for s in self.slots:
             if s.free > 0:

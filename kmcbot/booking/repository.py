@@ -165,10 +165,16 @@ async def book(pool: asyncpg.Pool, wa_id: str, effect: Book) -> Booked | Refused
                 continue
             if exc.constraint_name == "bookings_one_per_id":
                 return Refused(Refusal.ID_ALREADY_BOOKED)
-            if exc.constraint_name == "bookings_source_message_id_key":
-                # The same message raced itself (a concurrent redelivery): report the winner.
+            if exc.constraint_name == "bookings_source_message":
+                # The same message raced itself (a concurrent redelivery): report the
+                # winner, found by number and id (an id is unique per sender only).
                 async with pool.acquire() as conn:
-                    view = await _fetch_view(conn, "b.source_message_id = $1", effect.message_id)
+                    view = await _fetch_view(
+                        conn,
+                        "b.wa_id = $1 AND b.source_message_id = $2",
+                        wa_id,
+                        effect.message_id,
+                    )
                 if view is not None:
                     return Booked(view)
             raise

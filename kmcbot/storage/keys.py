@@ -36,6 +36,11 @@ def outbox_keys(prefix: str, shards: int) -> list[str]:
     return [outbox_key(prefix, n) for n in range(shards)]
 
 
+def erased_key(prefix: str) -> str:
+    """Set when an erasure happened and the AOF still holds it (jobs/aof.py)."""
+    return f"{prefix}:erased-since"
+
+
 def dead_letters_of(stream: str) -> str:
     """Where a stream's unreadable entries are kept (same hash tag: same slot)."""
     return f"{stream}:dead"

@@ -35,7 +35,7 @@ import structlog
 
 from kmcbot.dialogue.model import Lang, Session, session_from_dict, session_to_dict
 from kmcbot.outbox.entry import OutboxEntry
-from kmcbot.storage.keys import Keys, message_key
+from kmcbot.storage.keys import Keys, erased_key, message_key
 from kmcbot.storage.scripts import lua
 
 log = structlog.get_logger()
@@ -43,12 +43,22 @@ log = structlog.get_logger()
 SESSION_TTL_S = 30 * 60
 PROFILE_TTL_S = 180 * 24 * 3600
 SEEN_TTL_S = 7 * 24 * 3600  # WhatsApp redelivers for up to 7 days
+MAX_SEEN = 500  # "seen" marks kept per citizen, the newest (issue 18: 6,000 were 767 KB)
 LEASE_MS = 10_000
 RATE_LIMIT_PER_MINUTE = 20
+# Messages of one citizen waiting for its lock at once (issue 18: 400 at once
+# from one number slowed every citizen); beyond it, 503 at once.
+MAX_WAITING = 10
 
 _BEGIN = lua("begin")
 _COMMIT = lua("commit")
 _ABORT = lua("abort")
+
+
+_DROP_WAITING = lua("drop_waiting")
+_MARK_ERASED = lua("mark_erased")
+
+DROP_PAGE = 500
 
 
 class Script(Protocol):
@@ -66,6 +76,7 @@ class Begin(StrEnum):
     DUPLICATE = "dup"  # handled before: do nothing, answer 200
     BUSY = "busy"  # being handled elsewhere right now
     LOCKED = "locked"  # another message of this citizen is being handled
+    FULL = "full"  # too many messages of this citizen wait already (MAX_WAITING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +134,8 @@ class SessionStore:
         self._begin = redis.register_script(_BEGIN)
         self._commit = redis.register_script(_COMMIT)
         self._abort = redis.register_script(_ABORT)
+        self._drop_waiting = redis.register_script(_DROP_WAITING)
+        self._mark_erased = redis.register_script(_MARK_ERASED)
 
     @property
     def outbox_keys(self) -> list[str]:
@@ -147,6 +160,7 @@ class SessionStore:
                 lease_ms or self.lease_ms,
                 RATE_LIMIT_PER_MINUTE,
                 int(time.time() * 1000),
+                MAX_WAITING,
             ],
         )
         status = Begin(_s(result[0]))
@@ -196,12 +210,27 @@ class SessionStore:
             now_s,
             SEEN_TTL_S,
             "1" if erase else "0",
+            MAX_SEEN,
             *(entry.flat() if entry is not None else ()),
         ]
         keys = [k["seen"], k["processing"], k["lock"], k["session"], k["profile"]]
         keys.append(self.names.outbox_of(tag))
         if _s(await self._commit(keys=keys, args=args)) == "conflict":
             raise Conflict(tag)
+
+    async def drop_waiting(self, tag: str) -> int:
+        """Delete the citizen's outbox entries not sent yet; how many went."""
+        start, dropped = "-", 0
+        while start:
+            start, count = await self._drop_waiting(
+                keys=[self.outbox_of(tag)], args=[start, DROP_PAGE, tag]
+            )
+            start, dropped = _s(start), dropped + int(count)
+        return dropped
+
+    async def mark_erased(self, now_s: float) -> None:
+        """Tell jobs/aof.py that the append-only file holds erased data."""
+        await self._mark_erased(keys=[erased_key(self.names.prefix)], args=[int(now_s)])
 
     async def abort(self, tag: str, message_id: str, loaded: Loaded) -> None:
         k = self.keys(tag, message_id)

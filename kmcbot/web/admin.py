@@ -4,7 +4,8 @@ HTTP only: the handlers and their answers (JSON, and the roster as CSV or
 HTML from kmcbot/web/roster.py); requests are read by kmcbot/web/admin_input.py
 and the SQL is in kmcbot/booking/admin_repo.py. Every answer that is not a success is JSON
 `{"error": "..."}`: 400 names the bad field, 401 a missing or wrong token,
-403 a wrong check-in code, 404 an unknown id, 409 a conflict with the data.
+403 a wrong check-in code or reference, 404 an unknown id, 409 a conflict with
+the data, 429 too many wrong codes for one reference (web/checkin_guard.py).
 """
 
 from __future__ import annotations
@@ -22,19 +23,29 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from kmcbot import metrics
 from kmcbot.booking import admin_repo as repo
 from kmcbot.booking.model import IST, Vaccine, kolkata_today
 from kmcbot.booking.reference import normalise_reference
+from kmcbot.booking.repository import HORIZON_DAYS
 from kmcbot.web import admin_input as read
 from kmcbot.web import roster
-from kmcbot.web.keys import PG
+from kmcbot.web.checkin_guard import CheckinGuard, Locked
+from kmcbot.web.keys import PG, PIPELINE, REDIS, SETTINGS
 from kmcbot.web.webhook import json_error
 from kmcbot.whatsapp.text import to_ascii_digits
 
 log = structlog.get_logger()
 
 MAX_DAYS = 92  # one bulk session request covers at most a quarter
-MAX_SESSIONS = 50_000
+# What the bot can serve (issue 18, finding 9): every process keeps the open
+# sessions of the next HORIZON_DAYS and the active centres in its availability
+# snapshot, reloaded every second; at 44,000 sessions that reload alone slowed
+# every citizen's answer tenfold. Kolkata's drive had ~300 centres.
+MAX_SESSIONS = 5_000  # per request
+MAX_OPEN_SESSIONS = 20_000  # in the snapshot's horizon, city-wide
+MAX_IMPORT_CENTRES = 1_000  # per CSV import
+MAX_ACTIVE_CENTRES = 2_000  # city-wide
 MAX_CAPACITY = 100_000
 _CODE = re.compile(r"[0-9]{4}")
 
@@ -70,7 +81,12 @@ def _guard(token: str) -> Middleware:
             response.headers["WWW-Authenticate"] = 'Bearer realm="kmcbot admin"'
             return response
         try:
-            return await handler(request)
+            answer = await handler(request)
+            if request.method != "GET" and answer.status < 400:
+                # Centres or sessions may have changed: this process's next message
+                # waits for a fresh availability snapshot instead of using the last.
+                request.config_dict[PIPELINE].availability.invalidate()
+            return answer
         except read.Invalid as exc:
             return json_error(400, str(exc))
         except repo.NotFound as exc:
@@ -107,7 +123,7 @@ async def put_centre(request: web.Request) -> web.Response:
     if active is not None and not isinstance(active, bool):
         raise read.Invalid("active: must be true or false")
     [(row, created)] = await repo.upsert_centres(
-        request.config_dict[PG], [read.centre(body)], active
+        request.config_dict[PG], [read.centre(body)], active, max_active=MAX_ACTIVE_CENTRES
     )
     log.info("admin_centre_saved", centre=row["code"], created=created)
     return _json(_centre_json(row), status=201 if created else 200)
@@ -120,7 +136,11 @@ async def import_centres(request: web.Request) -> web.Response:
     except UnicodeDecodeError:
         raise read.Invalid("body: the CSV must be UTF-8") from None
     centres = await asyncio.to_thread(read.read_centres_text, text)
-    saved = await repo.upsert_centres(request.config_dict[PG], centres)
+    if len(centres) > MAX_IMPORT_CENTRES:
+        raise read.Invalid(f"body: at most {MAX_IMPORT_CENTRES} centres per import")
+    saved = await repo.upsert_centres(
+        request.config_dict[PG], centres, max_active=MAX_ACTIVE_CENTRES
+    )
     created = sum(1 for _, c in saved if c)
     log.info("admin_centres_imported", centres=len(saved), created=created)
     return _json({"centres": len(saved), "created": created, "updated": len(saved) - created})
@@ -163,7 +183,14 @@ async def create_slots(request: web.Request) -> web.Response:
     if not days:
         return _json({"created": 0, "existing": 0})
     created, existing = await repo.create_slots(
-        request.config_dict[PG], ids, vaccine, days, times, capacity
+        request.config_dict[PG],
+        ids,
+        vaccine,
+        days,
+        times,
+        capacity,
+        max_open=MAX_OPEN_SESSIONS,
+        horizon_days=HORIZON_DAYS,
     )
     log.info("admin_slots_created", created=created, existing=existing)
     return _json({"created": created, "existing": existing}, status=201 if created else 200)
@@ -235,7 +262,27 @@ async def check_in(request: web.Request) -> web.Response:
     code = to_ascii_digits(code) if isinstance(code, str) else None
     if code is None or not _CODE.fullmatch(code):
         raise read.Invalid("code: must be the 4 digits given with the booking, as a string")
-    row = await repo.check_in(request.config_dict[PG], reference, code, kolkata_today())
+    guard = CheckinGuard(request.config_dict[REDIS], request.config_dict[SETTINGS].redis_prefix)
+    try:
+        tries = await guard.attempt(reference)
+    except Locked as locked:
+        metrics.CHECKIN_REFUSED.labels("locked").inc()
+        log.warning("admin_checkin_locked", reference=reference)
+        response = json_error(429, "too many wrong codes for this reference; try again later")
+        response.headers["Retry-After"] = str(locked.retry_after)
+        return response
+    try:
+        row = await repo.check_in(request.config_dict[PG], reference, code, kolkata_today())
+    except (repo.NotFound, repo.WrongCode):
+        # The attempt stays counted. Never the code in the log; an unknown reference
+        # gets the very answer of a wrong code.
+        metrics.CHECKIN_REFUSED.labels("wrong_code").inc()
+        log.warning("admin_checkin_wrong_code", reference=reference, tries=tries)
+        raise repo.WrongCode("wrong reference or code") from None
+    except BaseException:
+        await guard.give_back(reference)
+        raise
+    await guard.give_back(reference)
     log.info("admin_checked_in", slot=row["slot_id"])
     return _json(
         {

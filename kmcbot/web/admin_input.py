@@ -100,6 +100,8 @@ def reason(body: dict[str, Any]) -> str:
     text = body.get("reason")
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_REASON:
         raise Invalid(f"reason: a text of 1-{MAX_REASON} characters is required")
+    if any(ord(ch) < 32 and ch not in "\t\n" or ord(ch) == 127 for ch in text):
+        raise Invalid("reason: must not hold control characters")
     return text.strip()
 
 

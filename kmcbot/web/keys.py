@@ -11,6 +11,7 @@ from aiohttp import web
 from kmcbot.outbox.dev import DevTransport
 from kmcbot.pipeline import Pipeline
 from kmcbot.settings import Settings
+from kmcbot.web.uploads import BodyBudget
 
 SETTINGS = web.AppKey("settings", Settings)
 PG = web.AppKey("pg", asyncpg.Pool)
@@ -21,3 +22,4 @@ DEV_OUTBOX = web.AppKey("dev_outbox", DevTransport)
 COMMANDS = web.AppKey("commands", object)
 # The outbox sender's task, when this process runs one: /readyz reports its end.
 SENDER_TASK = web.AppKey("sender_task", asyncio.Task)
+BODY_BUDGET = web.AppKey("body_budget", BodyBudget)

@@ -7,7 +7,6 @@ import hmac
 import time
 from collections import defaultdict
 
-import orjson
 import structlog
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
@@ -16,7 +15,8 @@ from kmcbot import metrics
 from kmcbot.messages import Error, Inbound, Status
 from kmcbot.pipeline import Pipeline, RetryLater
 from kmcbot.storage.keys import user_tag
-from kmcbot.web.keys import PIPELINE, SETTINGS
+from kmcbot.web import unreadable, uploads
+from kmcbot.web.keys import BODY_BUDGET, PIPELINE, SETTINGS
 from kmcbot.whatsapp import inbound, signature
 
 log = structlog.get_logger()
@@ -51,32 +51,60 @@ async def receive(request: web.Request) -> web.Response:
 async def _receive(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     if request.content_length is not None and request.content_length > MAX_BODY:
-        return json_error(413, "body over 3 MiB")
+        return uploads.closing(json_error(413, "body over 3 MiB"))
     if request.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity"):
         # WhatsApp never compresses (and the app does not decompress: see app.py).
-        return json_error(415, "Content-Encoding is not supported")
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        return json_error(413, "body over 3 MiB")
-    except RequestPayloadError:  # a broken chunked body, say
-        return json_error(400, "body could not be read")
+        return uploads.closing(json_error(415, "Content-Encoding is not supported"))
+    header = request.headers.get("X-Hub-Signature-256")
+    if not settings.dev and not signature.well_formed(header):
+        # Refused before the body is read: an unsigned upload holds no memory.
+        metrics.UPLOADS_REFUSED.labels("unsigned").inc()
+        return uploads.closing(json_error(401, "missing or wrong X-Hub-Signature-256"))
+    announced = request.content_length
+    with request.app[BODY_BUDGET].take(MAX_BODY if announced is None else announced) as fits:
+        if not fits:
+            metrics.UPLOADS_REFUSED.labels("busy").inc()
+            response = uploads.closing(json_error(503, "too many uploads at once; deliver again"))
+            response.headers["Retry-After"] = "1"
+            return response
+        try:
+            raw = await uploads.read_within(request, settings.body_timeout_s)
+        except uploads.Refused as refused:
+            return refused.response
+        except web.HTTPRequestEntityTooLarge:
+            return uploads.closing(json_error(413, "body over 3 MiB"))
+        except RequestPayloadError:  # a broken chunked body, say
+            return uploads.closing(json_error(400, "body could not be read"))
+        return await _handle_body(request, raw, header)
+
+
+async def _handle_body(request: web.Request, raw: bytes, header: str | None) -> web.Response:
+    settings = request.app[SETTINGS]
     if settings.app_secret is not None:
-        if not signature.verify(
-            settings.app_secret, raw, request.headers.get("X-Hub-Signature-256")
-        ):
+        if not signature.verify(settings.app_secret, raw, header):
             return json_error(401, "missing or wrong X-Hub-Signature-256")
     elif not settings.dev:
         return json_error(401, "unsigned webhooks are accepted only in dev mode")
     try:
-        payload = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        payload = unreadable.load_json(raw)
+    except unreadable.NotJson:
         return json_error(400, "body is not JSON")
     parsed = inbound.parse(payload)
-    for field in parsed.ignored_fields:
-        log.info("webhook_field_ignored", field=field[:64])
+    if parsed.ignored_fields:
+        # One line per payload, however many changes it ignored (issue 18: a
+        # payload of 220,000 of them was 220,000 lines).
+        log.info(
+            "webhook_fields_ignored",
+            count=len(parsed.ignored_fields),
+            fields=sorted({unreadable.printable(f[:64]) for f in parsed.ignored_fields[:100]})[:5],
+        )
     by_user: dict[str, list[Inbound]] = defaultdict(list)
+    errors: dict[str, int] = defaultdict(int)
     for update in parsed.updates:
+        if reason := unreadable.why_unreadable(update):
+            metrics.UNREADABLE_ITEMS.labels(reason).inc()
+            errors[f"dropped: {reason}"] += 1
+            continue
         match update:
             case Inbound():
                 by_user[update.wa_id].append(update)
@@ -88,7 +116,12 @@ async def _receive(request: web.Request) -> web.Response:
                     errors=list(update.error_codes),
                 )
             case Error():
-                log.warning("webhook_error_item", code=update.code, title=update.title[:100])
+                errors[f"{update.code} {update.title[:100]}"] += 1
+    if errors:
+        # Malformed and dropped items and WhatsApp's errors: one line per payload too.
+        log.warning(
+            "webhook_error_items", count=sum(errors.values()), kinds=dict(list(errors.items())[:10])
+        )
     failures = await handle_all(request.app[PIPELINE], list(by_user.values()))
     if failures:
         return json_error(503, f"{failures} message(s) not handled; deliver again")

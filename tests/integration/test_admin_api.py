@@ -436,7 +436,11 @@ async def test_check_in_errors(client, pg) -> None:
         resp = await client.post("/admin/checkin", headers=AUTH, json=body)
         return resp.status, (await resp.json()).get("error", "")
 
-    assert await post({"reference": "KMC-22222Z", "code": "1234"}) == (404, "no booking KMC-22222Z")
+    # An unknown reference is answered as a wrong code (issue 18: references not told apart).
+    assert await post({"reference": "KMC-22222Z", "code": "1234"}) == (
+        403,
+        "wrong reference or code",
+    )
     assert (await post({"reference": ref, "code": wrong}))[0] == 403
     status, error = await post({"reference": "hello", "code": code})
     assert status == 400 and error.startswith("reference")

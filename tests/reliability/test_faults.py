@@ -264,7 +264,9 @@ async def test_postgres_cut_mid_booking_answers_503_and_books_nothing_half(
         await assert_counts_consistent(pg)
 
         # Still down: another citizen's first message is not acknowledged either.
-        await asyncio.sleep(1.1)  # past the availability cache
+        # Past the availability cache's idle_s: a message then waits for the reload
+        # (before that, one reloading in the background uses the last snapshot).
+        await asyncio.sleep(3.1)
         assert 500 <= await hook.post(url, one(new_wa_id(), Text("Hi"))) < 600
 
         # Back: WhatsApp's redelivery of the same Confirm books, once.

@@ -60,6 +60,8 @@ WARDS = range(1, 145)  # and its 144 wards
 LATITUDES = (22.30, 22.80)
 LONGITUDES = (88.15, 88.60)
 
+MAX_NAME = 120
+MAX_ADDRESS = 300
 _CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,31}")
 
 MEGA_SESSIONS = (
@@ -151,9 +153,15 @@ def parse_row(fields: Sequence[str]) -> CentreRow:
     code = raw["code"]
     if not _CODE.fullmatch(code):
         raise ValueError(f"code {code!r} must be 1-32 capital letters, digits or hyphens")
-    for column in ("name", "address"):
+    for column, longest in (("name", MAX_NAME), ("address", MAX_ADDRESS)):
         if not raw[column]:
             raise ValueError(f"{column} is empty")
+        # A NUL would reach PostgreSQL (which refuses it); no control character
+        # belongs in a centre's name or address shown to citizens.
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw[column]):
+            raise ValueError(f"{column} holds a control character")
+        if len(raw[column]) > longest:
+            raise ValueError(f"{column} is over {longest} characters")
     if raw["kind"] not in KINDS:
         raise ValueError(f"kind {raw['kind']!r} must be one of {', '.join(KINDS)}")
     return CentreRow(
