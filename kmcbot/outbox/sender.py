@@ -37,6 +37,7 @@ import structlog
 from redis.exceptions import ResponseError
 
 from kmcbot import metrics
+from kmcbot.outbox.acks import Acks
 from kmcbot.outbox.entry import News, OutboxEntry, UnreadableEntry
 from kmcbot.outbox.rate import SharedRateLimiter
 from kmcbot.storage.keys import dead_letters_of
@@ -64,7 +65,6 @@ _LEASE = lua("lease")
 _ALIVE = lua("alive")
 _GONE = lua("gone")
 _RELEASE = lua("release")
-_ACK = lua("ack")
 
 
 @dataclass(slots=True, eq=False)
@@ -112,7 +112,6 @@ class Sender:
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.sent = 0
         self.failed: dict[int | None, int] = defaultdict(int)
-        self._ack = (commands or redis).register_script(_ACK)
         self._lease = (commands or redis).register_script(_LEASE)
         self._release = (commands or redis).register_script(_RELEASE)
         self._alive = (commands or redis).register_script(_ALIVE)
@@ -128,13 +127,11 @@ class Sender:
         self._epoch: dict[str, int] = defaultdict(int)
         self._reclaim: set[str] = set()  # streams with entries given up for the lease
         self._handing_over: dict[str, float] = {}  # stream: since when (see _hold)
-        self._acking: set[bytes] = set()  # acknowledgements on their way to Redis
         self._chains: dict[str, deque[InHand]] = {}  # per citizen, while they have entries
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight: set[bytes] = set()
         self._room = asyncio.Event()
-        self._acks: dict[str, list[bytes]] = defaultdict(list)
-        self._acks_due = asyncio.Event()
+        self.acks = Acks(commands or redis, GROUP)
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -142,7 +139,7 @@ class Sender:
         self._stopping.set()
 
     async def run(self) -> None:
-        acks = asyncio.create_task(self._acknowledge())
+        acks = asyncio.create_task(self.acks.run())
         alive = asyncio.create_task(self._say_alive()) if self.senders_key else None
         try:
             await asyncio.gather(*(self._read(stream) for stream in self.streams))
@@ -156,7 +153,7 @@ class Sender:
                         await task
             try:
                 # What is left; if Redis fails now, those entries are sent again later.
-                await self._flush_acks()
+                await self.acks.flush()
             finally:
                 # Only now, after the entries in hand: the next holder of a stream
                 # sends after them, not beside them. The others take the streams
@@ -317,11 +314,7 @@ class Sender:
     def _have(self, stream: str, entry_id: bytes) -> bool:
         """In hand, or sent and its acknowledgement not yet in Redis: claimed again,
         it would be sent twice."""
-        return (
-            entry_id in self._in_flight
-            or entry_id in self._acking
-            or entry_id in self._acks.get(stream, ())
-        )
+        return entry_id in self._in_flight or self.acks.holds(stream, entry_id)
 
     def _dispatch(self, stream: str, entries: Entries) -> None:
         """Queue each entry behind its citizen's earlier ones; start a task per new citizen."""
@@ -360,8 +353,7 @@ class Sender:
             self._in_flight.discard(entry_id)
             return
         self._in_flight.discard(entry_id)
-        self._acks[stream].append(entry_id)
-        self._acks_due.set()
+        self.acks.add(stream, entry_id)
 
     async def _send_chain(self, to: str) -> None:
         chain = self._chains[to]
@@ -391,8 +383,7 @@ class Sender:
         if hand.all_accepted:
             await self._news_sent(hand.entry)
         self._in_flight.discard(hand.id)
-        self._acks[hand.stream].append(hand.id)
-        self._acks_due.set()
+        self.acks.add(hand.stream, hand.id)
         return True
 
     async def _send_one(self, hand: InHand, body: bytes) -> SendResult | None:
@@ -442,32 +433,3 @@ class Sender:
             await self.on_news(entry.news)
         except Exception:  # noqa: BLE001 - unmarked news is relayed again later: a duplicate
             log.warning("news_mark_failed", user=entry.tag)
-
-    async def _acknowledge(self) -> None:
-        """Acknowledge what was sent, a batch per stream: whatever gathered while the
-        last batch was on its way. Until acknowledged, an entry would be sent again."""
-        while True:
-            await self._acks_due.wait()
-            self._acks_due.clear()
-            if not await self._flush_acks():
-                await asyncio.sleep(0.5)  # Redis is down: try again in a while
-                self._acks_due.set()
-
-    async def _flush_acks(self) -> bool:
-        batches, self._acks = self._acks, defaultdict(list)
-        failed = False
-        for stream, ids in batches.items():
-            self._acking.update(ids)
-            try:
-                await self._ack(keys=[stream], args=[GROUP, *ids])
-            except BaseException as exc:  # kept for the next try, even when cancelled
-                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
-                    continue  # Redis restarted empty: nothing is left to acknowledge
-                self._acks[stream].extend(ids)
-                if not isinstance(exc, Exception):
-                    raise
-                log.error("sender_error", error=type(exc).__name__, during="ack")
-                failed = True
-            finally:
-                self._acking.difference_update(ids)
-        return not failed

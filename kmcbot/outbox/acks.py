@@ -1,0 +1,65 @@
+"""Acknowledgements of sent outbox entries, on their way to Redis in batches."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+import structlog
+from redis.exceptions import ResponseError
+
+from kmcbot.storage.scripts import lua
+from kmcbot.storage.sessions import Commands
+
+log = structlog.get_logger()
+
+_ACK = lua("ack")
+
+
+class Acks:
+    """Acknowledge (and delete) what was sent, a batch per stream: whatever gathered
+    while the last batch was on its way. Until acknowledged, an entry would be sent
+    again."""
+
+    def __init__(self, commands: Commands, group: str) -> None:
+        self.group = group
+        self._ack = commands.register_script(_ACK)
+        self._due: dict[str, list[bytes]] = defaultdict(list)
+        self._sending: set[bytes] = set()  # on their way to Redis
+        self._wake = asyncio.Event()
+
+    def add(self, stream: str, entry_id: bytes) -> None:
+        self._due[stream].append(entry_id)
+        self._wake.set()
+
+    def holds(self, stream: str, entry_id: bytes) -> bool:
+        """Sent, and not yet acknowledged in Redis."""
+        return entry_id in self._sending or entry_id in self._due.get(stream, ())
+
+    async def run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not await self.flush():
+                await asyncio.sleep(0.5)  # Redis is down: try again in a while
+                self._wake.set()
+
+    async def flush(self) -> bool:
+        """Send what is due; False if some of it must wait for the next try."""
+        batches, self._due = self._due, defaultdict(list)
+        failed = False
+        for stream, ids in batches.items():
+            self._sending.update(ids)
+            try:
+                await self._ack(keys=[stream], args=[self.group, *ids])
+            except BaseException as exc:  # kept for the next try, even when cancelled
+                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+                    continue  # Redis restarted empty: nothing is left to acknowledge
+                self._due[stream].extend(ids)
+                if not isinstance(exc, Exception):
+                    raise
+                log.error("sender_error", error=type(exc).__name__, during="ack")
+                failed = True
+            finally:
+                self._sending.difference_update(ids)
+        return not failed
