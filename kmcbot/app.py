@@ -203,7 +203,10 @@ async def _notices(app: web.Application) -> AsyncIterator[None]:
     reminders.py and missed.py)."""
     settings = app[SETTINGS]
     templates = Templates(
-        settings.template_booking, settings.template_slot_cancelled, settings.template_reminder
+        settings.template_booking,
+        settings.template_slot_cancelled,
+        settings.template_reminder,
+        settings.template_on_list,
     )
     relay = Relay(
         app[PG],

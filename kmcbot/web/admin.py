@@ -181,8 +181,8 @@ async def patch_slot(request: web.Request) -> web.Response:
 
 async def cancel_slot(request: web.Request) -> web.Response:
     slot = _path_id(request, "slot", read.INT8)
-    reason = read.reason(await _body(request))
-    done = await repo.cancel_slot(request.config_dict[PG], slot, reason)
+    reason, note = read.reason(await _body(request))
+    done = await repo.cancel_slot(request.config_dict[PG], slot, reason, note)
     return _cancelled(done)
 
 
@@ -190,7 +190,8 @@ async def cancel_centre_day(request: web.Request) -> web.Response:
     centre = _path_id(request, "centre", read.INT4)
     body = await _body(request)
     day = read.day(body.get("date"), "date")
-    done = await repo.cancel_centre_day(request.config_dict[PG], centre, day, read.reason(body))
+    reason, note = read.reason(body)
+    done = await repo.cancel_centre_day(request.config_dict[PG], centre, day, reason, note)
     return _cancelled(done)
 
 
