@@ -22,6 +22,7 @@ from kmcbot.outbox.relay import Relay, decode_news, mark_relayed
 from kmcbot.outbox.sender import DevTransport, GraphTransport, Sender, SharedRateLimiter, Transport
 from kmcbot.pipeline import AvailabilityCache, Pipeline
 from kmcbot.settings import Settings, SettingsError, unreachable
+from kmcbot.staff.web import create_staff_app
 from kmcbot.storage import postgres as db
 from kmcbot.storage import redis_pipe
 from kmcbot.storage.sessions import Commands, SessionStore, outbox_keys
@@ -54,6 +55,7 @@ def create_app(settings: Settings) -> web.Application:
         app.router.add_get("/dev/messages", dev.messages)
         app.router.add_post("/dev/send", dev.send)
         app.router.add_get("/dev/chat", dev.chat)
+    app.add_subapp("/staff", create_staff_app(settings))  # the centre's desk (kmcbot/staff/)
     if settings.admin_token:  # no token: /admin does not exist at all (404)
         app.add_subapp("/admin", admin.create_admin_app(settings.admin_token))
     return app

@@ -1,4 +1,4 @@
-"""The `kmcbot` command: serve, migrate, seed, chat."""
+"""The `kmcbot` command: serve, migrate, seed, chat, staff."""
 
 from __future__ import annotations
 
@@ -216,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     from kmcbot.jobs.purge import add_arguments as purge_arguments
 
     purge_arguments(p_purge)
+    p_staff = sub.add_parser("staff", help="staff console accounts: add, list, disable, token")
+    from kmcbot.staff.command import add_arguments as staff_arguments
+
+    staff_arguments(p_staff)
     args = parser.parse_args(argv)
 
     try:
@@ -261,4 +265,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
         from kmcbot.jobs.purge import command as purge_command
 
         return purge_command(settings, args)
+    elif args.command == "staff":
+        from kmcbot.staff.command import command as staff_command
+
+        return staff_command(settings, args)
     return 0

@@ -30,10 +30,10 @@ from kmcbot.dialogue.questions import slot_title
 from kmcbot.messages import Ask, Button, Reply, Say, Template
 
 REBOOK = "menu:book"  # the menu's own option id: a tap starts a new booking from any state
-MAX_PARAM = 200
+MAX_PARAM = 200  # well under WhatsApp's 1024; a template's whole body is limited too
 # Why a session was cancelled, as staff choose it; the citizen reads
 # notice.reason_<code> in their language, never what staff typed.
-REASON_CODES = ("supply_not_arrived", "centre_closed", "holiday", "other")  # well under WhatsApp's 1024; a template's whole body is limited too
+REASON_CODES = ("supply_not_arrived", "centre_closed", "holiday", "other")
 
 
 class Kind(StrEnum):
