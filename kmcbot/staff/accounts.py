@@ -137,6 +137,19 @@ async def authenticate(pool: asyncpg.Pool, login: str, password: str) -> Staff |
     return _staff(row)
 
 
+async def set_password(pool: asyncpg.Pool, login: str, password: str) -> None:
+    """A new password; every cookie of the old one is out (the epoch rises)."""
+    check_password(password)
+    done = await pool.execute(
+        """UPDATE staff_accounts SET password_hash = $2, session_epoch = session_epoch + 1
+           WHERE login = $1""",
+        login,
+        _hasher.hash(password),
+    )
+    if done == "UPDATE 0":
+        raise AccountError(f"no account {login}")
+
+
 async def list_all(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     return await pool.fetch(
         f"SELECT {_COLUMNS}, a.created_at, a.disabled_at FROM {_FROM} ORDER BY a.login"

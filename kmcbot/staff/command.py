@@ -29,12 +29,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     disable.add_argument("login")
     token = sub.add_parser("token", help="a new /admin API token for an account")
     token.add_argument("login")
+    demo = sub.add_parser("demo", help="dev mode: demo clerks and an operator (make run)")
+    demo.add_argument("--url", default="http://127.0.0.1:8080", help="where the bot will be")
 
 
 def command(settings: Settings, args: argparse.Namespace) -> int:
     from kmcbot.cli import services
     from kmcbot.storage import postgres as db
 
+    if args.staff_command == "demo" and not settings.dev:
+        print(
+            "kmcbot: staff demo makes accounts with known passwords: dev mode only (KMCBOT_DEV=1)",
+            file=sys.stderr,
+        )
+        return 2
     password = None
     if args.staff_command == "add" and args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -103,4 +111,32 @@ async def _act(pool: asyncpg.Pool, args: argparse.Namespace, password: str | Non
                 pool, None, "api_token_created", "cli", login="cli", account=args.login
             )
             print(token)
+        case "demo":
+            await _demo(pool, args.url)
     return 0
+
+
+# The demo desk of `make run`: known logins and one password, in dev mode only.
+DEMO_PASSWORD = "demo-desk-2021"
+DEMO_CLERKS = ("ROXY", "BSU", "SCS")
+DEMO_OPERATOR = "kmc.operator"
+
+
+async def _demo(pool: asyncpg.Pool, url: str) -> None:
+    wanted = [(f"{code.lower()}.clerk", "clerk", code) for code in DEMO_CLERKS]
+    wanted.append((DEMO_OPERATOR, "operator", None))
+    lines = []
+    for login, role, code in wanted:
+        exists = await pool.fetchval("SELECT true FROM staff_accounts WHERE login = $1", login)
+        if exists:
+            await accounts.set_password(pool, login, DEMO_PASSWORD)
+            await pool.execute("UPDATE staff_accounts SET active = true WHERE login = $1", login)
+        else:
+            name = f"Demo clerk {code}" if code else "Demo operator"
+            await accounts.create(
+                pool, login=login, name=name, role=role, centre_code=code, password=DEMO_PASSWORD
+            )
+        lines.append(f"  {login:<14} {role}{f' at {code}' if code else ''}")
+    print(f"chat page:     {url}/dev/chat")
+    print(f"staff console: {url}/staff/  (password {DEMO_PASSWORD} for each)")
+    print("\n".join(lines))
