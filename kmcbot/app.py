@@ -56,8 +56,8 @@ def create_app(settings: Settings) -> web.Application:
         app.router.add_post("/dev/send", dev.send)
         app.router.add_get("/dev/chat", dev.chat)
     app.add_subapp("/staff", create_staff_app(settings))  # the centre's desk (kmcbot/staff/)
-    if settings.admin_token:  # no token: /admin does not exist at all (404)
-        app.add_subapp("/admin", admin.create_admin_app(settings.admin_token))
+    # Staff accounts' own API tokens work with or without KMCBOT_ADMIN_TOKEN.
+    app.add_subapp("/admin", admin.create_admin_app(settings.admin_token))
     return app
 
 

@@ -1,10 +1,17 @@
-"""The staff and operator API, mounted at /admin only when KMCBOT_ADMIN_TOKEN is set.
+"""The staff and operator API at /admin.
+
+Its bearer tokens: KMCBOT_ADMIN_TOKEN, an operator's (when set), and each staff
+account's own (`kmcbot staff token LOGIN`, kmcbot/staff/accounts.py) with its
+role: an operator's does everything, a clerk's reads its own centre's slots and
+roster and checks in there (403 otherwise). A disabled account's tokens stop at
+once. Every change made with an account's token is written to the staff audit.
 
 HTTP only: the handlers and their answers (JSON, and the roster as CSV or
 HTML from kmcbot/web/roster.py); requests are read by kmcbot/web/admin_input.py
 and the SQL is in kmcbot/booking/admin_repo.py. Every answer that is not a success is JSON
 `{"error": "..."}`: 400 names the bad field, 401 a missing or wrong token,
-403 a wrong check-in code, 404 an unknown id, 409 a conflict with the data.
+403 a wrong check-in code or a clerk's token outside its centre, 404 an unknown
+id, 409 a conflict with the data.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from aiohttp import web
 from kmcbot.booking import admin_repo as repo
 from kmcbot.booking.model import IST, Vaccine, kolkata_today
 from kmcbot.booking.reference import normalise_reference
+from kmcbot.staff import accounts, audit
 from kmcbot.web import admin_input as read
 from kmcbot.web import roster
 from kmcbot.web.keys import PG
@@ -40,7 +48,7 @@ _CODE = re.compile(r"[0-9]{4}")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def create_admin_app(token: str) -> web.Application:
+def create_admin_app(token: str | None) -> web.Application:
     app = web.Application(middlewares=[_guard(token)])
     app.router.add_get("/centres", list_centres)
     app.router.add_post("/centres", put_centre)
@@ -55,26 +63,55 @@ def create_admin_app(token: str) -> web.Application:
     return app
 
 
-def _guard(token: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
-    expected = token.encode()
+# What a clerk's token may do: its own centre's slots and roster, check-in there.
+CLERK_ROUTES = {("GET", "list_slots"), ("GET", "get_roster"), ("POST", "check_in")}
+CALLER = web.RequestKey("admin_caller", object)  # the account, or None for the shared token
+
+
+class Forbidden(Exception):
+    """A clerk's token outside its centre or its role (answered with 403)."""
+
+
+def _guard(token: str | None) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    expected = token.encode() if token else None
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        given_bytes = given.strip().encode("utf-8", "replace")
+        staff = None
         # compare_digest: the time taken must not tell how much of a guess was right.
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            given.strip().encode("utf-8", "replace"), expected
-        ):
+        shared = expected is not None and hmac.compare_digest(given_bytes, expected)
+        if scheme.lower() == "bearer" and not shared and given.strip():
+            staff = await accounts.by_api_token(request.config_dict[PG], given.strip())
+        if scheme.lower() != "bearer" or not (shared or staff):
             response = json_error(401, "missing or wrong Authorization: Bearer token")
             response.headers["WWW-Authenticate"] = 'Bearer realm="kmcbot admin"'
             return response
+        request[CALLER] = staff
+        route = (request.method, getattr(request.match_info.handler, "__name__", ""))
+        if staff is not None and not staff.operator and route not in CLERK_ROUTES:
+            return json_error(
+                403,
+                "a clerk's token may only list slots, read the roster and "
+                "check in at its own centre",
+            )
         try:
-            return await handler(request)
+            response = await handler(request)
+            if staff is not None and request.method != "GET":
+                await audit.record(
+                    request.config_dict[PG],
+                    staff,
+                    f"api {request.method} {request.match_info.route.resource.canonical}",
+                    request.remote,
+                    centre_id=staff.centre_id,
+                )
+            return response
         except read.Invalid as exc:
             return json_error(400, str(exc))
         except repo.NotFound as exc:
             return json_error(404, str(exc))
-        except repo.WrongCode as exc:
+        except (repo.WrongCode, Forbidden) as exc:
             return json_error(403, str(exc))
         except repo.Conflict as exc:
             return json_error(409, str(exc))
@@ -130,6 +167,7 @@ async def import_centres(request: web.Request) -> web.Response:
 
 async def list_slots(request: web.Request) -> web.Response:
     centre = read.query_id(request.query.get("centre"), "centre")
+    _own_centre(request, centre)
     day = read.day(request.query.get("date"), "date", default=kolkata_today())
     rows = await repo.list_slots(request.config_dict[PG], centre, day)
     slots = [_slot_json(r) for r in rows]
@@ -205,6 +243,7 @@ def _cancelled(done: repo.Cancelled) -> web.Response:
 
 async def get_roster(request: web.Request) -> web.Response:
     centre_id = read.query_id(request.query.get("centre"), "centre")
+    _own_centre(request, centre_id)
     day = read.day(request.query.get("date"), "date", default=kolkata_today())
     fmt = request.query.get("format", "csv")
     if fmt not in ("csv", "html"):
@@ -235,6 +274,14 @@ async def check_in(request: web.Request) -> web.Response:
     code = to_ascii_digits(code) if isinstance(code, str) else None
     if code is None or not _CODE.fullmatch(code):
         raise read.Invalid("code: must be the 4 digits given with the booking, as a string")
+    if request[CALLER] is not None:  # a clerk: only a booking at its centre (else 404)
+        centre = await request.config_dict[PG].fetchval(
+            "SELECT s.centre_id FROM bookings b JOIN slots s ON s.id = b.slot_id "
+            "WHERE b.reference = $1",
+            reference,
+        )
+        if centre is not None and not request[CALLER].may_act_at(centre):  # type: ignore[attr-defined]
+            raise repo.NotFound(f"no booking {reference}")
     row = await repo.check_in(request.config_dict[PG], reference, code, kolkata_today())
     log.info("admin_checked_in", slot=row["slot_id"])
     return _json(
@@ -249,6 +296,12 @@ async def check_in(request: web.Request) -> web.Response:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _own_centre(request: web.Request, centre_id: int) -> None:
+    staff = request[CALLER]
+    if staff is not None and not staff.may_act_at(centre_id):  # type: ignore[attr-defined]
+        raise Forbidden(f"centre {centre_id} is not this token's centre")
 
 
 async def _body(request: web.Request) -> dict[str, Any]:

@@ -97,12 +97,13 @@ async def test_without_a_token_or_with_a_wrong_one_every_endpoint_is_401(client)
     assert (await client.get("/admin/centres", headers=AUTH)).status == 200
 
 
-async def test_without_an_admin_token_configured_admin_does_not_exist(
+async def test_without_an_admin_token_configured_no_shared_token_is_taken(
     pg_url, redis_url, pg, aiohttp_client
 ) -> None:
+    # /admin stays for staff accounts' own tokens (tests/staff/test_staff_api_tokens.py).
     client = await aiohttp_client(create_app(settings_for(pg_url, redis_url, token=None)))
-    assert (await client.get("/admin/centres", headers=AUTH)).status == 404
-    assert (await client.post("/admin/checkin", headers=AUTH, json={})).status == 404
+    assert (await client.get("/admin/centres", headers=AUTH)).status == 401
+    assert (await client.post("/admin/checkin", headers=AUTH, json={})).status == 401
 
 
 async def test_a_wrong_method_is_a_json_error(client) -> None:
