@@ -27,6 +27,7 @@ from kmcbot.staff import accounts, audit, i18n
 from kmcbot.staff.accounts import Staff
 from kmcbot.staff.limits import Limiter
 from kmcbot.web.keys import PG, REDIS, SETTINGS
+from kmcbot.web.roster import VACCINE_LABELS
 
 log = structlog.get_logger()
 
@@ -103,6 +104,7 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
         csrf=session["csrf"],
         flash=context.get("flash") or session.pop("flash", None),
         path=request.path_qs,
+        vaccine_name=lambda v: VACCINE_LABELS.get(v, v),
     )
     return aiohttp_jinja2.render_template(template, request, context, status=status)
 
@@ -142,8 +144,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             return problem(request, 403, "error.forbidden")
         response = await handler(request)
     except web.HTTPException as exc:
-        if exc.status == 404:
-            return problem(request, 404, "error.not_found")
+        if exc.status in (404, 405):
+            return problem(request, exc.status, "error.not_found")
         if exc.status == 403:
             return problem(request, 403, "error.forbidden")
         raise
