@@ -90,7 +90,9 @@ FOR UPDATE OF n SKIP LOCKED
 _NEW = _rows(
     """n.relayed_at IS NULL
   AND (n.kind IN ('slot_cancelled', 'reminder', 'on_list')
-       OR n.created_at <= now() - make_interval(secs => $1))"""
+       OR n.created_at <= now() - make_interval(secs => $1)
+       -- booked at the staff console's desk: no chat turn will send its ticket
+       OR b.source_message_id LIKE 'walkin:%')"""
 )
 # Handed to the outbox more than $1 seconds ago and not accepted by WhatsApp.
 _UNACCEPTED = _rows(
