@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from kmcbot.booking.model import IST
+from kmcbot.booking.model import IST, Vaccine, kolkata_today
 from kmcbot.staff import accounts, audit
+from kmcbot.staff.dashboard import dashboard
 from kmcbot.staff.web import address, operator_only, render, t
+from kmcbot.web.admin_input import WEEKDAYS
 from kmcbot.web.keys import PG
 
 
@@ -16,9 +18,10 @@ def add_routes(r: web.UrlDispatcher) -> None:
     r.add_post("/accounts", add_account, name="accounts_add")
     r.add_post("/accounts/disable", disable_account, name="accounts_disable")
     r.add_get("/audit", audit_log, name="audit")
+    r.add_get("/dashboard", dashboard, name="dashboard")
 
 
-async def centres(request: web.Request) -> web.Response:
+async def centres(request: web.Request, *, status: int = 200, message: str = "") -> web.Response:
     operator_only(request)
     rows = await request.config_dict[PG].fetch(
         """SELECT c.code, c.name, c.ward,
@@ -31,7 +34,17 @@ async def centres(request: web.Request) -> web.Response:
            LEFT JOIN bookings b ON b.slot_id = s.id
            WHERE c.active GROUP BY c.id ORDER BY c.code"""
     )
-    return render(request, "centres.html", centres=rows)
+    return render(
+        request,
+        "centres.html",
+        status=status,
+        centres=rows,
+        message=message,
+        error=status >= 400,
+        vaccines=[v.value for v in Vaccine],
+        weekdays=WEEKDAYS,
+        today=kolkata_today().isoformat(),
+    )
 
 
 async def staff_accounts(
