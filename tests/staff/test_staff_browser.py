@@ -170,3 +170,43 @@ async def test_a_clerk_does_the_days_work_in_a_browser(
     assert problems == [], problems
     assert failed == [(403, f"{url}/staff/c/HC-A/checkin")], failed
     assert elsewhere == [], elsewhere
+
+
+async def test_an_operators_pages_in_a_browser(chromium, served, pg, city) -> None:
+    """The operator's pages render without a script error or an outside request."""
+    from playwright.async_api import async_playwright, expect
+
+    url = str(served.make_url("/")).rstrip("/")
+    await pg.execute(
+        "UPDATE bookings SET status = 'attended', attended_at = now() WHERE reference = $1",
+        city.refs_today_a[0],
+    )
+    problems: list[str] = []
+    elsewhere: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1366, "height": 900})
+            page.set_default_timeout(15_000)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on("request", lambda r: r.url.startswith(url) or elsewhere.append(r.url))
+            await page.goto(f"{url}/staff/login")
+            await page.fill("input[name=login]", "op")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("button[type=submit].primary")
+            await expect(page.locator("h1")).to_have_text("Every centre")
+            await page.click("header >> text=City today")
+            await expect(page.locator("svg.chart")).to_have_count(2)
+            await expect(page.locator("svg.chart rect").first).to_be_visible()
+            await page.screenshot(path=str(SHOTS / "dashboard-desk.png"), full_page=True)
+            await page.click("header >> text=Audit log")
+            await expect(page.locator("table.roster")).to_contain_text("login")
+            await page.screenshot(path=str(SHOTS / "audit-desk.png"))
+            await page.goto(f"{url}/staff/c/HC-A/walkin")
+            await expect(page.locator("h1")).to_contain_text("Walk-in booking")
+            await page.set_viewport_size({"width": 390, "height": 844})
+            await page.screenshot(path=str(SHOTS / "walkin-phone.png"), full_page=True)
+        finally:
+            await browser.close()
+    assert problems == [], problems
+    assert elsewhere == [], elsewhere
