@@ -46,7 +46,7 @@ CSP = (
 
 
 def create_staff_app(settings: Settings) -> web.Application:
-    from kmcbot.staff import operator, pages, supply_ops, walkin
+    from kmcbot.staff import operator, pages, scan, supply_ops, walkin
 
     secret = settings.staff_secret or DEV_SECRET
     # The session's middleware outermost: the guard reads the session, and a
@@ -77,6 +77,7 @@ def create_staff_app(settings: Settings) -> web.Application:
     pages.add_routes(r)
     walkin.add_routes(r)
     supply_ops.add_routes(r)
+    scan.add_routes(r)
     operator.add_routes(r)
     return app
 

@@ -4,10 +4,13 @@ stand-in, two centres with sessions today and tomorrow, and an account each."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -23,6 +26,7 @@ from kmcbot.staff import accounts
 from tests.factories import book_effect, make_slot
 
 STAFF_SECRET = b"staff-console-test-secret-0123456789"
+
 PASSWORD = "correct-horse-battery"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -192,3 +196,27 @@ async def browsers(served: TestClient) -> AsyncIterator:
     yield make
     for b in made:
         await b.http.close()
+
+
+# ---------------------------------------------------------------- the browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SHOTS = Path(os.environ.get("KMCBOT_SCREENSHOTS", "/tmp/staff-console"))
+SIZES = {"phone": (390, 844), "desk": (1366, 900)}
+
+
+@pytest.fixture
+def chromium() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); no browser is downloaded")
+    if importlib.util.find_spec("playwright") is None:
+        pytest.skip("the playwright package is not installed")
+    SHOTS.mkdir(parents=True, exist_ok=True)

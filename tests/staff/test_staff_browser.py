@@ -7,35 +7,10 @@ $KMCBOT_SCREENSHOTS (default /tmp/staff-console)."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
-from pathlib import Path
-
 import pytest
 
 from tests.factories import eventually
-from tests.staff.conftest import PASSWORD
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-SHOTS = Path(os.environ.get("KMCBOT_SCREENSHOTS", "/tmp/staff-console"))
-SIZES = {"phone": (390, 844), "desk": (1366, 900)}
-
-
-@pytest.fixture
-def chromium() -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); no browser is downloaded")
-    if importlib.util.find_spec("playwright") is None:
-        pytest.skip("the playwright package is not installed")
-    SHOTS.mkdir(parents=True, exist_ok=True)
+from tests.staff.conftest import ARGS, CHROMIUM, PASSWORD, SHOTS, SIZES
 
 
 def messages(graph, template: str) -> dict[str, int]:
