@@ -112,8 +112,8 @@ async def check_in(request: web.Request) -> web.Response:
     today = kolkata_today()
     reference = normalise_reference(str(form.get("reference", ""))[:40])
 
-    def again(status: int, key: str, **params: object) -> web.Response:
-        return day_page(request, status=status, message=t(request, key, **params))  # type: ignore[return-value]
+    async def again(status: int, key: str, **params: object) -> web.Response:
+        return await day_page(request, status=status, message=t(request, key, **params))
 
     if reference is None:
         return await again(400, "checkin.bad_reference")
