@@ -400,3 +400,29 @@ async def test_accounts_from_the_code(pg, city) -> None:
         )
     stored = await pg.fetchval("SELECT password_hash FROM staff_accounts WHERE login = 'op'")
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
+
+
+async def test_every_route_needs_a_login(browsers, served) -> None:
+    """Each route of the staff app, found from its router: GET goes to the login
+    page, POST is refused, without a signed-in account (login, language, static
+    files excepted)."""
+    staff_app = next(
+        r._app
+        for r in served.app.router.resources()
+        if getattr(r, "_app", None) is not None and r.canonical == "/staff"
+    )
+    b = browsers()
+    await b.get("/staff/login")  # a session with a CSRF token, but no account
+    checked = 0
+    for route in staff_app.router.routes():
+        if route.name in ("login", "login_post", "lang", "static", None) or route.method == "HEAD":
+            continue
+        path = route.resource.canonical.replace("{code}", "HC-A")
+        if route.method == "GET":
+            async with b.http.get(path, allow_redirects=False) as r:
+                assert r.status == 303 and "/staff/login" in r.headers["Location"], path
+        else:
+            status, _ = await b.post(path, {"slot": "1", "reference": "KMC-AAAAAA"})
+            assert status == 403, (route.method, path)
+        checked += 1
+    assert checked >= 20
