@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-## run: migrate, load the demo centres and serve the bot on :8080 in dev mode
+## run: migrate, load the demo centres and the demo staff, serve the bot on :8080 in dev mode
 run: $(STAMP)
 	KMCBOT_DEV=1 $(BIN)/kmcbot seed --demo
+	KMCBOT_DEV=1 $(BIN)/kmcbot staff demo --url http://127.0.0.1:8080
 	KMCBOT_DEV=1 $(BIN)/kmcbot serve --host 127.0.0.1 --port 8080
 
 ## test: the whole test suite (PostgreSQL and Redis: KMCBOT_TEST_*_URL, else embedded)

@@ -26,6 +26,7 @@ from kmcbot.outbox.relay import Relay, mark_accepted
 from kmcbot.outbox.sender import Sender
 from kmcbot.pipeline import AvailabilityCache, Pipeline
 from kmcbot.settings import Settings, SettingsError, unreachable
+from kmcbot.staff.app import create_staff_app
 from kmcbot.storage import postgres as db
 from kmcbot.storage import redis_pipe
 from kmcbot.storage.keys import outbox_keys
@@ -73,8 +74,9 @@ def create_app(settings: Settings) -> web.Application:
         app.router.add_get("/dev/messages", dev.messages)
         app.router.add_post("/dev/send", dev.send)
         app.router.add_get("/dev/chat", dev.chat)
-    if settings.admin_token:  # no token: /admin does not exist at all (404)
-        app.add_subapp("/admin", admin.create_admin_app(settings.admin_token))
+    app.add_subapp("/staff", create_staff_app(settings))  # the centre's desk (kmcbot/staff/)
+    # Staff accounts' own API tokens work with or without KMCBOT_ADMIN_TOKEN.
+    app.add_subapp("/admin", admin.create_admin_app(settings.admin_token))
     return app
 
 
@@ -234,7 +236,10 @@ async def _notices(app: web.Application) -> AsyncIterator[None]:
     to run many times over; see relay.py, reminders.py, missed.py and aof.py)."""
     settings = app[SETTINGS]
     templates = Templates(
-        settings.template_booking, settings.template_slot_cancelled, settings.template_reminder
+        settings.template_booking,
+        settings.template_slot_cancelled,
+        settings.template_reminder,
+        settings.template_on_list,
     )
     relay = Relay(
         app[PG],

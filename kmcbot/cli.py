@@ -1,4 +1,4 @@
-"""The `kmcbot` command: serve, migrate, seed, chat, loadtest, purge."""
+"""The `kmcbot` command: serve, migrate, seed, chat, loadtest, purge, staff."""
 
 from __future__ import annotations
 
@@ -234,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
         required=True,
         help="erase bookings whose slot ended more than this many days ago",
     )
+    p_staff = sub.add_parser("staff", help="staff console accounts: add, list, disable, token")
+    from kmcbot.staff.command import add_arguments as staff_arguments
+
+    staff_arguments(p_staff)
     args = parser.parse_args(argv)
 
     try:
@@ -277,4 +281,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
         return loadtest(args)
     elif args.command == "purge":
         purge(settings, args.days)
+    elif args.command == "staff":
+        from kmcbot.staff.command import command as staff_command
+
+        with services(settings) as resolved:
+            return staff_command(resolved, args)
     return 0

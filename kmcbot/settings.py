@@ -49,6 +49,9 @@ class Settings:
     template_booking: str = "kmcbot_booking_update"
     template_slot_cancelled: str = "kmcbot_slot_cancelled"
     template_reminder: str = "kmcbot_reminder"
+    template_on_list: str = "kmcbot_on_list"  # the staff console's "we have the list"
+    # The staff console's cookie key (kmcbot/staff/); None outside dev mode is refused.
+    staff_secret: bytes | None = None
     reminder_hour: int = 10  # IST hour from which the day-before reminders are queued
     lock_lease_ms: int = 10_000  # how long a message's lock and lease last without a commit
     claim_idle_ms: int = 60_000  # outbox entries read but unsent this long are claimed again
@@ -82,6 +85,11 @@ class Settings:
             raise SettingsError(
                 "KMCBOT_WA_PHONE_NUMBER_ID is not set: WhatsApp would refuse every reply "
                 "sent with KMCBOT_WA_TOKEN. Set it to the sending number's id."
+            )
+        if self.staff_secret is None:
+            raise SettingsError(
+                "KMCBOT_STAFF_SECRET is not set: the staff console's cookies could not be "
+                "encrypted. Set it to a random text of 32 characters or more."
             )
 
 
@@ -181,6 +189,9 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
     if not 0.1 <= body_timeout_s <= 300:
         raise SettingsError("KMCBOT_BODY_TIMEOUT_S must be a number of seconds from 0.1 to 300")
     graph_url = url("KMCBOT_GRAPH_URL") or DEFAULT_GRAPH_URL
+    staff_secret = get("KMCBOT_STAFF_SECRET")
+    if staff_secret is not None and len(staff_secret) < 32:
+        raise SettingsError("KMCBOT_STAFF_SECRET must be 32 characters or more")
     return Settings(
         database_url=url("KMCBOT_DATABASE_URL"),
         redis_url=url("KMCBOT_REDIS_URL"),
@@ -212,6 +223,8 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
             get("KMCBOT_TEMPLATE_SLOT_CANCELLED") or Settings.template_slot_cancelled
         ),
         template_reminder=get("KMCBOT_TEMPLATE_REMINDER") or Settings.template_reminder,
+        template_on_list=get("KMCBOT_TEMPLATE_ON_LIST") or Settings.template_on_list,
+        staff_secret=staff_secret.encode() if staff_secret else None,
         reminder_hour=reminder_hour,
         body_timeout_s=body_timeout_s,
         # At least one whole 3 MiB body must fit.

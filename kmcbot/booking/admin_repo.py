@@ -231,20 +231,22 @@ async def set_capacity(pool: asyncpg.Pool, slot_id: int, capacity: int) -> async
 # ---------------------------------------------------------------- supply failure
 
 
-async def cancel_slot(pool: asyncpg.Pool, slot_id: int, reason: str) -> Cancelled:
+async def cancel_slot(
+    pool: asyncpg.Pool, slot_id: int, reason: str, note: str | None = None
+) -> Cancelled:
     async with pool.acquire() as conn, conn.transaction():
         if not await conn.fetchval("SELECT true FROM slots WHERE id = $1", slot_id):
             raise NotFound(f"slot {slot_id} does not exist")
-        return await cancel_locked(conn, await _lock_open(conn, "id = $1", slot_id), reason)
+        return await cancel_locked(conn, await _lock_open(conn, "id = $1", slot_id), reason, note)
 
 
 async def cancel_centre_day(
-    pool: asyncpg.Pool, centre_id: int, day: date, reason: str
+    pool: asyncpg.Pool, centre_id: int, day: date, reason: str, note: str | None = None
 ) -> Cancelled:
     async with pool.acquire() as conn, conn.transaction():
         await get_centre(conn, centre_id)
         ids = await _lock_open(conn, "centre_id = $1 AND day = $2", centre_id, day)
-        return await cancel_locked(conn, ids, reason)
+        return await cancel_locked(conn, ids, reason, note)
 
 
 async def _lock_open(conn: asyncpg.Connection, where: str, *args: object) -> list[int]:
@@ -257,8 +259,13 @@ async def _lock_open(conn: asyncpg.Connection, where: str, *args: object) -> lis
     return [r["id"] for r in rows]
 
 
-async def cancel_locked(conn: asyncpg.Connection, slot_ids: list[int], reason: str) -> Cancelled:
+async def cancel_locked(
+    conn: asyncpg.Connection, slot_ids: list[int], reason: str, note: str | None = None
+) -> Cancelled:
     """Cancel these locked slots and their booked bookings, with one notification each.
+
+    `reason` is a code of notices.REASON_CODES (the citizen reads its text in
+    their language); `note` what staff typed, kept for staff only.
 
     One statement: the bookings, their notifications and the slots' counts
     change together, so `booked` always equals the active bookings.
@@ -277,7 +284,7 @@ async def cancel_locked(conn: asyncpg.Connection, slot_ids: list[int], reason: s
                SELECT id, 'slot_cancelled' FROM gone),
            per_slot AS (SELECT slot_id, count(*)::int AS n FROM gone GROUP BY slot_id),
            closed AS (
-               UPDATE slots s SET status = 'cancelled', cancel_reason = $2,
+               UPDATE slots s SET status = 'cancelled', cancel_reason = $2, cancel_note = $3,
                                   booked = s.booked - COALESCE(p.n, 0)
                FROM unnest($1::bigint[]) AS t(id) LEFT JOIN per_slot p ON p.slot_id = t.id
                WHERE s.id = t.id
@@ -286,6 +293,7 @@ async def cancel_locked(conn: asyncpg.Connection, slot_ids: list[int], reason: s
                   (SELECT count(*) FROM gone) AS bookings""",
         slot_ids,
         reason,
+        note,
     )
     return Cancelled(int(row["slots"]), int(row["bookings"]))
 

@@ -12,6 +12,8 @@ one-line parameters. The templates must be registered with Meta, per language
 - slot cancelled: {{1}} centre, {{2}} date, {{3}} time, {{4}} reason
 - reminder: {{1}} reference, {{2}} code, {{3}} centre, {{4}} address, {{5}} date,
   {{6}} time, {{7}} ID type
+- on the list *(addition)*: {{1}} centre, {{2}} date, {{3}} time, {{4}} reference,
+  {{5}} ID type
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from kmcbot.messages import Ask, Button, Reply, Say, Template
 
 REBOOK = "menu:book"  # the menu's own option id: a tap starts a new booking from any state
 MAX_PARAM = 200  # well under WhatsApp's 1024; a template's whole body is limited too
+# Why a session was cancelled, as staff choose it; the citizen reads
+# notice.reason_<code> in their language, never what staff typed.
+REASON_CODES = ("supply_not_arrived", "centre_closed", "holiday", "other")
 
 
 class Kind(StrEnum):
@@ -37,6 +42,7 @@ class Kind(StrEnum):
     CANCELLED = "cancelled"
     SLOT_CANCELLED = "slot_cancelled"
     REMINDER = "reminder"
+    ON_LIST = "on_list"  # the centre confirmed its list for the day (kmcbot/staff/)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +52,15 @@ class Templates:
     booking: str
     slot_cancelled: str
     reminder: str
+    on_list: str = "kmcbot_on_list"
 
 
 @dataclass(frozen=True, slots=True)
 class Notice:
     kind: Kind
     booking: BookingView
-    reason: str = ""  # slot_cancelled: the operator's reason, as typed
+    # slot_cancelled: a reason code (REASON_CODES), or an older row's typed text
+    reason: str = ""
 
 
 def lang_of(booking: BookingView) -> Lang:
@@ -88,6 +96,18 @@ def free_form(notice: Notice) -> Reply:
             return Ask(body, (Button(REBOOK, text(lang, "notice.rebook")),))
         case Kind.REMINDER:
             return Say(booking_text(lang, "notice.reminder", b))
+        case Kind.ON_LIST:
+            return Say(text(lang, "notice.on_list", **_on_list_params(lang, b)))
+
+
+def _on_list_params(lang: Lang, b: BookingView) -> dict[str, str]:
+    return {
+        "centre": truncate(b.centre.name, 100),
+        "date": show_date(lang, b.day),
+        "slot": slot_title(lang, b.start, b.end),
+        "reference": b.reference,
+        "id_type": id_type_label(lang, b.id_type),
+    }
 
 
 def ticket(kind: Kind, b: BookingView) -> Reply:
@@ -110,12 +130,18 @@ def template(notice: Notice, templates: Templates) -> Template:
             id_type = id_type_label(lang, b.id_type)
             name = templates.reminder
             params = (b.reference, b.code, b.centre.name, b.centre.address, *when, id_type)
+        case Kind.ON_LIST:
+            name = templates.on_list
+            params = (b.centre.name, *when, b.reference, id_type_label(lang, b.id_type))
     # The approved slot-cancelled template has one quick-reply button: "Book again".
     buttons = (REBOOK,) if notice.kind is Kind.SLOT_CANCELLED else ()
     return Template(name, lang.value, tuple(_param(p) for p in params), buttons)
 
 
 def _reason(notice: Notice) -> str:
+    if notice.reason in REASON_CODES:
+        return text(lang_of(notice.booking), f"notice.reason_{notice.reason}")
+    # A row cancelled before the codes: its typed text, as it was sent then.
     # The text goes on with ". Sorry.": the operator's own full stop would double it.
     reason = truncate(notice.reason, MAX_PARAM).rstrip(" .।!")
     return reason or text(lang_of(notice.booking), "notice.no_reason")

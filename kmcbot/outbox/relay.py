@@ -24,7 +24,7 @@ sends a row again that this one queued.
 the turn that made the change; the sender marks the rows (`mark_accepted`) once
 WhatsApp accepted that reply. The relay takes those kinds only after a grace
 period, so it sends just the news whose chat turn crashed after PostgreSQL
-committed. 'slot_cancelled' and 'reminder' rows have no chat turn and go at once.
+committed. 'slot_cancelled', 'reminder' and 'on_list' rows have no chat turn and go at once.
 """
 
 from __future__ import annotations
@@ -87,8 +87,10 @@ FOR UPDATE OF n SKIP LOCKED
 # Never handed to the outbox; chat news only after the grace period ($1).
 _NEW = _rows(
     """n.relayed_at IS NULL
-  AND (n.kind IN ('slot_cancelled', 'reminder')
-       OR n.created_at <= now() - make_interval(secs => $1))"""
+  AND (n.kind IN ('slot_cancelled', 'reminder', 'on_list')
+       OR n.created_at <= now() - make_interval(secs => $1)
+       -- booked at the staff console's desk: no chat turn will send its ticket
+       OR b.source_message_id LIKE 'walkin:%')"""
 )
 # Handed to the outbox more than $1 seconds ago and not accepted by WhatsApp.
 _UNACCEPTED = _rows(
@@ -125,7 +127,7 @@ def notice_of(row: asyncpg.Record) -> Notice | None:
         return None  # the citizen's data was erased: there is no one to tell
     if kind in (Kind.BOOKED, Kind.MOVED) and (row["superseded"] or row["status"] != "booked"):
         return None  # later news of this booking replaces this ticket
-    if kind is Kind.REMINDER and (
+    if kind in (Kind.REMINDER, Kind.ON_LIST) and (
         row["status"] != "booked"
         or row["slot_status"] != "open"
         or row["started"]

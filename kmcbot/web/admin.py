@@ -1,11 +1,19 @@
-"""The staff and operator API, mounted at /admin only when KMCBOT_ADMIN_TOKEN is set.
+"""The staff and operator API at /admin.
+
+Its bearer tokens: KMCBOT_ADMIN_TOKEN, an operator's (when set), and each staff
+account's own (`kmcbot staff token LOGIN`, kmcbot/staff/accounts.py) with its
+role: an operator's does everything, a clerk's reads its own centre's slots and
+roster and checks in there (403 otherwise). A disabled account's tokens stop at
+once. Every change made with an account's token is written to the staff audit.
 
 HTTP only: the handlers and their answers (JSON, and the roster as CSV or
 HTML from kmcbot/web/roster.py); requests are read by kmcbot/web/admin_input.py
 and the SQL is in kmcbot/booking/admin_repo.py. Every answer that is not a success is JSON
 `{"error": "..."}`: 400 names the bad field, 401 a missing or wrong token,
-403 a wrong check-in code or reference, 404 an unknown id, 409 a conflict with
-the data, 429 too many wrong codes for one reference (web/checkin_guard.py).
+403 a wrong check-in code or reference (a clerk's token: also a booking of another
+centre) or a clerk's token outside its role or centre, 404 an unknown id, 409 a
+conflict with the data, 429 too many wrong codes for one reference
+(web/checkin_guard.py).
 """
 
 from __future__ import annotations
@@ -28,11 +36,12 @@ from kmcbot.booking import admin_repo as repo
 from kmcbot.booking.model import IST, Vaccine, kolkata_today
 from kmcbot.booking.reference import normalise_reference
 from kmcbot.booking.repository import HORIZON_DAYS
+from kmcbot.staff import accounts, audit
 from kmcbot.web import admin_input as read
 from kmcbot.web import roster
 from kmcbot.web.checkin_guard import CheckinGuard, Locked
+from kmcbot.web.errors import json_error
 from kmcbot.web.keys import PG, PIPELINE, REDIS, SETTINGS
-from kmcbot.web.webhook import json_error
 from kmcbot.whatsapp.text import to_ascii_digits
 
 log = structlog.get_logger()
@@ -52,7 +61,7 @@ _CODE = re.compile(r"[0-9]{4}")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def create_admin_app(token: str) -> web.Application:
+def create_admin_app(token: str | None) -> web.Application:
     app = web.Application(middlewares=[_guard(token)])
     app.router.add_get("/centres", list_centres)
     app.router.add_post("/centres", put_centre)
@@ -67,31 +76,65 @@ def create_admin_app(token: str) -> web.Application:
     return app
 
 
-def _guard(token: str) -> Middleware:
-    expected = token.encode()
+# What a clerk's token may do: its own centre's slots and roster, check-in there.
+CLERK_ROUTES = {("GET", "list_slots"), ("GET", "get_roster"), ("POST", "check_in")}
+CALLER = web.RequestKey("admin_caller", object)  # the account, or None for the shared token
+
+
+def _path_of(request: web.Request) -> str:
+    """The route's pattern (ids as {id}), for the audit."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else request.path
+
+
+class Forbidden(Exception):
+    """A clerk's token outside its centre or its role (answered with 403)."""
+
+
+def _guard(token: str | None) -> Middleware:
+    expected = token.encode() if token else None
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        given_bytes = given.strip().encode("utf-8", "replace")
+        staff = None
         # compare_digest: the time taken must not tell how much of a guess was right.
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            given.strip().encode("utf-8", "replace"), expected
-        ):
+        shared = expected is not None and hmac.compare_digest(given_bytes, expected)
+        if scheme.lower() == "bearer" and not shared and given.strip():
+            staff = await accounts.by_api_token(request.config_dict[PG], given.strip())
+        if scheme.lower() != "bearer" or not (shared or staff):
             response = json_error(401, "missing or wrong Authorization: Bearer token")
             response.headers["WWW-Authenticate"] = 'Bearer realm="kmcbot admin"'
             return response
+        request[CALLER] = staff
+        route = (request.method, getattr(request.match_info.handler, "__name__", ""))
+        if staff is not None and not staff.operator and route not in CLERK_ROUTES:
+            return json_error(
+                403,
+                "a clerk's token may only list slots, read the roster and "
+                "check in at its own centre",
+            )
         try:
             answer = await handler(request)
             if request.method != "GET" and answer.status < 400:
                 # Centres or sessions may have changed: this process's next message
                 # waits for a fresh availability snapshot instead of using the last.
                 request.config_dict[PIPELINE].availability.invalidate()
+            if staff is not None and request.method != "GET":
+                await audit.record(
+                    request.config_dict[PG],
+                    staff,
+                    f"api {request.method} {_path_of(request)}",
+                    request.remote,
+                    centre_id=staff.centre_id,
+                )
             return answer
         except read.Invalid as exc:
             return json_error(400, str(exc))
         except repo.NotFound as exc:
             return json_error(404, str(exc))
-        except repo.WrongCode as exc:
+        except (repo.WrongCode, Forbidden) as exc:
             return json_error(403, str(exc))
         except repo.Conflict as exc:
             return json_error(409, str(exc))
@@ -151,6 +194,7 @@ async def import_centres(request: web.Request) -> web.Response:
 
 async def list_slots(request: web.Request) -> web.Response:
     centre = read.query_id(request.query.get("centre"), "centre")
+    _own_centre(request, centre)
     day = read.day(request.query.get("date"), "date", default=kolkata_today())
     rows = await repo.list_slots(request.config_dict[PG], centre, day)
     slots = [_slot_json(r) for r in rows]
@@ -209,8 +253,8 @@ async def patch_slot(request: web.Request) -> web.Response:
 
 async def cancel_slot(request: web.Request) -> web.Response:
     slot = _path_id(request, "slot", read.INT8)
-    reason = read.reason(await _body(request))
-    done = await repo.cancel_slot(request.config_dict[PG], slot, reason)
+    reason, note = read.reason(await _body(request))
+    done = await repo.cancel_slot(request.config_dict[PG], slot, reason, note)
     return _cancelled(done)
 
 
@@ -218,7 +262,8 @@ async def cancel_centre_day(request: web.Request) -> web.Response:
     centre = _path_id(request, "centre", read.INT4)
     body = await _body(request)
     day = read.day(body.get("date"), "date")
-    done = await repo.cancel_centre_day(request.config_dict[PG], centre, day, read.reason(body))
+    reason, note = read.reason(body)
+    done = await repo.cancel_centre_day(request.config_dict[PG], centre, day, reason, note)
     return _cancelled(done)
 
 
@@ -232,6 +277,7 @@ def _cancelled(done: repo.Cancelled) -> web.Response:
 
 async def get_roster(request: web.Request) -> web.Response:
     centre_id = read.query_id(request.query.get("centre"), "centre")
+    _own_centre(request, centre_id)
     day = read.day(request.query.get("date"), "date", default=kolkata_today())
     fmt = request.query.get("format", "csv")
     if fmt not in ("csv", "html"):
@@ -272,6 +318,14 @@ async def check_in(request: web.Request) -> web.Response:
         response.headers["Retry-After"] = str(locked.retry_after)
         return response
     try:
+        if request[CALLER] is not None:  # a clerk: only a booking at its own centre
+            centre = await request.config_dict[PG].fetchval(
+                "SELECT s.centre_id FROM bookings b JOIN slots s ON s.id = b.slot_id "
+                "WHERE b.reference = $1",
+                reference,
+            )
+            if centre is not None and not request[CALLER].may_act_at(centre):  # type: ignore[attr-defined]
+                raise repo.NotFound(f"no booking {reference}")
         row = await repo.check_in(request.config_dict[PG], reference, code, kolkata_today())
     except (repo.NotFound, repo.WrongCode):
         # The attempt stays counted. Never the code in the log; an unknown reference
@@ -296,6 +350,12 @@ async def check_in(request: web.Request) -> web.Response:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _own_centre(request: web.Request, centre_id: int) -> None:
+    staff = request[CALLER]
+    if staff is not None and not staff.may_act_at(centre_id):  # type: ignore[attr-defined]
+        raise Forbidden(f"centre {centre_id} is not this token's centre")
 
 
 async def _body(request: web.Request) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from kmcbot.devtools.data import demo
+from kmcbot.dialogue.notices import REASON_CODES
 
 INT4 = 2**31 - 1  # centres.id is serial
 INT8 = 2**63 - 1  # slots.id is bigserial
@@ -96,13 +97,25 @@ def weekdays(value: object) -> set[int]:
     return {WEEKDAYS.index(n) for n in names}
 
 
-def reason(body: dict[str, Any]) -> str:
+def reason(body: dict[str, Any]) -> tuple[str, str | None]:
+    """(code, note): `reason` is one of REASON_CODES, the citizen reading its text
+    in their language, with an optional `note` for staff. Any other text (a client
+    of the API before the codes) is kept as the note, under the code "other":
+    what staff typed in English never reaches a citizen."""
     text = body.get("reason")
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_REASON:
-        raise Invalid(f"reason: a text of 1-{MAX_REASON} characters is required")
-    if any(ord(ch) < 32 and ch not in "\t\n" or ord(ch) == 127 for ch in text):
+        raise Invalid(
+            f"reason: one of {', '.join(REASON_CODES)} (or a text of 1-{MAX_REASON} characters)"
+        )
+    note = body.get("note")
+    if note is not None and (not isinstance(note, str) or len(note) > MAX_REASON):
+        raise Invalid(f"note: a text of at most {MAX_REASON} characters")
+    if any(ord(ch) < 32 and ch not in "\t\n" or ord(ch) == 127 for ch in text + (note or "")):
         raise Invalid("reason: must not hold control characters")
-    return text.strip()
+    text = text.strip()
+    if text in REASON_CODES:
+        return text, (note or "").strip() or None
+    return "other", text
 
 
 def centre(body: dict[str, Any]) -> demo.CentreRow:

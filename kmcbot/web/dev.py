@@ -11,8 +11,9 @@ from aiohttp import web
 
 from kmcbot.messages import Choice, Content, Inbound, Location, Text
 from kmcbot.web import chat_page
+from kmcbot.web.errors import json_error
 from kmcbot.web.keys import DEV_OUTBOX, PIPELINE
-from kmcbot.web.webhook import handle_all, json_error
+from kmcbot.web.webhook import handle_all
 from kmcbot.whatsapp import inbound, simulate
 
 MAX_SEND_BODY = 64 * 1024

@@ -8,11 +8,13 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from kmcbot.web.webhook import json_error
-
 log = structlog.get_logger()
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
 
 
 @web.middleware

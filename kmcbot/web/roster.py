@@ -38,6 +38,13 @@ ID_LABELS = {
     IdType.UDID: "Disability ID (UDID)",
 }
 VACCINE_LABELS = {"covishield": "Covishield", "covaxin": "Covaxin", "sputnik_v": "Sputnik V"}
+# A cancelled session's reason code (dialogue/notices.REASON_CODES) on the printed page.
+REASON_LABELS = {
+    "supply_not_arrived": "vaccine supply not arrived",
+    "centre_closed": "centre closed",
+    "holiday": "holiday",
+    "other": "other",
+}
 
 
 def masked_id(last4: str | None) -> str:
@@ -133,7 +140,8 @@ def _section(rows: list[Row]) -> str:
         f"{slot_label(first)} · {vaccine} · {first['booked']} booked of {first['capacity']}"
     )
     if first["slot_status"] == "cancelled":
-        note = f"Session cancelled: {first['cancel_reason'] or ''}"
+        reason = first["cancel_reason"] or ""
+        note = f"Session cancelled: {REASON_LABELS.get(reason, reason)}"
         heading += f' <span class="cancelled">{escape(note)}</span>'
     people = [r for r in rows if r["reference"] is not None]
     if not people:

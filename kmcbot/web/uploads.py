@@ -25,6 +25,7 @@ import structlog
 from aiohttp import web
 
 from kmcbot import metrics
+from kmcbot.web.errors import json_error
 
 log = structlog.get_logger()
 
@@ -103,7 +104,6 @@ def closing(response: web.Response) -> web.Response:
 
 async def read_within(request: web.Request, timeout_s: float) -> bytes:
     """The whole body, or Refused (408 when it is too slow, 400 when the client went)."""
-    from kmcbot.web.webhook import json_error  # the webhook imports this module
 
     try:
         async with asyncio.timeout(timeout_s):

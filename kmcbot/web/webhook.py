@@ -16,6 +16,7 @@ from kmcbot.messages import Error, Inbound, Status
 from kmcbot.pipeline import Pipeline, RetryLater
 from kmcbot.storage.keys import user_tag
 from kmcbot.web import unreadable, uploads
+from kmcbot.web.errors import json_error
 from kmcbot.web.keys import BODY_BUDGET, PIPELINE, SETTINGS
 from kmcbot.whatsapp import inbound, signature
 
@@ -23,10 +24,6 @@ log = structlog.get_logger()
 
 MAX_BODY = 3 * 1024 * 1024
 USER_CONCURRENCY = 64  # citizens handled at once within one POST
-
-
-def json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
 
 
 async def verify(request: web.Request) -> web.Response:

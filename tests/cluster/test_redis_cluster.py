@@ -165,7 +165,7 @@ async def test_the_relay_tells_the_citizen_of_a_cancelled_session(citizens, app_
 
     resp = await app_client.post(
         f"/admin/slots/{slot_id}/cancel",
-        json={"reason": "the vaccine did not arrive"},
+        json={"reason": "supply_not_arrived"},
         headers={"Authorization": f"Bearer {ADMIN}"},
     )
     assert resp.status == 200, await resp.text()
@@ -173,7 +173,7 @@ async def test_the_relay_tells_the_citizen_of_a_cancelled_session(citizens, app_
     news = await eventually(
         lambda: [
             b for b in standin_messages(person)[person.seen :]
-            if "the vaccine did not arrive" in str(b)
+            if "the vaccine supply did not arrive" in str(b)  # the code's text (en)
         ],
         timeout=10,
     )  # fmt: skip

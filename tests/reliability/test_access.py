@@ -109,6 +109,7 @@ def serve_without(
         **base_env(),
         "KMCBOT_APP_SECRET": SECRET.decode(),
         "KMCBOT_ID_PEPPER": PEPPER.decode(),
+        "KMCBOT_STAFF_SECRET": "reliability-staff-secret-of-32-chars",
         "KMCBOT_LOG_FORMAT": "json",
         # Unreachable on purpose: a server that refuses must not even try them.
         "KMCBOT_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",

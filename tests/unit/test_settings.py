@@ -106,6 +106,7 @@ def test_an_unreachable_server_without_a_message_still_says_why() -> None:
 )
 def test_a_token_for_meta_without_the_sending_number_is_refused(graph: str) -> None:
     env = {"KMCBOT_WA_TOKEN": "t", "KMCBOT_ID_PEPPER": "p", "KMCBOT_APP_SECRET": "s"}
+    env["KMCBOT_STAFF_SECRET"] = "s" * 32
     with pytest.raises(SettingsError, match="KMCBOT_WA_PHONE_NUMBER_ID"):
         from_env({**env, "KMCBOT_GRAPH_URL": graph}).check_for_serving()
     # A stand-in (a load test) takes the default number id.
