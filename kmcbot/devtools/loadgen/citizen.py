@@ -176,6 +176,7 @@ class Citizen:
     first_dose: date | None = None
     cancelling: str = ""
     lost_slots: int = 0  # picks whose last places others took first
+    picked: tuple[str, str] = ("", "")  # (centre id, slot id) of the last booking's picks
 
     def fits(self, kind: Kind, now: float) -> bool:
         """Whether the conversation fits in the number's per-minute budget."""
@@ -293,11 +294,15 @@ class Citizen:
                 centres = [o for o in _with(opts, "centre:") if o.id[7:].isdigit()]
                 if not centres:
                     return Unexpected("a centre row", describe(body))
-                return self._tap(self.rng.choice(centres), Step.DAY)
+                centre = self.rng.choice(centres)
+                self.picked = (centre.id[7:], "")
+                return self._tap(centre, Step.DAY)
             case Step.DAY:
                 return self._tap(self.rng.choice(_with(opts, "day:")), Step.SLOT)
             case Step.SLOT:
-                return self._tap(self.rng.choice(_with(opts, "slot:")), Step.CONFIRM)
+                slot = self.rng.choice(_with(opts, "slot:"))
+                self.picked = (self.picked[0], slot.id[5:])
+                return self._tap(slot, Step.CONFIRM)
             case Step.CONFIRM:
                 return self._tap(_find(opts, CONFIRM), Step.TICKET)
             case Step.TICKET:
