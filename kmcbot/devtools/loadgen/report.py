@@ -46,6 +46,7 @@ class Stats:
     arrivals: list[float] = field(default_factory=list)  # when each reply reached the stand-in
     # For the timeline (perf_counter instants): each answered POST's send, each error.
     sent_at: list[float] = field(default_factory=list)  # sent_at[i] goes with webhook[i]
+    booking: list[float] = field(default_factory=list)  # webhook latency of the Confirm taps
     errors_at: list[float] = field(default_factory=list)
     memory: list[tuple[float, dict[str, float]]] = field(default_factory=list)
     # Bookings as the citizens were told: reference -> (centre id, slot id) picked.
@@ -94,6 +95,7 @@ class Report:
     replies_doubled: int  # replies beyond one per message, per number (unprompted ones too)
     overbooking_violations: int | None = None  # None: not checked (no --database-url)
     slots_checked: int | None = None
+    booking_ms: dict[str, float] = field(default_factory=dict)  # webhook latency of Confirm
     p99_first_tenth_ms: float = 0.0  # webhook p99 of the first tenth of the messages sent
     p99_last_tenth_ms: float = 0.0  # ... and of the last tenth: slower as data grows?
     arrivals: int = 0  # open arrivals (--arrivals): citizens arriving on a curve
@@ -135,6 +137,14 @@ class Report:
             f"p99 {w['p99']:.1f} ms  max {w['max']:.1f} ms",
             f"  reply latency   p50 {r['p50']:.1f} ms  p99 {r['p99']:.1f} ms"
             + ("" if r["n"] else "  (no stand-in: not measured)"),
+            *(
+                [
+                    f"  booking (Confirm) webhook p50 {self.booking_ms['p50']:.1f} ms  "
+                    f"p99 {self.booking_ms['p99']:.1f} ms  ({self.booking_ms['n']} taps)"
+                ]
+                if self.booking_ms.get("n")
+                else []
+            ),
             f"  conversations   {sum(self.conversations_completed.values())} completed"
             + (f" ({done})" if done else "")
             + f", {self.conversations_abandoned_at_end} cut off at the end",

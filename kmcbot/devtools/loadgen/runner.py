@@ -31,7 +31,15 @@ import orjson
 from aiohttp import web
 
 from kmcbot.devtools.loadgen import arrivals, timeline
-from kmcbot.devtools.loadgen.citizen import Citizen, Done, Kind, Numbers, Send, Unexpected
+from kmcbot.devtools.loadgen.citizen import (
+    CONFIRM,
+    Citizen,
+    Done,
+    Kind,
+    Numbers,
+    Send,
+    Unexpected,
+)
 from kmcbot.devtools.loadgen.command import MIXES
 from kmcbot.devtools.loadgen.report import (
     Report,
@@ -42,6 +50,7 @@ from kmcbot.devtools.loadgen.report import (
     percentiles,
 )
 from kmcbot.devtools.standin import GraphStandIn
+from kmcbot.messages import Choice
 from kmcbot.whatsapp import simulate
 from kmcbot.whatsapp.signature import sign
 
@@ -276,6 +285,8 @@ class Run:
         self.last_answer = time.perf_counter()
         self.stats.webhook.append(self.last_answer - sent)
         self.stats.sent_at.append(sent)
+        if isinstance(send.content, Choice) and send.content.id.startswith(CONFIRM):
+            self.stats.booking.append(self.last_answer - sent)  # the message that books
         self.stats.answered += 1
         self.stats.by_url[webhook] += 1
         if status != 200:
@@ -373,6 +384,7 @@ class Run:
             replies_doubled=sum(
                 max(0, n - s.posted[to]) for to, n in s.replied.items() if with_standin
             ),
+            booking_ms=percentiles(s.booking, 50, 99),
             p99_first_tenth_ms=first_tenth,
             p99_last_tenth_ms=last_tenth,
             arrivals=self.opts.arrivals,
