@@ -117,17 +117,13 @@ async def roster_check(
 
 
 def per_minute(report: Report) -> list[timeline.Bucket]:
+    """Minutes of the run (10 s in a run under 5 minutes, where minutes say little)."""
     s = report.stats
     assert s is not None
+    size = 60.0 if report.seconds >= 300 else 10.0
+    began, seconds = report.began_at, report.seconds
     return timeline.buckets(
-        report.began_at,
-        report.seconds,
-        s.sent_at,
-        s.webhook,
-        s.arrivals,
-        s.errors_at,
-        s.memory,
-        60.0,
+        began, seconds, s.sent_at, s.webhook, s.arrivals, s.errors_at, s.memory, size
     )
 
 
@@ -322,11 +318,15 @@ async def day(
 
 def show(report: Report, s: dict[str, Any]) -> None:
     print(report.text())
-    print("\n== per minute of the run")
-    print("  minute   messages    msg/s   p50 ms   p99 ms  replies  errors")
-    for b in per_minute(report):
+    rows = per_minute(report)
+    minutes = bool(rows) and rows[0].seconds == 60
+    print(f"\n== per {'minute' if minutes else '10 s'} of the run")
+    head = "minute" if minutes else "from s"
+    print(f"  {head:>6}   messages    msg/s   p50 ms   p99 ms  replies  errors")
+    for b in rows:
+        at = b.start / 60 if minutes else b.start
         print(
-            f"  {b.start / 60:6.0f} {b.messages:10,} {b.messages_per_s:8.1f} {b.p50_ms:8.1f} "
+            f"  {at:6.0f} {b.messages:10,} {b.messages_per_s:8.1f} {b.p50_ms:8.1f} "
             f"{b.p99_ms:8.1f} {b.replies:8,} {b.errors:7}"
         )
     print(

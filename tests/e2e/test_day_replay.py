@@ -111,7 +111,7 @@ def test_a_tiny_day_loses_nothing_and_reports_its_fields(
         0,
     )
     assert last["rss_mb"] > 20 and last["redis_mb"] > 0
-    assert "per minute" in done.stdout
+    assert "== per 10 s of the run" in done.stdout
     assert_charts(charts_drawn(page), {"kmcbot", "Redis", "PostgreSQL"})
 
 

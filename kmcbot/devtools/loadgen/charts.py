@@ -143,7 +143,7 @@ STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1000px; }
 h1 { font-size: 20px; } table { border-collapse: collapse; margin: 12px 0; }
 td, th { border-bottom: 1px solid #ddd; padding: 3px 12px 3px 0; text-align: left; }
-pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
+pre { background: #f6f6f6; padding: 8px; white-space: pre-wrap; font-size: 12px; }
 svg.chart { display: block; margin: 8px 0 18px; }
 svg .title { font-weight: 600; font-size: 14px; }
 svg .grid { stroke: #e4e4e4; } svg .axis { stroke: #888; }

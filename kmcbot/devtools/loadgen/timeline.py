@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-MAX_POINTS = 300  # buckets in a chart: fine enough to see, small enough to draw
+MAX_POINTS = 150  # buckets in a chart: fine enough to see, few enough to read
 
 
 @dataclass
