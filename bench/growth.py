@@ -58,6 +58,7 @@ from kmcbot.devtools.seed import seed_centres
 from kmcbot.storage.sessions import SEEN_TTL_S
 
 MARKS_PER_CITIZEN = 10
+SETTLE_S = 10  # after loading the history, before measuring again
 MARK_BATCH = 2000  # citizens per Lua call: ~20,000 ZADDs, a few ms of Redis at a time
 
 # One call: `n` citizens from number `first`, each a seen set of `per` message ids
@@ -123,6 +124,7 @@ async def load_history(db_url: str, redis_url: str, bookings: int, marks: int) -
         await conn.execute(_HISTORY, bookings, today)
         await conn.execute(_RECOUNT, today)
         await conn.execute("VACUUM ANALYZE")
+        await conn.execute("CHECKPOINT")  # not in the after phase: its writes would be
         stored = await conn.fetchval("SELECT count(*) FROM bookings")
         size = await conn.fetchval("SELECT pg_size_pretty(pg_database_size(current_database()))")
     finally:
@@ -200,7 +202,11 @@ async def main(args: argparse.Namespace) -> None:
     ):
         env = bot_env(db_url, redis_url, standin_port)
         seed = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "kmcbot", "seed", "--city", env=env, cwd=ROOT, stdout=DEVNULL
+            *(sys.executable, "-m", "kmcbot", "seed", "--city"),
+            env=env,
+            cwd=ROOT,
+            stdout=DEVNULL,
+            stderr=DEVNULL,
         )
         if await seed.wait():
             raise SystemExit("kmcbot seed --city failed")
@@ -215,6 +221,7 @@ async def main(args: argparse.Namespace) -> None:
             before = await measure("before", bot, bot_url, db_url, standin_port, phase)
             await load_history(db_url, redis_url, args.bookings, args.marks)
             redis1 = await redis_used_mib(redis_url)
+            await asyncio.sleep(SETTLE_S)
             phase.seed = args.seed + 2
             after = await measure("after", bot, bot_url, db_url, standin_port, phase)
         finally:
