@@ -46,6 +46,7 @@ from harness import (
     fresh_database,
     rss_mib,
     service_cpu_seconds,
+    service_cpu_used,
     spare_redis_db,
 )
 
@@ -165,8 +166,8 @@ async def measured(server: Server, run: Awaitable[Report]) -> tuple[Report, dict
     before, services = server.cpu_seconds(), service_cpu_seconds()
     report = await run
     per = 1000 / max(report.messages, 1)
-    used = service_cpu_seconds()
-    cpu = {k: (used[k] - services[k]) * per for k in used}
+    used = service_cpu_used(services, service_cpu_seconds())
+    cpu = {k: v * per for k, v in used.items()}
     return report, {"server": (server.cpu_seconds() - before) * per, **cpu}
 
 

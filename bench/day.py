@@ -49,6 +49,7 @@ from harness import (
     redis_used_mib,
     rss_mib,
     service_cpu_seconds,
+    service_cpu_used,
     spare_redis_db,
 )
 
@@ -242,7 +243,7 @@ async def day(
     finally:
         watcher.cancel()
     cpu = bot.cpu_seconds() - cpu0
-    services = service_cpu_seconds()
+    services = service_cpu_used(services0, service_cpu_seconds())
     finished = report.conversations_abandoned_at_end == 0 and report.seconds < timeout
     assert report.stats is not None
     roster = await roster_check(db_url, report.stats.booked, report.stats.cancelled)
@@ -269,10 +270,7 @@ async def day(
         "roster": roster,
         "cpu_ms_per_msg": {
             "kmcbot": round(1000 * cpu / max(report.messages, 1), 3),
-            **{
-                k: round(1000 * (services[k] - services0[k]) / max(report.messages, 1), 3)
-                for k in services
-            },
+            **{k: round(1000 * services[k] / max(report.messages, 1), 3) for k in services},
         },
         "arrival_delay_p99_s": report.arrival_delay_p99_s,
         "finished": finished,

@@ -150,15 +150,27 @@ class Server:
                 self.proc.wait()
 
 
-def service_cpu_seconds() -> dict[str, float]:
-    """User + system CPU of every PostgreSQL and Redis process on the machine."""
-    total = {"PostgreSQL": 0.0, "Redis": 0.0}
+def service_cpu_seconds() -> dict[int, tuple[str, float]]:
+    """User + system CPU of every PostgreSQL and Redis process on the machine, by pid.
+    `service_cpu_used` turns two of these into seconds used in between."""
+    found: dict[int, tuple[str, float]] = {}
     for p in psutil.process_iter(["name", "cpu_times"]):
         name = p.info["name"] or ""
         kind = "PostgreSQL" if name.startswith("postgres") else "Redis" if "redis" in name else ""
         if kind and p.info["cpu_times"] is not None:
-            total[kind] += p.info["cpu_times"].user + p.info["cpu_times"].system
-    return total
+            found[p.pid] = (kind, p.info["cpu_times"].user + p.info["cpu_times"].system)
+    return found
+
+
+def service_cpu_used(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+) -> dict[str, float]:
+    """CPU seconds PostgreSQL and Redis used between two snapshots: processes that ended
+    meanwhile (someone else's server) drop out, new ones (backends) count from zero."""
+    used = {"PostgreSQL": 0.0, "Redis": 0.0}
+    for pid, (kind, seconds) in after.items():
+        used[kind] += seconds - before.get(pid, (kind, 0.0))[1]
+    return used
 
 
 def postgres_mib() -> float:
