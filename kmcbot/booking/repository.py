@@ -38,6 +38,7 @@ from kmcbot.dialogue.effects import (
 
 MAX_ACTIVE_PER_NUMBER = 4
 HORIZON_DAYS = 60  # how far ahead the availability snapshot looks
+_VACCINES = {v.value: v for v in Vaccine}
 
 _VIEW_COLUMNS = """
 SELECT b.reference, b.code, b.status, b.slot_id, s.day, s.start_time, s.end_time,
@@ -99,18 +100,9 @@ async def load_availability(pool: asyncpg.Pool, now: datetime) -> Availability:
         intervals = await conn.fetch("SELECT vaccine, min_days, max_days FROM dose_intervals")
     return Availability(
         centres={r["id"]: Centre(**dict(r)) for r in centres},
-        slots=tuple(
-            Slot(
-                id=r["id"],
-                centre_id=r["centre_id"],
-                vaccine=Vaccine(r["vaccine"]),
-                day=r["day"],
-                start=r["start_time"],
-                end=r["end_time"],
-                free=r["free"],
-            )
-            for r in slots
-        ),
+        # Every slot, every second, in every process: the columns by position and the
+        # vaccine by a dict (Vaccine(name) costs as much as the rest of the row).
+        slots=tuple(Slot(r[0], r[1], _VACCINES[r[2]], r[3], r[4], r[5], r[6]) for r in slots),
         intervals={
             Vaccine(r["vaccine"]): Interval(r["min_days"], r["max_days"]) for r in intervals
         },
