@@ -24,13 +24,10 @@ import argparse
 import asyncio
 import contextlib
 import os
-import re
-import signal
 import sys
 import tempfile
 from asyncio.subprocess import DEVNULL
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -44,9 +41,11 @@ from harness import (
     bot_env,
     free_port,
     fresh_database,
+    profiled,
     rss_mib,
     service_cpu_seconds,
     service_cpu_used,
+    show_profile,
     spare_redis_db,
 )
 
@@ -56,7 +55,6 @@ from kmcbot.storage.sessions import SessionStore
 
 WARM_UP = 200  # first messages to each server before measuring (pools, imports, caches)
 SAMPLE_CITIZENS = 500  # whose keys MEMORY USAGE measures
-PY_SPY_HZ = 250
 
 
 async def redis_figures(url: str) -> tuple[int, int, float]:
@@ -80,16 +78,6 @@ async def redis_figures(url: str) -> tuple[int, int, float]:
     finally:
         await client.aclose()
     return used, len(tags), total / max(len(sample), 1)
-
-
-def top_own(raw: Path, n: int = 10) -> tuple[int, list[tuple[str, int]]]:
-    """py-spy's collapsed stacks -> (samples, the n functions with the most own samples)."""
-    own: Counter[str] = Counter()
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        leaf = stack.rsplit(";", 1)[-1]
-        own[re.sub(r":\d+\)$", ")", leaf)] += int(count)  # one function, all its lines
-    return sum(own.values()), own.most_common(n)
 
 
 def show(title: str, r: Report, cpu: dict[str, float]) -> None:
@@ -192,41 +180,6 @@ async def run_phases(
         await storms(args, bot, floor, urls, redis_url, port, logs)
     if "mix" in args.phases:
         await mixes(args, bot, bot_url, db_url, port, logs)
-
-
-@contextlib.asynccontextmanager
-async def profiled(on: bool, pid: int, raw: Path) -> AsyncIterator[None]:
-    """py-spy records `pid` and its workers meanwhile, when `on`."""
-    if not on:
-        yield
-        return
-    record = f"record --pid {pid} --format raw --output {raw} --rate {PY_SPY_HZ}"
-    spy = await asyncio.create_subprocess_exec(
-        BIN / "py-spy",
-        *record.split(),
-        "--nonblocking",  # sample without pausing kmcbot
-        "--subprocesses",  # the workers of serve --workers N
-        stdout=DEVNULL,
-        stderr=DEVNULL,
-    )
-    await asyncio.sleep(1)  # let py-spy attach
-    try:
-        yield
-    finally:
-        spy.send_signal(signal.SIGINT)  # py-spy writes its file and exits
-        await asyncio.wait_for(spy.wait(), 30)
-
-
-def show_profile(raw: Path, seconds: float, title: str) -> None:
-    samples, top = top_own(raw)
-    busy = samples / PY_SPY_HZ / seconds
-    print(
-        f"\n== py-spy: kmcbot {title}, top 10 functions by own time "
-        f"({samples} samples at {PY_SPY_HZ} Hz: kmcbot busy {100 * busy:.0f}% of one core)"
-    )
-    for name, count in top:
-        print(f"  {100 * count / max(samples, 1):5.1f}%  {name}")
-    print(f"  (collapsed stacks: {raw})")
 
 
 async def storms(

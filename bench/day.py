@@ -38,6 +38,7 @@ from typing import Any
 import asyncpg
 import orjson
 from harness import (
+    BIN,
     ROOT,
     SECRET,
     TOKEN,
@@ -46,10 +47,12 @@ from harness import (
     free_port,
     fresh_database,
     postgres_mib,
+    profiled,
     redis_used_mib,
     rss_mib,
     service_cpu_seconds,
     service_cpu_used,
+    show_profile,
     spare_redis_db,
 )
 
@@ -230,18 +233,20 @@ async def day(
         sample_every=SAMPLE_EVERY_S,
     )
     cpu0, services0 = bot.cpu_seconds(), service_cpu_seconds()
-    run = asyncio.create_task(loadgen.run(opts))
-    watcher = asyncio.create_task(redis_memory())
-    try:
-        while not run.done():  # a bot that dies ends the day at once, clearly
-            await asyncio.wait({run}, timeout=1.0)
-            if bot.proc.poll() is not None and not run.done():
-                run.cancel()
-                say(f"kmcbot exited during the day (status {bot.proc.returncode}); see {bot.log}")
-                return 1
-        report = run.result()
-    finally:
-        watcher.cancel()
+    raw = report_path.with_suffix(".pyspy.txt")
+    async with profiled(args.profile, bot.proc.pid, raw):
+        run = asyncio.create_task(loadgen.run(opts))
+        watcher = asyncio.create_task(redis_memory())
+        try:
+            while not run.done():  # a bot that dies ends the day at once, clearly
+                await asyncio.wait({run}, timeout=1.0)
+                if bot.proc.poll() is not None and not run.done():
+                    run.cancel()
+                    say(f"kmcbot exited during the day ({bot.proc.returncode}); see {bot.log}")
+                    return 1
+            report = run.result()
+        finally:
+            watcher.cancel()
     cpu = bot.cpu_seconds() - cpu0
     services = service_cpu_used(services0, service_cpu_seconds())
     finished = report.conversations_abandoned_at_end == 0 and report.seconds < timeout
@@ -278,6 +283,8 @@ async def day(
         "report": str(report_path),
     }
     show(report, summary)
+    if args.profile:
+        show_profile(raw, report.seconds, "over the day")
     extra = [
         (
             "citizens",
@@ -361,6 +368,9 @@ if __name__ == "__main__":
     p.add_argument("--seed", type=int, default=23, help="random seed of the citizens' choices")
     p.add_argument("--json", action="store_true", help="print one JSON line last")
     p.add_argument(
+        "--profile", action="store_true", help="record kmcbot with py-spy; print the top functions"
+    )
+    p.add_argument(
         "--pg-url",
         default=os.environ.get(
             "KMCBOT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -372,6 +382,8 @@ if __name__ == "__main__":
     parsed = p.parse_args()
     if parsed.citizens < 1:
         p.error("--citizens must be at least 1")
+    if parsed.profile and not (BIN / "py-spy").exists():  # before any database or server
+        p.error(f"--profile needs py-spy: {BIN / 'pip'} install py-spy")
     with contextlib.suppress(ImportError):
         import uvloop
 

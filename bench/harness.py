@@ -18,6 +18,8 @@ import socket
 import subprocess
 import sys
 import time
+from asyncio.subprocess import DEVNULL
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -30,6 +32,7 @@ import redis.asyncio as aioredis
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SECRET, TOKEN, PEPPER, PREFIX = "bench-secret", "bench-token", "bench-pepper", "kmcbot"
+PY_SPY_HZ = 250
 CLAIM = "kmcbot-tests:claimed-by"  # tests/conftest.py skips a Redis db claimed this way
 
 
@@ -191,3 +194,48 @@ async def redis_used_mib(url: str) -> float:
         return int((await client.info("memory"))["used_memory"]) / 2**20
     finally:
         await client.aclose()
+
+
+def top_own(raw: Path, n: int = 10) -> tuple[int, list[tuple[str, int]]]:
+    """py-spy's collapsed stacks -> (samples, the n functions with the most own samples)."""
+    own: Counter[str] = Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        leaf = stack.rsplit(";", 1)[-1]
+        own[re.sub(r":\d+\)$", ")", leaf)] += int(count)  # one function, all its lines
+    return sum(own.values()), own.most_common(n)
+
+
+@contextlib.asynccontextmanager
+async def profiled(on: bool, pid: int, raw: Path) -> AsyncIterator[None]:
+    """py-spy records `pid` and its workers meanwhile, when `on`."""
+    if not on:
+        yield
+        return
+    record = f"record --pid {pid} --format raw --output {raw} --rate {PY_SPY_HZ}"
+    spy = await asyncio.create_subprocess_exec(
+        BIN / "py-spy",
+        *record.split(),
+        "--nonblocking",  # sample without pausing kmcbot
+        "--subprocesses",  # the workers of serve --workers N
+        stdout=DEVNULL,
+        stderr=DEVNULL,
+    )
+    await asyncio.sleep(1)  # let py-spy attach
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its file and exits
+        await asyncio.wait_for(spy.wait(), 30)
+
+
+def show_profile(raw: Path, seconds: float, title: str) -> None:
+    samples, top = top_own(raw)
+    busy = samples / PY_SPY_HZ / seconds
+    print(
+        f"\n== py-spy: kmcbot {title}, top 10 functions by own time "
+        f"({samples} samples at {PY_SPY_HZ} Hz: kmcbot busy {100 * busy:.0f}% of one core)"
+    )
+    for name, count in top:
+        print(f"  {100 * count / max(samples, 1):5.1f}%  {name}")
+    print(f"  (collapsed stacks: {raw})")

@@ -14,7 +14,7 @@ from aiohttp import web
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
-from kmcbot.booking.repository import load_availability
+from kmcbot.booking.repository import AvailabilityLoader
 from kmcbot.dialogue.notices import Templates
 from kmcbot.jobs.missed import MissedSweeper
 from kmcbot.jobs.reminders import ReminderScheduler
@@ -157,7 +157,7 @@ async def _pipeline(app: web.Application) -> AsyncIterator[None]:
             _commands_of(app), settings.redis_prefix, settings.lock_lease_ms, settings.redis_shards
         ),
         pool,
-        AvailabilityCache(lambda now: load_availability(pool, now)),
+        AvailabilityCache(AvailabilityLoader(pool)),
         settings.id_pepper,
     )
     yield

@@ -11,6 +11,7 @@ so that crossing reschedules cannot deadlock.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 
 import asyncpg
@@ -81,8 +82,15 @@ def view_of(row: asyncpg.Record) -> BookingView:
     )
 
 
-async def load_availability(pool: asyncpg.Pool, now: datetime) -> Availability:
-    """Open slots with free places that have not started, and their centres."""
+async def load_availability(
+    pool: asyncpg.Pool, now: datetime, previous: Availability | None = None
+) -> Availability:
+    """Open slots with free places that have not started, and their centres.
+
+    Given the `previous` snapshot of the same database, its slot objects are kept
+    where the places left are the same (a slot's centre, vaccine, day and times
+    never change): most of a city's slots, from one second to the next.
+    """
     async with pool.acquire() as conn:
         centres = await conn.fetch(
             "SELECT id, code, name, address, ward, latitude, longitude FROM centres WHERE active"
@@ -100,13 +108,33 @@ async def load_availability(pool: asyncpg.Pool, now: datetime) -> Availability:
         intervals = await conn.fetch("SELECT vaccine, min_days, max_days FROM dose_intervals")
     return Availability(
         centres={r["id"]: Centre(**dict(r)) for r in centres},
-        # Every slot, every second, in every process: the columns by position and the
-        # vaccine by a dict (Vaccine(name) costs as much as the rest of the row).
-        slots=tuple(Slot(r[0], r[1], _VACCINES[r[2]], r[3], r[4], r[5], r[6]) for r in slots),
+        slots=tuple(_slot(r, previous.by_id if previous else {}) for r in slots),
         intervals={
             Vaccine(r["vaccine"]): Interval(r["min_days"], r["max_days"]) for r in intervals
         },
     )
+
+
+def _slot(r: asyncpg.Record, known: Mapping[int, Slot]) -> Slot:
+    """Every slot, every second, in every process: the columns by position, the vaccine
+    by a dict (Vaccine(name) costs as much as the rest of the row), and an unchanged
+    slot not made again (a frozen dataclass's __init__ is the dearest part)."""
+    same = known.get(r[0])
+    if same is not None and same.free == r[6]:
+        return same
+    return Slot(r[0], r[1], _VACCINES[r[2]], r[3], r[4], r[5], r[6])
+
+
+class AvailabilityLoader:
+    """load_availability for AvailabilityCache, handing each load the last snapshot."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.last: Availability | None = None
+
+    async def __call__(self, now: datetime) -> Availability:
+        self.last = await load_availability(self.pool, now, self.last)
+        return self.last
 
 
 async def _lock_number(conn: asyncpg.Connection, wa_id: str) -> None:
