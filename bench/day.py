@@ -249,7 +249,9 @@ async def day(
             watcher.cancel()
     cpu = bot.cpu_seconds() - cpu0
     services = service_cpu_used(services0, service_cpu_seconds())
-    finished = report.conversations_abandoned_at_end == 0 and report.seconds < timeout
+    # Every citizen arrived and none was cut off by the deadline.
+    arrived = report.conversations_started.get("book", 0)
+    finished = arrived == args.citizens and report.conversations_abandoned_at_end == 0
     assert report.stats is not None
     roster = await roster_check(db_url, report.stats.booked, report.stats.cancelled)
     rss, redis_mb, pg_mb = rss_mib(bot.proc.pid), await redis_used_mib(redis_url), postgres_mib()
