@@ -20,6 +20,7 @@ async def test_a_reload_sees_every_change_and_keeps_the_unchanged_slots(
     now = datetime.now(UTC)
     first = await loader(now)
     assert len(first.slots) > 10
+    assert list(first.slots) == sorted(first.slots, key=lambda s: (s.day, s.start, s.centre_id))
     taken, filled, cancelled = first.slots[0], first.slots[1], first.slots[2]
     await pg.execute("UPDATE slots SET booked = booked + 1 WHERE id = $1", taken.id)
     await pg.execute("UPDATE slots SET booked = capacity WHERE id = $1", filled.id)
