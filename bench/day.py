@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from asyncio.subprocess import DEVNULL
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -118,6 +118,23 @@ async def roster_check(
         "cancelled_still_booked": still_booked,
         "booked_unknown_to_citizens": int(in_db) - len(held),
     }
+
+
+async def relayed_notices(db_url: str) -> Counter[str]:
+    """Messages the relay sent each number outside the chat (day-before reminders, and
+    booking news whose chat reply was not confirmed in time), by number. They are
+    not replies: a day that runs past KMCBOT_REMINDER_HOUR (Kolkata time) and 5
+    minutes sends tomorrow's bookings their reminders."""
+    conn = await asyncpg.connect(db_url)
+    try:
+        rows = await conn.fetch(
+            """SELECT b.wa_id, sum(n.tries) AS sent FROM notifications n
+               JOIN bookings b ON b.id = n.booking_id
+               WHERE n.tries > 0 GROUP BY b.wa_id"""
+        )
+    finally:
+        await conn.close()
+    return Counter({r["wa_id"]: int(r["sent"]) for r in rows})
 
 
 def per_minute(report: Report) -> list[timeline.Bucket]:
@@ -254,6 +271,10 @@ async def day(
     finished = arrived == args.citizens and report.conversations_abandoned_at_end == 0
     assert report.stats is not None
     roster = await roster_check(db_url, report.stats.booked, report.stats.cancelled)
+    notices = await relayed_notices(db_url)
+    doubled = sum(
+        max(0, n - report.stats.posted[to] - notices[to]) for to, n in report.stats.replied.items()
+    )
     rss, redis_mb, pg_mb = rss_mib(bot.proc.pid), await redis_used_mib(redis_url), postgres_mib()
     summary = {
         "citizens": args.citizens,
@@ -261,7 +282,8 @@ async def day(
         "seconds": report.seconds,
         "msg_per_s": report.messages_per_s,
         "lost": report.replies_missing,
-        "doubled": report.replies_doubled,
+        "doubled": doubled,
+        "notices": sum(notices.values()),
         "overbooked": report.overbooking_violations,
         "p50_ms": report.webhook_ms["p50"],
         "p99_ms": report.webhook_ms["p99"],
@@ -295,7 +317,8 @@ async def day(
         ),
         (
             "lost / doubled / overbooked",
-            f"{summary['lost']} / {summary['doubled']} / {summary['overbooked']}",
+            f"{summary['lost']} / {summary['doubled']} / {summary['overbooked']} "
+            f"(and {summary['notices']} notices outside the chat)",
         ),
         ("roster", ", ".join(f"{k} {v}" for k, v in roster.items())),
         (
@@ -342,6 +365,10 @@ def show(report: Report, s: dict[str, Any]) -> None:
         f"arrivals waited for room p99 {s['arrival_delay_p99_s']:.2f} s"
     )
     print(f"  roster          {s['roster']}")
+    print(
+        f"  replies         {s['lost']} lost, {s['doubled']} doubled, not counting "
+        f"{s['notices']} notices the relay sent outside the chat (reminders, news)"
+    )
     print(
         f"  memory          kmcbot {s['rss_mb']:.1f} MB (both workers), "
         f"Redis {s['redis_mb']:.1f} MB "
