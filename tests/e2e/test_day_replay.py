@@ -44,6 +44,7 @@ DAY_FIELDS = {
     "p99_last_tenth_ms",
     "rss_mb",
     "redis_mb",
+    "notices",
 }
 CHARTS = ("Inbound messages", "Webhook latency", "Replies", "Errors", "Memory")
 
