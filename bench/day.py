@@ -31,7 +31,7 @@ import tempfile
 import time
 from asyncio.subprocess import DEVNULL
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ from harness import (
 )
 
 from kmcbot.booking import admin_repo
+from kmcbot.booking.model import IST
 from kmcbot.devtools import loadgen
 from kmcbot.devtools.loadgen import arrivals, timeline
 from kmcbot.devtools.loadgen.charts import report_page
@@ -120,6 +121,16 @@ async def roster_check(
     }
 
 
+def reminder_hour_outside(seconds: float) -> int:
+    """A KMCBOT_REMINDER_HOUR the day's run does not reach. From hour 21 or 23 reminders
+    are queued in that one hour (IST) only; the run's hours hold one of them at most.
+    A reminder arriving mid-conversation would be taken by the citizen for the bot's
+    reply: reminders are the relay's business, not the day's conversations."""
+    start = datetime.now(IST)
+    hours = {(start + timedelta(seconds=t)).hour for t in range(0, int(seconds) + 60, 60)}
+    return 23 if 23 not in hours else 21
+
+
 async def relayed_notices(db_url: str) -> Counter[str]:
     """Messages the relay sent each number outside the chat (day-before reminders, and
     booking news whose chat reply was not confirmed in time), by number. They are
@@ -165,6 +176,7 @@ async def main(args: argparse.Namespace) -> int:
         spare_redis_db(args.redis_url) as redis_url,
     ):
         env = bot_env(db_url, redis_url, standin_port)
+        env["KMCBOT_REMINDER_HOUR"] = str(reminder_hour_outside(timeout + 120))
         started = time.monotonic()
         seed = await asyncio.create_subprocess_exec(
             sys.executable,
