@@ -106,6 +106,7 @@ class Done:
     kind: Kind
     reference: str = ""  # the booking made, for BOOK
     no_places: bool = False  # the bot went back to the menu: nothing left to book
+    refused: bool = False  # a cancel answered with the menu: its session started meanwhile
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +238,11 @@ class Citizen:
             back = next((s for s in _PICK_AGAIN if _with(opts, s.value)), None)
             if self.step in _PLACES and back is None and _with(opts, Step.MENU.value):
                 return Done(self.kind, no_places=True)  # sold out for this vaccine
+            if self.step is Step.CANCELLED and _with(opts, Step.MENU.value):
+                # The menu without the reference: the bot refused, the booking's session
+                # having started since "My bookings" listed it (a run that crosses a
+                # session's start). The booking stays, and stays the citizen's.
+                return Done(self.kind, refused=True)
             if self.step not in _PICKING or back is None:
                 return Unexpected(self.step.value, describe(body))
             self.lost_slots += 1

@@ -37,6 +37,7 @@ class Stats:
     lost_slots: int = 0
     waits_for_room: int = 0  # sends held back: the number's minute was full (re-picks)
     no_places: int = 0  # booking conversations the bot ended: no places left for the vaccine
+    cancels_refused: int = 0  # the session of the booking to cancel started meanwhile
     errors: Counter[str] = field(default_factory=Counter)
     samples: list[str] = field(default_factory=list)  # the first unexpected replies
     unrouted: int = 0  # replies to numbers no citizen is using any more
@@ -96,6 +97,7 @@ class Report:
     overbooking_violations: int | None = None  # None: not checked (no --database-url)
     slots_checked: int | None = None
     booking_ms: dict[str, float] = field(default_factory=dict)  # webhook latency of Confirm
+    cancels_refused: int = 0  # refused: the booking's session had started (not an error)
     p99_first_tenth_ms: float = 0.0  # webhook p99 of the first tenth of the messages sent
     p99_last_tenth_ms: float = 0.0  # ... and of the last tenth: slower as data grows?
     arrivals: int = 0  # open arrivals (--arrivals): citizens arriving on a curve
@@ -151,6 +153,7 @@ class Report:
             f"  bookings        {self.bookings_made} made, {self.cancellations} cancelled, "
             f"{self.places_taken_by_others} picks whose last places others took first, "
             f"{self.ended_with_no_places} conversations ended with no places left, "
+            f"{self.cancels_refused} cancels refused (the session had started), "
             f"{self.waits_for_room} sends held back by the per-number limit",
             f"  errors          {errors}",
             f"  load generator  {self.generator_cpu_percent:.0f}% of a CPU core",

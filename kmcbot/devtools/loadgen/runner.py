@@ -237,6 +237,9 @@ class Run:
                 "unexpected_reply", f"{kind} expected {action.expected}: got {action.got}"
             )
             return False
+        if action.refused:
+            self.stats.cancels_refused += 1
+            return False
         if action.no_places:
             self.stats.no_places += 1
             return False
@@ -368,6 +371,7 @@ class Run:
             places_taken_by_others=s.lost_slots,
             waits_for_room=s.waits_for_room,
             ended_with_no_places=s.no_places,
+            cancels_refused=s.cancels_refused,
             errors=dict(s.errors),
             unexpected_samples=s.samples,
             replies_unrouted=s.unrouted,
