@@ -24,133 +24,37 @@ import argparse
 import asyncio
 import contextlib
 import os
-import re
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from asyncio.subprocess import DEVNULL
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import aiohttp
-import asyncpg
-import psutil
 import redis.asyncio as aioredis
+from harness import (
+    BIN,
+    PREFIX,
+    ROOT,
+    SECRET,
+    TOKEN,
+    Server,
+    bot_env,
+    free_port,
+    fresh_database,
+    profiled,
+    rss_mib,
+    service_cpu_seconds,
+    service_cpu_used,
+    show_profile,
+    spare_redis_db,
+)
 
 from kmcbot.devtools import loadgen
 from kmcbot.devtools.loadgen.runner import Report
 from kmcbot.storage.sessions import SessionStore
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-SECRET, TOKEN, PEPPER, PREFIX = "bench-secret", "bench-token", "bench-pepper", "kmcbot"
-CLAIM = "kmcbot-tests:claimed-by"  # tests/conftest.py skips a Redis db claimed this way
 WARM_UP = 200  # first messages to each server before measuring (pools, imports, caches)
 SAMPLE_CITIZENS = 500  # whose keys MEMORY USAGE measures
-PY_SPY_HZ = 250
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def rss_mib(pid: int) -> float:
-    """VmRSS of a process and its children (for `serve --workers N`), in MiB."""
-    total = 0
-    for p in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
-        status = Path(f"/proc/{p.pid}/status").read_text()
-        total += int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
-    return total / 1024
-
-
-def with_path(url: str, path: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=path))
-
-
-@contextlib.asynccontextmanager
-async def fresh_database(server_url: str) -> AsyncIterator[str]:
-    name = f"kmcbot_bench_{os.getpid()}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield with_path(server_url, "/" + name)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
-@contextlib.asynccontextmanager
-async def spare_redis_db(server_url: str) -> AsyncIterator[str]:
-    owner = f"bench:{socket.gethostname()}:{os.getpid()}"
-    for number in (15, 14, *range(12, 0, -1)):  # 13 is the unit tests' (unclaimed)
-        url = with_path(server_url, f"/{number}")
-        client = aioredis.from_url(url)
-        if await client.set(CLAIM, owner, nx=True, ex=3600):
-            break
-        await client.aclose()
-    else:
-        raise SystemExit("every Redis db number is claimed")
-
-    async def empty() -> None:
-        async with client.pipeline(transaction=True) as pipe:
-            pipe.flushdb()
-            pipe.set(CLAIM, owner, ex=3600)
-            await pipe.execute()
-
-    await empty()
-    try:
-        yield url
-    finally:
-        await empty()
-        await client.delete(CLAIM)
-        await client.aclose()
-
-
-class Server:
-    def __init__(
-        self, name: str, argv: list[str], env: dict[str, str], log_dir: Path, cwd: Path
-    ) -> None:
-        self.name, self.log = name, log_dir / f"{name}.log"
-        with self.log.open("wb") as log:
-            # A session of its own: stop() can end its workers too, whatever happens.
-            self.proc = subprocess.Popen(
-                argv, env=env, stdout=log, stderr=log, cwd=cwd, start_new_session=True
-            )
-
-    async def ready(self, url: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as http:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise SystemExit(f"{self.name} exited; see {self.log}")
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with http.post(url, data=b"{}") as resp:
-                        if resp.status < 500:  # 401 (unsigned) means it is listening
-                            return
-                await asyncio.sleep(0.2)
-        raise SystemExit(f"{self.name} did not start; see {self.log}")
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU of the server and its children (the workers)."""
-        procs = [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(True)]
-        return sum(t.user + t.system for t in (p.cpu_times() for p in procs))
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
 
 
 async def redis_figures(url: str) -> tuple[int, int, float]:
@@ -174,16 +78,6 @@ async def redis_figures(url: str) -> tuple[int, int, float]:
     finally:
         await client.aclose()
     return used, len(tags), total / max(len(sample), 1)
-
-
-def top_own(raw: Path, n: int = 10) -> tuple[int, list[tuple[str, int]]]:
-    """py-spy's collapsed stacks -> (samples, the n functions with the most own samples)."""
-    own: Counter[str] = Counter()
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        leaf = stack.rsplit(";", 1)[-1]
-        own[re.sub(r":\d+\)$", ")", leaf)] += int(count)  # one function, all its lines
-    return sum(own.values()), own.most_common(n)
 
 
 def show(title: str, r: Report, cpu: dict[str, float]) -> None:
@@ -216,19 +110,7 @@ async def main(args: argparse.Namespace) -> None:
         spare_redis_db(args.redis_url) as redis_url,
     ):
         logs = Path(tempfile.mkdtemp(prefix="kmcbot-bench-"))
-        env = os.environ | {
-            "KMCBOT_DATABASE_URL": db_url,
-            "KMCBOT_REDIS_URL": redis_url,
-            "KMCBOT_APP_SECRET": SECRET,
-            "KMCBOT_ID_PEPPER": PEPPER,
-            "KMCBOT_WA_TOKEN": TOKEN,
-            "KMCBOT_WA_PHONE_NUMBER_ID": "bench",
-            "KMCBOT_GRAPH_URL": f"http://127.0.0.1:{standin_port}",
-            "KMCBOT_SEND_RATE": "10000",  # the most kmcbot allows: never the bottleneck
-            "KMCBOT_REDIS_PREFIX": PREFIX,
-            "KMCBOT_LOG_FORMAT": "json",
-        }
-        env.pop("KMCBOT_DEV", None)
+        env = bot_env(db_url, redis_url, standin_port)
         cwd = ROOT
         if args.src:  # kmcbot from a scratch copy of the tree, for before/after figures
             env["PYTHONPATH"], cwd = args.src, Path(args.src)  # "-m" puts cwd first on the path
@@ -266,25 +148,14 @@ async def main(args: argparse.Namespace) -> None:
         print(f"\nserver logs: {logs}")
 
 
-def service_cpu_seconds() -> dict[str, float]:
-    """User + system CPU of every PostgreSQL and Redis process on the machine."""
-    total = {"PostgreSQL": 0.0, "Redis": 0.0}
-    for p in psutil.process_iter(["name", "cpu_times"]):
-        name = p.info["name"] or ""
-        kind = "PostgreSQL" if name.startswith("postgres") else "Redis" if "redis" in name else ""
-        if kind and p.info["cpu_times"] is not None:
-            total[kind] += p.info["cpu_times"].user + p.info["cpu_times"].system
-    return total
-
-
 async def measured(server: Server, run: Awaitable[Report]) -> tuple[Report, dict[str, float]]:
     """A load run, and CPU ms per inbound message: the server's own, and
     PostgreSQL's and Redis's (machine-wide: only the run should be using them)."""
     before, services = server.cpu_seconds(), service_cpu_seconds()
     report = await run
     per = 1000 / max(report.messages, 1)
-    used = service_cpu_seconds()
-    cpu = {k: (used[k] - services[k]) * per for k in used}
+    used = service_cpu_used(services, service_cpu_seconds())
+    cpu = {k: v * per for k, v in used.items()}
     return report, {"server": (server.cpu_seconds() - before) * per, **cpu}
 
 
@@ -309,41 +180,6 @@ async def run_phases(
         await storms(args, bot, floor, urls, redis_url, port, logs)
     if "mix" in args.phases:
         await mixes(args, bot, bot_url, db_url, port, logs)
-
-
-@contextlib.asynccontextmanager
-async def profiled(on: bool, pid: int, raw: Path) -> AsyncIterator[None]:
-    """py-spy records `pid` and its workers meanwhile, when `on`."""
-    if not on:
-        yield
-        return
-    record = f"record --pid {pid} --format raw --output {raw} --rate {PY_SPY_HZ}"
-    spy = await asyncio.create_subprocess_exec(
-        BIN / "py-spy",
-        *record.split(),
-        "--nonblocking",  # sample without pausing kmcbot
-        "--subprocesses",  # the workers of serve --workers N
-        stdout=DEVNULL,
-        stderr=DEVNULL,
-    )
-    await asyncio.sleep(1)  # let py-spy attach
-    try:
-        yield
-    finally:
-        spy.send_signal(signal.SIGINT)  # py-spy writes its file and exits
-        await asyncio.wait_for(spy.wait(), 30)
-
-
-def show_profile(raw: Path, seconds: float, title: str) -> None:
-    samples, top = top_own(raw)
-    busy = samples / PY_SPY_HZ / seconds
-    print(
-        f"\n== py-spy: kmcbot {title}, top 10 functions by own time "
-        f"({samples} samples at {PY_SPY_HZ} Hz: kmcbot busy {100 * busy:.0f}% of one core)"
-    )
-    for name, count in top:
-        print(f"  {100 * count / max(samples, 1):5.1f}%  {name}")
-    print(f"  (collapsed stacks: {raw})")
 
 
 async def storms(

@@ -37,6 +37,10 @@ class Availability:
                 index[s.vaccine, s.centre_id].append(s)
         return {key: tuple(found) for key, found in index.items()}
 
+    @cached_property
+    def by_id(self) -> dict[int, Slot]:
+        return {s.id: s for s in self.slots}
+
     def with_places(self, vaccine: Vaccine, centre_id: int) -> tuple[Slot, ...]:
         """The centre's slots of `vaccine` with places left, by (day, start): the
         dialogue asks several times per message, so the index is built once per

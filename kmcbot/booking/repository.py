@@ -11,6 +11,7 @@ so that crossing reschedules cannot deadlock.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 
 import asyncpg
@@ -38,6 +39,7 @@ from kmcbot.booking.model import (
 from kmcbot.booking.reference import new_code, new_reference
 
 HORIZON_DAYS = 60  # how far ahead the availability snapshot looks
+_VACCINES = {v.value: v for v in Vaccine}
 
 VIEW_COLUMNS = """
 b.reference, b.code, b.status, b.slot_id, s.day, s.start_time, s.end_time,
@@ -81,41 +83,49 @@ def view_of(row: asyncpg.Record) -> BookingView:
     )
 
 
-async def load_availability(pool: asyncpg.Pool, now: datetime) -> Availability:
-    """Open slots with free places that have not started, and their centres."""
+async def load_availability(
+    pool: asyncpg.Pool, now: datetime, previous: Availability | None = None
+) -> Availability:
+    """Open slots with free places that have not started, and their centres.
+
+    Given the `previous` snapshot of the same database, its slot objects are kept
+    where the places left are the same (a slot's centre, vaccine, day and times
+    never change): most of a city's slots, from one second to the next.
+    """
     async with pool.acquire() as conn:
         centres = await conn.fetch(
             "SELECT id, code, name, address, ward, latitude, longitude FROM centres WHERE active"
         )
+        # By (day, start, centre): starts_at is day + start in Kolkata time (no daylight
+        # saving), and PostgreSQL sorts one timestamp faster than a date and a time.
         slots = await conn.fetch(
             """SELECT s.id, s.centre_id, s.vaccine, s.day, s.start_time, s.end_time,
                       s.capacity - s.booked AS free
                FROM slots s JOIN centres c ON c.id = s.centre_id AND c.active
                WHERE s.status = 'open' AND s.booked < s.capacity
                  AND s.starts_at > $1 AND s.starts_at < $1 + make_interval(days => $2)
-               ORDER BY s.day, s.start_time, s.centre_id""",
+               ORDER BY s.starts_at, s.centre_id""",
             now,
             HORIZON_DAYS,
         )
         intervals = await conn.fetch("SELECT vaccine, min_days, max_days FROM dose_intervals")
     return Availability(
         centres={r["id"]: Centre(**dict(r)) for r in centres},
-        slots=tuple(
-            Slot(
-                id=r["id"],
-                centre_id=r["centre_id"],
-                vaccine=Vaccine(r["vaccine"]),
-                day=r["day"],
-                start=r["start_time"],
-                end=r["end_time"],
-                free=r["free"],
-            )
-            for r in slots
-        ),
+        slots=tuple(_slot(r, previous.by_id if previous else {}) for r in slots),
         intervals={
             Vaccine(r["vaccine"]): Interval(r["min_days"], r["max_days"]) for r in intervals
         },
     )
+
+
+def _slot(r: asyncpg.Record, known: Mapping[int, Slot]) -> Slot:
+    """Every slot, every second, in every process: the columns by position, the vaccine
+    by a dict (Vaccine(name) costs as much as the rest of the row), and an unchanged
+    slot not made again (a frozen dataclass's __init__ is the dearest part)."""
+    same = known.get(r[0])
+    if same is not None and same.free == r[6]:
+        return same
+    return Slot(r[0], r[1], _VACCINES[r[2]], r[3], r[4], r[5], r[6])
 
 
 async def _lock_number(conn: asyncpg.Connection, wa_id: str) -> None:

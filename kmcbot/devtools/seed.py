@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from pathlib import Path
 
@@ -43,15 +44,29 @@ async def seed(url: str, csv_path: Path, today: date, days: int = 14) -> tuple[i
     return await seed_centres(url, read_centres(csv_path), today, days)
 
 
+SlotRule = Callable[[Iterable[CentreRow], date, int], list[SlotRow]]
+
+
 async def seed_centres(
-    url: str, centres: list[CentreRow], today: date, days: int = 14
+    url: str,
+    centres: list[CentreRow],
+    today: date,
+    days: int = 14,
+    sessions: SlotRule = demo_slots,
 ) -> tuple[int, int]:
-    """The centres (already read) and `days` days of sessions for each."""
+    """The centres (already read) and `days` days of `sessions` for each."""
     conn = await asyncpg.connect(url, statement_cache_size=0)  # PgBouncer-safe
     try:
         async with conn.transaction():
             ids = {row["code"]: row["id"] for row, _ in await upsert_centres_on(conn, centres)}
-            added = await insert_slots(conn, ids, demo_slots(centres, today, days))
+            added = await insert_slots(conn, ids, sessions(centres, today, days))
     finally:
         await conn.close()
     return len(centres), added
+
+
+async def seed_city(url: str, today: date, days: int = 14) -> tuple[int, int]:
+    """All of Kolkata (`kmcbot seed --city`): the demo's centres and generated ones."""
+    from kmcbot.devtools.data.city import city_centres, city_slots
+
+    return await seed_centres(url, city_centres(), today, days, city_slots)

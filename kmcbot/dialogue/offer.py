@@ -57,6 +57,17 @@ def _day(s: Slot) -> date:
     return s.day
 
 
+def _last_open(found: tuple[Slot, ...], first_day: date, local: datetime) -> bool:
+    """any(_open_at(...)) without the walk. A centre's slots are sorted by (day, start),
+    so its last one is open if any is
+    (the latest day, and on today the latest start). Listing the centres asks this
+    of every centre: 293 of them in the city."""
+    if not found:
+        return False
+    last = found[-1]
+    return last.day >= first_day and (last.day > local.date() or last.start > local.time())
+
+
 def open_slots(av: Availability, vaccine: Vaccine, since: date, now: datetime) -> Iterator[Slot]:
     for centre_id in av.centres:
         yield from _open_at(av, vaccine, since, now, centre_id)
@@ -70,7 +81,11 @@ def centres(
     near: tuple[float, float] | None,
 ) -> list[tuple[Centre, float | None]]:
     """Centres with an open slot: by distance from `near` (km), else by name."""
-    found = [c for i, c in av.centres.items() if any(_open_at(av, vaccine, since, now, i))]
+    local = now.astimezone(IST)
+    first_day = max(since, local.date())
+    found = [
+        c for i, c in av.centres.items() if _last_open(av.with_places(vaccine, i), first_day, local)
+    ]
     if near is None:
         return [(c, None) for c in sorted(found, key=lambda c: (c.name.casefold(), c.id))]
     with_km = [(c, haversine_km(near, (c.latitude, c.longitude))) for c in found]

@@ -108,6 +108,7 @@ class Done:
     kind: Kind
     reference: str = ""  # the booking made, for BOOK
     no_places: bool = False  # the bot went back to the menu: nothing left to book
+    refused: bool = False  # a cancel answered with the menu: its session started meanwhile
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +179,7 @@ class Citizen:
     first_dose: date | None = None
     cancelling: str = ""
     lost_slots: int = 0  # picks whose last places others took first
+    picked: tuple[str, str] = ("", "")  # (centre id, slot id) of the last booking's picks
 
     def fits(self, kind: Kind, now: float) -> bool:
         """Whether the conversation fits in the number's per-minute budget."""
@@ -238,6 +240,11 @@ class Citizen:
             back = next((s for s in _PICK_AGAIN if _with(opts, s.value)), None)
             if self.step in _PLACES and back is None and _with(opts, Step.MENU.value):
                 return Done(self.kind, no_places=True)  # sold out for this vaccine
+            if self.step is Step.CANCELLED and _with(opts, Step.MENU.value):
+                # The menu without the reference: the bot refused, the booking's session
+                # having started since "My bookings" listed it (a run that crosses a
+                # session's start). The booking stays, and stays the citizen's.
+                return Done(self.kind, refused=True)
             if self.step not in _PICKING or back is None:
                 return Unexpected(self.step.value, describe(body))
             self.lost_slots += 1
@@ -295,11 +302,15 @@ class Citizen:
                 centres = [o for o in _with(opts, "centre:") if o.id[7:].isdigit()]
                 if not centres:
                     return Unexpected("a centre row", describe(body))
-                return self._tap(self.rng.choice(centres), Step.DAY)
+                centre = self.rng.choice(centres)
+                self.picked = (centre.id[7:], "")
+                return self._tap(centre, Step.DAY)
             case Step.DAY:
                 return self._tap(self.rng.choice(_with(opts, "day:")), Step.SLOT)
             case Step.SLOT:
-                return self._tap(self.rng.choice(_with(opts, "slot:")), Step.CONFIRM)
+                slot = self.rng.choice(_with(opts, "slot:"))
+                self.picked = (self.picked[0], slot.id[5:])
+                return self._tap(slot, Step.CONFIRM)
             case Step.CONFIRM:
                 return self._tap(_find(opts, CONFIRM), Step.TICKET)
             case Step.TICKET:

@@ -7,6 +7,9 @@ import asyncio
 import contextlib
 import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -51,6 +54,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reply-timeout", type=float, default=10.0, help="seconds to wait for a reply")
     p.add_argument("--seed", type=int, help="random seed for the citizens' choices")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--arrivals",
+        type=int,
+        default=0,
+        help="open arrivals: this many citizens, each arriving once on --curve over "
+        "--arrive-over seconds; --citizens then caps how many are under way at once",
+    )
+    p.add_argument(
+        "--curve",
+        choices=("day", "even"),
+        default="day",
+        help="arrival curve: a day's morning and evening peaks, or even [day]",
+    )
+    p.add_argument(
+        "--arrive-over", type=float, default=60.0, help="seconds the arrivals spread over [60]"
+    )
+    p.add_argument(
+        "--report",
+        type=Path,
+        help="also write a self-contained HTML page with charts over time to this file",
+    )
 
 
 def loadtest(args: argparse.Namespace) -> int:
@@ -72,6 +96,10 @@ def loadtest(args: argparse.Namespace) -> int:
         reply_timeout=args.reply_timeout,
         seed=args.seed,
         progress=sys.stderr.isatty(),
+        arrivals=max(0, args.arrivals),
+        curve=args.curve,
+        arrive_over=max(0.0, args.arrive_over),
+        sampler=memory_sampler(args.url or [DEFAULT_URL]) if args.report else None,
     )
     with contextlib.suppress(ImportError):
         import uvloop  # the generator must not be the bottleneck
@@ -82,8 +110,29 @@ def loadtest(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:  # bad options; the stand-in's port taken
         sys.stderr.write(f"kmcbot loadtest: {exc}\n")
         return 2
+    if args.report:
+        from kmcbot.devtools.loadgen.charts import report_page
+
+        try:
+            args.report.write_text(report_page(report, "kmcbot loadtest"), encoding="utf-8")
+        except OSError as exc:
+            sys.stderr.write(f"kmcbot loadtest: --report: {exc}\n")
+            return 2
     if args.json:
         sys.stdout.write(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         print(report.text())
     return 1 if report.overbooking_violations else 0
+
+
+def memory_sampler(urls: list[str]) -> Callable[[], dict[str, float]]:
+    """The load generator's memory, and the bots' that listen on this machine."""
+    from kmcbot.devtools.loadgen.timeline import local_memory
+
+    ports = [
+        urlsplit(u.strip()).port or 80
+        for part in urls
+        for u in part.split(",")
+        if urlsplit(u.strip()).hostname in ("127.0.0.1", "localhost", "::1")
+    ]
+    return lambda: local_memory(ports)

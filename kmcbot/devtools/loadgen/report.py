@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter, deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import asyncpg
+
+from kmcbot.devtools.loadgen.timeline import Bucket
 
 # Slots whose count disagrees with their active bookings, or exceeds capacity.
 OVERBOOKING_SQL = """
@@ -34,6 +37,7 @@ class Stats:
     lost_slots: int = 0
     waits_for_room: int = 0  # sends held back: the number's minute was full (re-picks)
     no_places: int = 0  # booking conversations the bot ended: no places left for the vaccine
+    cancels_refused: int = 0  # the session of the booking to cancel started meanwhile
     errors: Counter[str] = field(default_factory=Counter)
     samples: list[str] = field(default_factory=list)  # the first unexpected replies
     unrouted: int = 0  # replies to numbers no citizen is using any more
@@ -41,9 +45,19 @@ class Stats:
     posted: Counter[str] = field(default_factory=Counter)  # messages answered 200, per number
     replied: Counter[str] = field(default_factory=Counter)  # replies at the stand-in, per number
     arrivals: list[float] = field(default_factory=list)  # when each reply reached the stand-in
+    # For the timeline (perf_counter instants): each answered POST's send, each error.
+    sent_at: list[float] = field(default_factory=list)  # sent_at[i] goes with webhook[i]
+    booking: list[float] = field(default_factory=list)  # webhook latency of the Confirm taps
+    errors_at: list[float] = field(default_factory=list)
+    memory: list[tuple[float, dict[str, float]]] = field(default_factory=list)
+    # Bookings as the citizens were told: reference -> (centre id, slot id) picked.
+    booked: dict[str, tuple[str, str]] = field(default_factory=dict)
+    cancelled: list[str] = field(default_factory=list)  # references cancelled afterwards
+    arrival_delays: list[float] = field(default_factory=list)  # open arrivals: seconds late
 
     def error(self, kind: str, sample: str = "") -> None:
         self.errors[kind] += 1
+        self.errors_at.append(time.perf_counter())
         if sample and len(self.samples) < 5:
             self.samples.append(sample)
 
@@ -82,19 +96,42 @@ class Report:
     replies_doubled: int  # replies beyond one per message, per number (unprompted ones too)
     overbooking_violations: int | None = None  # None: not checked (no --database-url)
     slots_checked: int | None = None
+    booking_ms: dict[str, float] = field(default_factory=dict)  # webhook latency of Confirm
+    cancels_refused: int = 0  # refused: the booking's session had started (not an error)
+    p99_first_tenth_ms: float = 0.0  # webhook p99 of the first tenth of the messages sent
+    p99_last_tenth_ms: float = 0.0  # ... and of the last tenth: slower as data grows?
+    arrivals: int = 0  # open arrivals (--arrivals): citizens arriving on a curve
+    arrival_curve: str = ""
+    arrive_over_s: float = 0.0
+    arrival_delay_p99_s: float = 0.0  # how late arrivals started, waiting for room
+    # Not in the JSON: the run over time, and what it was made from (bench/day.py
+    # re-buckets it per minute and checks the bookings against PostgreSQL).
+    timeline: list[Bucket] = field(default_factory=list)
+    began_at: float = 0.0  # perf_counter at the start: Stats' instants are relative to it
+    stats: Stats | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(replace(self, timeline=[], stats=None))
+        for name in ("timeline", "began_at", "stats"):
+            del out[name]
+        return out
 
     def text(self) -> str:
         w, r = self.webhook_ms, self.reply_ms
         rate = f"offered {self.offered_rate:g} msg/s" if self.offered_rate else "flat out"
         done = ", ".join(f"{k} {v}" for k, v in sorted(self.conversations_completed.items()))
         errors = ", ".join(f"{k}: {v}" for k, v in sorted(self.errors.items())) or "none"
+        who = f"{self.citizens} citizens" + (
+            f" (started over {self.ramp_up_s:g} s)" if self.ramp_up_s else ""
+        )
+        if self.arrivals:
+            rate = f"offered {self.offered_rate:g} msg/s" if self.offered_rate else "open arrivals"
+            who = (
+                f"{self.arrivals} citizens arriving over {self.arrive_over_s:g} s "
+                f"({self.arrival_curve} curve), at most {self.citizens} at once"
+            )
         lines = [
-            f"kmcbot loadtest  {self.url}  mix {self.mix}  {self.citizens} citizens"
-            + (f" (started over {self.ramp_up_s:g} s)" if self.ramp_up_s else "")
-            + f"  {rate}",
+            f"kmcbot loadtest  {self.url}  mix {self.mix}  {who}  {rate}",
             f"  duration        {self.seconds:.1f} s",
             f"  inbound         {self.messages} messages ({self.accepted} answered 200), "
             f"{self.messages_per_s:.1f} msg/s",
@@ -102,12 +139,21 @@ class Report:
             f"p99 {w['p99']:.1f} ms  max {w['max']:.1f} ms",
             f"  reply latency   p50 {r['p50']:.1f} ms  p99 {r['p99']:.1f} ms"
             + ("" if r["n"] else "  (no stand-in: not measured)"),
+            *(
+                [
+                    f"  booking (Confirm) webhook p50 {self.booking_ms['p50']:.1f} ms  "
+                    f"p99 {self.booking_ms['p99']:.1f} ms  ({self.booking_ms['n']} taps)"
+                ]
+                if self.booking_ms.get("n")
+                else []
+            ),
             f"  conversations   {sum(self.conversations_completed.values())} completed"
             + (f" ({done})" if done else "")
             + f", {self.conversations_abandoned_at_end} cut off at the end",
             f"  bookings        {self.bookings_made} made, {self.cancellations} cancelled, "
             f"{self.places_taken_by_others} picks whose last places others took first, "
             f"{self.ended_with_no_places} conversations ended with no places left, "
+            f"{self.cancels_refused} cancels refused (the session had started), "
             f"{self.waits_for_room} sends held back by the per-number limit",
             f"  errors          {errors}",
             f"  load generator  {self.generator_cpu_percent:.0f}% of a CPU core",

@@ -21,7 +21,7 @@ import contextlib
 import random
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -30,7 +30,10 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+import kmcbot.devtools.loadgen.arrivals as arrivals
+import kmcbot.devtools.loadgen.timeline as timeline
 from kmcbot.devtools.loadgen.citizen import (
+    CONFIRM,
     MIXES,
     Citizen,
     Done,
@@ -48,11 +51,13 @@ from kmcbot.devtools.loadgen.report import (
     percentiles,
 )
 from kmcbot.devtools.standin import GraphStandIn
+from kmcbot.messages import Choice
 from kmcbot.whatsapp import simulate
 from kmcbot.whatsapp.signature import sign
 
 WEBHOOK_TIMEOUT_S = 30.0
 MAX_CATCH_UP_S = 1.0  # a pacer that fell behind skips sends rather than burst
+MAX_CONNECTIONS = 1000  # to the bots, however many citizens are under way
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,15 @@ class Options:
     seed: int | None = None
     progress: bool = False
     linger: float = 0.0  # seconds the stand-in stays up after the run, to catch late replies
+    # Open arrivals instead of `citizens` numbers in a loop: this many citizens, each
+    # arriving once on the curve spread over `arrive_over` seconds; `citizens` then
+    # caps how many are under way at once (the rest wait for room: a backlog).
+    arrivals: int = 0
+    curve: str = "day"
+    arrive_over: float = 60.0
+    # Memory to chart over time: name -> MB, called every `sample_every` seconds.
+    sampler: Callable[[], dict[str, float]] | None = None
+    sample_every: float = 1.0
 
     def targets(self) -> list[str]:
         """The bots' base URLs, in order, each once."""
@@ -151,25 +165,61 @@ class Run:
         # Started together, citizens stay in step: 300 would confirm their
         # bookings in the same half second, 3 s in. People arrive spread out.
         await asyncio.sleep(self.opts.ramp_up * index / self.opts.citizens)
+        while await self.one_citizen(first):
+            pass
+
+    async def one_citizen(self, first: Kind) -> bool:
+        """A new number's conversations; False when no more may start."""
+        seed = self.rng.randrange(2**32)
+        citizen = Citizen(self.numbers.wa_id(), random.Random(seed), self.numbers)
+        if not self.claim(first):
+            return False
+        webhook = self.webhooks[self.next_target % len(self.webhooks)]
+        self.next_target += 1
+        self.inboxes[citizen.wa_id] = asyncio.Queue()
+        try:
+            kind: Kind | None = first
+            while kind is not None:
+                if not await self.converse(citizen, kind, webhook):
+                    break  # after an error the number is retired: late replies go nowhere
+                if kind is Kind.BOOK:
+                    self.stats.booked[citizen.references[-1]] = citizen.picked
+                kind = citizen.next_kind(time.monotonic())
+                if kind is not None and not self.claim(kind):
+                    break
+        finally:
+            del self.inboxes[citizen.wa_id]
+            self.stats.lost_slots += citizen.lost_slots
+        return True
+
+    async def arrive(self) -> None:
+        """Open arrivals: each citizen at its time on the curve, at most `citizens` at once."""
+        first = Kind.HI if self.opts.mix == "hi" else Kind.BOOK
+        room = asyncio.Semaphore(self.opts.citizens)
+        under_way: set[asyncio.Task[bool]] = set()
+
+        async def visit(due: float) -> bool:
+            async with room:
+                self.stats.arrival_delays.append(max(0.0, time.perf_counter() - due))
+                return await self.one_citizen(first)
+
+        for at in arrivals.offsets(self.opts.curve, self.opts.arrivals, self.opts.arrive_over):
+            due = self.began + at
+            if (wait := due - time.perf_counter()) > 0:
+                await asyncio.sleep(wait)
+            if self.over():
+                break
+            task = asyncio.create_task(visit(due))
+            under_way.add(task)
+            task.add_done_callback(under_way.discard)
+        while under_way:
+            await asyncio.gather(*list(under_way))
+
+    async def sample(self) -> None:
+        assert self.opts.sampler is not None
         while True:
-            seed = self.rng.randrange(2**32)
-            citizen = Citizen(self.numbers.wa_id(), random.Random(seed), self.numbers)
-            if not self.claim(first):
-                return
-            webhook = self.webhooks[self.next_target % len(self.webhooks)]
-            self.next_target += 1
-            self.inboxes[citizen.wa_id] = asyncio.Queue()
-            try:
-                kind: Kind | None = first
-                while kind is not None:
-                    if not await self.converse(citizen, kind, webhook):
-                        break  # after an error the number is retired: late replies go nowhere
-                    kind = citizen.next_kind(time.monotonic())
-                    if kind is not None and not self.claim(kind):
-                        break
-            finally:
-                del self.inboxes[citizen.wa_id]
-                self.stats.lost_slots += citizen.lost_slots
+            self.stats.memory.append((time.perf_counter(), self.opts.sampler()))
+            await asyncio.sleep(self.opts.sample_every)
 
     async def converse(self, citizen: Citizen, kind: Kind, webhook: str) -> bool:
         action: Send | Done | Unexpected = citizen.start(kind, self.today)
@@ -188,6 +238,9 @@ class Run:
                 "unexpected_reply", f"{kind} expected {action.expected}: got {action.got}"
             )
             return False
+        if action.refused:
+            self.stats.cancels_refused += 1
+            return False
         if action.no_places:
             self.stats.no_places += 1
             return False
@@ -196,6 +249,7 @@ class Run:
             self.stats.bookings += 1
         elif action.kind is Kind.CANCEL:
             self.stats.cancellations += 1
+            self.stats.cancelled.append(action.reference)
         return True
 
     async def room_for(self, citizen: Citizen) -> None:
@@ -234,6 +288,9 @@ class Run:
             return None
         self.last_answer = time.perf_counter()
         self.stats.webhook.append(self.last_answer - sent)
+        self.stats.sent_at.append(sent)
+        if isinstance(send.content, Choice) and send.content.id.startswith(CONFIRM):
+            self.stats.booking.append(self.last_answer - sent)  # the message that books
         self.stats.answered += 1
         self.stats.by_url[webhook] += 1
         if status != 200:
@@ -269,13 +326,20 @@ class Run:
         self.began = self.last_answer = time.perf_counter()
         self.cpu = time.process_time()
         limit = self.opts.duration
-        if limit is None and self.opts.conversations is None:
+        if limit is None and self.opts.conversations is None and not self.opts.arrivals:
             limit = 10.0
         self.deadline = None if limit is None else self.began + limit
         ticker = asyncio.create_task(self.progress()) if self.opts.progress else None
+        sampler = asyncio.create_task(self.sample()) if self.opts.sampler else None
         try:
-            await asyncio.gather(*(self.slot(i) for i in range(self.opts.citizens)))
+            if self.opts.arrivals:
+                await self.arrive()
+            else:
+                await asyncio.gather(*(self.slot(i) for i in range(self.opts.citizens)))
         finally:
+            if sampler is not None and self.opts.sampler is not None:
+                sampler.cancel()
+                self.stats.memory.append((time.perf_counter(), self.opts.sampler()))
             if ticker is not None:
                 ticker.cancel()
                 sys.stderr.write("\n")
@@ -286,6 +350,8 @@ class Run:
         with_standin = self.opts.standin_port is not None
         replied = sum(s.replied.values())
         spread = s.arrivals[-1] - s.arrivals[0] if len(s.arrivals) > 1 else 0.0
+        first_tenth, last_tenth = timeline.tenths_p99(s.sent_at, s.webhook)
+        delays = sorted(s.arrival_delays)
         return Report(
             url=", ".join(self.targets),
             mix=self.opts.mix,
@@ -306,6 +372,7 @@ class Run:
             places_taken_by_others=s.lost_slots,
             waits_for_room=s.waits_for_room,
             ended_with_no_places=s.no_places,
+            cancels_refused=s.cancels_refused,
             errors=dict(s.errors),
             unexpected_samples=s.samples,
             replies_unrouted=s.unrouted,
@@ -322,6 +389,18 @@ class Run:
             replies_doubled=sum(
                 max(0, n - s.posted[to]) for to, n in s.replied.items() if with_standin
             ),
+            booking_ms=percentiles(s.booking, 50, 99),
+            p99_first_tenth_ms=first_tenth,
+            p99_last_tenth_ms=last_tenth,
+            arrivals=self.opts.arrivals,
+            arrival_curve=self.opts.curve if self.opts.arrivals else "",
+            arrive_over_s=self.opts.arrive_over if self.opts.arrivals else 0.0,
+            arrival_delay_p99_s=round(timeline.nearest_rank(delays, 99), 3),
+            timeline=timeline.buckets(
+                self.began, seconds, s.sent_at, s.webhook, s.arrivals, s.errors_at, s.memory
+            ),
+            began_at=self.began,
+            stats=s,
         )
 
 
@@ -361,7 +440,9 @@ async def run(opts: Options) -> Report:
         raise ValueError("the full mix needs --standin-port: citizens answer the bot's replies")
     if opts.database_url:
         await check_database(opts.database_url)
-    connector = aiohttp.TCPConnector(limit=opts.citizens)
+    if opts.arrivals and opts.curve not in arrivals.CURVES:
+        raise ValueError(f"arrival curve must be one of {', '.join(arrivals.CURVES)}")
+    connector = aiohttp.TCPConnector(limit=min(opts.citizens, MAX_CONNECTIONS))
     timeout = aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_S)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
         the_run = Run(opts, http)
