@@ -1,0 +1,421 @@
+"""What a typed answer means: one of the options on offer, a global meaning
+("help", "bangla", "thanks"), "which of these two?", or nothing we know.
+
+The words are data: the catalogues' [words] tables, per language and meaning,
+in Bengali and Devanagari script and in Roman letters. Every language's words
+count whatever the session's language. This module only matches them:
+
+1. the option's number ("2", "২", "२", "option 2");
+2. phrases inside the message, a whole word at a time ("i want to book",
+   "কোভিশিল্ড নিয়েছিলাম"), a Bengali word also with its case ending
+   ("বাংলায়", "কোভিশিল্ডই"); the meaning whose phrases cover the most words
+   wins, so "meri booking" (my bookings) beats "booking" (book);
+3. failing that, a small typo in an option title or keyword ("covishild"),
+   by rapidfuzz; never in a word with a digit in it (dates, ID numbers,
+   references are read exactly, elsewhere).
+
+A wrong guess is worse than asking again, so anything unclear is not
+understood: two options about as close (-> Unsure, "which one?"), an option
+and a global meaning both matched, or a negation ("not covishield", "বাতিল
+করবেন না") that the matched phrase does not itself explain.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, time
+from enum import StrEnum
+from functools import cache
+
+from rapidfuzz import fuzz
+
+from kmcbot.dialogue.catalogue import catalogue, words
+from kmcbot.dialogue.dates import month_names
+from kmcbot.dialogue.model import Lang
+from kmcbot.whatsapp.text import strip_invisible, to_ascii_digits
+
+
+class Word(StrEnum):
+    """A meaning that works at any question. Values are keys under [words]."""
+
+    GREET = "greet"
+    MENU = "menu"
+    THANKS = "thanks"
+    HELP = "help"
+    BOOK = "book"
+    BOOKINGS = "bookings"
+    LANGUAGE = "language"
+    LANG_EN = "lang_en"
+    LANG_BN = "lang_bn"
+    LANG_HI = "lang_hi"
+    FORGET = "forget"
+    CANCEL = "cancel"
+    BACK = "back"
+
+
+LANG_WORDS = {Word.LANG_EN: Lang.EN, Word.LANG_BN: Lang.BN, Word.LANG_HI: Lang.HI}
+
+# Which [words] tables choose a button, by the button's kind (see `kind`):
+# Confirm takes "yes" and "confirm", "Yes, cancel it" takes "yes" and "cancel".
+BUTTON_WORDS: Mapping[str, tuple[str, ...]] = {
+    "confirm:yes": ("yes", "confirm"),
+    "confirm:no": ("no", "cancel"),
+    "confirm:change": ("change",),
+    "cancel:yes": ("yes", "cancel", "cancel_it"),
+    "cancel:no": ("no", "keep"),
+    "forget:yes": ("yes", "delete_it", "forget"),
+    "forget:no": ("no", "keep"),
+    "same:yes": ("yes", "same"),
+    "same:no": ("no", "new"),
+    "resume:yes": ("yes", "resume"),
+    "resume:no": ("no", "fresh", "menu"),
+    "menu:book": ("book",),
+    "menu:bookings": ("bookings",),
+    "menu:help": ("help",),
+    "menu:main": ("menu",),
+    "centre:more": ("more",),
+    "centre:near": ("near",),
+    "cancel:booking": ("cancel", "cancel_it"),
+    "move:booking": ("move",),
+    "lang:en": ("lang_en",),
+    "lang:bn": ("lang_bn",),
+    "lang:hi": ("lang_hi",),
+}
+
+FUZZY_MIN_LENGTH = 5  # shorter words are too close to each other ("haan"/"hain")
+FUZZY_SCORE = 85  # rapidfuzz ratio: one letter wrong, missing or extra in 7+
+FUZZY_TIE = 5  # two meanings this close are asked about, not guessed
+MAX_TOKENS = 40  # a long paste is read by its first words only
+
+
+# ---------------------------------------------------------------- answers
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Meaning:
+    word: Word
+
+
+@dataclass(frozen=True, slots=True)
+class Unsure:
+    """Two or more options about equally close: ask which."""
+
+    ids: tuple[str, ...]
+
+
+Understood = Option | Meaning | Unsure | None
+
+
+# ---------------------------------------------------------------- normalising
+
+# Spelling variants people type either way (long/short i and u vowel signs,
+# nukta, chandrabindu/anusvara): folding them lets one entry match all of them.
+_FOLD = dict.fromkeys([0x093C, 0x09BC]) | {
+    0x0940: "\u093f",
+    0x0942: "\u0941",
+    0x09C0: "\u09bf",
+    0x09C2: "\u09c1",
+    0x0901: "\u0902",  # Devanagari chandrabindu -> anusvara: हाँ = हां
+}
+_LATIN_MARKS = range(0x0300, 0x0370)  # é -> e; Indic vowel signs are letters here, kept
+
+
+def normalise(text: str) -> str:
+    """Case-, accent-, digit-script- and punctuation-insensitive form of a text."""
+    text = unicodedata.normalize("NFKD", strip_invisible(text[:400]).casefold())
+    kept = []
+    for ch in text:
+        if ord(ch) in _LATIN_MARKS:
+            continue
+        # Letters, marks (Bengali/Devanagari vowel signs) and digits carry the
+        # meaning; punctuation, emoji, symbols and controls become spaces.
+        kept.append(ch if unicodedata.category(ch)[0] in "LMN" else " ")
+    folded = unicodedata.normalize("NFC", "".join(kept)).translate(_FOLD)
+    return " ".join(to_ascii_digits(folded).split())
+
+
+def tokens(text: str) -> tuple[str, ...]:
+    return tuple(normalise(text).split()[:MAX_TOKENS])
+
+
+# ---------------------------------------------------------------- the tables
+
+
+@dataclass(frozen=True)
+class _Tables:
+    phrases: Mapping[str, tuple[tuple[str, ...], ...]]  # [words] key -> phrases as tokens
+    filler: frozenset[str]
+    negators: frozenset[str]
+    suffixes: tuple[str, ...]
+
+
+@cache
+def _tables() -> _Tables:
+    phrases: dict[str, set[tuple[str, ...]]] = {}
+    filler: set[str] = set()
+    negators: set[str] = set()
+    suffixes: set[str] = set()
+    for lang in Lang:
+        for key, value in catalogue(lang).items():
+            if not key.startswith("words.") or not isinstance(value, list):
+                continue
+            name = key.removeprefix("words.")
+            forms = {tokens(v) for v in value} - {()}
+            match name:
+                case "filler":
+                    filler.update(t for form in forms for t in form)
+                case "negators":
+                    negators.update(t for form in forms for t in form)
+                case "suffixes":
+                    suffixes.update(normalise(v) for v in value if normalise(v))
+                case "name_before" | "name_after":
+                    pass
+                case _:
+                    phrases.setdefault(name, set()).update(forms)
+    return _Tables(
+        phrases={k: tuple(sorted(v)) for k, v in phrases.items()},
+        filler=frozenset(filler),
+        negators=frozenset(negators),
+        # Longest first, so "য়ের" is tried before "র".
+        suffixes=tuple(sorted(suffixes, key=len, reverse=True)),
+    )
+
+
+def kind(option_id: str) -> str:
+    """What a button does, without its subject: "confirm:yes:12" -> "confirm:yes",
+    "cancel:KMC-4K7P2Q" (a row of My bookings) -> "cancel:booking"."""
+    head, _, rest = option_id.partition(":")
+    if rest == "yes" or rest.startswith("yes:"):
+        return f"{head}:yes"
+    if head in ("cancel", "move") and rest.startswith("KMC-"):
+        return f"{head}:booking"
+    return option_id
+
+
+def option_phrases(option_id: str) -> tuple[tuple[str, ...], ...]:
+    """The [words] phrases that choose this option."""
+    head, _, value = option_id.partition(":")
+    if head in ("vaccine", "id"):
+        keys: tuple[str, ...] = (f"{head}.{value}",)
+    else:
+        keys = BUTTON_WORDS.get(kind(option_id), ())
+    table = _tables().phrases
+    return tuple(p for key in keys for p in table.get(key, ()))
+
+
+# ---------------------------------------------------------------- matching
+
+
+def understand(
+    text: str,
+    options: Mapping[str, Iterable[str]],
+    *,
+    exact_only: bool = False,
+    without: frozenset[Word] = frozenset(),
+) -> Understood:
+    """What `text` means at a question offering `options` (id -> extra phrases:
+    its titles in every language, the day or time it stands for).
+
+    `exact_only`: the question wants free text (a date, a name): only an answer
+    that is wholly a global word counts; no numbers, no phrases inside, no typos.
+    `without`: global meanings that mean nothing at this question.
+    """
+    t = _tables()
+    typed = tokens(text)
+    kept = tuple(w for w in typed if w not in t.filler) or typed
+    if not kept:
+        return None
+    words_ = [w for w in Word if w not in without]
+    if exact_only:
+        for w in words_:
+            if kept in t.phrases.get(w.value, ()):
+                return Meaning(w)
+        return None
+    ids = list(options)
+    candidates: dict[Option | Meaning, frozenset[int]] = {}
+    for oid in ids:
+        forms = {tokens(p) for p in options[oid]} - {()}
+        found = _coverage(kept, (*option_phrases(oid), *forms), t.suffixes)
+        if found:
+            candidates[Option(oid)] = found
+    for w in words_:
+        found = _coverage(kept, t.phrases.get(w.value, ()), t.suffixes)
+        if found:
+            candidates[Meaning(w)] = found
+    number = _number(kept, len(ids))
+    if number is not None:
+        picked = ids[number - 1]
+        # "5" at a list of days where the 5th is shown 3rd: the number or the day?
+        others = [
+            c.id
+            for c, cover in candidates.items()
+            if isinstance(c, Option) and c.id != picked and len(cover) == len(kept)
+        ]
+        return Unsure((picked, *others)) if others else Option(picked)
+    # A greeting or a thanks beside an answer ("ok thanks", "hi, covishield")
+    # is politeness: it counts only as the whole message.
+    for polite in (Meaning(Word.GREET), Meaning(Word.THANKS)):
+        if polite in candidates and len(candidates[polite]) < len(kept):
+            del candidates[polite]
+    if candidates and any(isinstance(c, Option) for c in candidates):
+        return _best(kept, candidates, t.negators)
+    if _acknowledged(kept, t):
+        return Meaning(Word.THANKS)  # "ok", "ঠিক আছে" where nothing asks yes or no
+    if candidates:
+        return _best(kept, candidates, t.negators)
+    if any(w in t.negators for w in kept):
+        return None
+    return _fuzzy(kept, ids, options, words_)
+
+
+def _acknowledged(kept: tuple[str, ...], t: _Tables) -> bool:
+    phrases = (*t.phrases.get("yes", ()), *t.phrases.get(Word.THANKS.value, ()))
+    return len(_coverage(kept, phrases, t.suffixes)) == len(kept)
+
+
+def _number(kept: tuple[str, ...], count: int) -> int | None:
+    if len(kept) == 1 and kept[0].isascii() and kept[0].isdigit() and len(kept[0]) <= 2:
+        n = int(kept[0])
+        return n if 1 <= n <= count else None
+    return None
+
+
+def _coverage(
+    typed: tuple[str, ...], phrases: Iterable[tuple[str, ...]], suffixes: tuple[str, ...]
+) -> frozenset[int]:
+    """The positions of `typed` that some phrase covers, word for word."""
+    covered: set[int] = set()
+    for phrase in phrases:
+        n = len(phrase)
+        for start in range(len(typed) - n + 1):
+            if all(_same(typed[start + i], phrase[i], suffixes) for i in range(n)):
+                covered.update(range(start, start + n))
+    return frozenset(covered)
+
+
+def _same(typed: str, word: str, suffixes: tuple[str, ...]) -> bool:
+    """The typed word is `word`, maybe with a case ending ("বাংলায়" for "বাংলা");
+    endings only on words of 3+ letters ("ha" + "i" is not "haan")."""
+    if typed == word:
+        return True
+    if len(word) < 3 or not typed.startswith(word) or word.isdigit():
+        return False
+    return typed[len(word) :] in suffixes
+
+
+def _best(
+    kept: tuple[str, ...],
+    candidates: Mapping[Option | Meaning, frozenset[int]],
+    negators: frozenset[str],
+) -> Understood:
+    top = max(len(c) for c in candidates.values())
+    winners = {c: cover for c, cover in candidates.items() if len(cover) == top}
+    options = [c for c in winners if isinstance(c, Option)]
+    meanings = [c for c in winners if isinstance(c, Meaning)]
+    if options:
+        # An option and a global word on the same words: the option is what the
+        # word means at this question ("cancel" at "Cancel booking X?" is "yes").
+        option_covers = {winners[o] for o in options}
+        meanings = [m for m in meanings if winners[m] not in option_covers]
+    if options and meanings:
+        return None
+    if len(options) > 1:
+        return Unsure(tuple(o.id for o in options))
+    if len(meanings) > 1:
+        return None
+    winner = (options or meanings)[0]
+    cover = winners[winner]
+    if any(w in negators and i not in cover for i, w in enumerate(kept)):
+        return None  # "not covishield", "covishield na": say what you mean
+    return winner
+
+
+def _fuzzy(
+    kept: tuple[str, ...],
+    ids: list[str],
+    options: Mapping[str, Iterable[str]],
+    words_: list[Word],
+) -> Understood:
+    """A small typo in an option title or keyword: the closest, if clearly closest."""
+    t = _tables()
+    scores: dict[Option | Meaning, float] = {}
+    for oid in ids:
+        forms = {tokens(p) for p in options[oid]} - {()}
+        scores[Option(oid)] = _closeness(kept, (*option_phrases(oid), *forms))
+    for w in words_:
+        scores[Meaning(w)] = _closeness(kept, t.phrases.get(w.value, ()))
+    ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+    if not ranked or ranked[0][1] < FUZZY_SCORE:
+        return None
+    best, score = ranked[0]
+    close = [c for c, s in ranked[1:] if s >= FUZZY_SCORE and score - s < FUZZY_TIE]
+    if not close:
+        return best
+    if isinstance(best, Option) and all(isinstance(c, Option) for c in close):
+        return Unsure((best.id, *(c.id for c in close if isinstance(c, Option))))
+    return None
+
+
+def _closeness(kept: tuple[str, ...], phrases: Iterable[tuple[str, ...]]) -> float:
+    """How close the answer, or one of its words, is to a phrase (0-100)."""
+    whole = " ".join(kept)
+    best = 0.0
+    for phrase in phrases:
+        joined = " ".join(phrase)
+        if len(joined) < FUZZY_MIN_LENGTH or any(ch.isdigit() for ch in joined):
+            continue
+        if not any(ch.isdigit() for ch in whole):
+            best = max(best, fuzz.ratio(whole, joined))
+        if len(phrase) == 1:
+            for word in kept:
+                if len(word) >= FUZZY_MIN_LENGTH and not any(ch.isdigit() for ch in word):
+                    best = max(best, fuzz.ratio(word, joined))
+    return best
+
+
+# ---------------------------------------------------------------- rows as people say them
+
+
+def day_phrases(day: date) -> tuple[str, ...]:
+    """How people name a day of the list: "5 july", "জুলাইয়ের ৫", "5/7", "৫ তারিখ"."""
+    forms = [f"{day.day} {day.month}", f"{day.day:02d} {day.month:02d}"]
+    for name in month_names(day.month):
+        forms += [f"{day.day} {name}", f"{name} {day.day}"]
+    for lang in Lang:
+        forms.append(words(lang, "meta.weekdays")[day.weekday()])
+        forms.append(words(lang, "words.day_names")[day.weekday()])
+    forms.append(str(day.day))
+    return tuple(forms)
+
+
+def slot_phrases(start: time, end: time) -> tuple[str, ...]:
+    """How people name a time of the list: "10", "10am", "10 baje", "১০টা", "10-12"."""
+    forms = []
+    for hour, to in ((start.hour, end.hour), (_twelve(start.hour), _twelve(end.hour))):
+        half = "am" if start.hour < 12 else "pm"
+        forms += [
+            str(hour),
+            f"{hour}{half}",
+            f"{hour} {half}",
+            f"{hour}:{start.minute:02d}",
+            f"{hour} {to}",
+            f"{hour} to {to}",
+            f"{hour} baje",
+            f"{hour} बजे",
+            f"{hour}টা",
+            f"{hour} টা",
+            f"{hour}টায়",
+            f"{hour}টার",
+        ]
+    return tuple(forms)
+
+
+def _twelve(hour: int) -> int:
+    return hour % 12 or 12
