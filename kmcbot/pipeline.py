@@ -28,10 +28,19 @@ from kmcbot.booking.model import Refusal
 from kmcbot.dialogue import effects as fx
 from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.model import Lang, Session, session_from_dict, session_to_dict
+from kmcbot.dialogue.returning import before_from_profile, remembered
 from kmcbot.dialogue.step import Context, Outcome, step
 from kmcbot.messages import Inbound, Say
 from kmcbot.outbox.relay import encode_news
-from kmcbot.storage.sessions import Begin, Conflict, Loaded, SessionStore, user_tag
+from kmcbot.storage.sessions import (
+    SESSION_TTL_S,
+    UNFINISHED_TTL_S,
+    Begin,
+    Conflict,
+    Loaded,
+    SessionStore,
+    user_tag,
+)
 from kmcbot.whatsapp.outbound import body as cloud_body
 
 log = structlog.get_logger()
@@ -139,16 +148,21 @@ class Pipeline:
             pepper=self.pepper,
             profile_lang=_lang(profile.get("lang")),
             expired=not loaded.session and bool(profile.get("open")),
+            before=before_from_profile(profile.get("before")),
         )
         outcome = step(session, message, ctx)
         replies = list(outcome.replies)
         pending = list(outcome.effects)
         news: list[tuple[str, str]] = []  # (reference, kind) this turn's replies announce
         erased = False
+        before = profile.get("before")
         for _ in range(MAX_EFFECT_ROUNDS):
             if not pending:
                 break
-            result = await self._run(pending.pop(0), message.wa_id)
+            effect = pending.pop(0)
+            result = await self._run(effect, message.wa_id)
+            if isinstance(effect, fx.Book) and isinstance(result, fx.Booked):
+                before = remembered(effect)  # "Same as before?" at the next booking
             news += _news(result)
             erased = erased or isinstance(result, fx.Forgotten)
             metrics.record_result(result)
@@ -162,6 +176,8 @@ class Pipeline:
             "open": int(outcome.session.in_flow),
             "seen": _seen(profile, message, now),
         }
+        if before:
+            new_profile["before"] = before
         await self.store.commit(
             tag,
             message.message_id,
@@ -175,6 +191,7 @@ class Pipeline:
             now_s=now.timestamp(),
             news=encode_news(news),
             erase=erased,
+            session_ttl_s=UNFINISHED_TTL_S if outcome.session.in_flow else SESSION_TTL_S,
         )
         return Handled("ok", str(outcome.session.state), len(replies))
 

@@ -44,6 +44,7 @@ from kmcbot.dialogue.questions import (
     slot_title,
 )
 from kmcbot.dialogue.turns import ask, invalid, not_understood, to_menu, wait
+from kmcbot.dialogue.understand import unwrap_name
 from kmcbot.messages import Inbound, Say
 
 MAX_PER_NUMBER = 4  # family members on one phone; PostgreSQL enforces it too
@@ -72,6 +73,10 @@ def on_checked(s: Session, ctx: Context, result: Result) -> Outcome:
             if len(active) >= MAX_PER_NUMBER:
                 note = text(lang, "bookings.limit", max=MAX_PER_NUMBER)
                 return to_menu(s, ctx, note)
+            b = ctx.before
+            if b is not None:  # a returning citizen: "Same as before?"
+                draft = Draft(vaccine=b.vaccine, first_dose=b.first_dose, name=b.name)
+                return ask(replace(s, draft=draft), ctx, State.SAME, listed=active)
             return ask(s, ctx, State.VACCINE, listed=active)
         case Refused(reason):
             return refused(s, ctx, reason)
@@ -96,11 +101,17 @@ def on_dose_date(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outc
     lang = lang_of(s, ctx)
     if not isinstance(answer, Typed):
         return invalid(s, ctx, text(lang, "date_error.unreadable"))
-    today = offer.today(ctx.now)
-    first = parse_date(answer.text, today)
+    first = parse_date(answer.text, offer.today(ctx.now))
     if isinstance(first, DateError):
         reason = text(lang, f"date_error.{first.value}", start=show_date(lang, PROGRAMME_START))
         return invalid(s, ctx, reason)
+    return after_first_dose(s, ctx, first)
+
+
+def after_first_dose(s: Session, ctx: Context, first: date) -> Outcome:
+    """The first dose is known (typed, or the same as before): can they book now?"""
+    lang = lang_of(s, ctx)
+    today = offer.today(ctx.now)
     vaccine = s.draft.vaccine
     if vaccine is None:
         return to_menu(s, ctx, text(lang, "common.error"))
@@ -144,6 +155,8 @@ def on_id_number(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outc
             return to_menu(s, ctx, text(lang, "id_number.already_booked", reference=b.reference))
     # The mask the summary and the ticket show too: the last 4 as one group.
     note = text(lang, "id_number.noted", masked=masked_last4(tail))
+    if s.draft.name:  # "Same as before": the name is known already
+        return ask(s, ctx, State.CENTRE, note, id_hash=digest, id_last4=tail, page=0, near=None)
     return ask(s, ctx, State.NAME, note, id_hash=digest, id_last4=tail)
 
 
@@ -151,7 +164,7 @@ def on_name(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outcome:
     lang = lang_of(s, ctx)
     if not isinstance(answer, Typed):
         return invalid(s, ctx, text(lang, "name_error.characters"))
-    name = clean_name(answer.text)
+    name = clean_name(unwrap_name(answer.text))
     if isinstance(name, NameError_):
         return invalid(s, ctx, text(lang, f"name_error.{name.value}"))
     return ask(s, ctx, State.CENTRE, name=name, page=0, near=None)

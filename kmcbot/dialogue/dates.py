@@ -146,6 +146,7 @@ def month_names(month: int) -> tuple[str, ...]:
     """Every spelling of `month` the reader knows (lower-case, spelling-folded)."""
     return tuple(name for name, number in _MONTHS.items() if number == month)
 
+
 # ---------------------------------------------------------------- parsing
 
 _RUN = re.compile(r"[0-9]+|[^0-9]+")

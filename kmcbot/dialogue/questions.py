@@ -321,6 +321,31 @@ def forget_confirm(s: Session, ctx: Context, note: str | None) -> Rendered:
     return _ask(s, note, text(lang, "forget.ask"), buttons)
 
 
+def same(s: Session, ctx: Context, note: str | None) -> Rendered:
+    lang = lang_of(s, ctx)
+    d = s.draft
+    if d.vaccine is None or d.first_dose is None or not d.name:
+        return vaccine(replace(s, state=State.VACCINE), ctx, note)
+    question = text(
+        lang,
+        "same.ask",
+        name=truncate(d.name, 60),
+        vaccine=vaccine_name(lang, d.vaccine),
+        date=show_date(lang, d.first_dose),
+    )
+    buttons = [Button("same:yes", text(lang, "same.yes")), Button("same:no", text(lang, "same.no"))]
+    return _ask(s, note, question, buttons)
+
+
+def resume(s: Session, ctx: Context, note: str | None) -> Rendered:
+    lang = lang_of(s, ctx)
+    buttons = [
+        Button("resume:yes", text(lang, "resume.yes")),
+        Button("resume:no", text(lang, "resume.no")),
+    ]
+    return _ask(s, note, text(lang, "resume.ask"), buttons)
+
+
 QUESTIONS: dict[State, Renderer] = {
     State.LANGUAGE: language,
     State.MENU: menu,
@@ -337,6 +362,8 @@ QUESTIONS: dict[State, Renderer] = {
     State.MY_BOOKINGS: my_bookings,
     State.CANCEL_CONFIRM: cancel_confirm,
     State.FORGET_CONFIRM: forget_confirm,
+    State.SAME: same,
+    State.RESUME: resume,
     # Waiting for a result: nothing to ask; the menu is always a safe answer.
     **dict.fromkeys(PENDING, menu),
 }

@@ -217,11 +217,13 @@ def understand(
     text: str,
     options: Mapping[str, Iterable[str]],
     *,
+    titles: Mapping[str, Iterable[str]] | None = None,
     exact_only: bool = False,
     without: frozenset[Word] = frozenset(),
 ) -> Understood:
     """What `text` means at a question offering `options` (id -> extra phrases:
-    its titles in every language, the day or time it stands for).
+    the day or time it stands for). `titles` (id -> its names in every language)
+    may also be typed in part: "Roxy" for "Roxy Cinema Hall", "Kasba Heal".
 
     `exact_only`: the question wants free text (a date, a name): only an answer
     that is wholly a global word counts; no numbers, no phrases inside, no typos.
@@ -239,10 +241,13 @@ def understand(
                 return Meaning(w)
         return None
     ids = list(options)
+    named = {oid: [tokens(p) for p in (titles or {}).get(oid, ())] for oid in ids}
+    forms = {oid: {tokens(p) for p in options[oid]} | set(named[oid]) for oid in ids}
     candidates: dict[Option | Meaning, frozenset[int]] = {}
     for oid in ids:
-        forms = {tokens(p) for p in options[oid]} - {()}
-        found = _coverage(kept, (*option_phrases(oid), *forms), t.suffixes)
+        found = _coverage(kept, (*option_phrases(oid), *forms[oid]), t.suffixes)
+        if any(_part_of(kept, title) for title in named[oid]):
+            found = frozenset(range(len(kept)))
         if found:
             candidates[Option(oid)] = found
     for w in words_:
@@ -272,7 +277,7 @@ def understand(
         return _best(kept, candidates, t.negators)
     if any(w in t.negators for w in kept):
         return None
-    return _fuzzy(kept, ids, options, words_)
+    return _fuzzy(kept, forms, words_)
 
 
 def _acknowledged(kept: tuple[str, ...], t: _Tables) -> bool:
@@ -298,6 +303,19 @@ def _coverage(
             if all(_same(typed[start + i], phrase[i], suffixes) for i in range(n)):
                 covered.update(range(start, start + n))
     return frozenset(covered)
+
+
+def _part_of(kept: tuple[str, ...], title: tuple[str, ...]) -> bool:
+    """`kept` is a run of the title's words, the last one maybe cut short
+    ("roxy cin"); at least 3 letters in all, and no bare number."""
+    if sum(len(w) for w in kept) < 3 or all(w.isdigit() for w in kept):
+        return False
+    n = len(kept)
+    for start in range(len(title) - n + 1):
+        run = title[start : start + n]
+        if run[:-1] == kept[:-1] and run[-1].startswith(kept[-1]) and len(kept[-1]) >= 3:
+            return True
+    return False
 
 
 def _same(typed: str, word: str, suffixes: tuple[str, ...]) -> bool:
@@ -339,16 +357,14 @@ def _best(
 
 def _fuzzy(
     kept: tuple[str, ...],
-    ids: list[str],
-    options: Mapping[str, Iterable[str]],
+    forms: Mapping[str, set[tuple[str, ...]]],
     words_: list[Word],
 ) -> Understood:
     """A small typo in an option title or keyword: the closest, if clearly closest."""
     t = _tables()
     scores: dict[Option | Meaning, float] = {}
-    for oid in ids:
-        forms = {tokens(p) for p in options[oid]} - {()}
-        scores[Option(oid)] = _closeness(kept, (*option_phrases(oid), *forms))
+    for oid, own in forms.items():
+        scores[Option(oid)] = _closeness(kept, (*option_phrases(oid), *own))
     for w in words_:
         scores[Meaning(w)] = _closeness(kept, t.phrases.get(w.value, ()))
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
@@ -419,3 +435,33 @@ def slot_phrases(start: time, end: time) -> tuple[str, ...]:
 
 def _twelve(hour: int) -> int:
     return hour % 12 or 12
+
+
+# ---------------------------------------------------------------- names
+
+
+@cache
+def _name_wrappers() -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]]:
+    def forms(key: str) -> tuple[tuple[str, ...], ...]:
+        found = {tokens(p) for lang in Lang for p in words(lang, key)} - {()}
+        return tuple(sorted(found, key=len, reverse=True))
+
+    return forms("words.name_before"), forms("words.name_after")
+
+
+def unwrap_name(text: str) -> str:
+    """The name inside "my name is Asha Das", "mera naam Ramesh Kumar hai",
+    "আমার নাম রিনা সেন", "मेरा नाम ... है"; the name keeps its own spelling.
+    A word after the name ("hai") goes only with one before it, so that a
+    name ending in an initial ("Ramesh H") stays whole."""
+    raw = text.split()
+    keys = [normalise(w) for w in raw]
+    before, after = _name_wrappers()
+    cut = next((len(p) for p in before if len(raw) > len(p) and tuple(keys[: len(p)]) == p), 0)
+    raw, keys = raw[cut:], keys[cut:]
+    for p in after:
+        if (cut or len(p) > 1) and len(raw) > len(p) and tuple(keys[-len(p) :]) == p:
+            raw = raw[: -len(p)]
+            break
+    name = " ".join(raw).strip(" :,;-–—।!?")
+    return name or text

@@ -32,6 +32,9 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 SESSION_TTL_S = 30 * 60
+# A conversation left mid-way is kept a day, so that the citizen can continue
+# where they left off (the dialogue still treats it as expired after 30 minutes).
+UNFINISHED_TTL_S = 24 * 3600
 PROFILE_TTL_S = 180 * 24 * 3600
 SEEN_TTL_S = 7 * 24 * 3600  # WhatsApp redelivers for up to 7 days
 LEASE_MS = 10_000
@@ -256,12 +259,14 @@ class SessionStore:
         now_s: float,
         news: str = "",
         erase: bool = False,
+        session_ttl_s: int = SESSION_TTL_S,
     ) -> None:
         """Save session and profile, queue the replies, mark the message done.
 
         `news` (booking news the replies carry, see relay.py) rides on the
         replies' entry, so the sender can mark it relayed once WhatsApp has accepted it.
         `erase` deletes the session and profile instead of saving them.
+        `session_ttl_s`: how long Redis keeps the session (UNFINISHED_TTL_S mid-way).
         """
         mkey = message_key(message_id)
         k = self._keys(tag, mkey)
@@ -270,7 +275,7 @@ class SessionStore:
             loaded.token,
             loaded.version,
             session,
-            SESSION_TTL_S,
+            session_ttl_s,
             profile or "",
             PROFILE_TTL_S,
             now_s,
