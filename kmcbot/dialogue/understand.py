@@ -246,10 +246,14 @@ def understand(
     candidates: dict[Option | Meaning, frozenset[int]] = {}
     for oid in ids:
         found = _coverage(kept, (*option_phrases(oid), *forms[oid]), t.suffixes)
-        if any(_part_of(kept, title) for title in named[oid]):
-            found = frozenset(range(len(kept)))
         if found:
             candidates[Option(oid)] = found
+    if not candidates:
+        # Only when no option is named whole: "Roxy" for "Roxy Cinema Hall" (but
+        # "book" is "Book 2nd dose", not the start of "My bookings").
+        for oid in ids:
+            if any(_part_of(kept, title) for title in named[oid]):
+                candidates[Option(oid)] = frozenset(range(len(kept)))
     for w in words_:
         found = _coverage(kept, t.phrases.get(w.value, ()), t.suffixes)
         if found:
@@ -277,7 +281,7 @@ def understand(
         return _best(kept, candidates, t.negators)
     if any(w in t.negators for w in kept):
         return None
-    return _fuzzy(kept, forms, words_)
+    return _fuzzy(kept, forms, named, words_)
 
 
 def _acknowledged(kept: tuple[str, ...], t: _Tables) -> bool:
@@ -350,6 +354,11 @@ def _best(
         return None
     winner = (options or meanings)[0]
     cover = winners[winner]
+    if any(
+        isinstance(c, Option) and c != winner and not (found & cover)
+        for c, found in candidates.items()
+    ):
+        return None  # two options named apart: "yes, keep it", "covishield not covaxin"
     if any(w in negators and i not in cover for i, w in enumerate(kept)):
         return None  # "not covishield", "covishield na": say what you mean
     return winner
@@ -358,20 +367,26 @@ def _best(
 def _fuzzy(
     kept: tuple[str, ...],
     forms: Mapping[str, set[tuple[str, ...]]],
+    named: Mapping[str, list[tuple[str, ...]]],
     words_: list[Word],
 ) -> Understood:
     """A small typo in an option title or keyword: the closest, if clearly closest."""
     t = _tables()
     scores: dict[Option | Meaning, float] = {}
     for oid, own in forms.items():
-        scores[Option(oid)] = _closeness(kept, (*option_phrases(oid), *own))
+        # A title's own words count one by one too: "balygunge" for "Ballygunge UPHC".
+        words_of_titles = {(w,) for title in named[oid] for w in title}
+        scores[Option(oid)] = _closeness(kept, (*option_phrases(oid), *own, *words_of_titles))
     for w in words_:
         scores[Meaning(w)] = _closeness(kept, t.phrases.get(w.value, ()))
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     if not ranked or ranked[0][1] < FUZZY_SCORE:
         return None
-    best, score = ranked[0]
-    close = [c for c, s in ranked[1:] if s >= FUZZY_SCORE and score - s < FUZZY_TIE]
+    close = [c for c, s in ranked if s >= FUZZY_SCORE and ranked[0][1] - s < FUZZY_TIE]
+    # An option and the global word it stands for ("Help", "help") are one meaning.
+    chosen = {w for c in close if isinstance(c, Option) for w in BUTTON_WORDS.get(kind(c.id), ())}
+    close = [c for c in close if not (isinstance(c, Meaning) and c.word.value in chosen)]
+    best, close = close[0], close[1:]
     if not close:
         return best
     if isinstance(best, Option) and all(isinstance(c, Option) for c in close):

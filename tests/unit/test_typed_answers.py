@@ -1,0 +1,676 @@
+"""Issue 20: answers typed as people type them, at every question, in Bengali,
+Hindi and English, in their own script and in Roman letters.
+
+One table: (question, what the answer must do, the typed answers). Each typed
+answer is sent at that question in a session of each language listed, and what
+it did is compared with what the intended tap (or the plain English word) does
+in a second conversation brought to the same point. The test prints the share
+understood and fails on any answer that did something else: a wrong guess is
+worse than "please choose one of the options". Not understood (the same
+question again, nothing lost) is allowed, but counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+
+import pytest
+
+from kmcbot.dialogue.model import Lang, State
+from kmcbot.messages import Choice
+from tests.unit.conversation import Conversation, reach
+
+EN, BN, HI = Lang.EN, Lang.BN, Lang.HI
+ALL = (EN, BN, HI)
+
+# (question, expected, session languages, typed answers). Expected is:
+#   an option id ("vaccine:covishield"): the same as tapping it;
+#   "row:N": the same as picking the N-th row (0-based) of the list shown;
+#   "say:<word>": the same as typing the plain English word (help, menu, ...);
+#   "lang:<code>" at a question other than the language one: switch, same question;
+#   "thanks": a kind word and the same question, no strike;
+#   "date:<iso>", "name:<text>": the answer the free-text question keeps.
+TABLE: list[tuple[State, str, tuple[Lang, ...], list[str]]] = [
+    # ---------------------------------------------------------------- welcome
+    (
+        State.LANGUAGE,
+        "lang:bn",
+        (),
+        [
+            "bangla",
+            "Bangla",
+            "bengali",
+            "বাংলা",
+            "বাংলায়",
+            "Bangla te",
+            "bangla please",
+            "বাংলা ভাষা",
+            "bengali language",
+        ],
+    ),  # noqa: E501
+    (
+        State.LANGUAGE,
+        "lang:hi",
+        (),
+        [
+            "hindi",
+            "Hindi",
+            "हिंदी",
+            "हिन्दी",
+            "हिंदी में",
+            "hindi me",
+            "hindi mein",
+            "হিন্দি",
+            "Hindi please",
+        ],
+    ),  # noqa: E501
+    (
+        State.LANGUAGE,
+        "lang:en",
+        (),
+        [
+            "english",
+            "English",
+            "ENGLISH",
+            "eng",
+            "ইংরেজি",
+            "अंग्रेज़ी",
+            "angrezi",
+            "english please",
+            "in english",
+            "inglish",
+        ],
+    ),  # noqa: E501
+    # ---------------------------------------------------------------- menu
+    (
+        State.MENU,
+        "menu:book",
+        ALL,
+        [
+            "book",
+            "বুক",
+            "টিকা বুক করব",
+            "২য় ডোজ",
+            "बुक",
+            "टीका",
+            "दूसरी खुराक",
+            "booking karni hai",
+            "2nd dose",
+            "i want to book",
+            "বুকিং",
+            "बुकिंग",
+            "1",
+            "১",
+            "१",
+        ],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "menu:book",
+        (BN,),
+        [
+            "book korbo",
+            "tika book korbo",
+            "2nd dose nebo",
+            "দ্বিতীয় ডোজ বুকিং",
+            "Book 2nd dose",
+            "bookng",
+            "সেকেন্ড ডোজ নেব",
+        ],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "menu:book",
+        (HI,),
+        [
+            "dusri dose",
+            "book karna hai",
+            "दूसरी डोज़ बुक करें",
+            "teeka lagwana hai",
+            "booking",
+            "second dose",
+        ],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "menu:bookings",
+        ALL,
+        ["my bookings", "আমার বুকিং", "मेरी बुकिंग", "meri booking", "amar booking", "2", "২"],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "menu:bookings",
+        (EN,),
+        [
+            "booking status",
+            "meri booking dikhao",
+            "amar booking dekhao",
+            "cancel my booking",
+            "My Booking",
+        ],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "say:help",
+        ALL,
+        [
+            "help",
+            "3",
+            "madad",
+            "sahajjo",
+            "shahajjo",
+            "help chai",
+            "সাহায্য করুন",
+            "मदद चाहिए",
+            "sahayata",
+            "সাহায্য",
+            "मदद",
+        ],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "thanks",
+        ALL,
+        [
+            "thanks",
+            "ধন্যবাদ",
+            "dhanyabad",
+            "dhonnobad",
+            "dhanyavad",
+            "shukriya",
+            "धन्यवाद",
+            "thank you",
+            "ok",
+            "ঠিক আছে",
+            "ok thanks",
+            "thik ache",
+            "theek hai",
+        ],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "say:hi",
+        ALL,
+        [
+            "hi",
+            "hello",
+            "namaskar",
+            "nomoskar",
+            "pranam",
+            "প্রণাম",
+            "नमस्ते",
+            "hlo",
+            "hii",
+            "Hi!",
+            "good morning",
+        ],
+    ),  # noqa: E501
+    (State.MENU, "lang:bn", (EN, HI), ["bangla", "বাংলা", "bengali"]),
+    (State.MENU, "lang:hi", (EN, BN), ["hindi", "हिंदी", "হিন্দি"]),
+    (State.MENU, "lang:en", (BN, HI), ["english", "ইংরেজি", "अंग्रेज़ी"]),
+    # ---------------------------------------------------------------- vaccine
+    (
+        State.VACCINE,
+        "vaccine:covishield",
+        ALL,
+        [
+            "covishield",
+            "Covishield",
+            "কোভিশিল্ড",
+            "কভিশিল্ড",
+            "covishild",
+            "কোভিশিল্ড নিয়েছিলাম",
+            "कोविशील्ड",
+            "1",
+            "১",
+        ],
+    ),  # noqa: E501
+    (
+        State.VACCINE,
+        "vaccine:covishield",
+        (BN, HI),
+        [
+            "COVISHIELD",
+            "covi shield",
+            "covishield nilam",
+            "maine covishield liya tha",
+            "Covisheild",
+            "কোভিশিল্ডই",
+        ],
+    ),  # noqa: E501
+    (
+        State.VACCINE,
+        "vaccine:covaxin",
+        ALL,
+        ["covaxin", "কোভ্যাক্সিন", "कोवैक्सिन", "covaxine", "2", "२"],
+    ),  # noqa: E501
+    (
+        State.VACCINE,
+        "vaccine:covaxin",
+        (HI,),
+        ["covaxin liya tha", "kovaxin", "Covaxin lagi thi", "কোভাক্সিন"],
+    ),  # noqa: E501
+    (State.VACCINE, "vaccine:sputnik_v", ALL, ["sputnik", "Sputnik V", "স্পুটনিক", "स्पुतनिक", "3"]),  # noqa: E501
+    (State.VACCINE, "say:help", (BN, HI), ["help", "সাহায্য", "madad chahiye", "help korun"]),  # noqa: E501
+    (State.VACCINE, "lang:bn", (EN, HI), ["bangla", "বাংলায়"]),
+    (State.VACCINE, "lang:hi", (EN,), ["hindi", "हिंदी"]),
+    # ---------------------------------------------------------------- first dose date
+    (
+        State.DOSE_DATE,
+        "date:2021-04-05",
+        ALL,
+        [
+            "05-04-2021",
+            "5 April 2021",
+            "৫ এপ্রিল ২০২১",
+            "5 अप्रैल 2021",
+            "5th of April 2021",
+            "April 5, 2021",
+            "৫/৪/২০২১",
+            "५-४-२०२१",
+            "5 april 2021 ko",
+            "৫ এপ্রিল ২০২১ তারিখে",
+        ],
+    ),  # noqa: E501
+    (
+        State.DOSE_DATE,
+        "date:2021-04-05",
+        (BN,),
+        [
+            "৫ই এপ্রিল",
+            "এপ্রিলের ৫ তারিখ",
+            "৫ এপ্রি ২০২১",
+            "৫ এপ্রিল ২০২১ সালে",
+            "5 april 2021 e niyechilam",
+            "০৫.০৪.২০২১",
+            "5 tarikh april",
+        ],
+    ),  # noqa: E501
+    (
+        State.DOSE_DATE,
+        "date:2021-04-05",
+        (HI,),
+        [
+            "5 अप्रैल को",
+            "5 april ko liya tha",
+            "५ अप्रैल २०२१ को",
+            "5 तारीख अप्रैल",
+            "5 अप्रैल 2021 को लगी थी",
+            "pehli dose 5 april 2021",
+        ],
+    ),  # noqa: E501
+    (
+        State.DOSE_DATE,
+        "date:2021-04-05",
+        (EN,),
+        [
+            "on 5th april",
+            "5 apr 21",
+            "5.4.2021",
+            "1st dose on 5 April 2021",
+            "the 5th of april",
+            "5 Apr 2021",
+        ],
+    ),  # noqa: E501
+    (State.DOSE_DATE, "say:help", ALL, ["help", "sahajjo", "मदद"]),
+    # ---------------------------------------------------------------- ID type
+    (
+        State.ID_TYPE,
+        "id:aadhaar",
+        ALL,
+        [
+            "aadhaar",
+            "aadhar",
+            "Aadhar card",
+            "আধার কার্ড",
+            "आधार कार्ड",
+            "aadhaar card",
+            "adhar",
+            "আধার",
+            "1",
+        ],
+    ),  # noqa: E501
+    (State.ID_TYPE, "id:epic", ALL, ["voter card", "ভোটার কার্ড", "voter id", "वोटर आईडी", "epic"]),  # noqa: E501
+    (State.ID_TYPE, "id:epic", (BN,), ["Voter", "election card", "ভোটার আইডি কার্ড"]),
+    (State.ID_TYPE, "id:pan", ALL, ["pan card", "PAN", "প্যান কার্ড", "पैन कार्ड"]),
+    (State.ID_TYPE, "id:passport", ALL, ["passport", "পাসপোর্ট", "पासपोर्ट"]),
+    (
+        State.ID_TYPE,
+        "id:dl",
+        ALL,
+        ["DL", "driving licence", "driving license", "ড্রাইভিং লাইসেন্স", "ड्राइविंग लाइसेंस"],
+    ),  # noqa: E501
+    (State.ID_TYPE, "id:npr", (EN, BN), ["npr", "NPR smart card"]),
+    (State.ID_TYPE, "id:pension", (EN, BN), ["pension passbook", "পেনশন"]),
+    (
+        State.ID_TYPE,
+        "id:udid",
+        (EN, HI),
+        ["udid", "disability card", "विकलांग कार्ड", "दिव्यांग कार्ड"],
+    ),  # noqa: E501
+    (State.ID_TYPE, "lang:en", (BN,), ["english", "ইংরেজি"]),
+    # ---------------------------------------------------------------- name
+    (
+        State.NAME,
+        "name:Ramesh Kumar",
+        (HI,),
+        ["mera naam Ramesh Kumar hai", "Mera naam Ramesh Kumar", "Ramesh Kumar"],
+    ),  # noqa: E501
+    (
+        State.NAME,
+        "name:Asha Das",
+        (EN,),
+        ["my name is Asha Das", "Name: Asha Das", "I am Asha Das", "Asha Das"],
+    ),  # noqa: E501
+    (State.NAME, "name:রিনা সেন", (BN,), ["আমার নাম রিনা সেন", "রিনা সেন", "রিনা সেন।", "নাম: রিনা সেন"]),  # noqa: E501
+    (State.NAME, "name:रमेश कुमार", (HI,), ["मेरा नाम रमेश कुमार है", "रमेश कुमार", "नाम रमेश कुमार"]),  # noqa: E501
+    (State.NAME, "name:Tapas Pal", (BN,), ["amar naam Tapas Pal", "amar nam Tapas Pal"]),
+    # ---------------------------------------------------------------- centre, day, time
+    (
+        State.CENTRE,
+        "centre:1",
+        ALL,
+        ["Roxy", "roxy cinema", "Roxy Cinema Hall Vaccination Centre"],
+    ),  # noqa: E501
+    (State.CENTRE, "centre:3", ALL, ["Ballygunge", "ballygunge uphc", "balygunge", "1"]),
+    (State.CENTRE, "centre:more", ALL, ["more", "আরও", "और", "more centres", "next"]),
+    (State.DAY, "row:0", ALL, ["1", "১"]),
+    (State.DAY, "row:1", ALL, ["2", "२"]),
+    (
+        State.SLOT,
+        "row:0",
+        ALL,
+        ["10", "10am", "10 am", "১০টা", "সকাল ১০টা", "10 baje", "10 बजे", "10-12", "10:00"],
+    ),  # noqa: E501
+    (State.SLOT, "row:1", ALL, ["2pm", "2 pm", "14:00", "দুপুর ২টা", "2 baje", "14-16", "২টায়"]),  # noqa: E501
+    # ---------------------------------------------------------------- confirm
+    (
+        State.CONFIRM,
+        "confirm:yes",
+        ALL,
+        [
+            "yes",
+            "ok",
+            "okay",
+            "confirm",
+            "haan",
+            "ha",
+            "ji",
+            "ji haan",
+            "হ্যাঁ",
+            "হ্যা",
+            "ঠিক আছে",
+            "हाँ",
+            "हां",
+            "ठीक है",
+            "पक्का",
+            "1",
+        ],
+    ),  # noqa: E501
+    (
+        State.CONFIRM,
+        "confirm:yes",
+        (BN,),
+        [
+            "হাঁ",
+            "thik ache",
+            "নিশ্চিত করুন",
+            "ha thik ache",
+            "হ্যাঁ বুক করুন",
+            "book koro",
+            "Confirm",
+            "confirmm",
+        ],
+    ),  # noqa: E501
+    (
+        State.CONFIRM,
+        "confirm:yes",
+        (HI,),
+        ["haan ji", "theek hai", "पक्का करें", "ok confirm", "yes book it", "हाँ जी", "जी हाँ"],
+    ),  # noqa: E501
+    (
+        State.CONFIRM,
+        "confirm:no",
+        ALL,
+        ["no", "na", "nahi", "না", "নাহ", "नहीं", "नही", "cancel", "বাতিল", "रद्द करें", "3"],
+    ),  # noqa: E501
+    (
+        State.CONFIRM,
+        "confirm:change",
+        ALL,
+        ["change", "বদলান", "बदलें", "change time", "2", "badlo", "onno somoy"],
+    ),  # noqa: E501
+    (State.CONFIRM, "say:help", (EN, HI), ["help", "madad"]),
+    # ---------------------------------------------------------------- my bookings
+    (
+        State.MY_BOOKINGS,
+        "row:0",
+        ALL,
+        ["cancel", "বাতিল", "रद्द", "1", "batil korbo", "cancel booking"],
+    ),  # noqa: E501
+    (
+        State.MY_BOOKINGS,
+        "row:1",
+        ALL,
+        ["reschedule", "সময় বদল", "समय बदलें", "2", "change time", "badlo"],
+    ),  # noqa: E501
+    (State.MY_BOOKINGS, "say:menu", (EN, BN), ["menu", "মেনু"]),
+    (
+        State.CANCEL_CONFIRM,
+        "cancel:yes",
+        ALL,
+        [
+            "yes",
+            "হ্যাঁ",
+            "हाँ",
+            "বাতিল করুন",
+            "रद्द करें",
+            "cancel it",
+            "haan",
+            "ha",
+            "yes cancel",
+            "ok",
+            "batil kore din",
+            "radd kar do",
+            "1",
+        ],
+    ),  # noqa: E501
+    (
+        State.CANCEL_CONFIRM,
+        "cancel:no",
+        ALL,
+        [
+            "no",
+            "না",
+            "नहीं",
+            "keep it",
+            "রেখে দিন",
+            "रहने दें",
+            "na",
+            "nahi",
+            "don't cancel",
+            "বাতিল করবেন না",
+            "cancel mat karo",
+            "2",
+        ],
+    ),  # noqa: E501
+    (State.FORGET_CONFIRM, "forget:yes", (EN, BN, HI), ["yes", "delete", "হ্যাঁ", "हाँ", "muche din"]),  # noqa: E501
+    (State.FORGET_CONFIRM, "forget:no", (EN, BN, HI), ["no", "না", "नहीं", "keep", "nahi"]),
+]
+
+
+@dataclass(frozen=True)
+class Case:
+    state: State
+    expected: str
+    lang: Lang | None
+    typed: str
+
+    def __str__(self) -> str:
+        return f"{self.state.value}/{self.lang or '-'}: {self.typed!r} -> {self.expected}"
+
+
+CASES = [
+    Case(state, expected, lang, typed)
+    for state, expected, langs, answers in TABLE
+    for typed in answers
+    for lang in (langs or (None,))
+]
+
+
+def _at(state: State, lang: Lang | None) -> Conversation:
+    if state == State.LANGUAGE:
+        return Conversation(lang=None).send("hi")
+    if state == State.MENU:
+        return Conversation(lang=lang).send("menu")
+    if state == State.SLOT:  # tomorrow: both of the day's times are still to come
+        chat = reach(Conversation(lang=EN), State.DAY)
+        chat.pick(chat.row_ids[1])
+    else:
+        chat = reach(Conversation(lang=EN), state)
+    if lang != EN:
+        # The session in `lang`, at the same question, as a citizen who switched.
+        chat.session  # noqa: B018 - reached
+        chat.profile_lang = lang
+        chat.stored = {**chat.stored, "l": lang.value} if chat.stored else chat.stored
+        chat.send("help")  # asks the same question again, now in `lang`
+    return chat
+
+
+def _snapshot(chat: Conversation) -> tuple[object, ...]:
+    s = chat.session
+    return (s.state, s.lang, replace(s.draft, listed=()), [type(e) for e in chat.effects])
+
+
+def _expected(case: Case) -> tuple[object, ...] | str:
+    """What the intended answer does, or a string naming the free-text check."""
+    head, _, rest = case.expected.partition(":")
+    if head in ("date", "name", "thanks"):
+        return case.expected
+    if head == "lang" and case.state != State.LANGUAGE:
+        return case.expected
+    ref = _at(case.state, case.lang)
+    if head == "say":
+        ref.send(rest)
+    elif head == "row":
+        ref.deliver(
+            Choice(ref.row_ids[int(rest)] if ref.row_ids else ref.session.offered[int(rest)])
+        )
+    else:
+        offered = ref.session.offered
+        option = next(o for o in offered if o == case.expected or o.startswith(case.expected + ":"))
+        ref.deliver(Choice(option))
+    return _snapshot(ref)
+
+
+def _judge(case: Case) -> str:
+    """ "understood", "not understood" (same question, nothing lost) or "WRONG: ..."."""
+    chat = _at(case.state, case.lang)
+    before = chat.session
+    expected = _expected(case)
+    chat.send(case.typed)
+    after = chat.session
+    unchanged = (
+        after.state == before.state
+        and after.lang == before.lang
+        and replace(after.draft, listed=()) == replace(before.draft, listed=())
+        and not chat.effects
+    )
+    head, _, rest = case.expected.partition(":")
+    if expected == "thanks":
+        ok = unchanged and after.strikes == before.strikes and "🙏" in chat.body
+    elif head == "date":
+        ok = after.draft.first_dose == date.fromisoformat(rest)
+    elif head == "name":
+        ok = after.draft.name == rest
+    elif head == "lang" and isinstance(expected, str):
+        ok = (
+            after.lang == Lang(rest) and after.state == before.state and after.draft == before.draft
+        )
+    else:
+        ok = _snapshot(chat) == expected
+    if ok:
+        return "understood"
+    if unchanged:
+        return "not understood"
+    return f"WRONG: now {after.state.value}, {after.lang}, {after.draft}"
+
+
+def test_the_table_is_large_and_mostly_roman_or_native() -> None:
+    assert len(CASES) >= 400
+    roman = sum(1 for c in CASES if c.typed.isascii() and not c.typed.isdigit())
+    assert roman / len(CASES) > 0.3, roman
+
+
+def test_typed_answers_are_understood_and_never_misunderstood(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    verdicts = {case: _judge(case) for case in CASES}
+    wrong = [f"{c}: {v}" for c, v in verdicts.items() if v.startswith("WRONG")]
+    missed = [str(c) for c, v in verdicts.items() if v == "not understood"]
+    share = sum(v == "understood" for v in verdicts.values()) / len(verdicts)
+    with capsys.disabled():
+        print(f"\ntyped answers understood: {share:.1%} of {len(verdicts)}")
+        for line in missed:
+            print(f"  not understood: {line}")
+    assert wrong == []
+    assert share >= 0.95, missed
+
+
+# Answers that say two things, or the opposite of an option, or nothing we know:
+# none of them may act. The same question comes again (or "which one?").
+UNCLEAR: list[tuple[State, list[str]]] = [
+    (
+        State.VACCINE,
+        [
+            "not covishield",
+            "covishield na",
+            "covishield or covaxin",
+            "I don't know",
+            "কোনটা জানি না",
+            "pata nahi",
+            "7",
+            "0",
+            "covishield nahi covaxin",
+        ],
+    ),  # noqa: E501
+    (State.ID_TYPE, ["aadhaar nahi", "not pan", "pan or voter", "12", "কার্ড"]),
+    (
+        State.CONFIRM,
+        [
+            "yes but another time",
+            "yes, change the time",
+            "no wait yes",
+            "হ্যাঁ না",
+            "हाँ नहीं",
+            "what is this",
+            "kal",
+            "?",
+            "4",
+            "ok but change time",
+        ],
+    ),  # noqa: E501
+    (State.CANCEL_CONFIRM, ["yes keep it", "no cancel it", "হ্যাঁ রেখে দিন", "ha na", "why", "3"]),  # noqa: E501
+    (State.FORGET_CONFIRM, ["yes no", "not now delete", "kya hoga", "3"]),
+    (State.MENU, ["covishield", "৫ জুন", "4", "kal aaunga", "hi book my bookings"]),
+    (State.DAY, ["next year", "99"]),
+    (State.SLOT, ["evening 7", "99"]),
+]
+UNCLEAR_CASES = [
+    Case(state, "unclear", lang, typed)
+    for state, answers in UNCLEAR
+    for typed in answers
+    for lang in ALL
+]
+
+
+@pytest.mark.parametrize("case", UNCLEAR_CASES, ids=str)
+def test_unclear_answers_act_on_nothing_and_ask_again(case: Case) -> None:
+    chat = _at(case.state, case.lang)
+    before = chat.session
+    chat.send(case.typed)
+    after = chat.session
+    assert after.state == before.state, after
+    assert replace(after.draft, listed=()) == replace(before.draft, listed=())
+    assert chat.effects == [] and len(chat.replies) == 1
