@@ -12,7 +12,7 @@ from datetime import date
 from kmcbot.booking.ids import IdError, IdType, id_hash, last4, normalise_id
 from kmcbot.booking.model import BookingStatus, BookingView, Refusal, Vaccine
 from kmcbot.dialogue import offer
-from kmcbot.dialogue.catalogue import id_type_name, show_date, text, vaccine_name
+from kmcbot.dialogue.catalogue import id_type_name, num, show_date, text, vaccine_name
 from kmcbot.dialogue.core import (
     Answer,
     Context,
@@ -71,7 +71,7 @@ def on_checked(s: Session, ctx: Context, result: Result) -> Outcome:
         case BookingsListed(bookings):
             active = listed(bookings)
             if len(active) >= MAX_PER_NUMBER:
-                note = text(lang, "bookings.limit", max=MAX_PER_NUMBER)
+                note = text(lang, "bookings.limit", max=num(lang, MAX_PER_NUMBER))
                 return to_menu(s, ctx, note)
             b = ctx.before
             if b is not None:  # a returning citizen: "Same as before?"

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date
+from datetime import date, time
 
 from kmcbot.booking.ids import IdType, mask_id
 from kmcbot.booking.model import Vaccine
 from kmcbot.dialogue import offer
-from kmcbot.dialogue.catalogue import id_type_name, num, show_date, text, vaccine_name, weekday
+from kmcbot.dialogue.catalogue import (
+    id_type_name,
+    num,
+    show_date,
+    text,
+    vaccine_name,
+    weekday,
+    words,
+)
 from kmcbot.dialogue.core import Context, join, lang_of, truncate
 from kmcbot.dialogue.model import PENDING, Draft, Lang, Session, State
 from kmcbot.messages import Ask, AskLocation, Button, Pick, Reply, Row, Say
@@ -240,9 +248,17 @@ def map_link(latitude: float, longitude: float) -> str:
     return f"https://maps.google.com/?q={latitude:.6f},{longitude:.6f}"
 
 
-def slot_title(lang: Lang, start: object, end: object) -> str:
-    hhmm = lambda t: num(lang, t.strftime("%H:%M"))  # noqa: E731
-    return text(lang, "slot.title", start=hhmm(start), end=hhmm(end))
+def slot_title(lang: Lang, start: time, end: time) -> str:
+    """A slot's times as people say them: "10:00-12:00", "সকাল ১০টা–দুপুর ১২টা",
+    "सुबह 10–दोपहर 12 बजे" (the hour names are the catalogue's meta.hours)."""
+    return text(lang, "slot.title", start=clock(lang, start), end=clock(lang, end))
+
+
+def clock(lang: Lang, t: time) -> str:
+    hour = words(lang, "meta.hours")[t.hour]
+    if t.minute:
+        return text(lang, "slot.at_minutes", hour=hour, minutes=num(lang, f"{t.minute:02d}"))
+    return text(lang, "slot.at_hour", hour=hour)
 
 
 def masked_last4(last4: str) -> str:
