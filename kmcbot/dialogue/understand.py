@@ -5,7 +5,7 @@ The words are data: the catalogues' [words] tables, per language and meaning,
 in Bengali and Devanagari script and in Roman letters. Every language's words
 count whatever the session's language. This module only matches them:
 
-1. the option's number ("2", "২", "२", "option 2");
+1. the option's number ("2", "২", "२", "option 2"), whatever else it could be;
 2. phrases inside the message, a whole word at a time ("i want to book",
    "কোভিশিল্ড নিয়েছিলাম"), a Bengali word also with its case ending
    ("বাংলায়", "কোভিশিল্ডই"); the meaning whose phrases cover the most words
@@ -260,14 +260,9 @@ def understand(
             candidates[Meaning(w)] = found
     number = _number(kept, len(ids))
     if number is not None:
-        picked = ids[number - 1]
-        # "5" at a list of days where the 5th is shown 3rd: the number or the day?
-        others = [
-            c.id
-            for c, cover in candidates.items()
-            if isinstance(c, Option) and c.id != picked and len(cover) == len(kept)
-        ]
-        return Unsure((picked, *others)) if others else Option(picked)
+        # The help says "answer with the option's number": "1" at a list of
+        # times is the first time, not 1 pm; "12" beyond the list may be a time.
+        return Option(ids[number - 1])
     # A greeting or a thanks beside an answer ("ok thanks", "hi, covishield")
     # is politeness: it counts only as the whole message.
     for polite in (Meaning(Word.GREET), Meaning(Word.THANKS)):

@@ -24,6 +24,8 @@ from stdnum.in_ import aadhaar as stdnum_aadhaar
 from kmcbot.booking import repository
 from kmcbot.booking.model import IST
 from kmcbot.dialogue.effects import Booked
+from kmcbot.dialogue.model import Lang
+from kmcbot.dialogue.questions import slot_title
 from kmcbot.messages import Choice, Text
 from kmcbot.storage.sessions import SessionStore, user_tag
 from tests.e2e.conftest import Citizen, options, text_of
@@ -285,7 +287,7 @@ async def test_a_booking_in_bengali_reads_bengali_digits_and_month_names(citizen
         "সুমিতা দাস",
         "Roxy Cinema",
         in_bengali(slot["day"]),
-        slot_time(slot).translate(BN_DIGITS),
+        slot_title(Lang.BN, slot["start_time"], slot["end_time"]),  # সকাল ৯টা–সকাল ১১টা
         masked(number),
         "আধার",
         "হার্ড কপি",
