@@ -22,6 +22,7 @@ and a global meaning both matched, or a negation ("not covishield", "বাত�
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -137,12 +138,23 @@ def normalise(text: str) -> str:
         # Letters, marks (Bengali/Devanagari vowel signs) and digits carry the
         # meaning; punctuation, emoji, symbols and controls become spaces.
         kept.append(ch if unicodedata.category(ch)[0] in "LMN" else " ")
-    folded = unicodedata.normalize("NFC", "".join(kept)).translate(_FOLD)
-    return " ".join(to_ascii_digits(folded).split())
+    folded = to_ascii_digits(unicodedata.normalize("NFC", "".join(kept)).translate(_FOLD))
+    # "2nd" is "2 nd", "১০টা" is "10 টা"; "yesss", "hiii", "okkk" are "yes", "hi", "ok".
+    folded = _REPEATED.sub(r"\1", _DIGITS_EDGE.sub(" ", folded))
+    return " ".join(folded.split())
+
+
+_DIGITS_EDGE = re.compile(r"(?<=[0-9])(?=[^0-9\s])|(?<=[^0-9\s])(?=[0-9])")
+_REPEATED = re.compile(r"([a-z])\1{2,}")
 
 
 def tokens(text: str) -> tuple[str, ...]:
     return tuple(normalise(text).split()[:MAX_TOKENS])
+
+
+def _content(words: tuple[str, ...], filler: frozenset[str]) -> tuple[str, ...]:
+    """The words that carry meaning ("2 please" -> "2"), or all if none does."""
+    return tuple(w for w in words if w not in filler) or words
 
 
 # ---------------------------------------------------------------- the tables
@@ -151,6 +163,7 @@ def tokens(text: str) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class _Tables:
     phrases: Mapping[str, tuple[tuple[str, ...], ...]]  # [words] key -> phrases as tokens
+    ordinals: tuple[frozenset[tuple[str, ...]], ...]  # "first", "দ্বিতীয়টা", "dusra wala"
     filler: frozenset[str]
     negators: frozenset[str]
     suffixes: tuple[str, ...]
@@ -162,11 +175,18 @@ def _tables() -> _Tables:
     filler: set[str] = set()
     negators: set[str] = set()
     suffixes: set[str] = set()
+    ordinals: list[set[tuple[str, ...]]] = []
     for lang in Lang:
         for key, value in catalogue(lang).items():
             if not key.startswith("words.") or not isinstance(value, list):
                 continue
             name = key.removeprefix("words.")
+            if name == "ordinals":
+                for place, forms in enumerate(value):
+                    while len(ordinals) <= place:
+                        ordinals.append(set())
+                    ordinals[place].update(tokens(f) for f in forms)
+                continue
             forms = {tokens(v) for v in value} - {()}
             match name:
                 case "filler":
@@ -179,8 +199,10 @@ def _tables() -> _Tables:
                     pass
                 case _:
                     phrases.setdefault(name, set()).update(forms)
+    fill = frozenset(filler)
     return _Tables(
-        phrases={k: tuple(sorted(v)) for k, v in phrases.items()},
+        phrases={k: tuple(sorted({_content(p, fill) for p in v})) for k, v in phrases.items()},
+        ordinals=tuple(frozenset(_content(p, fill) for p in forms) for forms in ordinals),
         filler=frozenset(filler),
         negators=frozenset(negators),
         # Longest first, so "য়ের" is tried before "র".
@@ -230,19 +252,25 @@ def understand(
     `without`: global meanings that mean nothing at this question.
     """
     t = _tables()
-    typed = tokens(text)
-    kept = tuple(w for w in typed if w not in t.filler) or typed
+    kept = _content(tokens(text), t.filler)
     if not kept:
         return None
     words_ = [w for w in Word if w not in without]
     if exact_only:
-        for w in words_:
-            if kept in t.phrases.get(w.value, ()):
-                return Meaning(w)
-        return None
+        # Only an answer that is wholly one global word ("help", "বাংলায়").
+        whole = [
+            w
+            for w in words_
+            if len(_coverage(kept, t.phrases.get(w.value, ()), t.suffixes)) == len(kept)
+        ]
+        return Meaning(whole[0]) if len(whole) == 1 else None
     ids = list(options)
-    named = {oid: [tokens(p) for p in (titles or {}).get(oid, ())] for oid in ids}
-    forms = {oid: {tokens(p) for p in options[oid]} | set(named[oid]) for oid in ids}
+
+    def said(phrases: Iterable[str]) -> set[tuple[str, ...]]:
+        return {_content(tokens(p), t.filler) for p in phrases} - {()}
+
+    named = {oid: list(said((titles or {}).get(oid, ()))) for oid in ids}
+    forms = {oid: said(options[oid]) | set(named[oid]) for oid in ids}
     candidates: dict[Option | Meaning, frozenset[int]] = {}
     for oid in ids:
         found = _coverage(kept, (*option_phrases(oid), *forms[oid]), t.suffixes)
@@ -259,15 +287,21 @@ def understand(
         if found:
             candidates[Meaning(w)] = found
     number = _number(kept, len(ids))
+    if number is None and not any(kind(oid).endswith(":yes") for oid in ids):
+        # "the first one", "দ্বিতীয়টা" at a list (never at a yes/no question)
+        place = next((n for n, forms in enumerate(t.ordinals, 1) if kept in forms), None)
+        number = place if place is not None and place <= len(ids) else None
     if number is not None:
         # The help says "answer with the option's number": "1" at a list of
         # times is the first time, not 1 pm; "12" beyond the list may be a time.
         return Option(ids[number - 1])
     # A greeting or a thanks beside an answer ("ok thanks", "hi, covishield")
-    # is politeness: it counts only as the whole message.
-    for polite in (Meaning(Word.GREET), Meaning(Word.THANKS)):
-        if polite in candidates and len(candidates[polite]) < len(kept):
-            del candidates[polite]
+    # is politeness: it counts as the whole message, or as its start when nothing
+    # else is known in it ("thank you so much", "hello there").
+    polite = [p for p in (Meaning(Word.GREET), Meaning(Word.THANKS)) if p in candidates]
+    for p in polite:
+        if len(candidates[p]) < len(kept) and (len(candidates) > 1 or 0 not in candidates[p]):
+            del candidates[p]
     if candidates and any(isinstance(c, Option) for c in candidates):
         return _best(kept, candidates, t.negators)
     if _acknowledged(kept, t):
@@ -466,12 +500,22 @@ def unwrap_name(text: str) -> str:
     name ending in an initial ("Ramesh H") stays whole."""
     raw = text.split()
     keys = [normalise(w) for w in raw]
+
+    def says(part: list[str], phrase: tuple[str, ...]) -> bool:
+        return " ".join(k for k in part if k) == " ".join(phrase)  # "I'm" is "i m"
+
     before, after = _name_wrappers()
-    cut = next((len(p) for p in before if len(raw) > len(p) and tuple(keys[: len(p)]) == p), 0)
+    cut = 0
+    for n in range(1, min(len(raw), 5)):
+        if any(says(keys[:n], p) for p in before):
+            cut = n  # the longest: "my name is", not "my name"
     raw, keys = raw[cut:], keys[cut:]
-    for p in after:
-        if (cut or len(p) > 1) and len(raw) > len(p) and tuple(keys[-len(p) :]) == p:
-            raw = raw[: -len(p)]
+    for n in range(min(len(raw) - 1, 4), 0, -1):
+        ending = [p for p in after if says(keys[-n:], p)]
+        if ending and (cut or len(ending[0]) > 1):
+            raw = raw[:-n]
             break
     name = " ".join(raw).strip(" :,;-–—।!?")
+    if name.endswith(".") and len(name.split()[-1]) > 3:
+        name = name[:-1]  # the sentence's full stop, not an initial's ("S. K.")
     return name or text

@@ -500,6 +500,393 @@ TABLE: list[tuple[State, str, tuple[Lang, ...], list[str]]] = [
 ]
 
 
+# More of the same classes, phrased otherwise: written after the first table
+# passed, to see how far it reaches beyond its own examples.
+TABLE += [
+    (
+        State.LANGUAGE,
+        "lang:bn",
+        (),
+        [
+            "Bangla te kotha bolbo",
+            "bangla bhashay",
+            "BENGALI",
+            "bangla pls",
+            "বাংলাতে",
+            "বাংলায় বলুন",
+            "bengali me",
+            "Bangla!",
+        ],
+    ),  # noqa: E501
+    (
+        State.LANGUAGE,
+        "lang:hi",
+        (),
+        ["hindi me baat karo", "हिंदी में बात करें", "Hindi language", "hindi plz", "हिन्दी भाषा"],
+    ),  # noqa: E501
+    (
+        State.LANGUAGE,
+        "lang:en",
+        (),
+        ["English please", "in english", "english language", "eng pls", "ইংরেজিতে", "इंग्लिश में"],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "menu:book",
+        ALL,
+        [
+            "Book my second dose",
+            "book slot",
+            "book vaccine",
+            "i want to book 2nd dose",
+            "দ্বিতীয় ডোজ বুক করতে চাই",
+            "2য় ডোজ",
+            "2nd dose book karna hai",
+            "second dose nite chai",
+            "tika nite chai",
+            "टीका बुक करना है",
+            "mujhe booking karni hai",
+            "book karo",
+            "booking korte chai",
+            "new booking",
+            "dose 2",
+            "Book 2nd dose please",
+            "book 2nd",
+            "booking please",
+            "bookking",
+            "vaccine book",
+        ],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "menu:bookings",
+        ALL,
+        [
+            "show my bookings",
+            "my booking status",
+            "meri bookings",
+            "আমার বুকিং দেখতে চাই",
+            "मेरी बुकिंग दिखाएं",
+            "check my booking",
+            "booking dekhte chai",
+            "amar booking ta dekhan",
+            "my appointment",
+        ],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "say:help",
+        ALL,
+        [
+            "help me",
+            "i need help",
+            "need help",
+            "help please",
+            "madad karo",
+            "মদদ",
+            "সাহায্য চাই",
+            "কী করতে হবে",
+            "help chahiye",
+            "sahajyo",
+            "helpp",
+        ],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "thanks",
+        ALL,
+        [
+            "thank you so much",
+            "thanks a lot",
+            "অনেক ধন্যবাদ",
+            "bahut bahut dhanyavad",
+            "thnx",
+            "ok thank you",
+            "ঠিক আছে ধন্যবাদ",
+            "ठीक है धन्यवाद",
+            "shukriya ji",
+            "dhonnobad dada",
+            "👍 thanks",
+        ],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "say:hi",
+        ALL,
+        [
+            "Hello there",
+            "hey",
+            "namaste ji",
+            "Namaskar dada",
+            "নমস্কার দিদি",
+            "Good evening",
+            "hi sir",
+            "hlw",
+            "helo",
+        ],
+    ),  # noqa: E501
+    (
+        State.VACCINE,
+        "vaccine:covishield",
+        ALL,
+        [
+            "covishield vaccine",
+            "Covishield (AstraZeneca)",
+            "Covishield nilam",
+            "maine covishield lagwaya tha",
+            "কোভিশিল্ড টিকা",
+            "कोविशील्ड लगी थी",
+            "covishiled",
+            "kovishild",
+            "covisheld",
+            "1st one",
+            "covi",
+        ],
+    ),  # noqa: E501
+    (
+        State.VACCINE,
+        "vaccine:covaxin",
+        ALL,
+        [
+            "covaxin vaccine",
+            "Covaxin (Bharat Biotech)",
+            "kovaxin nilam",
+            "কোভ্যাক্সিন নিয়েছি",
+            "कोवैक्सीन",
+            "covaxn",
+            "covacin",
+            "cova",
+        ],
+    ),  # noqa: E501
+    (
+        State.VACCINE,
+        "vaccine:sputnik_v",
+        ALL,
+        ["sputnik-v", "Sputnik 5", "sputnikv", "স্পুটনিক ভি", "sputnk"],
+    ),  # noqa: E501
+    (
+        State.DOSE_DATE,
+        "date:2021-04-05",
+        ALL,
+        [
+            "05/04/21",
+            "5-4-21",
+            "5 April, 2021",
+            "April 5th 2021",
+            "5th April 21",
+            "05 Apr 2021",
+            "২০২১-০৪-০৫",
+            "৫ এপ্রিল, ২০২১",
+            "5 अप्रैल, 2021",
+            "on 5.4.21",
+            "৫ তারিখ এপ্রিল ২০২১",
+            "এপ্রিল ৫, ২০২১",
+            "5th april 2021 ko lagwaya",
+            "5-Apr-2021",
+            "5 APRIL 2021",
+            "५ अप्रैल",
+            "5 april",
+            "৫ এপ্রিল",
+            "5 apr",
+            "april 5",
+            "5/4",
+            "05.04.2021",
+            "2021/04/05",
+        ],
+    ),  # noqa: E501
+    (
+        State.ID_TYPE,
+        "id:aadhaar",
+        ALL,
+        [
+            "aadhaar card hai",
+            "aadhar card diye",
+            "আধার কার্ড আছে",
+            "आधार कार्ड है",
+            "adhaar",
+            "aadhar no",
+            "AADHAR",
+            "uid card",
+            "aadhaar card please",
+        ],
+    ),  # noqa: E501
+    (
+        State.ID_TYPE,
+        "id:epic",
+        ALL,
+        [
+            "voter",
+            "voter card hai",
+            "ভোটার কার্ড আছে",
+            "वोटर कार्ड",
+            "voter id card",
+            "election id",
+            "Voter ID (EPIC)",
+        ],
+    ),  # noqa: E501
+    (State.ID_TYPE, "id:pan", ALL, ["pan card hai", "PAN CARD", "pan no", "প্যান", "पैन"]),  # noqa: E501
+    (
+        State.ID_TYPE,
+        "id:dl",
+        ALL,
+        [
+            "driving licence hai",
+            "Driving License",
+            "DL card",
+            "licence",
+            "ড্রাইভিং লাইসেন্স আছে",
+            "लाइसेंस",
+        ],
+    ),  # noqa: E501
+    (State.ID_TYPE, "id:passport", ALL, ["passport hai", "my passport", "Passport", "pasport"]),  # noqa: E501
+    (
+        State.NAME,
+        "name:Asha Das",
+        ALL,
+        [
+            "My name is Asha Das.",
+            "I'm Asha Das",
+            "Name - Asha Das",
+            "this is Asha Das",
+            "Myself Asha Das",
+        ],
+    ),  # noqa: E501
+    (
+        State.NAME,
+        "name:Ramesh Kumar",
+        ALL,
+        ["Mera naam Ramesh Kumar hai.", "mera nam Ramesh Kumar h", "Ramesh Kumar hai mera naam"],
+    ),  # noqa: E501
+    (State.NAME, "name:রিনা সেন", ALL, ["আমার নাম রিনা সেন।", "আমি রিনা সেন", "আমার নাম হল রিনা সেন"]),  # noqa: E501
+    (State.NAME, "name:रमेश कुमार", ALL, ["मेरा नाम रमेश कुमार है।", "मैं रमेश कुमार हूँ", "नाम: रमेश कुमार"]),  # noqa: E501
+    (
+        State.CONFIRM,
+        "confirm:yes",
+        ALL,
+        [
+            "yes confirm",
+            "Yes please confirm",
+            "ok book it",
+            "haan kar do",
+            "হ্যাঁ নিশ্চিত করুন",
+            "हाँ पक्का करें",
+            "yess",
+            "okk",
+            "ji haan pakka",
+            "theek hai book karo",
+            "haa",
+            "haan bilkul",
+            "হুম",
+            "thik ache book korun",
+            "sure",
+            "okay",
+            "yup",
+            "confirm it",
+            "correct",
+            "ha ji",
+            "hanji",
+            "confirmed",
+            "y",
+        ],
+    ),  # noqa: E501
+    (
+        State.CONFIRM,
+        "confirm:no",
+        ALL,
+        [
+            "no thanks",
+            "nahi chahiye",
+            "না চাই না",
+            "cancel it",
+            "don't book",
+            "no cancel",
+            "नहीं चाहिए",
+            "na thak",
+            "no dont book",
+            "stop",
+        ],
+    ),  # noqa: E501
+    (
+        State.CONFIRM,
+        "confirm:change",
+        ALL,
+        [
+            "change time",
+            "change centre",
+            "time change korbo",
+            "অন্য সময়",
+            "समय बदलो",
+            "change date",
+            "another centre",
+            "i want to change",
+        ],
+    ),  # noqa: E501
+    (
+        State.CANCEL_CONFIRM,
+        "cancel:yes",
+        ALL,
+        [
+            "yes cancel it",
+            "haan cancel kar do",
+            "হ্যাঁ বাতিল করুন",
+            "हाँ रद्द करो",
+            "cancel",
+            "ok cancel",
+            "yes please",
+            "ha batil",
+        ],
+    ),  # noqa: E501
+    (
+        State.CANCEL_CONFIRM,
+        "cancel:no",
+        ALL,
+        [
+            "no keep it",
+            "don't cancel",
+            "na thak",
+            "নাহ থাক",
+            "नहीं रहने दो",
+            "keep my booking",
+            "no no",
+        ],
+    ),  # noqa: E501
+    (
+        State.MY_BOOKINGS,
+        "row:0",
+        ALL,
+        ["cancel it", "cancel my booking", "বুকিং বাতিল করুন", "बुकिंग रद्द करें", "cancel korbo"],
+    ),  # noqa: E501
+    (
+        State.MY_BOOKINGS,
+        "row:1",
+        ALL,
+        [
+            "change time",
+            "reschedule it",
+            "move",
+            "সময় বদলাতে চাই",
+            "samay badalna hai",
+            "change date",
+        ],
+    ),  # noqa: E501
+    (
+        State.SLOT,
+        "row:0",
+        ALL,
+        [
+            "10 o'clock",
+            "10 am please",
+            "সকাল ১০টায়",
+            "सुबह 10 बजे",
+            "10:00 am",
+            "10-12 wala",
+            "first one",
+            "10 to 12",
+        ],
+    ),  # noqa: E501
+]
+
+
 @dataclass(frozen=True)
 class Case:
     state: State
