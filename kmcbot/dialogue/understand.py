@@ -62,7 +62,7 @@ LANG_WORDS = {Word.LANG_EN: Lang.EN, Word.LANG_BN: Lang.BN, Word.LANG_HI: Lang.H
 # Confirm takes "yes" and "confirm", "Yes, cancel it" takes "yes" and "cancel".
 BUTTON_WORDS: Mapping[str, tuple[str, ...]] = {
     "confirm:yes": ("yes", "confirm"),
-    "confirm:no": ("no", "cancel"),
+    "confirm:no": ("no", "cancel", "cancel_it"),
     "confirm:change": ("change",),
     "cancel:yes": ("yes", "cancel", "cancel_it"),
     "cancel:no": ("no", "keep"),
@@ -87,6 +87,7 @@ BUTTON_WORDS: Mapping[str, tuple[str, ...]] = {
 
 FUZZY_MIN_LENGTH = 5  # shorter words are too close to each other ("haan"/"hain")
 FUZZY_SCORE = 85  # rapidfuzz ratio: one letter wrong, missing or extra in 7+
+FUZZY_SCORE_LONG = 80  # a word of 8+ letters may have two ("ballygunj")
 FUZZY_TIE = 5  # two meanings this close are asked about, not guessed
 MAX_TOKENS = 40  # a long paste is read by its first words only
 
@@ -295,6 +296,7 @@ def understand(
         # The help says "answer with the option's number": "1" at a list of
         # times is the first time, not 1 pm; "12" beyond the list may be a time.
         return Option(ids[number - 1])
+    _qualify(kept, candidates, t)
     # A greeting or a thanks beside an answer ("ok thanks", "hi, covishield")
     # is politeness: it counts as the whole message, or as its start when nothing
     # else is known in it ("thank you so much", "hello there").
@@ -359,6 +361,35 @@ def _same(typed: str, word: str, suffixes: tuple[str, ...]) -> bool:
     if len(word) < 3 or not typed.startswith(word) or word.isdigit():
         return False
     return typed[len(word) :] in suffixes
+
+
+def _qualify(
+    kept: tuple[str, ...], candidates: dict[Option | Meaning, frozenset[int]], t: _Tables
+) -> None:
+    """Words that turn one meaning into a nearby one, from the tables: the noun
+    "booking" with "my" or "dekho" is "my bookings", not a new booking; "language" beside
+    a language's name ("bangla bhasha") is that language."""
+    look = _coverage(kept, t.phrases.get("look", ()), t.suffixes)
+    nouns = _coverage(kept, t.phrases.get("booking_noun", ()), t.suffixes)
+    for book, bookings in (
+        (Meaning(Word.BOOK), Meaning(Word.BOOKINGS)),
+        (Option("menu:book"), Option("menu:bookings")),
+    ):
+        found = candidates.get(book)
+        if found and look and found <= nouns and bookings not in candidates:
+            candidates[bookings] = candidates.pop(book) | look
+    language = candidates.get(Meaning(Word.LANGUAGE))
+    named = [c for c in candidates if _names_a_language(c)]
+    if language and named:
+        del candidates[Meaning(Word.LANGUAGE)]
+        for c in named:
+            candidates[c] = candidates[c] | language
+
+
+def _names_a_language(c: Option | Meaning) -> bool:
+    if isinstance(c, Meaning):
+        return c.word in LANG_WORDS
+    return c.id.startswith("lang:")
 
 
 def _best(
@@ -436,7 +467,10 @@ def _closeness(kept: tuple[str, ...], phrases: Iterable[tuple[str, ...]]) -> flo
         if len(phrase) == 1:
             for word in kept:
                 if len(word) >= FUZZY_MIN_LENGTH and not any(ch.isdigit() for ch in word):
-                    best = max(best, fuzz.ratio(word, joined))
+                    score = fuzz.ratio(word, joined)
+                    if min(len(word), len(joined)) >= 8 and score >= FUZZY_SCORE_LONG:
+                        score = max(score, FUZZY_SCORE)  # counts as close as a short typo
+                    best = max(best, score)
     return best
 
 

@@ -887,6 +887,381 @@ TABLE += [
 ]
 
 
+# A third round, again written after the rest passed.
+TABLE += [
+    (
+        State.LANGUAGE,
+        "lang:bn",
+        (),
+        [
+            "Bangla",
+            "bangla language",
+            "bānglā",
+            "BANGLA",
+            "বাংলা ভাষায় কথা বলব",
+            "bangla bolte pari",
+            "bengali plz",
+        ],
+    ),  # noqa: E501
+    (
+        State.LANGUAGE,
+        "lang:hi",
+        (),
+        [
+            "HINDI",
+            "hindi bhasha",
+            "hindi chahiye",
+            "हिंदी चाहिए",
+            "hindi mein baat",
+            "हिन्दी",
+            "hindi please sir",
+        ],
+    ),  # noqa: E501
+    (
+        State.LANGUAGE,
+        "lang:en",
+        (),
+        [
+            "English",
+            "englsh",
+            "english chahiye",
+            "ইংরেজি ভাষা",
+            "english bhasha",
+            "angrezi mein",
+            "eng.",
+        ],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "menu:book",
+        ALL,
+        [
+            "I want to book my 2nd dose",
+            "Book",
+            "BOOK",
+            "booking chai",
+            "book korte chai",
+            "second dose book",
+            "2nd dose er jonno book",
+            "dusra dose lagwana hai",
+            "टीका लगवाना है",
+            "dose book korbo",
+            "book appointment",
+            "slot book korbo",
+            "i want vaccine",
+            "vaccine lagbe",
+            "টিকা নেব",
+            "vaccine lena hai",
+            "second dose chahiye",
+        ],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "menu:bookings",
+        ALL,
+        [
+            "my bookings please",
+            "my booking dekhao",
+            "আমার বুকিংগুলো",
+            "meri saari booking",
+            "bookings",
+            "booking dekho",
+            "check my bookings",
+            "booking status dekhao",
+            "meri booking kab hai",
+        ],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "say:help",
+        ALL,
+        [
+            "Help!",
+            "help?",
+            "HELP",
+            "madad chahiye bhai",
+            "shahajjo chai",
+            "sahayata chahiye",
+            "কিভাবে করব",
+            "how to book?",
+            "kaise kare",
+        ],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "thanks",
+        ALL,
+        [
+            "thankyou",
+            "Thank you!",
+            "thanks 🙏",
+            "ধন্যবাদ দাদা",
+            "dhonyobad",
+            "dhanyawaad",
+            "shukriya bhai",
+            "ok thanks bye",
+            "thank you very much",
+            "thanks!!",
+            "dhanyavaad",
+        ],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "say:hi",
+        ALL,
+        [
+            "Hii",
+            "hiiii",
+            "Hello!!",
+            "namaskar 🙏",
+            "নমস্কার 🙏",
+            "नमस्कार",
+            "Namaste 🙏",
+            "hey there",
+            "good morning sir",
+            "ram ram ji",
+        ],
+    ),  # noqa: E501
+    (
+        State.VACCINE,
+        "vaccine:covishield",
+        ALL,
+        [
+            "COVISHIELD",
+            "Covishield.",
+            "covishield hai",
+            "covishield tha",
+            "covishield niyechilam",
+            "কোভিশিল্ড ছিল",
+            "कोविशील्ड थी",
+            "covishield vaccine liya tha",
+            "covishield laga tha",
+            "covi-shield",
+            "Covishild",
+            "covshield",
+            "first one",
+            "pehla wala",
+        ],
+    ),  # noqa: E501
+    (
+        State.VACCINE,
+        "vaccine:covaxin",
+        ALL,
+        [
+            "COVAXIN",
+            "covaxin hai",
+            "covaxin tha",
+            "covaxin niyechilam",
+            "কোভ্যাক্সিন ছিল",
+            "कोवैक्सिन लगी थी",
+            "covaxin laga",
+            "kovaxin",
+            "coaxin",
+            "second one",
+            "dusra",
+        ],
+    ),  # noqa: E501
+    (
+        State.VACCINE,
+        "vaccine:sputnik_v",
+        ALL,
+        [
+            "Sputnik",
+            "sputnik v vaccine",
+            "sputnik laga tha",
+            "স্পুটনিক নিয়েছিলাম",
+            "स्पुतनिक लगी थी",
+            "third",
+            "teesra",
+        ],
+    ),  # noqa: E501
+    (
+        State.DOSE_DATE,
+        "date:2021-04-05",
+        ALL,
+        [
+            "5/4/2021",
+            "5-04-2021",
+            "05/04/2021",
+            "5 apr 2021",
+            "5th april",
+            "5 এপ্রিল ২০২১",
+            "৫/০৪/২০২১",
+            "5 अप्रैल 2021 को",
+            "५/४/२०२१",
+            "april 5 2021",
+            "April 5th",
+            "5 April",
+            "5.4.21",
+            "5 april 21",
+            "৫-৪-২১",
+            "5 এপ্রিল",
+            "5 april ko",
+            "5 april e",
+            "5 april tarikhe",
+            "5 april 2021 ko lagi thi",
+            "৫ এপ্রিল ২০২১ এ নিয়েছিলাম",
+            "date 5 april 2021",
+            "first dose 5/4/2021",
+        ],
+    ),  # noqa: E501
+    (
+        State.ID_TYPE,
+        "id:aadhaar",
+        ALL,
+        [
+            "aadhaar card",
+            "Aadhaar",
+            "Aadhar Card",
+            "adhar card hai",
+            "aadhar hai",
+            "आधार है",
+            "আধার আছে",
+            "aadhaar diye",
+            "aadhar se",
+        ],
+    ),  # noqa: E501
+    (
+        State.ID_TYPE,
+        "id:epic",
+        ALL,
+        [
+            "voter id card hai",
+            "voter card diye",
+            "ভোটার কার্ড দিয়ে",
+            "वोटर कार्ड है",
+            "election card",
+            "EPIC card",
+        ],
+    ),  # noqa: E501
+    (State.ID_TYPE, "id:pan", ALL, ["pan card", "PAN card hai", "pancard", "পেন কার্ড", "पैन कार्ड से"]),  # noqa: E501
+    (
+        State.ID_TYPE,
+        "id:dl",
+        ALL,
+        ["driving", "driving licence card", "DL hai", "ড্রাইভিং লাইসেন্স", "ड्राइविंग लाइसेंस है"],
+    ),  # noqa: E501
+    (State.ID_TYPE, "id:passport", ALL, ["passport", "Passport hai", "পাসপোর্ট আছে", "पासपोर्ट है"]),  # noqa: E501
+    (
+        State.NAME,
+        "name:Asha Das",
+        ALL,
+        [
+            "My name is Asha Das",
+            "Asha Das",
+            "I am Asha Das.",
+            "name is Asha Das",
+            "Name : Asha Das",
+        ],
+    ),  # noqa: E501
+    (
+        State.NAME,
+        "name:Sunil Roy",
+        ALL,
+        ["amar naam Sunil Roy", "mera naam Sunil Roy hai", "Sunil Roy", "naam Sunil Roy"],
+    ),  # noqa: E501
+    (
+        State.CONFIRM,
+        "confirm:yes",
+        ALL,
+        [
+            "Yes",
+            "YES",
+            "Yes.",
+            "Ok",
+            "OK",
+            "ok.",
+            "okay!",
+            "ha",
+            "haan",
+            "Haan ji",
+            "ji",
+            "হ্যাঁ",
+            "হ্যাঁ ঠিক আছে",
+            "ঠিক আছে",
+            "हाँ",
+            "हाँ जी",
+            "ठीक है",
+            "जी हाँ",
+            "bilkul",
+            "pakka",
+            "theek",
+            "thik",
+            "confirm",
+            "Confirm booking",
+            "book it",
+            "yes book",
+            "sure",
+            "yeah",
+            "yup",
+            "👍 ok",
+            "yes 👍",
+        ],
+    ),  # noqa: E501
+    (
+        State.CONFIRM,
+        "confirm:no",
+        ALL,
+        [
+            "No",
+            "NO",
+            "no.",
+            "nahi",
+            "nahin",
+            "না",
+            "না না",
+            "नहीं",
+            "nope",
+            "cancel",
+            "cancel booking",
+            "नहीं चाहिए",
+            "na",
+        ],
+    ),  # noqa: E501
+    (
+        State.CANCEL_CONFIRM,
+        "cancel:yes",
+        ALL,
+        ["Yes", "haan", "হ্যাঁ", "हाँ", "ok", "cancel", "cancel kar do", "batil koro", "yes cancel"],
+    ),  # noqa: E501
+    (
+        State.CANCEL_CONFIRM,
+        "cancel:no",
+        ALL,
+        ["No", "nahi", "না", "नहीं", "keep", "rehne do", "রেখে দাও", "rakh do"],
+    ),  # noqa: E501
+    (
+        State.FORGET_CONFIRM,
+        "forget:yes",
+        ALL,
+        ["yes delete", "haan", "হ্যাঁ মুছে দিন", "हाँ हटा दो", "delete"],
+    ),  # noqa: E501
+    (State.FORGET_CONFIRM, "forget:no", ALL, ["no", "nahi", "না", "keep my data", "don't delete"]),  # noqa: E501
+    (State.VACCINE, "say:help", ALL, ["help", "help please", "madad", "sahayata", "সাহায্য"]),  # noqa: E501
+    (State.ID_TYPE, "say:help", ALL, ["help", "madad", "সাহায্য"]),  # noqa: E501
+    (State.CONFIRM, "say:help", ALL, ["help", "sahajjo", "मदद"]),  # noqa: E501
+    (State.VACCINE, "thanks", ALL, ["thanks", "ধন্যবাদ", "धन्यवाद", "ok"]),  # noqa: E501
+    (State.ID_TYPE, "lang:hi", ALL, ["hindi", "हिंदी"]),  # noqa: E501
+    (State.CONFIRM, "lang:bn", ALL, ["bangla", "বাংলা"]),  # noqa: E501
+    (State.DOSE_DATE, "lang:hi", ALL, ["hindi", "हिंदी में"]),  # noqa: E501
+    (State.NAME, "lang:bn", ALL, ["bangla", "বাংলায়"]),  # noqa: E501
+    (State.MY_BOOKINGS, "row:0", ALL, ["cancel", "cancel it", "batil", "रद्द करो", "বাতিল করব"]),  # noqa: E501
+    (
+        State.MY_BOOKINGS,
+        "row:1",
+        ALL,
+        ["reschedule", "change", "time change", "tarikh bodlabo", "दूसरा समय"],
+    ),  # noqa: E501
+    (State.CENTRE, "centre:3", ALL, ["Ballygunge UPHC", "ballygunj", "BALLYGUNGE", "1"]),  # noqa: E501
+    (
+        State.CENTRE,
+        "centre:more",
+        ALL,
+        ["more", "more please", "aro dekhan", "और दिखाओ", "next page"],
+    ),  # noqa: E501
+]
+
+
 @dataclass(frozen=True)
 class Case:
     state: State
