@@ -13,9 +13,11 @@ import re
 from datetime import date, datetime, timedelta
 
 import asyncpg
+import orjson
 from stdnum import verhoeff
 
 from kmcbot.booking.model import IST
+from kmcbot.storage.sessions import SESSION_TTL_S, UNFINISHED_TTL_S, SessionStore, user_tag
 from tests.e2e.conftest import Citizen, options, text_of
 
 REFERENCE = re.compile(r"KMC-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{6}")
@@ -207,3 +209,26 @@ async def test_a_returning_citizen_is_offered_the_same_details(citizens, pg) -> 
     assert "Sita Devi" in same and offered(citizen) == ["same:yes", "same:no"]
     await citizen.say("nahi")
     assert offered(citizen)[0] == "vaccine:covishield"
+
+
+async def test_redis_keeps_an_unfinished_conversation_a_day_and_the_profile_no_id(
+    citizens, redis, settings
+) -> None:
+    citizen = citizens("919800002008")
+    number = aadhaar(8)
+    keys = SessionStore(redis, settings.redis_prefix).keys(
+        user_tag(settings.id_pepper, citizen.wa_id)
+    )
+    await citizen.say("hi")
+    await citizen.say("english")
+    assert 0 < await redis.ttl(keys["session"]) <= SESSION_TTL_S  # at the menu: 30 minutes
+    await citizen.say("book")
+    assert SESSION_TTL_S < await redis.ttl(keys["session"]) <= UNFINISHED_TTL_S  # mid-way: a day
+    d = first_dose()
+    for answer in ("covishield", f"{d:%d-%m-%Y}", "aadhaar", number, "Asha Das", "roxy", "1", "1"):
+        await citizen.say(answer)
+    await citizen.say("yes")
+    assert 0 < await redis.ttl(keys["session"]) <= SESSION_TTL_S  # done: back to 30 minutes
+    profile = orjson.loads(await redis.get(keys["profile"]))
+    assert profile["before"] == {"va": "covishield", "fd": d.isoformat(), "n": "Asha Das"}
+    assert number not in str(profile) and number[-4:] not in str(profile)
