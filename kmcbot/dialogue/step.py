@@ -202,6 +202,8 @@ def _which(s: Session, ctx: Context, ids: tuple[str, ...]) -> Outcome:
     lang = lang_of(s, ctx)
     titles = _titles(s, ctx, lang)
     named = [titles[oid] for oid in ids if oid in titles][:3]
+    if len(named) < 2:
+        return again(s, ctx, text(lang, "common.pick_option"))
     return again(s, ctx, text(lang, "common.which", options=" / ".join(named)))
 
 

@@ -28,9 +28,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, time
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from kmcbot.dialogue.catalogue import catalogue, words
 from kmcbot.dialogue.dates import month_names
@@ -165,6 +165,7 @@ def _content(words: tuple[str, ...], filler: frozenset[str]) -> tuple[str, ...]:
 class _Tables:
     phrases: Mapping[str, tuple[tuple[str, ...], ...]]  # [words] key -> phrases as tokens
     ordinals: tuple[frozenset[tuple[str, ...]], ...]  # "first", "দ্বিতীয়টা", "dusra wala"
+    index: Mapping[str, Mapping[str, tuple[tuple[str, ...], ...]]]  # key -> first word -> phrases
     filler: frozenset[str]
     negators: frozenset[str]
     suffixes: tuple[str, ...]
@@ -201,8 +202,14 @@ def _tables() -> _Tables:
                 case _:
                     phrases.setdefault(name, set()).update(forms)
     fill = frozenset(filler)
+    content = {k: tuple(sorted({_content(p, fill) for p in v})) for k, v in phrases.items()}
+    index: dict[str, dict[str, list[tuple[str, ...]]]] = {}
+    for key, forms in content.items():
+        for form in forms:
+            index.setdefault(key, {}).setdefault(form[0], []).append(form)
     return _Tables(
-        phrases={k: tuple(sorted({_content(p, fill) for p in v})) for k, v in phrases.items()},
+        phrases=content,
+        index={k: {w: tuple(f) for w, f in v.items()} for k, v in index.items()},
         ordinals=tuple(frozenset(_content(p, fill) for p in forms) for forms in ordinals),
         filler=frozenset(filler),
         negators=frozenset(negators),
@@ -222,15 +229,32 @@ def kind(option_id: str) -> str:
     return option_id
 
 
-def option_phrases(option_id: str) -> tuple[tuple[str, ...], ...]:
-    """The [words] phrases that choose this option."""
+def option_keys(option_id: str) -> tuple[str, ...]:
+    """The [words] tables whose phrases choose this option."""
     head, _, value = option_id.partition(":")
     if head in ("vaccine", "id"):
-        keys: tuple[str, ...] = (f"{head}.{value}",)
-    else:
-        keys = BUTTON_WORDS.get(kind(option_id), ())
+        return (f"{head}.{value}",)
+    return BUTTON_WORDS.get(kind(option_id), ())
+
+
+def option_phrases(option_id: str) -> tuple[tuple[str, ...], ...]:
     table = _tables().phrases
-    return tuple(p for key in keys for p in table.get(key, ()))
+    return tuple(p for key in option_keys(option_id) for p in table.get(key, ()))
+
+
+def _heads(kept: tuple[str, ...], suffixes: tuple[str, ...]) -> frozenset[str]:
+    """The words a phrase found in `kept` can begin with (endings taken off)."""
+    heads = set(kept)
+    for w in kept:
+        heads.update(w[: -len(e)] for e in suffixes if w.endswith(e) and len(w) - len(e) >= 3)
+    return frozenset(heads)
+
+
+def _phrases_in(keys: Iterable[str], heads: frozenset[str]) -> list[tuple[str, ...]]:
+    """The phrases of these tables that may be in the message: an index lookup,
+    so a message is not compared with every phrase of every table."""
+    index = _tables().index
+    return [p for key in keys for h in heads for p in index.get(key, {}).get(h, ())]
 
 
 # ---------------------------------------------------------------- matching
@@ -257,12 +281,13 @@ def understand(
     if not kept:
         return None
     words_ = [w for w in Word if w not in without]
+    heads = _heads(kept, t.suffixes)
     if exact_only:
         # Only an answer that is wholly one global word ("help", "বাংলায়").
         whole = [
             w
             for w in words_
-            if len(_coverage(kept, t.phrases.get(w.value, ()), t.suffixes)) == len(kept)
+            if len(_coverage(kept, _phrases_in((w.value,), heads), t.suffixes)) == len(kept)
         ]
         return Meaning(whole[0]) if len(whole) == 1 else None
     ids = list(options)
@@ -274,7 +299,7 @@ def understand(
     forms = {oid: said(options[oid]) | set(named[oid]) for oid in ids}
     candidates: dict[Option | Meaning, frozenset[int]] = {}
     for oid in ids:
-        found = _coverage(kept, (*option_phrases(oid), *forms[oid]), t.suffixes)
+        found = _coverage(kept, (*_phrases_in(option_keys(oid), heads), *forms[oid]), t.suffixes)
         if found:
             candidates[Option(oid)] = found
     if not candidates:
@@ -284,7 +309,7 @@ def understand(
             if any(_part_of(kept, title) for title in named[oid]):
                 candidates[Option(oid)] = frozenset(range(len(kept)))
     for w in words_:
-        found = _coverage(kept, t.phrases.get(w.value, ()), t.suffixes)
+        found = _coverage(kept, _phrases_in((w.value,), heads), t.suffixes)
         if found:
             candidates[Meaning(w)] = found
     number = _number(kept, len(ids))
@@ -316,7 +341,7 @@ def understand(
 
 
 def _acknowledged(kept: tuple[str, ...], t: _Tables) -> bool:
-    phrases = (*t.phrases.get("yes", ()), *t.phrases.get(Word.THANKS.value, ()))
+    phrases = _phrases_in(("yes", Word.THANKS.value), _heads(kept, t.suffixes))
     return len(_coverage(kept, phrases, t.suffixes)) == len(kept)
 
 
@@ -369,8 +394,9 @@ def _qualify(
     """Words that turn one meaning into a nearby one, from the tables: the noun
     "booking" with "my" or "dekho" is "my bookings", not a new booking; "language" beside
     a language's name ("bangla bhasha") is that language."""
-    look = _coverage(kept, t.phrases.get("look", ()), t.suffixes)
-    nouns = _coverage(kept, t.phrases.get("booking_noun", ()), t.suffixes)
+    heads = _heads(kept, t.suffixes)
+    look = _coverage(kept, _phrases_in(("look",), heads), t.suffixes)
+    nouns = _coverage(kept, _phrases_in(("booking_noun",), heads), t.suffixes)
     for book, bookings in (
         (Meaning(Word.BOOK), Meaning(Word.BOOKINGS)),
         (Option("menu:book"), Option("menu:bookings")),
@@ -431,14 +457,12 @@ def _fuzzy(
     words_: list[Word],
 ) -> Understood:
     """A small typo in an option title or keyword: the closest, if clearly closest."""
-    t = _tables()
     scores: dict[Option | Meaning, float] = {}
     for oid, own in forms.items():
         # A title's own words count one by one too: "balygunge" for "Ballygunge UPHC".
         words_of_titles = {(w,) for title in named[oid] for w in title}
         scores[Option(oid)] = _closeness(kept, (*option_phrases(oid), *own, *words_of_titles))
-    for w in words_:
-        scores[Meaning(w)] = _closeness(kept, t.phrases.get(w.value, ()))
+    scores.update(_word_closeness(kept, tuple(words_)))
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     if not ranked or ranked[0][1] < FUZZY_SCORE:
         return None
@@ -456,22 +480,67 @@ def _fuzzy(
 
 def _closeness(kept: tuple[str, ...], phrases: Iterable[tuple[str, ...]]) -> float:
     """How close the answer, or one of its words, is to a phrase (0-100)."""
+    wholes, singles = _choices(tuple(phrases))
     whole = " ".join(kept)
     best = 0.0
-    for phrase in phrases:
-        joined = " ".join(phrase)
-        if len(joined) < FUZZY_MIN_LENGTH or any(ch.isdigit() for ch in joined):
+    if wholes and not any(ch.isdigit() for ch in whole):
+        best = process.extractOne(whole, wholes, scorer=fuzz.ratio)[1]
+    for word in kept:
+        if not singles or len(word) < FUZZY_MIN_LENGTH or any(ch.isdigit() for ch in word):
             continue
-        if not any(ch.isdigit() for ch in whole):
-            best = max(best, fuzz.ratio(whole, joined))
-        if len(phrase) == 1:
-            for word in kept:
-                if len(word) >= FUZZY_MIN_LENGTH and not any(ch.isdigit() for ch in word):
-                    score = fuzz.ratio(word, joined)
-                    if min(len(word), len(joined)) >= 8 and score >= FUZZY_SCORE_LONG:
-                        score = max(score, FUZZY_SCORE)  # counts as close as a short typo
-                    best = max(best, score)
+        match, score, _ = process.extractOne(word, singles, scorer=fuzz.ratio)
+        if min(len(word), len(match)) >= 8 and score >= FUZZY_SCORE_LONG:
+            score = max(score, FUZZY_SCORE)  # counts as close as a short typo
+        best = max(best, score)
     return best
+
+
+def _word_closeness(kept: tuple[str, ...], words_: tuple[Word, ...]) -> dict[Meaning, float]:
+    """`_closeness` for every global word at once: one pass over all their phrases."""
+    wholes, whole_words, singles, single_words = _word_choices(words_)
+    scores: dict[Meaning, float] = {}
+
+    def note(found: list[tuple[str, float, int]], owners: tuple[Word, ...], word: str) -> None:
+        for match, score, at in found:
+            if score < FUZZY_SCORE and min(len(word), len(match)) < 8:
+                continue  # only a long word may have two typos
+            m = Meaning(owners[at])
+            scores[m] = max(scores.get(m, 0.0), max(score, FUZZY_SCORE))
+
+    whole = " ".join(kept)
+    cutoff = FUZZY_SCORE_LONG
+    if not any(ch.isdigit() for ch in whole):
+        found = process.extract(whole, wholes, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)
+        note(found, whole_words, whole)
+    for word in kept:
+        if len(word) >= FUZZY_MIN_LENGTH and not any(ch.isdigit() for ch in word):
+            found = process.extract(
+                word, singles, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None
+            )
+            note(found, single_words, word)
+    return scores
+
+
+@cache
+def _word_choices(
+    words_: tuple[Word, ...],
+) -> tuple[tuple[str, ...], tuple[Word, ...], tuple[str, ...], tuple[Word, ...]]:
+    pairs = [(j, w) for w in words_ for j in _choices(_tables().phrases.get(w.value, ()))[0]]
+    single = [(j, w) for j, w in pairs if " " not in j]
+    return (
+        tuple(j for j, _ in pairs),
+        tuple(w for _, w in pairs),
+        tuple(j for j, _ in single),
+        tuple(w for _, w in single),
+    )
+
+
+@lru_cache(maxsize=1024)
+def _choices(phrases: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The phrases a typo may be forgiven in (5+ letters, no digits), whole and one-word."""
+    joined = [" ".join(p) for p in phrases]
+    fit = [j for j in joined if len(j) >= FUZZY_MIN_LENGTH and not any(c.isdigit() for c in j)]
+    return tuple(fit), tuple(j for j in fit if " " not in j)
 
 
 # ---------------------------------------------------------------- rows as people say them
