@@ -28,7 +28,7 @@ from kmcbot.booking.model import Refusal
 from kmcbot.dialogue import effects as fx
 from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.model import Lang, Session, session_from_dict, session_to_dict
-from kmcbot.dialogue.returning import before_from_profile, remembered
+from kmcbot.dialogue.returning import last_booking
 from kmcbot.dialogue.step import Context, Outcome, step
 from kmcbot.messages import Inbound, Say
 from kmcbot.outbox.relay import encode_news
@@ -148,21 +148,20 @@ class Pipeline:
             pepper=self.pepper,
             profile_lang=_lang(profile.get("lang")),
             expired=not loaded.session and bool(profile.get("open")),
-            before=before_from_profile(profile.get("before")),
+            last_booking=last_booking(profile.get("last")),
         )
         outcome = step(session, message, ctx)
         replies = list(outcome.replies)
         pending = list(outcome.effects)
         news: list[tuple[str, str]] = []  # (reference, kind) this turn's replies announce
         erased = False
-        before = profile.get("before")
+        last = profile.get("last")
         for _ in range(MAX_EFFECT_ROUNDS):
             if not pending:
                 break
-            effect = pending.pop(0)
-            result = await self._run(effect, message.wa_id)
-            if isinstance(effect, fx.Book) and isinstance(result, fx.Booked):
-                before = remembered(effect)  # "Same as before?" at the next booking
+            result = await self._run(pending.pop(0), message.wa_id)
+            if isinstance(result, fx.Booked):
+                last = result.booking.reference  # "Same as before?" at the next booking
             news += _news(result)
             erased = erased or isinstance(result, fx.Forgotten)
             metrics.record_result(result)
@@ -176,8 +175,8 @@ class Pipeline:
             "open": int(outcome.session.in_flow),
             "seen": _seen(profile, message, now),
         }
-        if before:
-            new_profile["before"] = before
+        if last:
+            new_profile["last"] = last  # a reference: the profile holds no name
         await self.store.commit(
             tag,
             message.message_id,
@@ -220,8 +219,8 @@ class Pipeline:
         match effect:
             case fx.Book():
                 return await repository.book(self.pool, wa_id, effect)
-            case fx.ListBookings():
-                return await repository.list_bookings(self.pool, wa_id)
+            case fx.ListBookings(also=also):
+                return await repository.list_bookings(self.pool, wa_id, also)
             case fx.CancelBooking(reference=ref):
                 return await repository.cancel(self.pool, wa_id, ref)
             case fx.MoveBooking(reference=ref, slot_id=slot_id, message_id=mid):

@@ -52,7 +52,7 @@ MAX_PER_NUMBER = 4  # family members on one phone; PostgreSQL enforces it too
 
 def start(s: Session, ctx: Context) -> Outcome:
     """ "Book 2nd dose": first look at this number's bookings (limit, same ID)."""
-    return wait(replace(s, draft=Draft()), ctx, State.CHECKING, ListBookings())
+    return wait(replace(s, draft=Draft()), ctx, State.CHECKING, ListBookings(ctx.last_booking))
 
 
 def listed(bookings: tuple[BookingView, ...]) -> tuple[Listed, ...]:
@@ -73,9 +73,9 @@ def on_checked(s: Session, ctx: Context, result: Result) -> Outcome:
             if len(active) >= MAX_PER_NUMBER:
                 note = text(lang, "bookings.limit", max=num(lang, MAX_PER_NUMBER))
                 return to_menu(s, ctx, note)
-            b = ctx.before
-            if b is not None:  # a returning citizen: "Same as before?"
-                draft = Draft(vaccine=b.vaccine, first_dose=b.first_dose, name=b.name)
+            last = next((b for b in bookings if b.reference == ctx.last_booking), None)
+            if last is not None and last.name:  # a returning citizen: "Same as before?"
+                draft = Draft(vaccine=last.vaccine, first_dose=last.first_dose, name=last.name)
                 return ask(replace(s, draft=draft), ctx, State.SAME, listed=active)
             return ask(s, ctx, State.VACCINE, listed=active)
         case Refused(reason):

@@ -4,24 +4,13 @@ citizen's answer once a typed "2" or a typed button title is resolved."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from kmcbot.booking.availability import Availability
-from kmcbot.booking.model import Vaccine
 from kmcbot.dialogue.effects import Effect
 from kmcbot.dialogue.model import Lang, Session
 from kmcbot.dialogue.understand import Word
 from kmcbot.messages import Reply
-
-
-@dataclass(frozen=True, slots=True)
-class Before:
-    """What this number's last booking used, kept in its profile: a new booking
-    starts with "Same as before?". Never the ID, which is asked again."""
-
-    vaccine: Vaccine
-    first_dose: date
-    name: str
 
 
 @dataclass(frozen=True)
@@ -31,7 +20,7 @@ class Context:
     pepper: bytes  # key of the ID number hash
     profile_lang: Lang | None  # language remembered for this number beyond the session
     expired: bool = False  # the shell saw a session that had expired
-    before: Before | None = None  # the last booking's details, from the profile
+    last_booking: str | None = None  # the reference of this number's last booking (profile)
 
 
 @dataclass(frozen=True)

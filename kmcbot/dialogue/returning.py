@@ -1,16 +1,14 @@
-"""A citizen who comes back: "Same as before?" at a new booking (the profile
-remembers the last booking's vaccine, first dose and name, never the ID) and
-"Continue where you left off?" after a conversation expired mid-way."""
+"""A citizen who comes back: "Same as before?" at a new booking (the last
+booking's vaccine, first dose and name, never the ID) and "Continue where you
+left off?" after a conversation expired mid-way."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
 
-from kmcbot.booking.model import Vaccine
+from kmcbot.booking.reference import is_reference
 from kmcbot.dialogue import booking_flow
-from kmcbot.dialogue.core import Answer, Before, Context, Outcome, Picked
-from kmcbot.dialogue.effects import Book
+from kmcbot.dialogue.core import Answer, Context, Outcome, Picked
 from kmcbot.dialogue.model import Draft, Session, State
 from kmcbot.dialogue.turns import ask, not_understood, to_menu
 from kmcbot.messages import Inbound
@@ -45,19 +43,10 @@ def on_resume(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outcome
 # ---------------------------------------------------------------- the profile's part
 
 
-def remembered(book: Book) -> dict[str, str]:
-    """What the profile keeps of a booking made: never the ID."""
-    return {"va": book.vaccine.value, "fd": book.first_dose.isoformat(), "n": book.name}
-
-
-def before_from_profile(value: object) -> Before | None:
-    """The profile's "before", or None if there is none or it is not readable."""
-    if not isinstance(value, dict):
-        return None
-    try:
-        name = value["n"]
-        if not isinstance(name, str) or not 0 < len(name) <= 60:
-            return None
-        return Before(Vaccine(value["va"]), date.fromisoformat(value["fd"]), name)
-    except (KeyError, ValueError, TypeError):
-        return None
+def last_booking(value: object) -> str | None:
+    """The profile's "last": the reference of the number's last booking, or None.
+    Its vaccine, first dose and name are read from PostgreSQL when a new booking
+    starts (ListBookings' `also`): Redis keeps no name once a conversation is over."""
+    if isinstance(value, str) and len(value) < 20 and is_reference(value):
+        return value
+    return None

@@ -129,6 +129,8 @@ async def reach_confirm(
     """From the menu to the Confirm question for Covishield and an Aadhaar; the slot's id.
     `day` and `slot` are row numbers (from 0) in the lists the bot offers."""
     await citizen.tap_earlier("menu:book")
+    if "same:no" in option_ids(citizen.last):  # a second booking from this number
+        await citizen.tap("same:no")
     await citizen.tap("vaccine:covishield")
     await citizen.say(first_dose or typed(days_ago(120)))
     await citizen.tap("id:aadhaar")
@@ -400,6 +402,7 @@ async def test_another_id_that_ends_in_the_same_four_digits_is_not_refused(citiz
     await start(citizen)
     await book_through(citizen, mine)
     await citizen.tap_earlier("menu:book")
+    await citizen.tap("same:no")  # a family member: not the same details (issue 20)
     await citizen.tap("vaccine:covishield")
     await citizen.say(typed(days_ago(120)))
     await citizen.tap("id:aadhaar")

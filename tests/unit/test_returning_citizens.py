@@ -1,6 +1,7 @@
-"""Issue 20, item 8: a returning citizen. "Same as before?" from what the profile
-remembers of the last booking (never the ID number), and "Continue where you
-left off" for a conversation that expired within the last 24 hours."""
+"""Issue 20, item 8: a returning citizen. "Same as before?" from this number's
+last booking (the profile keeps its reference; the details come from the
+bookings, never the ID number), and "Continue where you left off" for a
+conversation that expired within the last 24 hours."""
 
 from __future__ import annotations
 
@@ -9,25 +10,20 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from kmcbot.booking.model import Vaccine
-from kmcbot.dialogue.core import Before, Context
-from kmcbot.dialogue.effects import Book
+from kmcbot.dialogue.core import Context
 from kmcbot.dialogue.model import Lang, Session, State, session_from_dict
-from kmcbot.dialogue.returning import before_from_profile, remembered
-from tests.unit.conversation import Conversation, aadhaar, reach
-
-ASHA = Before(Vaccine.COVISHIELD, date(2021, 4, 5), "Asha Das")
+from kmcbot.dialogue.returning import last_booking
+from tests.unit.conversation import Conversation, aadhaar, book, reach
 
 
 class Returning(Conversation):
-    """A number the shell knows: the profile's "before", and sessions kept a day
-    while unfinished (as Redis now keeps them)."""
+    """A number the shell knows: the profile's last booking (as the pipeline keeps
+    it), and sessions kept a day while unfinished (as Redis now keeps them)."""
 
-    def __init__(self, before: Before | None = None, **kw: object) -> None:
-        super().__init__(**kw)  # type: ignore[arg-type]
-        self.before = before
+    last_booking: str | None = None
 
     def _ctx(self, expired: bool) -> Context:
-        return replace(super()._ctx(expired), before=self.before)
+        return replace(super()._ctx(expired), last_booking=self.last_booking)
 
     def _load(self) -> tuple[Session | None, bool]:
         if self.stored is None:
@@ -40,59 +36,63 @@ class Returning(Conversation):
         return session, False
 
 
+def booked_once(lang: Lang, name: str = "Asha Das") -> Returning:
+    chat = Returning(lang=lang)
+    book(chat, name=name, first_dose="05-04-2021", id_number=aadhaar("87654321012"))
+    [b] = chat.bookings.active(chat.wa_id)
+    chat.last_booking = b.reference
+    return chat
+
+
 def test_same_as_before_skips_what_is_known_but_asks_the_id_again() -> None:
-    chat = Returning(ASHA, lang=Lang.BN).send("বুক")
+    chat = booked_once(Lang.BN).send("বুক")
     assert chat.state == State.SAME
     chat.expect("Asha Das", "কোভিশিল্ড", "৫ এপ্রিল ২০২১")
     assert "XXXX" not in chat.body
     chat.send("হ্যাঁ")
     assert chat.state == State.ID_TYPE  # vaccine and first dose taken as before
-    chat.send("আধার কার্ড").send(aadhaar())
+    chat.send("আধার কার্ড").send(aadhaar("76543210987"))
     assert chat.state == State.CENTRE  # the name too
     chat.send("Roxy").send("১").send("১").send("ঠিক আছে")
-    [b] = chat.bookings.active(chat.wa_id)
-    assert b.name == "Asha Das" and b.vaccine == Vaccine.COVISHIELD
-    assert b.first_dose == date(2021, 4, 5)
+    second = chat.bookings.active(chat.wa_id)[-1]
+    assert len(chat.bookings.active(chat.wa_id)) == 2
+    assert second.name == "Asha Das" and second.vaccine == Vaccine.COVISHIELD
+    assert second.first_dose == date(2021, 4, 5)
+
+
+def test_a_cancelled_last_booking_is_offered_too() -> None:
+    """ "Book again" after a centre cancelled the session: the booking is not
+    active any more, its details still start the new one."""
+    chat = booked_once(Lang.EN)
+    chat.send("my bookings").send("cancel").send("yes")
+    assert chat.bookings.active(chat.wa_id) == []
+    chat.send("book")
+    assert chat.state == State.SAME
+    chat.expect("Asha Das")
 
 
 def test_not_the_same_asks_everything_afresh() -> None:
-    chat = Returning(ASHA, lang=Lang.HI).send("book karna hai").send("nahi")
+    chat = booked_once(Lang.HI).send("book karna hai").send("nahi")
     assert chat.state == State.VACCINE
     assert chat.session.draft.name is None and chat.session.draft.vaccine is None
 
 
-def test_same_as_before_still_checks_the_first_dose() -> None:
-    soon = replace(ASHA, first_dose=date(2021, 6, 20))  # Covishield: 84 days later
-    chat = Returning(soon, lang=Lang.EN).send("book").send("yes")
-    assert chat.state == State.MENU and chat.effects == []
-    chat.expect("is due from")
-
-
-def test_without_a_profile_the_booking_starts_with_the_vaccine() -> None:
-    chat = Returning(None, lang=Lang.EN).send("book")
+def test_without_a_last_booking_the_booking_starts_with_the_vaccine() -> None:
+    chat = Returning(lang=Lang.EN).send("book")
     assert chat.state == State.VACCINE
 
 
-def test_the_profile_keeps_no_id() -> None:
-    book = Book(1, Vaccine.COVAXIN, date(2021, 5, 1), "aadhaar", "h" * 64, "1234", "R", "hi", "m")
-    kept = remembered(book)
-    assert kept == {"va": "covaxin", "fd": "2021-05-01", "n": "R"}
-    assert before_from_profile(kept) == Before(Vaccine.COVAXIN, date(2021, 5, 1), "R")
+def test_after_delete_my_data_nothing_is_offered() -> None:
+    chat = booked_once(Lang.EN)
+    chat.send("delete my data").send("yes")
+    chat.send("book")
+    assert chat.state == State.VACCINE
 
 
-def test_a_broken_profile_is_no_before() -> None:
-    broken = [
-        None,
-        "x",
-        {},
-        {"va": "pfizer", "fd": "2021-05-01", "n": "R"},
-        {"va": "covaxin", "fd": "May", "n": "R"},
-        {"va": "covaxin", "fd": "2021-05-01"},
-        {"va": "covaxin", "fd": "2021-05-01", "n": ""},
-        {"va": 1, "fd": 2, "n": 3},
-    ]
-    for value in broken:
-        assert before_from_profile(value) is None, value
+def test_the_profile_keeps_only_a_reference() -> None:
+    assert last_booking("KMC-4K7P2Q") == "KMC-4K7P2Q"
+    for value in (None, "", "Asha Das", 12, {"n": "x"}, "KMC-" + "X" * 40):
+        assert last_booking(value) is None, value
 
 
 # ---------------------------------------------------------------- continue where you left off
