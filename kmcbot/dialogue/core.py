@@ -66,13 +66,6 @@ class Said:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class Unsure:
-    """A typed answer about as close to two or more options: ask which."""
-
-    ids: tuple[str, ...]
-
-
 Answer = Picked | Typed | Shared | Stale
 
 

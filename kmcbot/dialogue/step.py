@@ -24,7 +24,6 @@ from kmcbot.dialogue.core import (
     Shared,
     Stale,
     Typed,
-    Unsure,
     lang_of,
 )
 from kmcbot.dialogue.effects import Result
@@ -34,6 +33,7 @@ from kmcbot.dialogue.turns import again, ask, to_menu
 from kmcbot.dialogue.understand import (
     Meaning,
     Option,
+    Unsure,
     Word,
     day_phrases,
     slot_phrases,
@@ -192,8 +192,8 @@ def resolve(s: Session, content: Text | Choice | Location, ctx: Context) -> Answ
             return Picked(oid)
         case Meaning(word):
             return Said(word, body)
-        case Unsure(ids):
-            return Unsure(ids)
+        case Unsure():
+            return meant  # "which one?"
     return Typed(body)
 
 

@@ -1436,3 +1436,34 @@ def test_unclear_answers_act_on_nothing_and_ask_again(case: Case) -> None:
     assert after.state == before.state, after
     assert replace(after.draft, listed=()) == replace(before.draft, listed=())
     assert chat.effects == [] and len(chat.replies) == 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "lang"), [("bangla", Lang.BN), ("हिंदी", Lang.HI), ("English", EN)]
+)
+def test_a_language_named_as_the_first_message_is_taken(typed: str, lang: Lang) -> None:
+    chat = Conversation(lang=None).send(typed)
+    assert chat.state == State.MENU and chat.session.lang == lang
+
+
+@pytest.mark.parametrize(
+    ("state", "typed", "named"),
+    [
+        (State.VACCINE, "cov", ["Covishield", "Covaxin"]),
+        (State.CENTRE, "UPHC", ["Ballygunge UPHC", "Entally UPHC"]),
+        (State.CONFIRM, "yes, change the time", ["Confirm", "Change"]),
+        (State.CONFIRM, "what is this", []),
+    ],
+)
+def test_two_close_options_are_asked_about_not_guessed(
+    state: State, typed: str, named: list[str]
+) -> None:
+    chat = reach(Conversation(lang=EN), state)
+    before = chat.session
+    chat.send(typed)
+    assert chat.state == state and chat.session.draft == before.draft and chat.effects == []
+    if named:
+        chat.expect("Did you mean", *named)
+        assert chat.session.strikes == before.strikes  # asking back is not a wrong answer
+    else:
+        chat.expect("Please choose one of the options.")
