@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
 
-from kmcbot.dialogue import booking_flow, my_bookings, returning
+from kmcbot.dialogue import booking_flow, my_bookings, offer, returning
 from kmcbot.dialogue import globals as everywhere
 from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.core import (
@@ -229,7 +229,7 @@ def _phrases(s: Session, ctx: Context) -> dict[str, list[str]]:
         head, _, rest = oid.partition(":")
         if head == "day":
             with contextlib.suppress(ValueError):  # a row id this version does not know
-                phrases[oid] += day_phrases(date.fromisoformat(rest))
+                phrases[oid] += day_phrases(date.fromisoformat(rest), offer.today(ctx.now))
         elif oid in slots:
             phrases[oid] += slot_phrases(slots[oid].start, slots[oid].end)
         elif head in ("cancel", "move") and rest.startswith("KMC-"):

@@ -546,9 +546,13 @@ def _choices(phrases: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], tup
 # ---------------------------------------------------------------- rows as people say them
 
 
-def day_phrases(day: date) -> tuple[str, ...]:
-    """How people name a day of the list: "5 july", "জুলাইয়ের ৫", "5/7", "৫ তারিখ"."""
+def day_phrases(day: date, today: date) -> tuple[str, ...]:
+    """How people name a day of the list: "5 july", "জুলাইয়ের ৫", "5/7", "৫ তারিখ",
+    "tomorrow", "আগামীকাল", "kal"."""
     forms = [f"{day.day} {day.month}", f"{day.day:02d} {day.month:02d}"]
+    relative = {0: "words.today", 1: "words.tomorrow"}.get((day - today).days)
+    if relative:
+        forms += [phrase for lang in Lang for phrase in words(lang, relative)]
     for name in month_names(day.month):
         forms += [f"{day.day} {name}", f"{name} {day.day}"]
     for lang in Lang:

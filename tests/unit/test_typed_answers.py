@@ -376,7 +376,27 @@ TABLE: list[tuple[State, str, tuple[Lang, ...], list[str]]] = [
     (State.CENTRE, "centre:3", ALL, ["Ballygunge", "ballygunge uphc", "balygunge", "1"]),
     (State.CENTRE, "centre:more", ALL, ["more", "আরও", "और", "more centres", "next"]),
     (State.DAY, "row:0", ALL, ["1", "১"]),
-    (State.DAY, "row:1", ALL, ["2", "२"]),
+    (
+        State.DAY,
+        "row:1",
+        ALL,
+        [
+            "2",
+            "२",
+            "tomorrow",
+            "kal",
+            "আগামীকাল",
+            "कल",
+            "2 july",
+            "২ জুলাই",
+            "2 जुलाई",
+            "July 2",
+            "2/7",
+            "02-07",
+            "২ তারিখ",
+        ],
+    ),  # noqa: E501
+    (State.DAY, "row:0", ALL, ["today", "aaj", "আজ", "आज", "1 july", "১লা জুলাই"]),
     (
         State.SLOT,
         "row:0",
