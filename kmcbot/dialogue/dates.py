@@ -238,6 +238,8 @@ def _fields(tokens: list[_Token]) -> tuple[int, int, int | None] | None:
     match shape:
         case "nnn" if len(str(tokens[0])) == 4:  # ISO 2021-06-05
             year, month, day = tokens
+        case "nmn" if len(str(tokens[0])) == 4:  # 2021 June 5, "२०२१ अप्रैल ५"
+            year, month, day = tokens
         case "nnn" | "nmn":  # 05-06-2021, 5 June 2021
             day, month, year = tokens
         case "nn" | "nm":  # 5/6, 5 June

@@ -580,8 +580,21 @@ def slot_phrases(start: time, end: time) -> tuple[str, ...]:
             f"{hour} টা",
             f"{hour}টায়",
             f"{hour}টার",
+            f"{hour}টো",
         ]
+    # The part of the day, as the bot says it (meta.hours: "সকাল ১০", "दोपहर 2")
+    # and as people type it in Roman letters (words.morning ...): "সকালে", "shaam".
+    for lang in Lang:
+        said = words(lang, "meta.hours")[start.hour].split()
+        if len(said) > 1:
+            forms += [said[0], f"{said[0]} {_twelve(start.hour)}"]
+    part = next((p for p, hours in _DAY_PARTS.items() if start.hour in hours), None)
+    if part:
+        forms += [phrase for lang in Lang for phrase in words(lang, f"words.{part}")]
     return tuple(forms)
+
+
+_DAY_PARTS = {"morning": range(5, 12), "afternoon": range(12, 16), "evening": range(16, 21)}
 
 
 def _twelve(hour: int) -> int:

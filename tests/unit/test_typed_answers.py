@@ -1282,6 +1282,171 @@ TABLE += [
 ]
 
 
+# A fourth round: whole sentences in Bengali and Devanagari script, parts of the day.
+TABLE += [
+    (
+        State.MENU,
+        "menu:book",
+        ALL,
+        [
+            "টিকার বুকিং করতে চাই",
+            "দ্বিতীয় টিকা নিতে চাই",
+            "আমি বুক করতে চাই",
+            "বুক করুন",
+            "मुझे दूसरी डोज़ बुक करनी है",
+            "टीके की बुकिंग",
+            "बुकिंग करनी है",
+            "doosra teeka",
+            "book korte chai dada",
+            "Dose 2 booking",
+            "2nd dose booking",
+            "booking for second dose",
+            "I want to book a slot",
+        ],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "menu:bookings",
+        ALL,
+        [
+            "আমার বুকিং কোথায়",
+            "আমার বুকিং কবে",
+            "मेरी बुकिंग कब है",
+            "मेरी बुकिंग कहाँ है",
+            "booking kab hai",
+            "amar booking kobe",
+            "my slot details",
+            "when is my booking",
+        ],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "say:help",
+        ALL,
+        [
+            "সাহায্য দরকার",
+            "मदद करिए",
+            "help lagbe",
+            "help korben",
+            "please help",
+            "i don't know what to do",
+            "help needed",
+        ],
+    ),  # noqa: E501
+    (
+        State.MENU,
+        "thanks",
+        ALL,
+        [
+            "ধন্যবাদ আপনাকে",
+            "आपका धन्यवाद",
+            "thank you bhai",
+            "thanks ji",
+            "thnks",
+            "thank u so much",
+            "অনেক অনেক ধন্যবাদ",
+        ],
+    ),  # noqa: E501
+    (
+        State.VACCINE,
+        "vaccine:covishield",
+        ALL,
+        [
+            "আমি কোভিশিল্ড নিয়েছিলাম",
+            "প্রথমটা কোভিশিল্ড",
+            "मैंने कोविशील्ड लगवाई थी",
+            "covishield lagwaya tha",
+            "covishield i think",
+            "covishield first dose",
+            "covi shield nilam",
+        ],
+    ),  # noqa: E501
+    (
+        State.VACCINE,
+        "vaccine:covaxin",
+        ALL,
+        [
+            "আমি কোভ্যাক্সিন নিয়েছিলাম",
+            "मैंने कोवैक्सिन लगवाई थी",
+            "covaxin nilam",
+            "covaxin first dose",
+            "bharat biotech wala",
+        ],
+    ),  # noqa: E501
+    (
+        State.ID_TYPE,
+        "id:aadhaar",
+        ALL,
+        [
+            "আধার কার্ড দেব",
+            "आधार कार्ड दूंगा",
+            "aadhar card dibo",
+            "aadhaar card will bring",
+            "আমার আধার কার্ড আছে",
+            "मेरे पास आधार है",
+        ],
+    ),  # noqa: E501
+    (
+        State.ID_TYPE,
+        "id:epic",
+        ALL,
+        ["ভোটার কার্ড দেব", "वोटर कार्ड दूंगा", "voter card dibo", "voter id will bring"],
+    ),  # noqa: E501
+    (
+        State.DOSE_DATE,
+        "date:2021-04-05",
+        ALL,
+        [
+            "৫ এপ্রিল ২০২১ তারিখে নিয়েছিলাম",
+            "৫-৪-২০২১ তারিখে",
+            "२०२१ अप्रैल ५",
+            "5 अप्रैल 2021 को लगवाया था",
+            "আমি ৫ এপ্রিল ২০২১ নিয়েছিলাম",
+            "5th April 2021 pe",
+            "5 April 2021 ko",
+        ],
+    ),  # noqa: E501
+    (
+        State.CONFIRM,
+        "confirm:yes",
+        ALL,
+        [
+            "হ্যাঁ করুন",
+            "হ্যাঁ দিন",
+            "ঠিক আছে করুন",
+            "हाँ कर दीजिए",
+            "हाँ ठीक है",
+            "ji bilkul",
+            "ha thik",
+            "yes correct",
+            "all ok",
+            "ok done",
+            "হ্যাঁ সব ঠিক আছে",
+        ],
+    ),  # noqa: E501
+    (
+        State.CONFIRM,
+        "confirm:no",
+        ALL,
+        ["না থাক", "না দরকার নেই", "नहीं रहने दो", "no need", "না বুক করবেন না"],
+    ),  # noqa: E501
+    (
+        State.CANCEL_CONFIRM,
+        "cancel:yes",
+        ALL,
+        ["হ্যাঁ বাতিল করে দিন", "हाँ रद्द कर दीजिए", "ha cancel koro", "yes please cancel"],
+    ),  # noqa: E501
+    (
+        State.CANCEL_CONFIRM,
+        "cancel:no",
+        ALL,
+        ["না বাতিল করবেন না", "नहीं रद्द मत करो", "na rekhe din", "no dont cancel it"],
+    ),  # noqa: E501
+    (State.SLOT, "row:0", ALL, ["সকাল দশটা", "সকালে", "सुबह", "morning", "10 baje wala"]),  # noqa: E501
+    (State.SLOT, "row:1", ALL, ["দুপুর ২টো", "বিকেল", "दोपहर", "afternoon", "2 baje wala", "দুপুরে"]),  # noqa: E501
+]
+
+
 @dataclass(frozen=True)
 class Case:
     state: State
