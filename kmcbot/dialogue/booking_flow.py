@@ -44,7 +44,7 @@ from kmcbot.dialogue.questions import (
     slot_title,
 )
 from kmcbot.dialogue.turns import ask, invalid, not_understood, to_menu, wait
-from kmcbot.dialogue.understand import unwrap_name
+from kmcbot.dialogue.understand import unwrap_id, unwrap_name
 from kmcbot.messages import Inbound, Say
 
 MAX_PER_NUMBER = 4  # family members on one phone; PostgreSQL enforces it too
@@ -145,6 +145,9 @@ def on_id_number(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outc
     if not isinstance(answer, Typed):
         return invalid(s, ctx, text(lang, "id_error.wrong_characters", id_type=name))
     number = normalise_id(kind, answer.text)
+    inside = unwrap_id(answer.text) if isinstance(number, IdError) else None
+    if inside:  # "my aadhaar number is ...": the number alone, read as strictly
+        number = normalise_id(kind, inside)
     if isinstance(number, IdError):
         return invalid(s, ctx, text(lang, f"id_error.{number.value}", id_type=name))
     tail = last4(number)

@@ -197,7 +197,7 @@ def _tables() -> _Tables:
                     negators.update(t for form in forms for t in form)
                 case "suffixes":
                     suffixes.update(normalise(v) for v in value if normalise(v))
-                case "name_before" | "name_after":
+                case "name_before" | "name_after" | "id_before" | "id_after":
                     pass
                 case _:
                     phrases.setdefault(name, set()).update(forms)
@@ -639,3 +639,32 @@ def unwrap_name(text: str) -> str:
     if name.endswith(".") and len(name.split()[-1]) > 3:
         name = name[:-1]  # the sentence's full stop, not an initial's ("S. K.")
     return name or text
+
+
+# ---------------------------------------------------------------- ID numbers
+
+
+def unwrap_id(text: str) -> str | None:
+    """The ID number inside "my aadhaar number is 2341 2341 2346", "आधार नंबर: ...",
+    or None when there are no such words around it. Whole words only, from the
+    tables (words.id_before, words.id_after): an ID number is never guessed at."""
+    before, after = _id_wrappers()
+    raw = text.split()
+    keys = [normalise(w) for w in raw]
+    cut = 0
+    while cut < len(raw) - 1 and (keys[cut] in before or not keys[cut]):
+        cut += 1
+    end = len(raw)
+    while end > cut + 1 and (keys[end - 1] in after or not keys[end - 1]):
+        end -= 1
+    if cut == 0 and end == len(raw):
+        return None
+    return " ".join(raw[cut:end]).strip(" :-–.")
+
+
+@cache
+def _id_wrappers() -> tuple[frozenset[str], frozenset[str]]:
+    def table(key: str) -> frozenset[str]:
+        return frozenset(w for lang in Lang for p in words(lang, key) for w in tokens(p))
+
+    return table("words.id_before"), table("words.id_after")

@@ -20,6 +20,7 @@ import pytest
 from kmcbot.dialogue.model import Lang, State
 from kmcbot.messages import Choice
 from tests.unit.conversation import Conversation, reach
+from tests.unit.conversation import aadhaar as aadhaar_number
 
 EN, BN, HI = Lang.EN, Lang.BN, Lang.HI
 ALL = (EN, BN, HI)
@@ -1652,3 +1653,25 @@ def test_two_close_options_are_asked_about_not_guessed(
         assert chat.session.strikes == before.strikes  # asking back is not a wrong answer
     else:
         chat.expect("Please choose one of the options.")
+
+
+@pytest.mark.parametrize(
+    "wrapped",
+    [
+        "my aadhaar number is {n}",
+        "Aadhaar: {n}",
+        "আমার আধার নম্বর {n}",
+        "मेरा आधार नंबर {n} है",
+        "mera aadhar number {n} hai",
+    ],
+)
+def test_an_id_number_is_read_out_of_the_words_around_it(wrapped: str) -> None:
+    number = aadhaar_number()
+    chat = reach(Conversation(lang=EN), State.ID_NUMBER).send(wrapped.format(n=number))
+    assert chat.state == State.NAME and chat.session.draft.id_last4 == number[-4:]
+
+
+@pytest.mark.parametrize("typed", ["my number is 12", "aadhaar 2341 2341 2347", "aadhar nahi hai"])
+def test_an_id_number_is_never_guessed(typed: str) -> None:
+    chat = reach(Conversation(lang=EN), State.ID_NUMBER).send(typed)
+    assert chat.state == State.ID_NUMBER and chat.session.draft.id_hash is None
