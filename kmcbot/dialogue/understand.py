@@ -447,6 +447,8 @@ def _best(
         return None  # two options named apart: "yes, keep it", "covishield not covaxin"
     if any(w in negators and i not in cover for i, w in enumerate(kept)):
         return None  # "not covishield", "covishield na": say what you mean
+    if min(cover) > 0 and any(kept[i] in negators for i in cover):
+        return None  # "বদলাতে চাই না": the "না" negates what comes before it
     return winner
 
 

@@ -1600,6 +1600,19 @@ UNCLEAR: list[tuple[State, list[str]]] = [
         ],
     ),  # noqa: E501
     (State.CANCEL_CONFIRM, ["yes keep it", "no cancel it", "হ্যাঁ রেখে দিন", "ha na", "why", "3"]),  # noqa: E501
+    (
+        State.CONFIRM,
+        [
+            "ok wait",
+            "wait",
+            "বদলাতে চাই না",
+            "ruko",
+            "hold on",
+            "one minute",
+            "don't confirm",
+            "no I want to confirm",
+        ],
+    ),  # noqa: E501
     (State.FORGET_CONFIRM, ["yes no", "not now delete", "kya hoga", "3"]),
     (State.MENU, ["covishield", "৫ জুন", "4", "kal aaunga", "hi book my bookings"]),
     (State.DAY, ["next year", "99"]),
