@@ -43,8 +43,8 @@ from kmcbot.dialogue.questions import (
     since,
     slot_title,
 )
+from kmcbot.dialogue.spoken import unwrap_id, unwrap_name
 from kmcbot.dialogue.turns import ask, invalid, not_understood, to_menu, wait
-from kmcbot.dialogue.understand import unwrap_id, unwrap_name
 from kmcbot.messages import Inbound, Say
 
 MAX_PER_NUMBER = 4  # family members on one phone; PostgreSQL enforces it too

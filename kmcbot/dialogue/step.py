@@ -29,16 +29,9 @@ from kmcbot.dialogue.core import (
 from kmcbot.dialogue.effects import Result
 from kmcbot.dialogue.model import PENDING, Draft, Lang, Session, State
 from kmcbot.dialogue.questions import render
+from kmcbot.dialogue.spoken import day_phrases, slot_phrases
 from kmcbot.dialogue.turns import again, ask, to_menu
-from kmcbot.dialogue.understand import (
-    Meaning,
-    Option,
-    Unsure,
-    Word,
-    day_phrases,
-    slot_phrases,
-    understand,
-)
+from kmcbot.dialogue.understand import Meaning, Option, Unsure, Word, understand
 from kmcbot.messages import Ask, Choice, Inbound, Location, Media, MediaKind, Pick, Text
 
 __all__ = ["Context", "Outcome", "step", "HANDLERS", "RESULTS"]
