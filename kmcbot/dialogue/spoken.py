@@ -86,7 +86,7 @@ def _name_wrappers() -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...]
 def unwrap_name(text: str) -> str:
     """The name inside "my name is Asha Das", "mera naam Ramesh Kumar hai",
     "আমার নাম রিনা সেন", "मेरा नाम ... है"; the name keeps its own spelling.
-    A word after the name ("hai") goes only with one before it, so that a
+    A short word after the name ("h") goes only with one before it, so that a
     name ending in an initial ("Ramesh H") stays whole."""
     raw = text.split()
     keys = [normalise(w) for w in raw]
@@ -102,7 +102,8 @@ def unwrap_name(text: str) -> str:
     raw, keys = raw[cut:], keys[cut:]
     for n in range(min(len(raw) - 1, 4), 0, -1):
         ending = [p for p in after if says(keys[-n:], p)]
-        if ending and (cut or len(ending[0]) > 1):
+        # Alone, a word after the name goes only if it cannot be an initial ("Ramesh H").
+        if ending and (cut or len(ending[0]) > 1 or len(ending[0][0]) >= 3):
             raw = raw[:-n]
             break
     name = " ".join(raw).strip(" :,;-–—।!?")

@@ -502,8 +502,8 @@ def _word_closeness(kept: tuple[str, ...], words_: tuple[Word, ...]) -> dict[Mea
 
     def note(found: list[tuple[str, float, int]], owners: tuple[Word, ...], word: str) -> None:
         for match, score, at in found:
-            if score < FUZZY_SCORE and min(len(word), len(match)) < 8:
-                continue  # only a long word may have two typos
+            if score < FUZZY_SCORE and (min(len(word), len(match)) < 8 or " " in word):
+                continue  # only a long single word may have two typos
             m = Meaning(owners[at])
             scores[m] = max(scores.get(m, 0.0), max(score, FUZZY_SCORE))
 
