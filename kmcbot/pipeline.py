@@ -28,11 +28,21 @@ from kmcbot.booking.availability import Availability
 from kmcbot.booking.model import Refusal
 from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.model import Lang
+from kmcbot.dialogue.returning import last_booking
 from kmcbot.dialogue.step import Context, Outcome, step
 from kmcbot.messages import Inbound, Reply, Say
 from kmcbot.outbox.entry import News, OutboxEntry
 from kmcbot.storage.keys import user_tag
-from kmcbot.storage.sessions import MAX_WAITING, Begin, Conflict, Loaded, Profile, SessionStore
+from kmcbot.storage.sessions import (
+    MAX_WAITING,
+    SESSION_TTL_S,
+    UNFINISHED_TTL_S,
+    Begin,
+    Conflict,
+    Loaded,
+    Profile,
+    SessionStore,
+)
 from kmcbot.whatsapp.outbound import body as cloud_body
 
 log = structlog.get_logger()
@@ -207,16 +217,20 @@ class Pipeline:
             pepper=self.pepper,
             profile_lang=profile.lang,
             expired=not loaded.stored and profile.open,
+            last_booking=last_booking(profile.last),
         )
         outcome = step(loaded.session, message, ctx)
         replies = list(outcome.replies)
         pending = list(outcome.effects)
         news: list[News] = []  # (reference, kind) this turn's replies announce
         erased = False
+        last = profile.last
         for _ in range(MAX_EFFECT_ROUNDS):
             if not pending:
                 break
             result = await self._run(pending.pop(0), message.wa_id)
+            if isinstance(result, fx.Booked):
+                last = result.booking.reference  # "Same as before?" at the next booking
             news += _news(result)
             erased = erased or isinstance(result, fx.Forgotten)
             metrics.record_result(result)
@@ -246,10 +260,12 @@ class Pipeline:
                 lang=outcome.session.lang or profile.lang,
                 open=outcome.session.in_flow,
                 seen=_seen(profile, message, now),
+                last=last,  # a reference: the profile holds no name
             ),
             entry=_entry(message.wa_id, tag, replies, news),
             now_s=now.timestamp(),
             erase=erased,
+            session_ttl_s=UNFINISHED_TTL_S if outcome.session.in_flow else SESSION_TTL_S,
         )
         if erased:
             await self.store.mark_erased(now.timestamp())
@@ -278,8 +294,8 @@ class Pipeline:
         match effect:
             case fx.Book():
                 return await repository.book(self.pool, wa_id, effect)
-            case fx.ListBookings():
-                return await repository.list_bookings(self.pool, wa_id)
+            case fx.ListBookings(also=also):
+                return await repository.list_bookings(self.pool, wa_id, also)
             case fx.CancelBooking(reference=ref):
                 return await repository.cancel(self.pool, wa_id, ref)
             case fx.MoveBooking(reference=ref, slot_id=slot_id, message_id=mid):

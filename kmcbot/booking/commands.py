@@ -30,7 +30,9 @@ class Book:
 
 @dataclass(frozen=True, slots=True)
 class ListBookings:
-    pass
+    # Also this booking of the number's, whatever its status: the last one booked,
+    # for "Same as before?" (the profile keeps only its reference).
+    also: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -215,10 +215,14 @@ async def _book_once(pool: asyncpg.Pool, wa_id: str, effect: Book) -> Booked | R
     return Booked(view_of(row))
 
 
-async def list_bookings(pool: asyncpg.Pool, wa_id: str) -> BookingsListed:
+async def list_bookings(pool: asyncpg.Pool, wa_id: str, also: str | None = None) -> BookingsListed:
+    """The number's active bookings, and `also` (a reference of its own) in any status."""
     async with pool.acquire() as conn:
         rows = await conn.fetch(
-            VIEW_SQL + " WHERE b.wa_id = $1 AND b.status = 'booked' ORDER BY s.starts_at", wa_id
+            VIEW_SQL + " WHERE b.wa_id = $1 AND (b.status = 'booked' OR b.reference = $2)"
+            " ORDER BY s.starts_at",
+            wa_id,
+            also,
         )
     return BookingsListed(tuple(view_of(r) for r in rows))
 

@@ -23,7 +23,7 @@ from kmcbot.booking.ids import IdError, IdType, id_hash, last4, normalise_id
 from kmcbot.booking.model import BookingStatus, BookingView, Refusal, Vaccine
 from kmcbot.booking.rules import MAX_ACTIVE_PER_NUMBER
 from kmcbot.dialogue import offer
-from kmcbot.dialogue.catalogue import id_type_name, show_date, text, vaccine_name
+from kmcbot.dialogue.catalogue import id_type_name, num, show_date, text, vaccine_name
 from kmcbot.dialogue.core import (
     Answer,
     Context,
@@ -44,13 +44,14 @@ from kmcbot.dialogue.questions import (
     since,
     slot_title,
 )
+from kmcbot.dialogue.spoken import unwrap_id, unwrap_name
 from kmcbot.dialogue.turns import ask, invalid, not_understood, to_menu, wait
 from kmcbot.messages import Inbound, Say
 
 
 def start(s: Session, ctx: Context) -> Outcome:
     """ "Book 2nd dose": first look at this number's bookings (limit, same ID)."""
-    return wait(replace(s, draft=Draft()), ctx, State.CHECKING, ListBookings())
+    return wait(replace(s, draft=Draft()), ctx, State.CHECKING, ListBookings(ctx.last_booking))
 
 
 def listed(bookings: tuple[BookingView, ...]) -> tuple[Listed, ...]:
@@ -69,8 +70,12 @@ def on_checked(s: Session, ctx: Context, result: Result) -> Outcome:
         case BookingsListed(bookings):
             active = listed(bookings)
             if len(active) >= MAX_ACTIVE_PER_NUMBER:
-                note = text(lang, "bookings.limit", max=MAX_ACTIVE_PER_NUMBER)
+                note = text(lang, "bookings.limit", max=num(lang, MAX_ACTIVE_PER_NUMBER))
                 return to_menu(s, ctx, note)
+            last = next((b for b in bookings if b.reference == ctx.last_booking), None)
+            if last is not None and last.name:  # a returning citizen: "Same as before?"
+                draft = Draft(vaccine=last.vaccine, first_dose=last.first_dose, name=last.name)
+                return ask(replace(s, draft=draft), ctx, State.SAME, listed=active)
             return ask(s, ctx, State.VACCINE, listed=active)
         case Refused(reason):
             return refused(s, ctx, reason)
@@ -95,11 +100,17 @@ def on_dose_date(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outc
     lang = lang_of(s, ctx)
     if not isinstance(answer, Typed):
         return invalid(s, ctx, text(lang, "date_error.unreadable"))
-    today = offer.today(ctx.now)
-    first = parse_date(answer.text, today)
+    first = parse_date(answer.text, offer.today(ctx.now))
     if isinstance(first, DateError):
         reason = text(lang, f"date_error.{first.value}", start=show_date(lang, PROGRAMME_START))
         return invalid(s, ctx, reason)
+    return after_first_dose(s, ctx, first)
+
+
+def after_first_dose(s: Session, ctx: Context, first: date) -> Outcome:
+    """The first dose is known (typed, or the same as before): can they book now?"""
+    lang = lang_of(s, ctx)
+    today = offer.today(ctx.now)
     vaccine = s.draft.vaccine
     if vaccine is None:
         return to_menu(s, ctx, text(lang, "common.error"))
@@ -133,6 +144,9 @@ def on_id_number(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outc
     if not isinstance(answer, Typed):
         return invalid(s, ctx, text(lang, "id_error.wrong_characters", id_type=name))
     number = normalise_id(kind, answer.text)
+    inside = unwrap_id(answer.text) if isinstance(number, IdError) else None
+    if inside:  # "my aadhaar number is ...": the number alone, read as strictly
+        number = normalise_id(kind, inside)
     if isinstance(number, IdError):
         return invalid(s, ctx, text(lang, f"id_error.{number.value}", id_type=name))
     tail = last4(number)
@@ -143,6 +157,8 @@ def on_id_number(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outc
             return to_menu(s, ctx, text(lang, "id_number.already_booked", reference=b.reference))
     # The mask the summary and the ticket show too: the last 4 as one group.
     note = text(lang, "id_number.noted", masked=masked_last4(tail))
+    if s.draft.name:  # "Same as before": the name is known already
+        return ask(s, ctx, State.CENTRE, note, id_hash=digest, id_last4=tail, page=0, near=None)
     return ask(s, ctx, State.NAME, note, id_hash=digest, id_last4=tail)
 
 
@@ -150,7 +166,7 @@ def on_name(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outcome:
     lang = lang_of(s, ctx)
     if not isinstance(answer, Typed):
         return invalid(s, ctx, text(lang, "name_error.characters"))
-    name = clean_name(answer.text)
+    name = clean_name(unwrap_name(answer.text))
     if isinstance(name, NameError_):
         return invalid(s, ctx, text(lang, f"name_error.{name.value}"))
     return ask(s, ctx, State.CENTRE, name=name, page=0, near=None)

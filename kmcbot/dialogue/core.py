@@ -9,6 +9,7 @@ from datetime import datetime
 from kmcbot.booking.availability import Availability
 from kmcbot.booking.commands import Effect
 from kmcbot.dialogue.model import Lang, Session
+from kmcbot.dialogue.understand import Word
 from kmcbot.messages import Reply
 
 
@@ -19,6 +20,7 @@ class Context:
     pepper: bytes  # key of the ID number hash
     profile_lang: Lang | None  # language remembered for this number beyond the session
     expired: bool = False  # the shell saw a session that had expired
+    last_booking: str | None = None  # the reference of this number's last booking (profile)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,14 @@ class Stale:
     """A tap on an option of an older message, no longer on offer."""
 
     id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A meaning that works at any question, typed ("help", "bangla", "thanks")."""
+
+    word: Word
+    text: str
 
 
 Answer = Picked | Typed | Shared | Stale

@@ -10,7 +10,11 @@ Reading rules (see `parse_date`):
 - a date without a year is the most recent such date not after `today`;
 - digits may be ASCII, Bengali (০-৯), Devanagari (०-९) or any other Unicode
   decimal digits, mixed freely; month names may be English (full, any prefix
-  of 3+ letters such as "Jun" or "Sept"), Bengali or Hindi.
+  of 3+ letters such as "Jun" or "Sept"), Bengali or Hindi;
+- the words people wrap a date in ("২৮ আগস্ট ২০২৬ তারিখে", "28 अगस्त 2026 को",
+  "1st dose on 5th of June"), other month spellings and short forms (জানু,
+  সেপ্টে, agust) and Bengali month endings (জুনের, আগস্টের) come from
+  date_words.toml, so that a new spelling is data, not code.
 
 Formats deliberately not accepted (they read as UNREADABLE):
 - digits without separators ("05062021", "050621"): DDMMYYYY and YYYYMMDD
@@ -24,10 +28,12 @@ Formats deliberately not accepted (they read as UNREADABLE):
 from __future__ import annotations
 
 import re
+import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import date
 from enum import StrEnum
+from pathlib import Path
 from types import MappingProxyType
 
 from kmcbot.whatsapp.text import strip_invisible, to_ascii_digits
@@ -99,6 +105,14 @@ def _word_key(word: str) -> str:
     return unicodedata.normalize("NFC", strip_invisible(word)).casefold().translate(_SPELLING_FOLD)
 
 
+def _load_words() -> dict[str, dict[str, list[str]]]:
+    with Path(__file__).with_name("date_words.toml").open("rb") as f:
+        return tomllib.load(f)
+
+
+_DATA = _load_words()
+
+
 def _month_table() -> Mapping[str, int]:
     table: dict[str, int] = {}
     for number, name in enumerate(_EN_MONTHS, start=1):
@@ -108,6 +122,8 @@ def _month_table() -> Mapping[str, int]:
     for spellings in (_BN_MONTHS, _HI_MONTHS):
         for number, names in enumerate(spellings, start=1):
             table.update({_word_key(name): number for name in names})
+    for month, forms in _DATA["months"].items():
+        table.update({_word_key(form): int(month) for form in forms})
     return MappingProxyType(table)
 
 
@@ -118,8 +134,18 @@ _MONTHS = _month_table()
 _ORDINAL_SUFFIXES = frozenset(
     _word_key(s) for s in ("st", "nd", "rd", "th", "লা", "রা", "ঠা", "ই", "শে")
 )
-# Words people put around a date that change nothing: "5th of June", "on 5 June".
-_FILLER = frozenset({"of", "the", "on"})
+# Words people put around a date that change nothing: "5th of June", "২৮ আগস্ট তারিখে".
+_FILLER = frozenset(_word_key(w) for words in _DATA["filler"].values() for w in words)
+# Endings of a Bengali month name in a sentence: "জুনের", "আগস্টের".
+_MONTH_ENDINGS = tuple(
+    sorted((_word_key(s) for s in _DATA["suffixes"]["bn"]), key=len, reverse=True)
+)
+
+
+def month_names(month: int) -> tuple[str, ...]:
+    """Every spelling of `month` the reader knows (lower-case, spelling-folded)."""
+    return tuple(name for name, number in _MONTHS.items() if number == month)
+
 
 # ---------------------------------------------------------------- parsing
 
@@ -135,7 +161,7 @@ def parse_date(text: str, today: date) -> date | DateError:
     Checks run in this order: readable, a real calendar day, not before
     PROGRAMME_START, not after `today`. Never raises, whatever the text.
     """
-    tokens = _classify(_words(text))
+    tokens = _classify(_without_phrases(_words(text)))
     fields = _fields(tokens) if tokens is not None else None
     if fields is None:
         return DateError.UNREADABLE
@@ -155,6 +181,38 @@ def _words(text: str) -> list[str]:
     return [run for chunk in spaced.split() for run in _RUN.findall(chunk)]
 
 
+def _phrase_words(phrase: str) -> tuple[str, ...]:
+    return tuple(_word_key(w) for w in _words(phrase))
+
+
+_DROP = tuple(sorted({_phrase_words(p) for p in _DATA["drop"]["all"]}, key=len, reverse=True))
+
+
+def _without_phrases(words: list[str]) -> list[str]:
+    """`words` without the phrases that are never part of a date ("1st dose")."""
+    keys = [_word_key(w) for w in words]
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        drop = next((p for p in _DROP if tuple(keys[i : i + len(p)]) == p), None)
+        if drop:
+            i += len(drop)
+            continue
+        out.append(words[i])
+        i += 1
+    return out
+
+
+def _month(key: str) -> int | None:
+    """The month a word names, also with a Bengali ending ("জুনের" is June)."""
+    if key in _MONTHS:
+        return _MONTHS[key]
+    for ending in _MONTH_ENDINGS:
+        if key.endswith(ending) and key[: -len(ending)] in _MONTHS:
+            return _MONTHS[key[: -len(ending)]]
+    return None
+
+
 def _classify(words: Iterable[str]) -> list[_Token] | None:
     """Digit strings stay, month names become their number; None if a word is unknown."""
     tokens: list[_Token] = []
@@ -166,8 +224,8 @@ def _classify(words: Iterable[str]) -> list[_Token] | None:
             continue  # "5th": the suffix only confirms the number before it
         elif key in _FILLER:
             continue
-        elif key in _MONTHS:
-            tokens.append(_MONTHS[key])
+        elif (month := _month(key)) is not None:
+            tokens.append(month)
         else:
             return None
     return tokens
@@ -179,6 +237,8 @@ def _fields(tokens: list[_Token]) -> tuple[int, int, int | None] | None:
     year: _Token | None
     match shape:
         case "nnn" if len(str(tokens[0])) == 4:  # ISO 2021-06-05
+            year, month, day = tokens
+        case "nmn" if len(str(tokens[0])) == 4:  # 2021 June 5, "२०२१ अप्रैल ५"
             year, month, day = tokens
         case "nnn" | "nmn":  # 05-06-2021, 5 June 2021
             day, month, year = tokens

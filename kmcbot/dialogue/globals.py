@@ -1,6 +1,6 @@
-"""What works at any step: greetings and "menu", "help", "my bookings",
-"language", "delete my data", "cancel", "back"; the menu and language
-questions; erasing the citizen's data."""
+"""What works at any step: greetings and "menu", "help", "thanks", "book",
+"my bookings", "language" and a language by name, "delete my data", "cancel",
+"back"; the menu and language questions; erasing the citizen's data."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.core import Answer, Context, Outcome, Picked, join, lang_of
 from kmcbot.dialogue.model import Draft, Lang, Session, State
 from kmcbot.dialogue.turns import again, ask, help_text, not_understood, to_menu, wait
-from kmcbot.dialogue.words import Word
+from kmcbot.dialogue.understand import LANG_WORDS, Word
 from kmcbot.messages import Inbound
 
 # Option ids that act wherever they are tapped: an old menu or language
@@ -30,6 +30,22 @@ _BACK = {
     State.CONFIRM: State.SLOT,
     State.LOCATION: State.CENTRE,
 }
+# The steps of a booking: "book" there is no new start (Confirm takes it as "yes").
+BOOKING_STEPS = frozenset(
+    {
+        State.SAME,
+        State.VACCINE,
+        State.DOSE_DATE,
+        State.ID_TYPE,
+        State.ID_NUMBER,
+        State.NAME,
+        State.CENTRE,
+        State.LOCATION,
+        State.DAY,
+        State.SLOT,
+        State.CONFIRM,
+    }
+)
 # Where "cancel" abandons what is under way (elsewhere it is an ordinary answer).
 _CANCELLABLE = frozenset(
     {
@@ -46,6 +62,8 @@ _CANCELLABLE = frozenset(
         State.MY_BOOKINGS,
         State.CANCEL_CONFIRM,
         State.FORGET_CONFIRM,
+        State.SAME,
+        State.RESUME,
     }
 )
 
@@ -60,25 +78,46 @@ def on_global_pick(s: Session, option: str, ctx: Context) -> Outcome:
         case "menu:help":
             return to_menu(s, ctx, text(lang, "help.menu"))
         case "lang:en" | "lang:bn" | "lang:hi":
-            chosen = Lang(option.removeprefix("lang:"))
-            return to_menu(replace(s, lang=chosen), ctx, text(chosen, "language.set"))
+            return set_language(s, ctx, Lang(option.removeprefix("lang:")))
     return to_menu(s, ctx)
+
+
+def set_language(s: Session, ctx: Context, chosen: Lang) -> Outcome:
+    """Speak `chosen` from now on: at the language question, go back to where the
+    citizen asked for it (or the menu); elsewhere, ask the same question again."""
+    note = text(chosen, "language.set")
+    s = replace(s, lang=chosen)
+    if s.state == State.LANGUAGE:
+        if s.draft.paused is not None:
+            return ask(s, ctx, s.draft.paused, note, paused=None)
+        return to_menu(s, ctx, note)
+    return again(s, ctx, note)
 
 
 def on_word(s: Session, word: Word, ctx: Context) -> Outcome | None:
     """The global word's outcome, or None where it is an ordinary answer."""
     lang = lang_of(s, ctx)
+    if word in LANG_WORDS:
+        return set_language(s, ctx, LANG_WORDS[word])
     if s.state == State.LANGUAGE and s.lang is None:
         return again(s, ctx, None)  # no language yet: the welcome is the menu
     match word:
-        case Word.MENU:
+        case Word.GREET if s.state == State.CONFIRM:
+            # A "hi" never throws away a summary the citizen reached.
+            return again(s, ctx, text(lang, "common.greet"))
+        case Word.MENU | Word.GREET:
             return to_menu(s, ctx)
+        case Word.THANKS:
+            return again(s, ctx, text(lang, "common.thanks"))
         case Word.HELP:
             return again(s, ctx, help_text(s, ctx))
+        case Word.BOOK if s.state not in BOOKING_STEPS:
+            return booking_flow.start(s, ctx)
         case Word.BOOKINGS:
             return my_bookings.show(s, ctx)
-        case Word.LANGUAGE:
-            return ask(s, ctx, State.LANGUAGE)
+        case Word.LANGUAGE if s.state != State.LANGUAGE:
+            paused = s.state if s.in_flow else None
+            return ask(s, ctx, State.LANGUAGE, paused=paused)
         case Word.FORGET:
             return ask(replace(s, draft=Draft()), ctx, State.FORGET_CONFIRM)
         case Word.CANCEL if s.state in _CANCELLABLE:

@@ -44,6 +44,8 @@ class State(StrEnum):
     MY_BOOKINGS = "my_bookings"
     CANCEL_CONFIRM = "cancel_confirm"
     FORGET_CONFIRM = "forget_confirm"
+    SAME = "same"  # "Same as before?": a returning citizen's last details, prefilled
+    RESUME = "resume"  # "Continue where you left off?" after the conversation expired
     # Waiting for the result of an effect. The shell feeds the result back in
     # the same turn, so a saved session is never in one of these unless the
     # shell crashed in between; an inbound message there is treated as at MENU.
@@ -94,6 +96,7 @@ class Draft:
     page: int = 0  # centre list page
     near: tuple[float, float] | None = None  # (lat, lon) the citizen shared
     listed: tuple[Listed, ...] = ()  # this number's active bookings, last fetched
+    paused: State | None = None  # the question to go back to (after RESUME, LANGUAGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +161,7 @@ def _draft_to_dict(d: Draft) -> dict[str, Any]:
             for b in d.listed
         ]
         or None,
+        "ps": d.paused.value if d.paused else None,
     }
     return {k: v for k, v in raw.items() if v is not None}
 
@@ -198,10 +202,17 @@ def _session_from_dict(d: object) -> Session:
     )
 
 
+_DRAFT_KEYS = {"va", "fd", "it", "ih", "l4", "n", "c", "dy", "sl", "mr", "cr", "p", "nr", "ls"} | {
+    "ps"
+}
+
+
 def _draft_from_dict(d: object) -> Draft:
     if not isinstance(d, dict):
         raise ValueError("draft is not an object")
-    _only(d, {"va", "fd", "it", "ih", "l4", "n", "c", "dy", "sl", "mr", "cr", "p", "nr", "ls"})
+    _only(
+        d, {"va", "fd", "it", "ih", "l4", "n", "c", "dy", "sl", "mr", "cr", "p", "nr", "ls", "ps"}
+    )
 
     def opt(key: str, conv: Any) -> Any:
         return conv(d[key]) if key in d else None
@@ -247,6 +258,7 @@ def _draft_from_dict(d: object) -> Draft:
         page=page,
         near=near,
         listed=tuple(listed),
+        paused=opt("ps", lambda v: State(_str(v))),
     )
 
 

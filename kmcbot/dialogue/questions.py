@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date
+from datetime import date, time
 
 from kmcbot.booking.ids import IdType, mask_id
 from kmcbot.booking.model import Vaccine
 from kmcbot.dialogue import offer
-from kmcbot.dialogue.catalogue import id_type_name, num, show_date, text, vaccine_name, weekday
+from kmcbot.dialogue.catalogue import (
+    id_type_name,
+    num,
+    show_date,
+    text,
+    vaccine_name,
+    weekday,
+    words,
+)
 from kmcbot.dialogue.core import Context, join, lang_of, truncate
 from kmcbot.dialogue.model import PENDING, Draft, Lang, Session, State
 from kmcbot.messages import Ask, AskLocation, Button, Pick, Reply, Row, Say
@@ -240,9 +248,17 @@ def map_link(latitude: float, longitude: float) -> str:
     return f"https://maps.google.com/?q={latitude:.6f},{longitude:.6f}"
 
 
-def slot_title(lang: Lang, start: object, end: object) -> str:
-    hhmm = lambda t: num(lang, t.strftime("%H:%M"))  # noqa: E731
-    return text(lang, "slot.title", start=hhmm(start), end=hhmm(end))
+def slot_title(lang: Lang, start: time, end: time) -> str:
+    """A slot's times as people say them: "10:00-12:00", "সকাল ১০টা–দুপুর ১২টা",
+    "सुबह 10–दोपहर 12 बजे" (the hour names are the catalogue's meta.hours)."""
+    return text(lang, "slot.title", start=clock(lang, start), end=clock(lang, end))
+
+
+def clock(lang: Lang, t: time) -> str:
+    hour = words(lang, "meta.hours")[t.hour]
+    if t.minute:
+        return text(lang, "slot.at_minutes", hour=hour, minutes=num(lang, f"{t.minute:02d}"))
+    return text(lang, "slot.at_hour", hour=hour)
 
 
 def masked_last4(last4: str) -> str:
@@ -321,6 +337,31 @@ def forget_confirm(s: Session, ctx: Context, note: str | None) -> Rendered:
     return _ask(s, note, text(lang, "forget.ask"), buttons)
 
 
+def same(s: Session, ctx: Context, note: str | None) -> Rendered:
+    lang = lang_of(s, ctx)
+    d = s.draft
+    if d.vaccine is None or d.first_dose is None or not d.name:
+        return vaccine(replace(s, state=State.VACCINE), ctx, note)
+    question = text(
+        lang,
+        "same.ask",
+        name=truncate(d.name, 60),
+        vaccine=vaccine_name(lang, d.vaccine),
+        date=show_date(lang, d.first_dose),
+    )
+    buttons = [Button("same:yes", text(lang, "same.yes")), Button("same:no", text(lang, "same.no"))]
+    return _ask(s, note, question, buttons)
+
+
+def resume(s: Session, ctx: Context, note: str | None) -> Rendered:
+    lang = lang_of(s, ctx)
+    buttons = [
+        Button("resume:yes", text(lang, "resume.yes")),
+        Button("resume:no", text(lang, "resume.no")),
+    ]
+    return _ask(s, note, text(lang, "resume.ask"), buttons)
+
+
 QUESTIONS: dict[State, Renderer] = {
     State.LANGUAGE: language,
     State.MENU: menu,
@@ -337,6 +378,8 @@ QUESTIONS: dict[State, Renderer] = {
     State.MY_BOOKINGS: my_bookings,
     State.CANCEL_CONFIRM: cancel_confirm,
     State.FORGET_CONFIRM: forget_confirm,
+    State.SAME: same,
+    State.RESUME: resume,
     # Waiting for a result: nothing to ask; the menu is always a safe answer.
     **dict.fromkeys(PENDING, menu),
 }

@@ -2,17 +2,18 @@
 
 No I/O: the shell runs the outcome's effects and feeds each Result back in.
 This module only sorts the event out (stale session, old message, sticker,
-global word, typed option number) and dispatches on the state.
+what a typed answer means: see understand.py) and dispatches on the state.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 
 from kmcbot.booking.commands import Result
-from kmcbot.dialogue import booking_flow, my_bookings
+from kmcbot.dialogue import booking_flow, my_bookings, offer, returning
 from kmcbot.dialogue import globals as everywhere
 from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.core import (
@@ -20,20 +21,23 @@ from kmcbot.dialogue.core import (
     Context,
     Outcome,
     Picked,
+    Said,
     Shared,
     Stale,
     Typed,
     lang_of,
 )
-from kmcbot.dialogue.model import PENDING, Draft, Session, State
+from kmcbot.dialogue.model import PENDING, Draft, Lang, Session, State
 from kmcbot.dialogue.questions import render
+from kmcbot.dialogue.spoken import day_phrases, slot_phrases
 from kmcbot.dialogue.turns import again, ask, to_menu
-from kmcbot.dialogue.words import global_word, match_title, option_number
+from kmcbot.dialogue.understand import Meaning, Option, Unsure, Word, understand
 from kmcbot.messages import Ask, Choice, Inbound, Location, Media, MediaKind, Pick, Text
 
 __all__ = ["Context", "Outcome", "step", "HANDLERS", "RESULTS"]
 
 SESSION_TTL = timedelta(minutes=30)
+RESUMABLE = timedelta(hours=24)  # an expired conversation younger than this can go on
 TOO_OLD = timedelta(hours=1)  # WhatsApp redelivers for days after an outage
 MAX_TEXT = 1000  # no answer is longer; a 10k-character paste is cut, not parsed
 
@@ -56,6 +60,8 @@ HANDLERS: dict[State, Handler] = {
     State.MY_BOOKINGS: my_bookings.on_my_bookings,
     State.CANCEL_CONFIRM: my_bookings.on_cancel_confirm,
     State.FORGET_CONFIRM: everywhere.on_forget_confirm,
+    State.SAME: returning.on_same,
+    State.RESUME: returning.on_resume,
     **dict.fromkeys(PENDING, everywhere.on_pending),
 }
 
@@ -109,20 +115,24 @@ def _inbound(session: Session | None, msg: Inbound, ctx: Context) -> Outcome:
     if (ctx.expired or stale) and s.in_flow:
         if global_tap:
             return _first(replace(s, draft=Draft(), state=State.MENU), content, msg, ctx)
+        if stale and ctx.now - s.updated_at <= RESUMABLE and s.state not in PENDING:
+            return returning.pause(s, ctx)
         return to_menu(s, ctx, text(lang_of(s, ctx), "common.expired"))
     if s.state in PENDING:
         s = replace(s, state=State.MENU)
     if isinstance(content, Media):
         return again(s, ctx, text(lang_of(s, ctx), "common.media"))
     answer = resolve(s, content, ctx)
-    if isinstance(answer, Picked) and answer.id.startswith(everywhere.GLOBAL_PREFIXES):
-        return everywhere.on_global_pick(s, answer.id, ctx)
-    if isinstance(answer, Typed):
-        word = global_word(answer.text)
-        if word is not None:
+    match answer:
+        case Picked(option) if option.startswith(everywhere.GLOBAL_PREFIXES):
+            return everywhere.on_global_pick(s, option, ctx)
+        case Unsure(ids):
+            return _which(s, ctx, ids)
+        case Said(word, typed):
             outcome = everywhere.on_word(s, word, ctx)
             if outcome is not None:
                 return outcome
+            answer = Typed(typed)
     return HANDLERS[s.state](s, answer, msg, ctx)
 
 
@@ -139,17 +149,20 @@ def _first(s: Session, content: object, msg: Inbound, ctx: Context) -> Outcome:
     if isinstance(content, Choice) and content.id.startswith(everywhere.GLOBAL_PREFIXES):
         return everywhere.on_global_pick(s, content.id, ctx)
     if s.lang is None:
+        meant = understand(content.body[:MAX_TEXT], {}) if isinstance(content, Text) else None
+        if isinstance(meant, Meaning) and meant.word in everywhere.LANG_WORDS:
+            return everywhere.on_word(s, meant.word, ctx) or ask(s, ctx, State.LANGUAGE)
         return ask(s, ctx, State.LANGUAGE)
     if isinstance(content, Text):
-        word = global_word(content.body[:MAX_TEXT])
-        if word is not None:
-            outcome = everywhere.on_word(s, word, ctx)
+        meant = understand(content.body[:MAX_TEXT], {})
+        if isinstance(meant, Meaning):
+            outcome = everywhere.on_word(s, meant.word, ctx)
             if outcome is not None:
                 return outcome
     return to_menu(s, ctx)
 
 
-def resolve(s: Session, content: Text | Choice | Location, ctx: Context) -> Answer:
+def resolve(s: Session, content: Text | Choice | Location, ctx: Context) -> Answer | Said | Unsure:
     """What the citizen answered, in terms of the options last offered."""
     match content:
         case Location(lat, lon):
@@ -159,19 +172,68 @@ def resolve(s: Session, content: Text | Choice | Location, ctx: Context) -> Answ
                 return Picked(option)
             return Stale(option)
     body = content.body[:MAX_TEXT]
-    if s.offered:
-        n = option_number(body)
-        if n is not None and 1 <= n <= len(s.offered):
-            return Picked(s.offered[n - 1])
-        picked = match_title(body, _titles(s, ctx))
-        if picked is not None:
-            return Picked(picked)
+    without = frozenset({Word.BOOK}) if s.state in everywhere.BOOKING_STEPS else frozenset()
+    meant = understand(
+        body,
+        _phrases(s, ctx),
+        titles=_names(s, ctx),
+        exact_only=not s.offered,
+        without=without,
+    )
+    match meant:
+        case Option(oid):
+            return Picked(oid)
+        case Meaning(word):
+            return Said(word, body)
+        case Unsure():
+            return meant  # "which one?"
     return Typed(body)
 
 
-def _titles(s: Session, ctx: Context) -> dict[str, str]:
-    """Titles of the options on offer, from the question asked again now."""
-    reply, _ = render(s, ctx)
+def _which(s: Session, ctx: Context, ids: tuple[str, ...]) -> Outcome:
+    """ "Did you mean A or B?" above the same question; not a wrong answer."""
+    lang = lang_of(s, ctx)
+    titles = _titles(s, ctx, lang)
+    named = [titles[oid] for oid in ids if oid in titles][:3]
+    if len(named) < 2:
+        return again(s, ctx, text(lang, "common.pick_option"))
+    return again(s, ctx, text(lang, "common.which", options=" / ".join(named)))
+
+
+def _names(s: Session, ctx: Context) -> dict[str, list[str]]:
+    """Each option's title in every language, and a centre's whole name."""
+    names: dict[str, list[str]] = {oid: [] for oid in s.offered}
+    for lang in Lang:
+        for oid, title in _titles(s, ctx, lang).items():
+            names[oid].append(title.rstrip("…"))
+    for oid in s.offered:
+        head, _, rest = oid.partition(":")
+        if head == "centre" and rest.isdigit() and int(rest) in ctx.availability.centres:
+            names[oid].append(ctx.availability.centres[int(rest)].name)
+    return names
+
+
+def _phrases(s: Session, ctx: Context) -> dict[str, list[str]]:
+    """For a date or a time of the lists, the ways people name it ("5 july",
+    "10am", "১০টা"); for a booking, its reference."""
+    phrases: dict[str, list[str]] = {oid: [] for oid in s.offered}
+    slots = {f"slot:{sl.id}": sl for sl in ctx.availability.slots}
+    for oid in s.offered:
+        head, _, rest = oid.partition(":")
+        if head == "day":
+            with contextlib.suppress(ValueError):  # a row id this version does not know
+                phrases[oid] += day_phrases(date.fromisoformat(rest), offer.today(ctx.now))
+        elif oid in slots:
+            phrases[oid] += slot_phrases(slots[oid].start, slots[oid].end)
+        elif head in ("cancel", "move") and rest.startswith("KMC-"):
+            phrases[oid] += [rest, rest.removeprefix("KMC-")]
+    return phrases
+
+
+def _titles(s: Session, ctx: Context, lang: Lang) -> dict[str, str]:
+    """Titles of the options on offer in `lang`, from the question asked again now."""
+    shown_state = State.CENTRE if s.state == State.LOCATION else s.state
+    reply, _ = render(replace(s, lang=lang, state=shown_state), ctx)
     match reply:
         case Ask(buttons=buttons):
             shown = {b.id: b.title for b in buttons}

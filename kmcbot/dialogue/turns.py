@@ -40,11 +40,13 @@ def to_menu(s: Session, ctx: Context, note: str | None = None) -> Outcome:
 
 
 def invalid(s: Session, ctx: Context, reason: str) -> Outcome:
-    """One-line reason + the same question; the third in a row gets help + menu."""
+    """One-line reason + the same question; the third in a row adds help. Nothing
+    the citizen gave is dropped: the summary at Confirm stays answerable."""
     strikes = s.strikes + 1
     if strikes >= MAX_STRIKES:
-        lang = lang_of(s, ctx)
-        return to_menu(s, ctx, join(text(lang, "common.strikes"), help_text(s, ctx)))
+        note = join(reason, text(lang_of(s, ctx), "common.strikes"), help_text(s, ctx))
+        reply, new = render(replace(s, strikes=0, updated_at=ctx.now), ctx, note)
+        return Outcome(new, (reply,))
     reply, new = render(replace(s, strikes=strikes, updated_at=ctx.now), ctx, reason)
     return Outcome(new, (reply,))
 

@@ -41,6 +41,9 @@ from kmcbot.storage.scripts import lua
 log = structlog.get_logger()
 
 SESSION_TTL_S = 30 * 60
+# A conversation left mid-way is kept a day, so that the citizen can continue
+# where they left off (the dialogue still treats it as expired after 30 minutes).
+UNFINISHED_TTL_S = 24 * 3600
 PROFILE_TTL_S = 180 * 24 * 3600
 SEEN_TTL_S = 7 * 24 * 3600  # WhatsApp redelivers for up to 7 days
 MAX_SEEN = 500  # "seen" marks kept per citizen, the newest (issue 18: 6,000 were 767 KB)
@@ -86,9 +89,13 @@ class Profile:
     lang: Lang | None = None
     open: bool = False  # a conversation was under way (its session may expire)
     seen: int | None = None  # when the citizen last wrote (Unix s): the relay's 24-hour window
+    last: str | None = None  # the last booking's reference ("Same as before?"), never a name
 
     def encode(self) -> str:
-        return orjson.dumps({"lang": self.lang, "open": int(self.open), "seen": self.seen}).decode()
+        fields: dict[str, object] = {"lang": self.lang, "open": int(self.open), "seen": self.seen}
+        if self.last:
+            fields["last"] = self.last
+        return orjson.dumps(fields).decode()
 
     @classmethod
     def decode(cls, stored: str | bytes | None) -> Profile:
@@ -104,6 +111,7 @@ class Profile:
             lang=_lang(value.get("lang")),
             open=bool(value.get("open")),
             seen=seen if isinstance(seen, int) and not isinstance(seen, bool) else None,
+            last=last if isinstance(last := value.get("last"), str) and last else None,
         )
 
 
@@ -188,6 +196,7 @@ class SessionStore:
         entry: OutboxEntry | None,
         now_s: float,
         erase: bool = False,
+        session_ttl_s: int = SESSION_TTL_S,
     ) -> None:
         """Save session and profile, queue the replies, mark the message done.
 
@@ -195,6 +204,7 @@ class SessionStore:
         stored profile. The entry's booking news is marked relayed by the sender
         once WhatsApp has accepted its replies (relay.py). `erase` deletes the
         session and profile instead of saving them.
+        `session_ttl_s`: how long Redis keeps the session (UNFINISHED_TTL_S mid-way).
         """
         mkey = message_key(message_id)
         k = self.names.of(tag, mkey)
@@ -204,7 +214,7 @@ class SessionStore:
             loaded.token,
             loaded.version,
             stored,
-            SESSION_TTL_S,
+            session_ttl_s,
             profile.encode() if profile is not None else "",
             PROFILE_TTL_S,
             now_s,

@@ -23,6 +23,8 @@ from stdnum.in_ import aadhaar as stdnum_aadhaar
 
 from kmcbot.booking import repository
 from kmcbot.booking.commands import Booked
+from kmcbot.dialogue.model import Lang
+from kmcbot.dialogue.questions import slot_title
 from kmcbot.messages import Choice, Text
 from kmcbot.storage.keys import user_tag
 from kmcbot.storage.sessions import SessionStore
@@ -240,7 +242,7 @@ async def test_a_booking_in_bengali_reads_bengali_digits_and_month_names(citizen
         "সুমিতা দাস",
         "Roxy Cinema",
         in_bengali(slot["day"]),
-        slot_time(slot).translate(BN_DIGITS),
+        slot_title(Lang.BN, slot["start_time"], slot["end_time"]),  # সকাল ৯টা–সকাল ১১টা
         masked(number),
         "আধার",
         "হার্ড কপি",
@@ -353,6 +355,7 @@ async def test_another_id_that_ends_in_the_same_four_digits_is_not_refused(citiz
     await start(citizen)
     await book_through(citizen, mine)
     await citizen.tap_earlier("menu:book")
+    await citizen.tap("same:no")  # a family member: not the same details (issue 20)
     await citizen.tap("vaccine:covishield")
     await citizen.say(typed(days_ago(120)))
     await citizen.tap("id:aadhaar")

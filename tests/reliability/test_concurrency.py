@@ -191,7 +191,8 @@ async def test_a_holder_stopped_past_its_lease_cannot_overwrite_a_newer_session(
         lang_hi = one(plan.wa_id, Choice("lang:hi", "हिन्दी"))
         assert await hook.deliver(b.url, lang_hi) == [200]
         newer, session = await stored_session(redis, plan.wa_id)
-        assert newer == version + 1 and session["l"] == "hi" and session["s"] == "menu"
+        # The language changes; the summary stays (issue 20: nothing given is lost).
+        assert newer == version + 1 and session["l"] == "hi" and session["s"] == "confirm"
     finally:
         stopped_for = time.monotonic() - paused_at
         a.resume()

@@ -219,6 +219,8 @@ async def reach_confirm(
     """From the menu to the Confirm question for Covishield and an Aadhaar; the slot's id.
     `day` and `slot` are row numbers (from 0) in the lists the bot offers."""
     await citizen.tap_earlier("menu:book")
+    if "same:no" in option_ids(citizen.last):  # a second booking from this number
+        await citizen.tap("same:no")
     await citizen.tap("vaccine:covishield")
     await citizen.say(first_dose or typed(days_ago(120)))
     await citizen.tap("id:aadhaar")

@@ -220,8 +220,15 @@ class FakeBookings:
         match effect:
             case Book():
                 return self._book(wa_id, effect, now)
-            case ListBookings():
-                return BookingsListed(tuple(self.active(wa_id)))
+            case ListBookings(also=also):
+                last = [
+                    b.view
+                    for b in self._bookings.values()
+                    if b.wa_id == wa_id
+                    and b.view.reference == also
+                    and b.view.status != BookingStatus.BOOKED
+                ]
+                return BookingsListed((*self.active(wa_id), *last))
             case CancelBooking(reference):
                 return self._cancel(wa_id, reference, now)
             case MoveBooking():

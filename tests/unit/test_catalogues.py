@@ -12,7 +12,7 @@ from kmcbot.dialogue.catalogue import catalogue
 from kmcbot.dialogue.dates import DateError
 from kmcbot.dialogue.model import Lang, State
 from kmcbot.dialogue.names import NameError_
-from kmcbot.dialogue.words import Word, normalise
+from kmcbot.dialogue.understand import Word, normalise
 
 OTHERS = [Lang.BN, Lang.HI]
 

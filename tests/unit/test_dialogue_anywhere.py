@@ -39,6 +39,10 @@ MENU_WORDS = [
 @pytest.mark.parametrize("word", ["hi", "মেনু", "नमस्ते"])
 def test_greeting_or_menu_word_goes_to_the_menu_from_every_state(state: State, word: str) -> None:
     chat = reach(Conversation(lang=Lang.EN), state).send(word)
+    if state == State.CONFIRM and word != "মেনু":
+        # Issue 20: a greeting never throws away the summary; "menu" still leaves.
+        assert chat.state == State.CONFIRM and chat.buttons[0] == "Confirm"
+        return
     assert chat.state == State.MENU
     assert chat.buttons == ["Book 2nd dose", "My bookings", "Help"]
 
@@ -73,7 +77,8 @@ def test_language_word_offers_the_choice(word: str) -> None:
     chat = reach(Conversation(lang=Lang.EN), State.ID_TYPE).send(word)
     assert chat.state == State.LANGUAGE
     chat.tap("বাংলা")
-    assert chat.state == State.MENU and chat.session.lang == Lang.BN
+    # Issue 20: back to the question they were at, in the new language.
+    assert chat.state == State.ID_TYPE and chat.session.lang == Lang.BN
 
 
 @pytest.mark.parametrize("word", ["delete my data", "আমার তথ্য মুছুন", "मेरा डेटा हटाएं"])
@@ -122,14 +127,15 @@ def test_cancel_word_abandons_the_booking() -> None:
     chat.expect("Nothing was booked")
 
 
-def test_three_invalid_answers_in_a_row_get_help_and_the_menu() -> None:
+def test_three_invalid_answers_in_a_row_get_help_and_the_same_question() -> None:
     chat = reach(Conversation(lang=Lang.EN), State.DOSE_DATE)
     chat.send("soon").send("later")
     assert chat.state == State.DOSE_DATE and chat.session.strikes == 2
     chat.send("whenever")
-    assert chat.state == State.MENU
-    chat.expect("day, month and year")  # the step's help
-    assert chat.buttons == ["Book 2nd dose", "My bookings", "Help"]
+    # Issue 20: help and the same question, nothing given is lost.
+    assert chat.state == State.DOSE_DATE and chat.session.strikes == 0
+    assert chat.session.draft.vaccine == "covishield"
+    chat.expect("day, month and year", "On which date")  # the step's help, the question
 
 
 def test_a_valid_answer_resets_the_strikes() -> None:
@@ -165,9 +171,13 @@ def test_29_minutes_of_silence_is_fine() -> None:
 
 def test_a_stale_loaded_session_is_treated_as_expired() -> None:
     ctx = _ctx(datetime(2021, 7, 1, 6, tzinfo=UTC))
-    old = Session(State.NAME, Lang.EN, ctx.now - timedelta(minutes=45))
+    old = Session(State.NAME, Lang.EN, ctx.now - timedelta(hours=25))
     out = step(old, _msg(ctx.now, Text("Soumya Das")), ctx)
     assert out.session.state == State.MENU and "expired" in out.replies[0].body
+    # Within a day it is offered to be continued (issue 20), the answer not taken.
+    old = Session(State.NAME, Lang.EN, ctx.now - timedelta(minutes=45))
+    out = step(old, _msg(ctx.now, Text("Soumya Das")), ctx)
+    assert out.session.state == State.RESUME and out.session.draft.name is None
 
 
 def test_a_message_older_than_an_hour_is_not_acted_on() -> None:
@@ -218,5 +228,8 @@ def test_an_old_confirm_tapped_after_the_session_expired_books_nothing(loaded: b
     ctx = replace(_ctx(datetime(2021, 7, 1, 6, tzinfo=UTC)), expired=not loaded)
     old = Session(State.CONFIRM, Lang.EN, ctx.now - timedelta(hours=2)) if loaded else None
     out = step(old, _msg(ctx.now, Choice("confirm:yes:1", "Confirm")), ctx)
-    assert out.session.state == State.MENU and out.effects == ()
-    assert "expired" in out.replies[0].body
+    assert out.effects == ()
+    if loaded:  # kept in Redis for a day: offered to be continued (issue 20)
+        assert out.session.state == State.RESUME
+    else:
+        assert out.session.state == State.MENU and "expired" in out.replies[0].body

@@ -4,14 +4,14 @@ WhatsApp's limits in every language."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 import pytest
 
 from kmcbot.booking.availability import Availability
-from kmcbot.dialogue.catalogue import num, text
+from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.model import Draft, Lang, Session, State
-from kmcbot.dialogue.questions import render
+from kmcbot.dialogue.questions import render, slot_title
 from kmcbot.dialogue.step import Context
 from kmcbot.messages import Say
 from kmcbot.whatsapp.outbound import limits_violations
@@ -29,22 +29,22 @@ def test_full_booking_in_bengali_with_bengali_digits_and_month() -> None:
     number = aadhaar_from()
     chat.send(number.translate(str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")))
     chat.expect("XXXX XXXX " + number[-4:]).send("সৌমিত্র দাস")
-    chat.pick("Roxy").pick("২ জুলাই ২০২১").pick("১০:০০-১২:০০")
+    chat.pick("Roxy").pick("২ জুলাই ২০২১").pick("সকাল ১০টা–দুপুর ১২টা")
     chat.expect("কোভিশিল্ড", "২ জুলাই ২০২১", "আধার XXXX XXXX " + number[-4:], "সৌমিত্র দাস")
     chat.tap("নিশ্চিত করুন")
     [b] = chat.bookings.active(chat.wa_id)
     assert isinstance(chat.last, Say) and b.lang == "bn"
-    chat.expect(b.reference, b.code, "আপনার আধার-এর হার্ড কপি সঙ্গে আনুন")
+    chat.expect(b.reference, b.code, "আপনার পরিচয়পত্রের (আধার) হার্ড কপি সঙ্গে আনুন")
 
 
 def test_full_booking_in_hindi() -> None:
     chat = Conversation().send("नमस्ते").tap("हिन्दी")
     chat.tap("दूसरी डोज़ बुक करें").tap("कोविशील्ड").send("5 अप्रैल 2021")
     chat.pick("आधार").send(aadhaar_from()).send("अमिताभ बच्चन")
-    chat.pick("Roxy").pick("2 जुलाई 2021").pick("10:00-12:00")
+    chat.pick("Roxy").pick("2 जुलाई 2021").pick("सुबह 10–दोपहर 12 बजे")
     chat.expect("अपनी बुकिंग जाँच लें", "कोविशील्ड").tap("पक्का करें")
     [b] = chat.bookings.active(chat.wa_id)
-    chat.expect(b.reference, "अपने आधार की हार्ड कॉपी साथ लाएँ")
+    chat.expect(b.reference, "अपने पहचान पत्र (आधार) की हार्ड कॉपी साथ लाएँ")
 
 
 @pytest.mark.parametrize("lang", list(Lang))
@@ -112,4 +112,4 @@ def test_a_very_long_centre_name_and_address_never_push_the_booking_out_of_the_s
     reach(chat, State.CENTRE).pick("centre:1").pick(chat.row_ids[0]).pick(chat.row_ids[0])
     assert chat.state == State.CONFIRM
     chat.expect("Mega Vaccination Centre", "Lane,", "XXXX XXXX", "Soumya Das")
-    chat.expect(text(lang, "slot.title", start=num(lang, "14:00"), end=num(lang, "16:00")))
+    chat.expect(slot_title(lang, time(14), time(16)))

@@ -1,0 +1,544 @@
+"""What a typed answer means: one of the options on offer, a global meaning
+("help", "bangla", "thanks"), "which of these two?", or nothing we know.
+
+The words are data: the catalogues' [words] tables, per language and meaning,
+in Bengali and Devanagari script and in Roman letters. Every language's words
+count whatever the session's language. This module only matches them:
+
+1. the option's number ("2", "২", "२", "option 2"), whatever else it could be;
+2. phrases inside the message, a whole word at a time ("i want to book",
+   "কোভিশিল্ড নিয়েছিলাম"), a Bengali word also with its case ending
+   ("বাংলায়", "কোভিশিল্ডই"); the meaning whose phrases cover the most words
+   wins, so "meri booking" (my bookings) beats "booking" (book);
+3. failing that, a small typo in an option title or keyword ("covishild"),
+   by rapidfuzz; never in a word with a digit in it (dates, ID numbers,
+   references are read exactly, elsewhere).
+
+A wrong guess is worse than asking again, so anything unclear is not
+understood: two options about as close (-> Unsure, "which one?"), an option
+and a global meaning both matched, or a negation ("not covishield", "বাতিল
+করবেন না") that the matched phrase does not itself explain.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache, lru_cache
+
+from rapidfuzz import fuzz, process
+
+from kmcbot.dialogue.catalogue import catalogue
+from kmcbot.dialogue.model import Lang
+from kmcbot.whatsapp.text import strip_invisible, to_ascii_digits
+
+
+class Word(StrEnum):
+    """A meaning that works at any question. Values are keys under [words]."""
+
+    GREET = "greet"
+    MENU = "menu"
+    THANKS = "thanks"
+    HELP = "help"
+    BOOK = "book"
+    BOOKINGS = "bookings"
+    LANGUAGE = "language"
+    LANG_EN = "lang_en"
+    LANG_BN = "lang_bn"
+    LANG_HI = "lang_hi"
+    FORGET = "forget"
+    CANCEL = "cancel"
+    BACK = "back"
+
+
+LANG_WORDS = {Word.LANG_EN: Lang.EN, Word.LANG_BN: Lang.BN, Word.LANG_HI: Lang.HI}
+
+# Which [words] tables choose a button, by the button's kind (see `kind`):
+# Confirm takes "yes" and "confirm", "Yes, cancel it" takes "yes" and "cancel".
+BUTTON_WORDS: Mapping[str, tuple[str, ...]] = {
+    "confirm:yes": ("yes", "confirm"),
+    "confirm:no": ("no", "cancel", "cancel_it"),
+    "confirm:change": ("change",),
+    "cancel:yes": ("yes", "cancel", "cancel_it"),
+    "cancel:no": ("no", "keep"),
+    "forget:yes": ("yes", "delete_it", "forget"),
+    "forget:no": ("no", "keep"),
+    "same:yes": ("yes", "same"),
+    "same:no": ("no", "new"),
+    "resume:yes": ("yes", "resume"),
+    "resume:no": ("no", "fresh", "menu"),
+    "menu:book": ("book",),
+    "menu:bookings": ("bookings",),
+    "menu:help": ("help",),
+    "menu:main": ("menu",),
+    "centre:more": ("more",),
+    "centre:near": ("near",),
+    "cancel:booking": ("cancel", "cancel_it"),
+    "move:booking": ("move",),
+    "lang:en": ("lang_en",),
+    "lang:bn": ("lang_bn",),
+    "lang:hi": ("lang_hi",),
+}
+
+FUZZY_MIN_LENGTH = 5  # shorter words are too close to each other ("haan"/"hain")
+FUZZY_SCORE = 85  # rapidfuzz ratio: one letter wrong, missing or extra in 7+
+FUZZY_SCORE_LONG = 80  # a word of 8+ letters may have two ("ballygunj")
+FUZZY_TIE = 5  # two meanings this close are asked about, not guessed
+MAX_TOKENS = 40  # a long paste is read by its first words only
+
+
+# ---------------------------------------------------------------- answers
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Meaning:
+    word: Word
+
+
+@dataclass(frozen=True, slots=True)
+class Unsure:
+    """Two or more options about equally close: ask which."""
+
+    ids: tuple[str, ...]
+
+
+Understood = Option | Meaning | Unsure | None
+
+
+# ---------------------------------------------------------------- normalising
+
+# Spelling variants people type either way (long/short i and u vowel signs,
+# nukta, chandrabindu/anusvara): folding them lets one entry match all of them.
+_FOLD = dict.fromkeys([0x093C, 0x09BC]) | {
+    0x0940: "\u093f",
+    0x0942: "\u0941",
+    0x09C0: "\u09bf",
+    0x09C2: "\u09c1",
+    0x0901: "\u0902",  # Devanagari chandrabindu -> anusvara: हाँ = हां
+}
+_LATIN_MARKS = range(0x0300, 0x0370)  # é -> e; Indic vowel signs are letters here, kept
+
+
+def normalise(text: str) -> str:
+    """Case-, accent-, digit-script- and punctuation-insensitive form of a text."""
+    text = unicodedata.normalize("NFKD", strip_invisible(text[:400]).casefold())
+    kept = []
+    for ch in text:
+        if ord(ch) in _LATIN_MARKS:
+            continue
+        # Letters, marks (Bengali/Devanagari vowel signs) and digits carry the
+        # meaning; punctuation, emoji, symbols and controls become spaces.
+        kept.append(ch if unicodedata.category(ch)[0] in "LMN" else " ")
+    folded = to_ascii_digits(unicodedata.normalize("NFC", "".join(kept)).translate(_FOLD))
+    # "2nd" is "2 nd", "১০টা" is "10 টা"; "yesss", "hiii", "okkk" are "yes", "hi", "ok".
+    folded = _REPEATED.sub(r"\1", _DIGITS_EDGE.sub(" ", folded))
+    return " ".join(folded.split())
+
+
+_DIGITS_EDGE = re.compile(r"(?<=[0-9])(?=[^0-9\s])|(?<=[^0-9\s])(?=[0-9])")
+_REPEATED = re.compile(r"([a-z])\1{2,}")
+
+
+def tokens(text: str) -> tuple[str, ...]:
+    return tuple(normalise(text).split()[:MAX_TOKENS])
+
+
+def _content(words: tuple[str, ...], filler: frozenset[str]) -> tuple[str, ...]:
+    """The words that carry meaning ("2 please" -> "2"), or all if none does."""
+    return tuple(w for w in words if w not in filler) or words
+
+
+# ---------------------------------------------------------------- the tables
+
+
+@dataclass(frozen=True)
+class _Tables:
+    phrases: Mapping[str, tuple[tuple[str, ...], ...]]  # [words] key -> phrases as tokens
+    ordinals: tuple[frozenset[tuple[str, ...]], ...]  # "first", "দ্বিতীয়টা", "dusra wala"
+    index: Mapping[str, Mapping[str, tuple[tuple[str, ...], ...]]]  # key -> first word -> phrases
+    filler: frozenset[str]
+    negators: frozenset[str]
+    suffixes: tuple[str, ...]
+
+
+@cache
+def _tables() -> _Tables:
+    phrases: dict[str, set[tuple[str, ...]]] = {}
+    filler: set[str] = set()
+    negators: set[str] = set()
+    suffixes: set[str] = set()
+    ordinals: list[set[tuple[str, ...]]] = []
+    for lang in Lang:
+        for key, value in catalogue(lang).items():
+            if not key.startswith("words.") or not isinstance(value, list):
+                continue
+            name = key.removeprefix("words.")
+            if name == "ordinals":
+                for place, forms in enumerate(value):
+                    while len(ordinals) <= place:
+                        ordinals.append(set())
+                    ordinals[place].update(tokens(f) for f in forms)
+                continue
+            forms = {tokens(v) for v in value} - {()}
+            match name:
+                case "filler":
+                    filler.update(t for form in forms for t in form)
+                case "negators":
+                    negators.update(t for form in forms for t in form)
+                case "suffixes":
+                    suffixes.update(normalise(v) for v in value if normalise(v))
+                case "name_before" | "name_after" | "id_before" | "id_after":
+                    pass
+                case _:
+                    phrases.setdefault(name, set()).update(forms)
+    fill = frozenset(filler)
+    content = {k: tuple(sorted({_content(p, fill) for p in v})) for k, v in phrases.items()}
+    index: dict[str, dict[str, list[tuple[str, ...]]]] = {}
+    for key, forms in content.items():
+        for form in forms:
+            index.setdefault(key, {}).setdefault(form[0], []).append(form)
+    return _Tables(
+        phrases=content,
+        index={k: {w: tuple(f) for w, f in v.items()} for k, v in index.items()},
+        ordinals=tuple(frozenset(_content(p, fill) for p in forms) for forms in ordinals),
+        filler=frozenset(filler),
+        negators=frozenset(negators),
+        # Longest first, so "য়ের" is tried before "র".
+        suffixes=tuple(sorted(suffixes, key=len, reverse=True)),
+    )
+
+
+def kind(option_id: str) -> str:
+    """What a button does, without its subject: "confirm:yes:12" -> "confirm:yes",
+    "cancel:KMC-4K7P2Q" (a row of My bookings) -> "cancel:booking"."""
+    head, _, rest = option_id.partition(":")
+    if rest == "yes" or rest.startswith("yes:"):
+        return f"{head}:yes"
+    if head in ("cancel", "move") and rest.startswith("KMC-"):
+        return f"{head}:booking"
+    return option_id
+
+
+def option_keys(option_id: str) -> tuple[str, ...]:
+    """The [words] tables whose phrases choose this option."""
+    head, _, value = option_id.partition(":")
+    if head in ("vaccine", "id"):
+        return (f"{head}.{value}",)
+    return BUTTON_WORDS.get(kind(option_id), ())
+
+
+def option_phrases(option_id: str) -> tuple[tuple[str, ...], ...]:
+    table = _tables().phrases
+    return tuple(p for key in option_keys(option_id) for p in table.get(key, ()))
+
+
+def _heads(kept: tuple[str, ...], suffixes: tuple[str, ...]) -> frozenset[str]:
+    """The words a phrase found in `kept` can begin with (endings taken off)."""
+    heads = set(kept)
+    for w in kept:
+        heads.update(w[: -len(e)] for e in suffixes if w.endswith(e) and len(w) - len(e) >= 3)
+    return frozenset(heads)
+
+
+def _phrases_in(keys: Iterable[str], heads: frozenset[str]) -> list[tuple[str, ...]]:
+    """The phrases of these tables that may be in the message: an index lookup,
+    so a message is not compared with every phrase of every table."""
+    index = _tables().index
+    return [p for key in keys for h in heads for p in index.get(key, {}).get(h, ())]
+
+
+# ---------------------------------------------------------------- matching
+
+
+def understand(
+    text: str,
+    options: Mapping[str, Iterable[str]],
+    *,
+    titles: Mapping[str, Iterable[str]] | None = None,
+    exact_only: bool = False,
+    without: frozenset[Word] = frozenset(),
+) -> Understood:
+    """What `text` means at a question offering `options` (id -> extra phrases:
+    the day or time it stands for). `titles` (id -> its names in every language)
+    may also be typed in part: "Roxy" for "Roxy Cinema Hall", "Kasba Heal".
+
+    `exact_only`: the question wants free text (a date, a name): only an answer
+    that is wholly a global word counts; no numbers, no phrases inside, no typos.
+    `without`: global meanings that mean nothing at this question.
+    """
+    t = _tables()
+    kept = _content(tokens(text), t.filler)
+    if not kept:
+        return None
+    words_ = [w for w in Word if w not in without]
+    heads = _heads(kept, t.suffixes)
+    if exact_only:
+        # Only an answer that is wholly one global word ("help", "বাংলায়").
+        whole = [
+            w
+            for w in words_
+            if len(_coverage(kept, _phrases_in((w.value,), heads), t.suffixes)) == len(kept)
+        ]
+        return Meaning(whole[0]) if len(whole) == 1 else None
+    ids = list(options)
+
+    def said(phrases: Iterable[str]) -> set[tuple[str, ...]]:
+        return {_content(tokens(p), t.filler) for p in phrases} - {()}
+
+    named = {oid: list(said((titles or {}).get(oid, ()))) for oid in ids}
+    forms = {oid: said(options[oid]) | set(named[oid]) for oid in ids}
+    candidates: dict[Option | Meaning, frozenset[int]] = {}
+    for oid in ids:
+        found = _coverage(kept, (*_phrases_in(option_keys(oid), heads), *forms[oid]), t.suffixes)
+        if found:
+            candidates[Option(oid)] = found
+    if not candidates:
+        # Only when no option is named whole: "Roxy" for "Roxy Cinema Hall" (but
+        # "book" is "Book 2nd dose", not the start of "My bookings").
+        for oid in ids:
+            if any(_part_of(kept, title) for title in named[oid]):
+                candidates[Option(oid)] = frozenset(range(len(kept)))
+    for w in words_:
+        found = _coverage(kept, _phrases_in((w.value,), heads), t.suffixes)
+        if found:
+            candidates[Meaning(w)] = found
+    number = _number(kept, len(ids))
+    if number is None and not any(kind(oid).endswith(":yes") for oid in ids):
+        # "the first one", "দ্বিতীয়টা" at a list (never at a yes/no question)
+        place = next((n for n, forms in enumerate(t.ordinals, 1) if kept in forms), None)
+        number = place if place is not None and place <= len(ids) else None
+    if number is not None:
+        # The help says "answer with the option's number": "1" at a list of
+        # times is the first time, not 1 pm; "12" beyond the list may be a time.
+        return Option(ids[number - 1])
+    _qualify(kept, candidates, t)
+    # A greeting or a thanks beside an answer ("ok thanks", "hi, covishield")
+    # is politeness: it counts as the whole message, or as its start when nothing
+    # else is known in it ("thank you so much", "hello there").
+    polite = [p for p in (Meaning(Word.GREET), Meaning(Word.THANKS)) if p in candidates]
+    for p in polite:
+        if len(candidates[p]) < len(kept) and (len(candidates) > 1 or 0 not in candidates[p]):
+            del candidates[p]
+    if candidates and any(isinstance(c, Option) for c in candidates):
+        return _best(kept, candidates, t.negators)
+    if _acknowledged(kept, t):
+        return Meaning(Word.THANKS)  # "ok", "ঠিক আছে" where nothing asks yes or no
+    if candidates:
+        return _best(kept, candidates, t.negators)
+    if any(w in t.negators for w in kept):
+        return None
+    return _fuzzy(kept, forms, named, words_)
+
+
+def _acknowledged(kept: tuple[str, ...], t: _Tables) -> bool:
+    phrases = _phrases_in(("yes", Word.THANKS.value), _heads(kept, t.suffixes))
+    return len(_coverage(kept, phrases, t.suffixes)) == len(kept)
+
+
+def _number(kept: tuple[str, ...], count: int) -> int | None:
+    if len(kept) == 1 and kept[0].isascii() and kept[0].isdigit() and len(kept[0]) <= 2:
+        n = int(kept[0])
+        return n if 1 <= n <= count else None
+    return None
+
+
+def _coverage(
+    typed: tuple[str, ...], phrases: Iterable[tuple[str, ...]], suffixes: tuple[str, ...]
+) -> frozenset[int]:
+    """The positions of `typed` that some phrase covers, word for word."""
+    covered: set[int] = set()
+    for phrase in phrases:
+        n = len(phrase)
+        for start in range(len(typed) - n + 1):
+            if all(_same(typed[start + i], phrase[i], suffixes) for i in range(n)):
+                covered.update(range(start, start + n))
+    return frozenset(covered)
+
+
+def _part_of(kept: tuple[str, ...], title: tuple[str, ...]) -> bool:
+    """`kept` is a run of the title's words, the last one maybe cut short
+    ("roxy cin"); at least 3 letters in all, and no bare number."""
+    if sum(len(w) for w in kept) < 3 or all(w.isdigit() for w in kept):
+        return False
+    n = len(kept)
+    for start in range(len(title) - n + 1):
+        run = title[start : start + n]
+        if run[:-1] == kept[:-1] and run[-1].startswith(kept[-1]) and len(kept[-1]) >= 3:
+            return True
+    return False
+
+
+def _same(typed: str, word: str, suffixes: tuple[str, ...]) -> bool:
+    """The typed word is `word`, maybe with a case ending ("বাংলায়" for "বাংলা");
+    endings only on words of 3+ letters ("ha" + "i" is not "haan")."""
+    if typed == word:
+        return True
+    if len(word) < 3 or not typed.startswith(word) or word.isdigit():
+        return False
+    return typed[len(word) :] in suffixes
+
+
+def _qualify(
+    kept: tuple[str, ...], candidates: dict[Option | Meaning, frozenset[int]], t: _Tables
+) -> None:
+    """Words that turn one meaning into a nearby one, from the tables: the noun
+    "booking" with "my" or "dekho" is "my bookings", not a new booking; "language" beside
+    a language's name ("bangla bhasha") is that language."""
+    heads = _heads(kept, t.suffixes)
+    look = _coverage(kept, _phrases_in(("look",), heads), t.suffixes)
+    nouns = _coverage(kept, _phrases_in(("booking_noun",), heads), t.suffixes)
+    for book, bookings in (
+        (Meaning(Word.BOOK), Meaning(Word.BOOKINGS)),
+        (Option("menu:book"), Option("menu:bookings")),
+    ):
+        found = candidates.get(book)
+        if found and look and found <= nouns and bookings not in candidates:
+            candidates[bookings] = candidates.pop(book) | look
+    language = candidates.get(Meaning(Word.LANGUAGE))
+    named = [c for c in candidates if _names_a_language(c)]
+    if language and named:
+        del candidates[Meaning(Word.LANGUAGE)]
+        for c in named:
+            candidates[c] = candidates[c] | language
+
+
+def _names_a_language(c: Option | Meaning) -> bool:
+    if isinstance(c, Meaning):
+        return c.word in LANG_WORDS
+    return c.id.startswith("lang:")
+
+
+def _best(
+    kept: tuple[str, ...],
+    candidates: Mapping[Option | Meaning, frozenset[int]],
+    negators: frozenset[str],
+) -> Understood:
+    top = max(len(c) for c in candidates.values())
+    winners = {c: cover for c, cover in candidates.items() if len(cover) == top}
+    options = [c for c in winners if isinstance(c, Option)]
+    meanings = [c for c in winners if isinstance(c, Meaning)]
+    if options:
+        # An option and a global word on the same words: the option is what the
+        # word means at this question ("cancel" at "Cancel booking X?" is "yes").
+        option_covers = {winners[o] for o in options}
+        meanings = [m for m in meanings if winners[m] not in option_covers]
+    if options and meanings:
+        return None
+    if len(options) > 1:
+        return Unsure(tuple(o.id for o in options))
+    if len(meanings) > 1:
+        return None
+    winner = (options or meanings)[0]
+    cover = winners[winner]
+    if any(
+        isinstance(c, Option) and c != winner and not (found & cover)
+        for c, found in candidates.items()
+    ):
+        return None  # two options named apart: "yes, keep it", "covishield not covaxin"
+    if any(w in negators and i not in cover for i, w in enumerate(kept)):
+        return None  # "not covishield", "covishield na": say what you mean
+    if min(cover) > 0 and any(kept[i] in negators for i in cover):
+        return None  # "বদলাতে চাই না": the "না" negates what comes before it
+    return winner
+
+
+def _fuzzy(
+    kept: tuple[str, ...],
+    forms: Mapping[str, set[tuple[str, ...]]],
+    named: Mapping[str, list[tuple[str, ...]]],
+    words_: list[Word],
+) -> Understood:
+    """A small typo in an option title or keyword: the closest, if clearly closest."""
+    scores: dict[Option | Meaning, float] = {}
+    for oid, own in forms.items():
+        # A title's own words count one by one too: "balygunge" for "Ballygunge UPHC".
+        words_of_titles = {(w,) for title in named[oid] for w in title}
+        scores[Option(oid)] = _closeness(kept, (*option_phrases(oid), *own, *words_of_titles))
+    for meaning, score in _word_closeness(kept, tuple(words_)).items():
+        scores[meaning] = score
+    ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+    if not ranked or ranked[0][1] < FUZZY_SCORE:
+        return None
+    close = [c for c, s in ranked if s >= FUZZY_SCORE and ranked[0][1] - s < FUZZY_TIE]
+    # An option and the global word it stands for ("Help", "help") are one meaning.
+    chosen = {w for c in close if isinstance(c, Option) for w in BUTTON_WORDS.get(kind(c.id), ())}
+    close = [c for c in close if not (isinstance(c, Meaning) and c.word.value in chosen)]
+    best, close = close[0], close[1:]
+    if not close:
+        return best
+    if isinstance(best, Option) and all(isinstance(c, Option) for c in close):
+        return Unsure((best.id, *(c.id for c in close if isinstance(c, Option))))
+    return None
+
+
+def _closeness(kept: tuple[str, ...], phrases: Iterable[tuple[str, ...]]) -> float:
+    """How close the answer, or one of its words, is to a phrase (0-100)."""
+    wholes, singles = _choices(tuple(phrases))
+    whole = " ".join(kept)
+    best = 0.0
+    if wholes and not any(ch.isdigit() for ch in whole):
+        best = process.extractOne(whole, wholes, scorer=fuzz.ratio)[1]
+    for word in kept:
+        if not singles or len(word) < FUZZY_MIN_LENGTH or any(ch.isdigit() for ch in word):
+            continue
+        match, score, _ = process.extractOne(word, singles, scorer=fuzz.ratio)
+        if min(len(word), len(match)) >= 8 and score >= FUZZY_SCORE_LONG:
+            score = max(score, FUZZY_SCORE)  # counts as close as a short typo
+        best = max(best, score)
+    return best
+
+
+def _word_closeness(kept: tuple[str, ...], words_: tuple[Word, ...]) -> dict[Meaning, float]:
+    """`_closeness` for every global word at once: one pass over all their phrases."""
+    wholes, whole_words, singles, single_words = _word_choices(words_)
+    scores: dict[Meaning, float] = {}
+
+    def note(found: list[tuple[str, float, int]], owners: tuple[Word, ...], word: str) -> None:
+        for match, score, at in found:
+            if score < FUZZY_SCORE and (min(len(word), len(match)) < 8 or " " in word):
+                continue  # only a long single word may have two typos
+            m = Meaning(owners[at])
+            scores[m] = max(scores.get(m, 0.0), max(score, FUZZY_SCORE))
+
+    whole = " ".join(kept)
+    cutoff = FUZZY_SCORE_LONG
+    if not any(ch.isdigit() for ch in whole):
+        found = process.extract(whole, wholes, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)
+        note(found, whole_words, whole)
+    for word in kept:
+        if len(word) >= FUZZY_MIN_LENGTH and not any(ch.isdigit() for ch in word):
+            found = process.extract(
+                word, singles, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None
+            )
+            note(found, single_words, word)
+    return scores
+
+
+@cache
+def _word_choices(
+    words_: tuple[Word, ...],
+) -> tuple[tuple[str, ...], tuple[Word, ...], tuple[str, ...], tuple[Word, ...]]:
+    pairs = [(j, w) for w in words_ for j in _choices(_tables().phrases.get(w.value, ()))[0]]
+    single = [(j, w) for j, w in pairs if " " not in j]
+    return (
+        tuple(j for j, _ in pairs),
+        tuple(w for _, w in pairs),
+        tuple(j for j, _ in single),
+        tuple(w for _, w in single),
+    )
+
+
+@lru_cache(maxsize=1024)
+def _choices(phrases: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The phrases a typo may be forgiven in (5+ letters, no digits), whole and one-word."""
+    joined = [" ".join(p) for p in phrases]
+    fit = [j for j in joined if len(j) >= FUZZY_MIN_LENGTH and not any(c.isdigit() for c in j)]
+    return tuple(fit), tuple(j for j in fit if " " not in j)
