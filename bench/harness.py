@@ -109,6 +109,8 @@ def bot_env(db_url: str, redis_url: str, standin_port: int) -> dict[str, str]:
         "KMCBOT_SEND_RATE": "10000",  # the most kmcbot allows: never the bottleneck
         "KMCBOT_REDIS_PREFIX": PREFIX,
         "KMCBOT_LOG_FORMAT": "json",
+        # Outside dev mode serve needs the staff console's cookie key.
+        "KMCBOT_STAFF_SECRET": "bench-staff-cookie-secret-0123456789abcdef",
     }
     env.pop("KMCBOT_DEV", None)
     return env

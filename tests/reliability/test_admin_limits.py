@@ -180,6 +180,7 @@ async def latency_with_open_sessions(
     return p90, p99
 
 
+@pytest.mark.slow  # a latency bound: make stress, on a quiet machine (make test checks the limits)
 async def test_a_big_snapshot_does_not_slow_citizens(app_factory, pg, hook) -> None:
     p90, p99 = await latency_with_open_sessions(app_factory, pg, hook, MAX_OPEN_SESSIONS - 5_000, 4)
     assert p90 < 100 and p99 < 250
