@@ -15,18 +15,25 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-# Not copied: what a build or a run leaves behind (a stale build/ would go into the wheel).
-LEFT_BEHIND = shutil.ignore_patterns(
-    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis",
-    ".kmcbot",
-)  # fmt: skip
+def source_files() -> list[str]:
+    """The tree's files as git sees them: tracked, and new ones it does not ignore.
+    Not a copy of the folder: a working copy also holds builds, venvs and the
+    docker test's Debian root (whose /dev nodes a copy would read for ever)."""
+    git = shutil.which("git") or "git"
+    listed = subprocess.run(
+        [git, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, capture_output=True, check=True, timeout=60,
+    ).stdout.decode()  # fmt: skip
+    return [name for name in listed.split("\0") if name and (REPO / name).is_file()]
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A wheel built from a clean copy of the source tree, as pip builds one."""
     source = tmp_path_factory.mktemp("source") / "kmcbot"
-    shutil.copytree(REPO, source, ignore=LEFT_BEHIND)
+    for name in source_files():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, source / name)
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps",
