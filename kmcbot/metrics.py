@@ -36,6 +36,13 @@ BOOKINGS = Counter(
     "Booking events: made, moved, cancelled, refused (with reason), missed",
     ["event", "reason"],
 )
+WEBHOOK_IGNORED = Counter(
+    "kmcbot_webhook_ignored_total",
+    "Webhook items not acted on: changes for another phone number id or payloads for"
+    " another object (foreign), updates past 1,000 in one POST (over_cap), items"
+    " that could not be read (malformed)",
+    ["reason"],
+)
 RATE_LIMITED = Counter("kmcbot_rate_limited_total", "Messages over the per-citizen limit")
 SESSIONS_CACHE_S = 15  # how stale kmcbot_active_sessions may be
 REDIS_GAUGES_S = 5  # a scrape waits no longer for the gauges read from Redis

@@ -29,8 +29,9 @@ from kmcbot.dialogue import effects as fx
 from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.model import Lang, Session, session_from_dict, session_to_dict
 from kmcbot.dialogue.step import Context, Outcome, step
-from kmcbot.messages import Inbound, Say
+from kmcbot.messages import IdentityChange, Inbound, Say
 from kmcbot.outbox.relay import encode_news
+from kmcbot.storage.identities import Identities
 from kmcbot.storage.sessions import Begin, Conflict, Loaded, SessionStore, user_tag
 from kmcbot.whatsapp.outbound import body as cloud_body
 
@@ -89,13 +90,19 @@ class Pipeline:
     ) -> None:
         self.store = store
         self.pool = pool
+        self.identities = Identities(pool)
         self.availability = availability
         self.pepper = pepper
         self.clock = clock
 
     async def handle(self, message: Inbound, tag: str | None = None) -> Handled:
-        """`tag`: the number's keyed hash, when the caller has it already."""
+        """`tag`: the sender's keyed hash, when the caller has it already."""
+        citizen = await self.identities.citizen(message.wa_id, message.user_id)
+        if citizen != message.wa_id:  # a hidden number we know: the same citizen
+            message, tag = replace(message, wa_id=citizen), None
         tag = tag or user_tag(self.pepper, message.wa_id)
+        if isinstance(message.content, IdentityChange):
+            return await self._identity_changed(tag, message, message.content)
         for _ in range(3):
             loaded = await self._begin(tag, message.message_id)
             if loaded.status is Begin.DUPLICATE:
@@ -112,6 +119,38 @@ class Pipeline:
                 await self._abort_quietly(tag, message.message_id, loaded)
                 raise
         raise RetryLater("session kept changing")
+
+    async def _identity_changed(
+        self, tag: str, message: Inbound, change: IdentityChange
+    ) -> Handled:
+        """WhatsApp's system message: the citizen's bookings, pairs, session and
+        profile move to their new number or user id. No reply: it is no message
+        the citizen typed."""
+        loaded = await self._begin(tag, message.message_id)
+        if loaded.status is Begin.DUPLICATE:
+            return Handled("duplicate")
+        try:
+            new = await self.identities.changed(
+                message.wa_id, message.user_id, change.new_wa_id, change.new_user_id
+            )
+            moved = new != message.wa_id
+            if moved:
+                await self.store.adopt(user_tag(self.pepper, new), loaded.session, loaded.profile)
+            await self.store.commit(
+                tag,
+                message.message_id,
+                loaded,
+                session=loaded.session,
+                profile=None,
+                to=message.wa_id,
+                bodies=[],
+                now_s=self.clock().timestamp(),
+                erase=moved,  # nothing stays under the old id
+            )
+        except BaseException:
+            await self._abort_quietly(tag, message.message_id, loaded)
+            raise
+        return Handled("moved" if moved else "ok", replies=0)
 
     async def _begin(self, tag: str, message_id: str) -> Loaded:
         deadline = time.monotonic() + LOCK_WAIT_S
@@ -150,7 +189,9 @@ class Pipeline:
                 break
             result = await self._run(pending.pop(0), message.wa_id)
             news += _news(result)
-            erased = erased or isinstance(result, fx.Forgotten)
+            if isinstance(result, fx.Forgotten):
+                erased = True
+                self.identities.forget(message.wa_id)
             metrics.record_result(result)
             if isinstance(result, fx.Refused) and result.reason in STALE_SLOT_REFUSALS:
                 ctx = replace(ctx, availability=await self.availability.get(now, fresh=True))

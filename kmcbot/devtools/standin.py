@@ -2,6 +2,8 @@
 
 Load tests point KMCBOT_GRAPH_URL at it; tests script failures into it
 (rate limits, server errors, permanent errors) to watch the sender cope.
+It checks the addressing as the Cloud API does: a phone number in `to`, a
+business-scoped user id in `recipient` (see whatsapp/identity.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
+from kmcbot.whatsapp.identity import bsuid, phone_number
 
 # (status, Graph error code) answers to give before answering normally.
 Failure = tuple[int, int | None]
@@ -43,8 +47,8 @@ class GraphStandIn:
             return _error(status, code, "scripted failure")
         try:
             body = orjson.loads(await request.read())
-            to = body["to"]
-        except (ValueError, KeyError, TypeError):
+            to, contact = _addressee(body)
+        except (ValueError, KeyError, TypeError, AttributeError):
             return _error(400, 100, "Invalid parameter")
         self.received.append(body)
         self.by_user[to].append(body)
@@ -54,7 +58,7 @@ class GraphStandIn:
         return web.json_response(
             {
                 "messaging_product": "whatsapp",
-                "contacts": [{"input": to, "wa_id": to}],
+                "contacts": [{"input": to, **contact}],
                 "messages": [{"id": f"wamid.OUT{next(self._ids)}"}],
             }
         )
@@ -66,6 +70,24 @@ class GraphStandIn:
                 self.arrived.clear()
                 await self.arrived.wait()
         return self.by_user[to][:count]
+
+
+def _addressee(body: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """Who a send is for, checked as the Cloud API does: a phone number in `to`,
+    or a business-scoped user id in `recipient` (`to` wins when both come); a
+    BSUID in `to`, or a number in `recipient`, is refused. Also the response's
+    contact: `wa_id` for a number, `user_id` for a BSUID."""
+    if body.get("messaging_product") != "whatsapp":
+        raise ValueError("messaging_product")
+    if "to" in body:
+        number = phone_number(body["to"])
+        if number is None or number != body["to"]:
+            raise ValueError("to is not a phone number")
+        return number, {"wa_id": number}
+    user_id = bsuid(body["recipient"])
+    if user_id is None:
+        raise ValueError("recipient is not a business-scoped user id")
+    return user_id, {"user_id": user_id}
 
 
 def _error(status: int, code: int | None, message: str) -> web.Response:

@@ -113,6 +113,15 @@ return 'ok'
 """
 
 
+# A citizen's number or user id changed: the new id takes the old one's session
+# and profile, unless it has its own already.
+_ADOPT = """
+if ARGV[1] ~= '' then redis.call('SET', KEYS[1], '1:' .. ARGV[1], 'NX', 'EX', ARGV[2]) end
+if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'NX', 'EX', ARGV[4]) end
+return 'ok'
+"""
+
+
 class Script(Protocol):
     async def __call__(self, keys: Sequence[Any] = ..., args: Sequence[Any] = ...) -> Any: ...
 
@@ -185,6 +194,7 @@ class SessionStore:
         self._begin = redis.register_script(_BEGIN)
         self._commit = redis.register_script(_COMMIT)
         self._abort = redis.register_script(_ABORT)
+        self._adopt = redis.register_script(_ADOPT)
 
     def outbox_of(self, tag: str) -> str:
         return self.outbox_keys[shard_of(tag, self.shards)]
@@ -291,6 +301,14 @@ class SessionStore:
         ]
         if _s(await self._commit(keys=keys, args=args)) == "conflict":
             raise Conflict(tag)
+
+    async def adopt(self, tag: str, session: str, profile: str) -> None:
+        """Give citizen `tag` this session and profile (from their old id), unless
+        they have their own."""
+        k = self._keys(tag, "")
+        await self._adopt(
+            keys=[k["session"], k["profile"]], args=[session, SESSION_TTL_S, profile, PROFILE_TTL_S]
+        )
 
     async def abort(self, tag: str, message_id: str, loaded: Loaded) -> None:
         k = self.keys(tag, message_id)

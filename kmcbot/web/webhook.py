@@ -72,9 +72,16 @@ async def _receive(request: web.Request) -> web.Response:
         payload = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return json_error(400, "body is not JSON")
-    parsed = inbound.parse(payload)
+    # "dev": no number configured (dev mode), so any number's payload is taken.
+    ours = None if settings.wa_phone_number_id == "dev" else settings.wa_phone_number_id
+    parsed = inbound.parse(payload, phone_number_id=ours)
     for field in parsed.ignored_fields:
         log.info("webhook_field_ignored", field=field[:64])
+    if parsed.foreign:
+        metrics.WEBHOOK_IGNORED.labels("foreign").inc(parsed.foreign)
+        log.warning("webhook_not_ours", changes=parsed.foreign)
+    if parsed.dropped:
+        metrics.WEBHOOK_IGNORED.labels("over_cap").inc(parsed.dropped)
     by_user: dict[str, list[Inbound]] = defaultdict(list)
     for update in parsed.updates:
         match update:
@@ -88,6 +95,8 @@ async def _receive(request: web.Request) -> web.Response:
                     errors=list(update.error_codes),
                 )
             case Error():
+                if update.code == 0 and update.title.startswith("malformed"):
+                    metrics.WEBHOOK_IGNORED.labels("malformed").inc()
                 log.warning("webhook_error_item", code=update.code, title=update.title[:100])
     failures = await handle_all(request.app[PIPELINE], list(by_user.values()))
     if failures:
