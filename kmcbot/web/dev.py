@@ -14,16 +14,20 @@ from kmcbot.web import chat_page
 from kmcbot.web.keys import DEV_OUTBOX, PIPELINE
 from kmcbot.web.webhook import handle_all, json_error
 from kmcbot.whatsapp import inbound, simulate
+from kmcbot.whatsapp.identity import citizen_id
 
 MAX_SEND_BODY = 64 * 1024
 MAX_TEXT = 4096  # WhatsApp's limit on a text message body
 
 
 async def messages(request: web.Request) -> web.Response:
-    """GET /dev/messages?wa_id=...: the Cloud API bodies sent to that number, oldest first."""
-    wa_id = request.query.get("wa_id", "").strip()
-    if not wa_id.isdigit() or len(wa_id) > 20:
-        return web.json_response({"error": "wa_id must be digits"}, status=400)
+    """GET /dev/messages?wa_id=...: the Cloud API bodies sent to that citizen (a number,
+    or a business-scoped user id), oldest first."""
+    wa_id = citizen_id(request.query.get("wa_id", "").strip())
+    if wa_id is None:
+        return web.json_response(
+            {"error": "wa_id must be a phone number or a business-scoped user id"}, status=400
+        )
     return web.json_response(await request.app[DEV_OUTBOX].messages(wa_id))
 
 

@@ -27,6 +27,7 @@ from kmcbot.whatsapp.signature import sign
 from tests.factories import eventually, make_centre, make_slot
 
 SECRET = b"e2e-app-secret"
+PHONE_ID = "12345"  # the bot's KMCBOT_WA_PHONE_NUMBER_ID: payloads for another are not its
 
 
 def _opened() -> asyncio.Event:
@@ -74,7 +75,10 @@ class Citizen:
 
     async def post(self, content: Content, *, via_list: bool = False, **kw: Any) -> int:
         raw = orjson.dumps(
-            simulate.payload([simulate.message(self.wa_id, content, via_list=via_list, **kw)])
+            simulate.payload(
+                [simulate.message(self.wa_id, content, via_list=via_list, **kw)],
+                phone_number_id=PHONE_ID,
+            )
         )
         resp = await self.client.post(
             "/webhook",
@@ -95,7 +99,9 @@ class Citizen:
     def payload(self, *contents: Content, **kw: Any) -> bytes:
         """One webhook payload carrying these messages of this citizen, in order."""
         return orjson.dumps(
-            simulate.payload([simulate.message(self.wa_id, c, **kw) for c in contents])
+            simulate.payload(
+                [simulate.message(self.wa_id, c, **kw) for c in contents], phone_number_id=PHONE_ID
+            )
         )
 
     async def say(self, content: Content | str, *, via_list: bool = False) -> list[dict]:
@@ -194,7 +200,7 @@ def bot_settings(pg_url: str, redis_url: str, standin: GraphStandIn, **more: Any
         redis_url=redis_url,
         app_secret=SECRET,
         wa_token=standin.token,
-        wa_phone_number_id="12345",
+        wa_phone_number_id=PHONE_ID,
         graph_url=standin.url,  # type: ignore[attr-defined]
         send_rate=1000,
         **more,

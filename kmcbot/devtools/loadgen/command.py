@@ -46,6 +46,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=os.environ.get("KMCBOT_WA_TOKEN") or DEFAULT_TOKEN,
         help=f"the stand-in's bearer token [env KMCBOT_WA_TOKEN, else {DEFAULT_TOKEN}]",
     )
+    p.add_argument(
+        "--phone-number-id",
+        default=os.environ.get("KMCBOT_WA_PHONE_NUMBER_ID") or "dev",
+        help="the bot's number id, put in each payload's metadata (the bot ignores"
+        " payloads for another) [env KMCBOT_WA_PHONE_NUMBER_ID, else dev]",
+    )
     p.add_argument("--database-url", help="check for overbooking in this database at the end")
     p.add_argument("--reply-timeout", type=float, default=10.0, help="seconds to wait for a reply")
     p.add_argument("--seed", type=int, help="random seed for the citizens' choices")
@@ -67,6 +73,7 @@ def loadtest(args: argparse.Namespace) -> int:
         app_secret=args.app_secret.encode() or None,
         standin_port=args.standin_port,
         standin_token=args.standin_token,
+        phone_number_id=args.phone_number_id,
         database_url=args.database_url,
         reply_timeout=args.reply_timeout,
         seed=args.seed,
