@@ -113,7 +113,7 @@ def _inbound(session: Session | None, msg: Inbound, ctx: Context) -> Outcome:
     if s.state in PENDING:
         s = replace(s, state=State.MENU)
     if isinstance(content, Media):
-        return again(s, ctx, text(lang_of(s, ctx), "common.media"))
+        return again(s, ctx, text(lang_of(s, ctx), _media_note(content)))
     answer = resolve(s, content, ctx)
     if isinstance(answer, Picked) and answer.id.startswith(everywhere.GLOBAL_PREFIXES):
         return everywhere.on_global_pick(s, answer.id, ctx)
@@ -124,6 +124,13 @@ def _inbound(session: Session | None, msg: Inbound, ctx: Context) -> Outcome:
             if outcome is not None:
                 return outcome
     return HANDLERS[s.state](s, answer, msg, ctx)
+
+
+def _media_note(media: Media) -> str:
+    # WhatsApp could not deliver it whole (an "unsupported" message, or an
+    # interactive with an `errors` array): the citizen did answer, so ask them to
+    # try again rather than to use text or buttons.
+    return "common.unsupported" if media.kind is MediaKind.UNSUPPORTED else "common.media"
 
 
 def _fresh(ctx: Context) -> Session:
@@ -140,6 +147,8 @@ def _first(s: Session, content: object, msg: Inbound, ctx: Context) -> Outcome:
         return everywhere.on_global_pick(s, content.id, ctx)
     if s.lang is None:
         return ask(s, ctx, State.LANGUAGE)
+    if isinstance(content, Media) and content.kind is MediaKind.UNSUPPORTED:
+        return to_menu(s, ctx, text(s.lang, "common.unsupported"))
     if isinstance(content, Text):
         word = global_word(content.body[:MAX_TEXT])
         if word is not None:
