@@ -18,6 +18,7 @@ from kmcbot.booking.repository import load_availability
 from kmcbot.dialogue.notices import Templates
 from kmcbot.jobs.missed import MissedSweeper
 from kmcbot.jobs.reminders import ReminderScheduler
+from kmcbot.outbox.receipts import Receipts
 from kmcbot.outbox.relay import Relay, decode_news, mark_relayed
 from kmcbot.outbox.sender import DevTransport, GraphTransport, Sender, SharedRateLimiter, Transport
 from kmcbot.pipeline import AvailabilityCache, Pipeline
@@ -44,7 +45,7 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[errors.json_errors],
     )
     app[SETTINGS] = settings
-    app.cleanup_ctx.extend([_postgres, _redis, _commands, _pipeline, _sender, _notices])
+    app.cleanup_ctx.extend([_postgres, _redis, _commands, _pipeline, _receipts, _sender, _notices])
     app.router.add_get("/webhook", webhook.verify)
     app.router.add_post("/webhook", webhook.receive)
     app.router.add_get("/healthz", health.healthz)
@@ -161,6 +162,38 @@ async def _pipeline(app: web.Application) -> AsyncIterator[None]:
         settings.id_pepper,
     )
     yield
+
+
+async def _receipts(app: web.Application) -> AsyncIterator[None]:
+    """Read receipts and typing (outbox/receipts.py): only when replies go to WhatsApp
+    (or a stand-in), each taking a token of the shared send rate."""
+    settings = app[SETTINGS]
+    if not (settings.wa_token and settings.read_receipts):
+        yield
+        return
+    streams = outbox_keys(settings.redis_prefix, settings.redis_shards)
+    rate = settings.send_rate
+
+    async def backlog_s() -> float:
+        waiting = 0
+        for stream in streams:
+            waiting += await app[REDIS].xlen(stream)
+        return waiting / rate
+
+    async with aiohttp.ClientSession() as http:
+        receipts = Receipts(
+            GraphTransport(
+                http, settings.graph_url, settings.wa_phone_number_id, settings.wa_token
+            ),
+            SharedRateLimiter(
+                _commands_of(app), f"{settings.redis_prefix}:send-rate", settings.send_rate
+            ),
+            backlog_s,
+        )
+        app[PIPELINE].receipts = receipts
+        yield
+        app[PIPELINE].receipts = None
+        await receipts.stop()
 
 
 async def _sender(app: web.Application) -> AsyncIterator[None]:

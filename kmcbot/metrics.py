@@ -43,6 +43,11 @@ WEBHOOK_IGNORED = Counter(
     " that could not be read (malformed)",
     ["reason"],
 )
+RECEIPTS = Counter(
+    "kmcbot_receipts_total",
+    "Read receipts: read, typing (read with the typing indicator), failed, skipped",
+    ["outcome"],
+)
 RATE_LIMITED = Counter("kmcbot_rate_limited_total", "Messages over the per-citizen limit")
 SESSIONS_CACHE_S = 15  # how stale kmcbot_active_sessions may be
 REDIS_GAUGES_S = 5  # a scrape waits no longer for the gauges read from Redis

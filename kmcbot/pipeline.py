@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import asyncpg
 import orjson
@@ -34,6 +35,9 @@ from kmcbot.outbox.relay import encode_news
 from kmcbot.storage.identities import Identities
 from kmcbot.storage.sessions import Begin, Conflict, Loaded, SessionStore, user_tag
 from kmcbot.whatsapp.outbound import body as cloud_body
+
+if TYPE_CHECKING:
+    from kmcbot.outbox.receipts import Receipts
 
 log = structlog.get_logger()
 
@@ -94,6 +98,9 @@ class Pipeline:
         self.availability = availability
         self.pepper = pepper
         self.clock = clock
+        # Read receipts and typing (outbox/receipts.py); set by the app when it sends
+        # to WhatsApp, None otherwise (dev mode without a token, tests).
+        self.receipts: Receipts | None = None
 
     async def handle(self, message: Inbound, tag: str | None = None) -> Handled:
         """`tag`: the sender's keyed hash, when the caller has it already."""

@@ -30,6 +30,7 @@ class GraphStandIn:
     received: list[dict[str, Any]] = field(default_factory=list)
     by_user: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     failures: list[Failure] = field(default_factory=list)
+    receipts: list[dict[str, Any]] = field(default_factory=list)
     on_message: Callable[[dict[str, Any]], None] | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -47,6 +48,8 @@ class GraphStandIn:
             return _error(status, code, "scripted failure")
         try:
             body = orjson.loads(await request.read())
+            if body.get("status") == "read":  # a read receipt (maybe with typing)
+                return self._receipt(body)
             to, contact = _addressee(body)
         except (ValueError, KeyError, TypeError, AttributeError):
             return _error(400, 100, "Invalid parameter")
@@ -62,6 +65,19 @@ class GraphStandIn:
                 "messages": [{"id": f"wamid.OUT{next(self._ids)}"}],
             }
         )
+
+    def _receipt(self, body: dict[str, Any]) -> web.Response:
+        """Read receipts are kept apart from the messages sent, as WhatsApp shows them
+        apart (blue ticks, "typing..."): `receipts`, in arrival order."""
+        if body.get("messaging_product") != "whatsapp" or not isinstance(
+            body.get("message_id"), str
+        ):
+            raise ValueError("receipt")
+        typing = body.get("typing_indicator")
+        if typing is not None and typing != {"type": "text"}:
+            raise ValueError("typing_indicator")
+        self.receipts.append(body)
+        return web.json_response({"success": True})
 
     async def wait_for(self, to: str, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         """The first `count` messages sent to `to`, waiting for them to arrive."""

@@ -129,9 +129,15 @@ async def _handle_one(pipeline: Pipeline, message: Inbound) -> bool:
         "type": type(message.content).__name__.lower(),
     }
     metrics.INBOUND.labels(fields["type"]).inc()
+    # Read receipt and typing indicator: a task of their own, started here.
+    watch = (
+        pipeline.receipts.watch(message.message_id, message.wa_id) if pipeline.receipts else None
+    )
     try:
         handled = await pipeline.handle(message, fields["user"])
     except RetryLater as exc:
+        if watch is not None:
+            watch.done(None)
         metrics.HANDLED.labels("retry_later").inc()
         # Not a fault: the same message is in hand elsewhere (WhatsApp delivered it
         # twice at once), or the citizen's queue would not let it in; the 503 asks
@@ -145,6 +151,8 @@ async def _handle_one(pipeline: Pipeline, message: Inbound) -> bool:
         )
         return False
     except Exception as exc:  # noqa: BLE001 - one message's failure must not fail the others
+        if watch is not None:
+            watch.done(None)
         metrics.HANDLED.labels("error").inc()
         log.error(
             "message",
@@ -154,6 +162,8 @@ async def _handle_one(pipeline: Pipeline, message: Inbound) -> bool:
             ms=round((time.perf_counter() - started) * 1000, 2),
         )
         return False
+    if watch is not None:
+        watch.done(handled.replies > 0 if handled.outcome != "duplicate" else None)
     metrics.HANDLED.labels(handled.outcome).inc()
     log.info(
         "message",
