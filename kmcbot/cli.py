@@ -157,6 +157,35 @@ def seed(settings: Settings, centres: list[CentreRow], days: int) -> None:
         print(f"{count} centres, {slots} new slots")
 
 
+def templates(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
+    """Print the templates as JSON; with --submit, submit them and print their status."""
+    import orjson
+
+    from kmcbot.dialogue.notices import Templates
+    from kmcbot.whatsapp import templates as wa_templates
+
+    names = Templates(
+        settings.template_booking, settings.template_slot_cancelled, settings.template_reminder
+    )
+    found = wa_templates.definitions(names)
+    if not args.submit:
+        print(orjson.dumps(found, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    if not settings.wa_token or not args.waba_id:
+        parser.exit(2, "kmcbot: --submit needs KMCBOT_WA_TOKEN and --waba-id (KMCBOT_WABA_ID)\n")
+    try:
+        report = asyncio.run(
+            wa_templates.submit(
+                found, graph_url=settings.graph_url, waba_id=args.waba_id, token=settings.wa_token
+            )
+        )
+    except (OSError, TimeoutError) as exc:  # aiohttp's ClientError is an OSError too
+        parser.exit(2, f"kmcbot: cannot reach the Graph API at {settings.graph_url}: {exc}\n")
+    for name, lang, status in report:
+        print(f"{name}\t{lang}\t{status}")
+    return 1 if any(status.startswith("ERROR") for _, _, status in report) else 0
+
+
 def whole_number(low: int, high: int, flag: str) -> Callable[[str], int]:
     """An argparse type: a whole number from low to high."""
 
@@ -212,6 +241,19 @@ def main(argv: list[str] | None = None) -> int:
     from kmcbot.devtools.loadgen.command import add_arguments as loadtest_arguments
 
     loadtest_arguments(p_load)
+    p_templates = sub.add_parser(
+        "templates", help="the WhatsApp message templates as Meta's API takes them; submit them"
+    )
+    p_templates.add_argument(
+        "--submit",
+        action="store_true",
+        help="submit them (needs a token and --waba-id) and print each one's review status",
+    )
+    p_templates.add_argument(
+        "--waba-id",
+        default=os.environ.get("KMCBOT_WABA_ID", ""),
+        help="the WhatsApp Business Account id [env KMCBOT_WABA_ID]",
+    )
     p_purge = sub.add_parser("purge", help="erase personal data of bookings ended N days ago")
     from kmcbot.jobs.purge import add_arguments as purge_arguments
 
@@ -257,6 +299,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
         from kmcbot.devtools.loadgen.command import loadtest
 
         return loadtest(args)
+    elif args.command == "templates":
+        return templates(parser, args, settings)
     elif args.command == "purge":
         from kmcbot.jobs.purge import command as purge_command
 

@@ -31,6 +31,8 @@ class GraphStandIn:
     by_user: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     failures: list[Failure] = field(default_factory=list)
     receipts: list[dict[str, Any]] = field(default_factory=list)
+    # Message templates submitted, by (name, language): the body, its id and status.
+    templates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     on_message: Callable[[dict[str, Any]], None] | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -38,7 +40,41 @@ class GraphStandIn:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/{phone_number_id}/messages", self.messages)
+        app.router.add_post("/{waba_id}/message_templates", self.create_template)
+        app.router.add_get("/{waba_id}/message_templates", self.list_templates)
         return app
+
+    async def create_template(self, request: web.Request) -> web.Response:
+        """Meta's create-template call: a new (name, language) goes to review (PENDING);
+        one that exists is refused, as Meta does."""
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return _error(401, 190, "Invalid OAuth access token")
+        try:
+            body = orjson.loads(await request.read())
+            key = (body["name"], body["language"])
+            if body["category"] not in ("UTILITY", "MARKETING", "AUTHENTICATION"):
+                raise ValueError("category")
+            if not any(c["type"] == "BODY" and c["text"] for c in body["components"]):
+                raise ValueError("components")
+        except (ValueError, KeyError, TypeError):
+            return _error(400, 100, "Invalid parameter")
+        if key in self.templates:
+            return _error(400, 2388024, "Content in this language already exists")
+        self.templates[key] = {**body, "id": f"tmpl{next(self._ids)}", "status": "PENDING"}
+        return web.json_response(
+            {"id": self.templates[key]["id"], "status": "PENDING", "category": body["category"]}
+        )
+
+    async def list_templates(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return _error(401, 190, "Invalid OAuth access token")
+        name = request.query.get("name")
+        data = [
+            {"name": t["name"], "language": t["language"], "status": t["status"], "id": t["id"]}
+            for t in self.templates.values()
+            if name is None or t["name"] == name
+        ]
+        return web.json_response({"data": data})
 
     async def messages(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
