@@ -125,6 +125,18 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         except OSError as exc:
             raise SettingsError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         log.info("serving", host=host, port=port, workers=workers)
+        if settings.dev:
+            # What a newcomer can open next (README, Quick start).
+            base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+            log.warning(
+                "try_it",
+                chat_page=f"{base}/dev/chat",
+                terminal_chat=".venv/bin/kmcbot chat",
+                metrics=f"{base}/metrics",
+                admin_api="off: set KMCBOT_ADMIN_TOKEN=<a long random token> to turn on /admin"
+                if not settings.admin_token
+                else f"on: {base}/admin (Authorization: Bearer <KMCBOT_ADMIN_TOKEN>)",
+            )
         if workers == 1:
             _serve_one(settings, sock)
             return
@@ -201,6 +213,10 @@ def whole_number(low: int, high: int, flag: str) -> Callable[[str], int]:
     return number
 
 
+# The terminal chat's own citizen: the chat page's are 919800000001, 919800000002, ...
+CHAT_NUMBER = "919811111111"
+
+
 def _wa_id(text: str) -> str:
     """A WhatsApp number as the webhook carries it: digits with the country code
     ("+91 98000 00001" is taken as 919800000001)."""
@@ -235,7 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     p_chat = sub.add_parser("chat", help="talk to a running bot as a citizen")
     p_chat.add_argument("--url", default="http://127.0.0.1:8080")
     p_chat.add_argument(
-        "--wa-id", type=_wa_id, default="919800000001", help="the citizen's number [919800000001]"
+        "--wa-id",
+        type=_wa_id,
+        default=CHAT_NUMBER,
+        help=f"the citizen's number [{CHAT_NUMBER}: not one of the chat page's]",
     )
     p_load = sub.add_parser("loadtest", help="simulated citizens against a running bot")
     from kmcbot.devtools.loadgen.command import add_arguments as loadtest_arguments

@@ -28,7 +28,12 @@ async def messages(request: web.Request) -> web.Response:
         return web.json_response(
             {"error": "wa_id must be a phone number or a business-scoped user id"}, status=400
         )
-    return web.json_response(await request.app[DEV_OUTBOX].messages(wa_id))
+    # Bengali and Hindi as text, not \u escapes: the page is read by people.
+    return web.json_response(await request.app[DEV_OUTBOX].messages(wa_id), dumps=_readable)
+
+
+def _readable(value: object) -> str:
+    return orjson.dumps(value).decode()  # UTF-8 as is (json.dumps would escape it)
 
 
 async def chat(request: web.Request) -> web.Response:
