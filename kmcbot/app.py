@@ -26,7 +26,7 @@ from kmcbot.settings import Settings, SettingsError, unreachable
 from kmcbot.storage import postgres as db
 from kmcbot.storage import redis_pipe
 from kmcbot.storage.sessions import Commands, SessionStore, outbox_keys
-from kmcbot.web import admin, dev, errors, health, webhook
+from kmcbot.web import admin, chat_page, dev, errors, health, webhook
 from kmcbot.web.keys import COMMANDS, DEV_OUTBOX, PG, PIPELINE, REDIS, SETTINGS
 
 log = structlog.get_logger()
@@ -55,6 +55,7 @@ def create_app(settings: Settings) -> web.Application:
         app.router.add_get("/dev/messages", dev.messages)
         app.router.add_post("/dev/send", dev.send)
         app.router.add_get("/dev/chat", dev.chat)
+        app.router.add_get("/dev/fonts/{name}", chat_page.font)
     if settings.admin_token:  # no token: /admin does not exist at all (404)
         app.add_subapp("/admin", admin.create_admin_app(settings.admin_token))
     return app
