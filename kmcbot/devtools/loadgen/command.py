@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import sys
+from pathlib import Path
 
 import orjson
 
@@ -58,6 +59,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
+def _embedded_database() -> str | None:
+    """The embedded PostgreSQL of a `make run` in this directory, if one runs
+    (KMCBOT_DATA_DIR, else ./.kmcbot): the overbooking check then needs no flag."""
+    from kmcbot.devtools.embedded import running_postgres_url
+
+    found = running_postgres_url(Path(os.environ.get("KMCBOT_DATA_DIR") or ".kmcbot"))
+    if found:
+        sys.stderr.write("kmcbot loadtest: checking overbooking in the embedded database\n")
+    return found
+
+
 def loadtest(args: argparse.Namespace) -> int:
     """Run, print the report; exit status 1 if any slot is overbooked."""
     from kmcbot.devtools.loadgen.runner import Options, run  # aiohttp etc. only when load testing
@@ -74,7 +86,7 @@ def loadtest(args: argparse.Namespace) -> int:
         standin_port=args.standin_port,
         standin_token=args.standin_token,
         phone_number_id=args.phone_number_id,
-        database_url=args.database_url,
+        database_url=args.database_url or _embedded_database(),
         reply_timeout=args.reply_timeout,
         seed=args.seed,
         progress=sys.stderr.isatty(),
