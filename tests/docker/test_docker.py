@@ -169,7 +169,10 @@ def images(docker: dict[str, str]) -> dict[str, str]:
     for name, tag in (("postgres", "postgres:16"), ("redis", "redis:7")):
         run("docker", "build", "--network", "none", "-q", "-t", tag,
             str(REPO / "tests" / "docker" / "standins" / name), env=docker)  # fmt: skip
-    run("docker", "build", "--network", "none", "-q", "-t", IMAGE, str(build_context()), env=docker)
+    built = run(
+        "docker", "build", "--network", "none", "-t", IMAGE, str(build_context()), env=docker
+    )
+    assert "useradd warning" not in built, built  # uid 10001 is no --system account
     return {"base": wanted["base"], "image": IMAGE}
 
 
