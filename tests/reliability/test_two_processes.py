@@ -71,7 +71,7 @@ async def test_loadgen_over_two_processes_keeps_slots_replies_and_the_send_rate(
         KMCBOT_WA_TOKEN=TOKEN,
         KMCBOT_SEND_RATE=str(RATE),
         # This test measures the replies against the rate: read receipts (which take
-        # their share of it) would halve them; tests/unit/test_receipts.py.
+        # their share of it) would halve them; tests/unit/test_receipt_logic.py.
         KMCBOT_NO_READ_RECEIPTS="1",
     )
     try:
