@@ -52,7 +52,9 @@ stress: $(STAMP)
 docker-test: $(STAMP)
 	KMCBOT_DOCKER_TEST=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/docker
 
+# dockerd leaves its exec root's network namespace mounted: unmount what is left first.
 docker-test-clean:
+	grep -o " $(CURDIR)/.docker-test/[^ ]*" /proc/mounts | sort -r | xargs -r umount
 	rm -rf .docker-test
 
 lint: $(STAMP)
