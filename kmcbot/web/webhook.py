@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from kmcbot import metrics
-from kmcbot.messages import Error, Inbound, Status
+from kmcbot.messages import Error, IdentityChange, Inbound, Status
 from kmcbot.pipeline import Pipeline, RetryLater
 from kmcbot.storage.sessions import user_tag
 from kmcbot.web.keys import PIPELINE, SETTINGS
@@ -129,9 +129,12 @@ async def _handle_one(pipeline: Pipeline, message: Inbound) -> bool:
         "type": type(message.content).__name__.lower(),
     }
     metrics.INBOUND.labels(fields["type"]).inc()
-    # Read receipt and typing indicator: a task of their own, started here.
+    # Read receipt and typing indicator: a task of their own, started here. Not for
+    # WhatsApp's system messages (a changed number): no one typed them.
     watch = (
-        pipeline.receipts.watch(message.message_id, message.wa_id) if pipeline.receipts else None
+        pipeline.receipts.watch(message.message_id, message.wa_id)
+        if pipeline.receipts and not isinstance(message.content, IdentityChange)
+        else None
     )
     try:
         handled = await pipeline.handle(message, fields["user"])

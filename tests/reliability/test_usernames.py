@@ -203,10 +203,13 @@ async def test_a_changed_number_moves_bookings_session_and_language(
     # The same system message again (WhatsApp redelivers) changes nothing more.
     assert await hook.deliver(bot.url, change) == [200]
 
-    [listed] = await talk.send(
-        message(Choice("menu:bookings", "x"), user_id=user_id, number=new), new
-    )
+    bookings = message(Choice("menu:bookings", "x"), user_id=user_id, number=new)
+    [listed] = await talk.send(bookings, new)
     assert listed["to"] == new and reference in text_of(listed)
+    # Messages are marked read; WhatsApp's system message is not (no one typed it).
+    read = [r["message_id"] for r in standin.receipts]
+    assert bookings["entry"][0]["changes"][0]["value"]["messages"][0]["id"] in read
+    assert change["entry"][0]["changes"][0]["value"]["messages"][0]["id"] not in read
 
 
 async def test_a_changed_user_id_moves_a_username_citizen(bots, hook, standin, pg) -> None:
