@@ -33,12 +33,12 @@ async def test_templates_are_printed_submitted_and_their_review_reported(aiohttp
     }
     code, out, _ = await kmcbot("templates", env=env)
     printed = orjson.loads(out)
-    assert code == 0 and len(printed) == 9  # 3 templates x en, bn, hi
+    assert code == 0 and len(printed) == 12  # 4 templates x en, bn, hi
 
     code, out, err = await kmcbot("templates", "--submit", env=env)
     assert code == 0, err
     rows = [line.split("\t") for line in out.splitlines()]
-    assert len(rows) == 9 and all(status == "PENDING" for _, _, status in rows)
+    assert len(rows) == 12 and all(status == "PENDING" for _, _, status in rows)
     assert sorted(standin.templates) == sorted((d["name"], d["language"]) for d in printed)
     assert standin.templates[("kmcbot_reminder", "bn")]["components"] == [
         c for d in printed if (d["name"], d["language"]) == ("kmcbot_reminder", "bn")
@@ -52,6 +52,7 @@ async def test_templates_are_printed_submitted_and_their_review_reported(aiohttp
     assert statuses[("kmcbot_reminder", "hi")] == "APPROVED"
     assert statuses[("kmcbot_slot_cancelled", "en")] == "REJECTED"
     assert statuses[("kmcbot_booking_update", "bn")] == "PENDING"
+    assert statuses[("kmcbot_on_list", "hi")] == "PENDING"  # the staff console's notice
 
 
 async def test_submit_without_a_token_says_what_is_missing() -> None:
