@@ -256,6 +256,8 @@ def bot_env(standin_url: str, port: int) -> dict[str, str]:
     return {
         "KMCBOT_APP_SECRET": SECRET,
         "KMCBOT_ID_PEPPER": PEPPER,
+        # serve refuses to start without it outside dev mode (the staff console's cookies)
+        "KMCBOT_STAFF_SECRET": "docker-test-staff-secret-0123456789abcdef",
         "KMCBOT_WA_TOKEN": "docker-test-token",
         "KMCBOT_WA_PHONE_NUMBER_ID": PHONE_ID,
         "KMCBOT_GRAPH_URL": standin_url,
