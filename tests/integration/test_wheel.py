@@ -15,10 +15,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-# Not copied: what a build or a run leaves behind (a stale build/ would go into the wheel).
+# Not copied: what a build or a run leaves behind (a stale build/ would go into the wheel);
+# .docker-test holds `make docker-test`'s dockerd data and Debian root filesystems (GBs,
+# and links into them that copytree would follow).
 LEFT_BEHIND = shutil.ignore_patterns(
     ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis",
-    ".kmcbot",
+    ".kmcbot", ".docker-test",
 )  # fmt: skip
 
 
@@ -26,7 +28,7 @@ LEFT_BEHIND = shutil.ignore_patterns(
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A wheel built from a clean copy of the source tree, as pip builds one."""
     source = tmp_path_factory.mktemp("source") / "kmcbot"
-    shutil.copytree(REPO, source, ignore=LEFT_BEHIND)
+    shutil.copytree(REPO, source, ignore=LEFT_BEHIND, symlinks=True)
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps",
