@@ -98,6 +98,7 @@ async def storm(url: str, args: argparse.Namespace, port: int, n: int) -> Report
             app_secret=SECRET.encode(),
             standin_port=port,
             standin_token=TOKEN,
+            phone_number_id="bench",
         )
     )
 
@@ -240,6 +241,7 @@ async def mixes(
             app_secret=SECRET.encode(),
             standin_port=port,
             standin_token=TOKEN,
+            phone_number_id="bench",
             database_url=db_url,
         )
         # py-spy takes CPU too: a profiled run's latencies are not the table's.

@@ -22,6 +22,7 @@ from kmcbot.jobs.missed import MissedSweeper
 from kmcbot.jobs.reminders import ReminderScheduler
 from kmcbot.outbox.dev import DevTransport
 from kmcbot.outbox.rate import SharedRateLimiter
+from kmcbot.outbox.receipts import Receipts
 from kmcbot.outbox.relay import Relay, mark_accepted
 from kmcbot.outbox.sender import Sender
 from kmcbot.pipeline import AvailabilityCache, Pipeline
@@ -31,7 +32,7 @@ from kmcbot.storage import postgres as db
 from kmcbot.storage import redis_pipe
 from kmcbot.storage.keys import outbox_keys
 from kmcbot.storage.sessions import Commands, SessionStore
-from kmcbot.web import admin, dev, errors, health, protocol, webhook
+from kmcbot.web import admin, chat_page, dev, errors, health, protocol, webhook
 from kmcbot.web.keys import (
     BODY_BUDGET,
     COMMANDS,
@@ -64,7 +65,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_response_prepare.append(protocol.server_header)
     app[SETTINGS] = settings
     app[BODY_BUDGET] = BodyBudget(settings.body_budget_mb * 1024 * 1024)
-    app.cleanup_ctx.extend([_postgres, _redis, _commands, _pipeline, _sender, _notices])
+    app.cleanup_ctx.extend([_postgres, _redis, _commands, _pipeline, _receipts, _sender, _notices])
     app.router.add_get("/webhook", webhook.verify)
     app.router.add_post("/webhook", webhook.receive)
     app.router.add_get("/healthz", health.healthz)
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> web.Application:
         app.router.add_get("/dev/messages", dev.messages)
         app.router.add_post("/dev/send", dev.send)
         app.router.add_get("/dev/chat", dev.chat)
+        app.router.add_get("/dev/fonts/{name}", chat_page.font)
     app.add_subapp("/staff", create_staff_app(settings))  # the centre's desk (kmcbot/staff/)
     # Staff accounts' own API tokens work with or without KMCBOT_ADMIN_TOKEN.
     app.add_subapp("/admin", admin.create_admin_app(settings.admin_token))
@@ -183,6 +185,38 @@ async def _pipeline(app: web.Application) -> AsyncIterator[None]:
         settings.id_pepper,
     )
     yield
+
+
+async def _receipts(app: web.Application) -> AsyncIterator[None]:
+    """Read receipts and typing (outbox/receipts.py): only when replies go to WhatsApp
+    (or a stand-in), each taking a token of the shared send rate."""
+    settings = app[SETTINGS]
+    if not (settings.wa_token and settings.read_receipts):
+        yield
+        return
+    streams = outbox_keys(settings.redis_prefix, settings.redis_shards)
+    rate = settings.send_rate
+
+    async def backlog_s() -> float:
+        waiting = 0
+        for stream in streams:
+            waiting += await app[REDIS].xlen(stream)
+        return waiting / rate
+
+    async with aiohttp.ClientSession() as http:
+        receipts = Receipts(
+            GraphTransport(
+                http, settings.graph_url, settings.wa_phone_number_id, settings.wa_token
+            ),
+            SharedRateLimiter(
+                _commands_of(app), f"{settings.redis_prefix}:send-rate", settings.send_rate
+            ),
+            backlog_s,
+        )
+        app[PIPELINE].receipts = receipts
+        yield
+        app[PIPELINE].receipts = None
+        await receipts.stop()
 
 
 async def _sender(app: web.Application) -> AsyncIterator[None]:

@@ -126,6 +126,19 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         except OSError as exc:
             raise SettingsError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         log.info("serving", host=host, port=port, workers=workers)
+        if settings.dev:
+            # What a newcomer can open next (README, Quick start).
+            wildcard = host in ("0.0.0.0", "::")  # noqa: S104 - a comparison, not a bind
+            base = f"http://{'127.0.0.1' if wildcard else host}:{port}"
+            log.warning(
+                "try_it",
+                chat_page=f"{base}/dev/chat",
+                terminal_chat=".venv/bin/kmcbot chat",
+                metrics=f"{base}/metrics",
+                admin_api="off: set KMCBOT_ADMIN_TOKEN=<a long random token> to turn on /admin"
+                if not settings.admin_token
+                else f"on: {base}/admin (Authorization: Bearer <KMCBOT_ADMIN_TOKEN>)",
+            )
         if workers == 1:
             _serve_one(settings, sock)
             return
@@ -176,6 +189,38 @@ def purge(settings: Settings, days: int) -> None:
     )
 
 
+def templates(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
+    """Print the templates as JSON; with --submit, submit them and print their status."""
+    import orjson
+
+    from kmcbot.dialogue.notices import Templates
+    from kmcbot.whatsapp import templates as wa_templates
+
+    names = Templates(
+        settings.template_booking,
+        settings.template_slot_cancelled,
+        settings.template_reminder,
+        settings.template_on_list,
+    )
+    found = wa_templates.definitions(names)
+    if not args.submit:
+        print(orjson.dumps(found, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    if not settings.wa_token or not args.waba_id:
+        parser.exit(2, "kmcbot: --submit needs KMCBOT_WA_TOKEN and --waba-id (KMCBOT_WABA_ID)\n")
+    try:
+        report = asyncio.run(
+            wa_templates.submit(
+                found, graph_url=settings.graph_url, waba_id=args.waba_id, token=settings.wa_token
+            )
+        )
+    except (OSError, TimeoutError) as exc:  # aiohttp's ClientError is an OSError too
+        parser.exit(2, f"kmcbot: cannot reach the Graph API at {settings.graph_url}: {exc}\n")
+    for name, lang, status in report:
+        print(f"{name}\t{lang}\t{status}")
+    return 1 if any(status.startswith("ERROR") for _, _, status in report) else 0
+
+
 def whole_number(low: int, high: int, flag: str) -> Callable[[str], int]:
     """An argparse type: a whole number from low to high."""
 
@@ -189,6 +234,10 @@ def whole_number(low: int, high: int, flag: str) -> Callable[[str], int]:
         return value
 
     return number
+
+
+# The terminal chat's own citizen: the chat page's are 919800000001, 919800000002, ...
+CHAT_NUMBER = "919811111111"
 
 
 def _wa_id(text: str) -> str:
@@ -230,12 +279,28 @@ def main(argv: list[str] | None = None) -> int:
     p_chat = sub.add_parser("chat", help="talk to a running bot as a citizen")
     p_chat.add_argument("--url", default="http://127.0.0.1:8080")
     p_chat.add_argument(
-        "--wa-id", type=_wa_id, default="919800000001", help="the citizen's number [919800000001]"
+        "--wa-id",
+        type=_wa_id,
+        default=CHAT_NUMBER,
+        help=f"the citizen's number [{CHAT_NUMBER}: not one of the chat page's]",
     )
     p_load = sub.add_parser("loadtest", help="simulated citizens against a running bot")
     from kmcbot.devtools.loadgen.command import add_arguments as loadtest_arguments
 
     loadtest_arguments(p_load)
+    p_templates = sub.add_parser(
+        "templates", help="the WhatsApp message templates as Meta's API takes them; submit them"
+    )
+    p_templates.add_argument(
+        "--submit",
+        action="store_true",
+        help="submit them (needs a token and --waba-id) and print each one's review status",
+    )
+    p_templates.add_argument(
+        "--waba-id",
+        default=os.environ.get("KMCBOT_WABA_ID", ""),
+        help="the WhatsApp Business Account id [env KMCBOT_WABA_ID]",
+    )
     p_purge = sub.add_parser("purge", help="erase personal data of bookings ended N days ago")
     p_purge.add_argument(
         "--days",
@@ -292,6 +357,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
         from kmcbot.devtools.loadgen.command import loadtest
 
         return loadtest(args)
+    elif args.command == "templates":
+        return templates(parser, args, settings)
     elif args.command == "purge":
         purge(settings, args.days)
     elif args.command == "staff":

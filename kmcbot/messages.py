@@ -51,17 +51,34 @@ class Media:
     kind: MediaKind
 
 
-Content = Text | Choice | Location | Media
+@dataclass(frozen=True, slots=True)
+class IdentityChange:
+    """WhatsApp's system message: the citizen's number or user id changed.
+    Either new id may be None (only the other changed, or a system message
+    that changes neither)."""
+
+    new_wa_id: str | None
+    new_user_id: str | None
+
+
+Content = Text | Choice | Location | Media | IdentityChange
 
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    """One message from one citizen."""
+    """One message from one citizen.
+
+    `wa_id` is who the citizen is to the bot: their phone number (digits with
+    the country code) when WhatsApp shares it, else their business-scoped user
+    id (BSUID, e.g. "IN.1502576394655843"). `user_id`: the BSUID, when given
+    (with or without the number), so the pair can be remembered.
+    """
 
     wa_id: str
     message_id: str
     sent_at: datetime
     content: Content
+    user_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,18 @@ BOOKINGS = Counter(
 DEAD_LETTERS = Counter(
     "kmcbot_outbox_dead_letters_total", "Outbox entries no sender could read (see <stream>:dead)"
 )
+WEBHOOK_IGNORED = Counter(
+    "kmcbot_webhook_ignored_total",
+    "Webhook items not acted on: changes for another phone number id or payloads for"
+    " another object (foreign), updates past 1,000 in one POST (over_cap), items"
+    " that could not be read (malformed)",
+    ["reason"],
+)
+RECEIPTS = Counter(
+    "kmcbot_receipts_total",
+    "Read receipts: read, typing (read with the typing indicator), failed, skipped",
+    ["outcome"],
+)
 RATE_LIMITED = Counter("kmcbot_rate_limited_total", "Messages over the per-citizen limit")
 UNREADABLE_ITEMS = Counter(
     "kmcbot_unreadable_items_total",

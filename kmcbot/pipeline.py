@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import asyncpg
 import orjson
@@ -30,8 +31,9 @@ from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.model import Lang
 from kmcbot.dialogue.returning import last_booking
 from kmcbot.dialogue.step import Context, Outcome, step
-from kmcbot.messages import Inbound, Reply, Say
+from kmcbot.messages import IdentityChange, Inbound, Reply, Say
 from kmcbot.outbox.entry import News, OutboxEntry
+from kmcbot.storage.identities import Identities
 from kmcbot.storage.keys import user_tag
 from kmcbot.storage.sessions import (
     MAX_WAITING,
@@ -44,6 +46,9 @@ from kmcbot.storage.sessions import (
     SessionStore,
 )
 from kmcbot.whatsapp.outbound import body as cloud_body
+
+if TYPE_CHECKING:
+    from kmcbot.outbox.receipts import Receipts
 
 log = structlog.get_logger()
 
@@ -147,6 +152,7 @@ class Pipeline:
     ) -> None:
         self.store = store
         self.pool = pool
+        self.identities = Identities(pool)
         self.availability = availability
         self.pepper = pepper
         self.clock = clock
@@ -154,9 +160,15 @@ class Pipeline:
         # (one holding the lock), a message is refused before it costs a Redis
         # call, as the queue in Redis would refuse it (issue 18, finding 2).
         self._in_hand: dict[str, int] = {}
+        # Read receipts and typing (outbox/receipts.py); set by the app when it sends
+        # to WhatsApp, None otherwise (dev mode without a token, tests).
+        self.receipts: Receipts | None = None
 
     async def handle(self, message: Inbound, tag: str | None = None) -> Handled:
-        """`tag`: the number's keyed hash, when the caller has it already."""
+        """`tag`: the sender's keyed hash, when the caller has it already."""
+        citizen = await self.identities.citizen(message.wa_id, message.user_id)
+        if citizen != message.wa_id:  # a hidden number we know: the same citizen
+            message, tag = replace(message, wa_id=citizen), None
         tag = tag or user_tag(self.pepper, message.wa_id)
         if self._in_hand.get(tag, 0) > MAX_WAITING:
             raise RetryLater(Begin.FULL)
@@ -171,6 +183,8 @@ class Pipeline:
                 del self._in_hand[tag]
 
     async def _handle(self, message: Inbound, tag: str) -> Handled:
+        if isinstance(message.content, IdentityChange):
+            return await self._identity_changed(tag, message, message.content)
         for _ in range(3):
             loaded = await self._begin(tag, message.message_id)
             if loaded.status is Begin.DUPLICATE:
@@ -191,6 +205,37 @@ class Pipeline:
                 await self._abort_quietly(tag, message.message_id, loaded)
                 raise
         raise RetryLater("session kept changing")
+
+    async def _identity_changed(
+        self, tag: str, message: Inbound, change: IdentityChange
+    ) -> Handled:
+        """WhatsApp's system message: the citizen's bookings, pairs, session and
+        profile move to their new number or user id. No reply: it is no message
+        the citizen typed."""
+        loaded = await self._begin(tag, message.message_id)
+        if loaded.status is Begin.DUPLICATE:
+            return Handled("duplicate")
+        try:
+            new = await self.identities.changed(
+                message.wa_id, message.user_id, change.new_wa_id, change.new_user_id
+            )
+            moved = new != message.wa_id
+            if moved:
+                await self.store.adopt(user_tag(self.pepper, new), loaded)
+            await self.store.commit(
+                tag,
+                message.message_id,
+                loaded,
+                session=None,
+                profile=None,
+                entry=None,
+                now_s=self.clock().timestamp(),
+                erase=moved,  # nothing stays under the old id
+            )
+        except BaseException:
+            await self._abort_quietly(tag, message.message_id, loaded)
+            raise
+        return Handled("moved" if moved else "ok", replies=0)
 
     async def _begin(self, tag: str, message_id: str) -> Loaded:
         deadline = time.monotonic() + LOCK_WAIT_S
@@ -232,7 +277,9 @@ class Pipeline:
             if isinstance(result, fx.Booked):
                 last = result.booking.reference  # "Same as before?" at the next booking
             news += _news(result)
-            erased = erased or isinstance(result, fx.Forgotten)
+            if isinstance(result, fx.Forgotten):
+                erased = True
+                self.identities.forget(message.wa_id)
             metrics.record_result(result)
             if isinstance(result, fx.Refused) and result.reason in STALE_SLOT_REFUSALS:
                 ctx = replace(ctx, availability=await self.availability.get(now, fresh=True))

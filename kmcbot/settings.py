@@ -45,6 +45,8 @@ class Settings:
     redis_shards: int = 1  # outbox streams, and hash tags the citizens' keys are spread over
     redis_cluster: bool = False  # redis_url names one node of a Redis Cluster
     run_sender: bool = True  # the outbox sender runs inside the server process
+    # Mark inbound messages read (typing indicator when a reply is slow): outbox/receipts.py.
+    read_receipts: bool = True
     # Approved WhatsApp templates for news outside the 24-hour window (kmcbot/outbox/relay.py).
     template_booking: str = "kmcbot_booking_update"
     template_slot_cancelled: str = "kmcbot_slot_cancelled"
@@ -211,6 +213,7 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         redis_shards=_positive_int(get("KMCBOT_REDIS_SHARDS"), 1, "KMCBOT_REDIS_SHARDS"),
         redis_cluster=redis_cluster,
         run_sender=not flag("KMCBOT_NO_SENDER"),
+        read_receipts=not flag("KMCBOT_NO_READ_RECEIPTS"),
         # A message has 70% of the lease to be handled (pipeline.py): 10 (ms, meant as
         # seconds?) would time every message out.
         lock_lease_ms=_positive_int(

@@ -337,4 +337,6 @@ async def forget(pool: asyncpg.Pool, wa_id: str) -> Forgotten:
                WHERE wa_id = $1""",
             wa_id,
         )
+        # The number's user ids (or this user id) go too: see sql/012.
+        await conn.execute("DELETE FROM citizen_ids WHERE wa_id = $1 OR user_id = $1", wa_id)
     return Forgotten()

@@ -9,6 +9,7 @@ Buttons and list rows are shown numbered: answer with the number.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -85,8 +86,13 @@ class Client:
         self.seen = 0
 
     async def send(self, content: Content, via_list: bool = False) -> int:
+        # The bot ignores payloads for another number than its own.
+        phone_number_id = os.environ.get("KMCBOT_WA_PHONE_NUMBER_ID") or "dev"
         raw = orjson.dumps(
-            simulate.payload([simulate.message(self.wa_id, content, via_list=via_list)])
+            simulate.payload(
+                [simulate.message(self.wa_id, content, via_list=via_list)],
+                phone_number_id=phone_number_id,
+            )
         )
         headers = {"Content-Type": "application/json"}
         if self.secret:

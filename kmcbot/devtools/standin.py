@@ -2,6 +2,8 @@
 
 Load tests point KMCBOT_GRAPH_URL at it; tests script failures into it
 (rate limits, server errors, permanent errors) to watch the sender cope.
+It checks the addressing as the Cloud API does: a phone number in `to`, a
+business-scoped user id in `recipient` (see whatsapp/identity.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from kmcbot.whatsapp.identity import bsuid, phone_number
+
 # (status, Graph error code) answers to give before answering normally.
 Failure = tuple[int, int | None]
 
@@ -26,6 +30,9 @@ class GraphStandIn:
     received: list[dict[str, Any]] = field(default_factory=list)
     by_user: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     failures: list[Failure] = field(default_factory=list)
+    receipts: list[dict[str, Any]] = field(default_factory=list)
+    # Message templates submitted, by (name, language): the body, its id and status.
+    templates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     on_message: Callable[[dict[str, Any]], None] | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -33,18 +40,59 @@ class GraphStandIn:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/{phone_number_id}/messages", self.messages)
+        app.router.add_post("/{waba_id}/message_templates", self.create_template)
+        app.router.add_get("/{waba_id}/message_templates", self.list_templates)
         return app
+
+    async def create_template(self, request: web.Request) -> web.Response:
+        """Meta's create-template call: a new (name, language) goes to review (PENDING);
+        one that exists is refused, as Meta does."""
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return _error(401, 190, "Invalid OAuth access token")
+        try:
+            body = orjson.loads(await request.read())
+            key = (body["name"], body["language"])
+            if body["category"] not in ("UTILITY", "MARKETING", "AUTHENTICATION"):
+                raise ValueError("category")
+            if not any(c["type"] == "BODY" and c["text"] for c in body["components"]):
+                raise ValueError("components")
+        except (ValueError, KeyError, TypeError):
+            return _error(400, 100, "Invalid parameter")
+        if key in self.templates:
+            return _error(400, 2388024, "Content in this language already exists")
+        self.templates[key] = {**body, "id": f"tmpl{next(self._ids)}", "status": "PENDING"}
+        return web.json_response(
+            {"id": self.templates[key]["id"], "status": "PENDING", "category": body["category"]}
+        )
+
+    async def list_templates(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return _error(401, 190, "Invalid OAuth access token")
+        name = request.query.get("name")
+        data = [
+            {"name": t["name"], "language": t["language"], "status": t["status"], "id": t["id"]}
+            for t in self.templates.values()
+            if name is None or t["name"] == name
+        ]
+        return web.json_response({"data": data})
 
     async def messages(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _error(401, 190, "Invalid OAuth access token")
+        try:
+            body = orjson.loads(await request.read())
+            if isinstance(body, dict) and body.get("status") == "read":
+                # A read receipt (maybe with typing): recorded apart, and never given
+                # a scripted failure, which tests mean for the replies.
+                return self._receipt(body)
+        except (ValueError, TypeError):
+            return _error(400, 100, "Invalid parameter")
         if self.failures:
             status, code = self.failures.pop(0)
             return _error(status, code, "scripted failure")
         try:
-            body = orjson.loads(await request.read())
-            to = body["to"]
-        except (ValueError, KeyError, TypeError):
+            to, contact = _addressee(body)
+        except (ValueError, KeyError, TypeError, AttributeError):
             return _error(400, 100, "Invalid parameter")
         self.received.append(body)
         self.by_user[to].append(body)
@@ -54,10 +102,23 @@ class GraphStandIn:
         return web.json_response(
             {
                 "messaging_product": "whatsapp",
-                "contacts": [{"input": to, "wa_id": to}],
+                "contacts": [{"input": to, **contact}],
                 "messages": [{"id": f"wamid.OUT{next(self._ids)}"}],
             }
         )
+
+    def _receipt(self, body: dict[str, Any]) -> web.Response:
+        """Read receipts are kept apart from the messages sent, as WhatsApp shows them
+        apart (blue ticks, "typing..."): `receipts`, in arrival order."""
+        if body.get("messaging_product") != "whatsapp" or not isinstance(
+            body.get("message_id"), str
+        ):
+            raise ValueError("receipt")
+        typing = body.get("typing_indicator")
+        if typing is not None and typing != {"type": "text"}:
+            raise ValueError("typing_indicator")
+        self.receipts.append(body)
+        return web.json_response({"success": True})
 
     async def wait_for(self, to: str, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         """The first `count` messages sent to `to`, waiting for them to arrive."""
@@ -66,6 +127,24 @@ class GraphStandIn:
                 self.arrived.clear()
                 await self.arrived.wait()
         return self.by_user[to][:count]
+
+
+def _addressee(body: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """Who a send is for, checked as the Cloud API does: a phone number in `to`,
+    or a business-scoped user id in `recipient` (`to` wins when both come); a
+    BSUID in `to`, or a number in `recipient`, is refused. Also the response's
+    contact: `wa_id` for a number, `user_id` for a BSUID."""
+    if body.get("messaging_product") != "whatsapp":
+        raise ValueError("messaging_product")
+    if "to" in body:
+        number = phone_number(body["to"])
+        if number is None or number != body["to"]:
+            raise ValueError("to is not a phone number")
+        return number, {"wa_id": number}
+    user_id = bsuid(body["recipient"])
+    if user_id is None:
+        raise ValueError("recipient is not a business-scoped user id")
+    return user_id, {"user_id": user_id}
 
 
 def _error(status: int, code: int | None, message: str) -> web.Response:

@@ -32,7 +32,17 @@ from kmcbot.dialogue.questions import render
 from kmcbot.dialogue.spoken import day_phrases, slot_phrases
 from kmcbot.dialogue.turns import again, ask, to_menu
 from kmcbot.dialogue.understand import Meaning, Option, Unsure, Word, understand
-from kmcbot.messages import Ask, Choice, Inbound, Location, Media, MediaKind, Pick, Text
+from kmcbot.messages import (
+    Ask,
+    Choice,
+    IdentityChange,
+    Inbound,
+    Location,
+    Media,
+    MediaKind,
+    Pick,
+    Text,
+)
 
 __all__ = ["Context", "Outcome", "step", "HANDLERS", "RESULTS"]
 
@@ -96,6 +106,10 @@ def _inbound(session: Session | None, msg: Inbound, ctx: Context) -> Outcome:
     if isinstance(content, Media) and content.kind == MediaKind.REACTION:
         # A 👍 on an earlier message is not an answer, and needs none.
         return Outcome(session or _fresh(ctx), ())
+    if isinstance(content, IdentityChange):
+        # WhatsApp's own system message (the pipeline moves the citizen's data
+        # before any step): nothing the citizen typed, so nothing to answer.
+        return Outcome(session or _fresh(ctx), ())
     if ctx.now - msg.sent_at > TOO_OLD:
         s = session or _fresh(ctx)
         busy = text(lang_of(s, ctx), "common.busy")
@@ -121,7 +135,7 @@ def _inbound(session: Session | None, msg: Inbound, ctx: Context) -> Outcome:
     if s.state in PENDING:
         s = replace(s, state=State.MENU)
     if isinstance(content, Media):
-        return again(s, ctx, text(lang_of(s, ctx), "common.media"))
+        return again(s, ctx, text(lang_of(s, ctx), _media_note(content)))
     answer = resolve(s, content, ctx)
     match answer:
         case Picked(option) if option.startswith(everywhere.GLOBAL_PREFIXES):
@@ -134,6 +148,13 @@ def _inbound(session: Session | None, msg: Inbound, ctx: Context) -> Outcome:
                 return outcome
             answer = Typed(typed)
     return HANDLERS[s.state](s, answer, msg, ctx)
+
+
+def _media_note(media: Media) -> str:
+    # WhatsApp could not deliver it whole (an "unsupported" message, or an
+    # interactive with an `errors` array): the citizen did answer, so ask them to
+    # try again rather than to use text or buttons.
+    return "common.unsupported" if media.kind is MediaKind.UNSUPPORTED else "common.media"
 
 
 def _fresh(ctx: Context) -> Session:
@@ -153,6 +174,8 @@ def _first(s: Session, content: object, msg: Inbound, ctx: Context) -> Outcome:
         if isinstance(meant, Meaning) and meant.word in everywhere.LANG_WORDS:
             return everywhere.on_word(s, meant.word, ctx) or ask(s, ctx, State.LANGUAGE)
         return ask(s, ctx, State.LANGUAGE)
+    if isinstance(content, Media) and content.kind is MediaKind.UNSUPPORTED:
+        return to_menu(s, ctx, text(s.lang, "common.unsupported"))
     if isinstance(content, Text):
         meant = understand(content.body[:MAX_TEXT], {})
         if isinstance(meant, Meaning):

@@ -60,6 +60,7 @@ _ABORT = lua("abort")
 
 _DROP_WAITING = lua("drop_waiting")
 _MARK_ERASED = lua("mark_erased")
+_ADOPT = lua("adopt")
 
 DROP_PAGE = 500
 
@@ -144,6 +145,7 @@ class SessionStore:
         self._abort = redis.register_script(_ABORT)
         self._drop_waiting = redis.register_script(_DROP_WAITING)
         self._mark_erased = redis.register_script(_MARK_ERASED)
+        self._adopt = redis.register_script(_ADOPT)
 
     @property
     def outbox_keys(self) -> list[str]:
@@ -241,6 +243,16 @@ class SessionStore:
     async def mark_erased(self, now_s: float) -> None:
         """Tell jobs/aof.py that the append-only file holds erased data."""
         await self._mark_erased(keys=[erased_key(self.names.prefix)], args=[int(now_s)])
+
+    async def adopt(self, tag: str, loaded: Loaded) -> None:
+        """Give citizen `tag` the session and profile `loaded` from their old id,
+        unless they have their own (lua/adopt.lua)."""
+        k = self.names.of(tag, "")
+        profile = loaded.profile.encode() if loaded.profile != Profile() else ""
+        await self._adopt(
+            keys=[k["session"], k["profile"]],
+            args=[loaded.stored, SESSION_TTL_S, profile, PROFILE_TTL_S],
+        )
 
     async def abort(self, tag: str, message_id: str, loaded: Loaded) -> None:
         k = self.keys(tag, message_id)

@@ -31,10 +31,26 @@ def _page() -> tuple[str, str]:
     html = html.replace("/*CHAT_CSS*/", css).replace("/*CHAT_JS*/", js)
     csp = (
         f"default-src 'none'; script-src {_sha256(js)}; style-src {_sha256(css)}; "
-        "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+        "connect-src 'self'; img-src 'self' data:; font-src 'self'; base-uri 'none'; "
+        "form-action 'none'; "
         "frame-ancestors 'none'"
     )
     return html, csp
+
+
+# The page's own fonts, so Bengali and Hindi never show as boxes on a machine
+# without them (static/fonts/OFL.txt: Noto, SIL Open Font License 1.1).
+FONTS = {p.name: p for p in (STATIC / "fonts").glob("*.ttf")}
+
+
+async def font(request: web.Request) -> web.StreamResponse:
+    """GET /dev/fonts/{name}: one of FONTS (404 for any other name)."""
+    path = FONTS.get(request.match_info["name"])
+    if path is None:
+        return web.json_response({"error": "no such font"}, status=404)
+    return web.FileResponse(
+        path, headers={"Content-Type": "font/ttf", "Cache-Control": "max-age=86400"}
+    )
 
 
 async def chat(request: web.Request) -> web.Response:

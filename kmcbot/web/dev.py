@@ -15,17 +15,26 @@ from kmcbot.web.errors import json_error
 from kmcbot.web.keys import DEV_OUTBOX, PIPELINE
 from kmcbot.web.webhook import handle_all
 from kmcbot.whatsapp import inbound, simulate
+from kmcbot.whatsapp.identity import citizen_id
 
 MAX_SEND_BODY = 64 * 1024
 MAX_TEXT = 4096  # WhatsApp's limit on a text message body
 
 
 async def messages(request: web.Request) -> web.Response:
-    """GET /dev/messages?wa_id=...: the Cloud API bodies sent to that number, oldest first."""
-    wa_id = request.query.get("wa_id", "").strip()
-    if not wa_id.isdigit() or len(wa_id) > 20:
-        return web.json_response({"error": "wa_id must be digits"}, status=400)
-    return web.json_response(await request.app[DEV_OUTBOX].messages(wa_id))
+    """GET /dev/messages?wa_id=...: the Cloud API bodies sent to that citizen (a number,
+    or a business-scoped user id), oldest first."""
+    wa_id = citizen_id(request.query.get("wa_id", "").strip())
+    if wa_id is None:
+        return web.json_response(
+            {"error": "wa_id must be a phone number or a business-scoped user id"}, status=400
+        )
+    # Bengali and Hindi as text, not \u escapes: the page is read by people.
+    return web.json_response(await request.app[DEV_OUTBOX].messages(wa_id), dumps=_readable)
+
+
+def _readable(value: object) -> str:
+    return orjson.dumps(value).decode()  # UTF-8 as is (json.dumps would escape it)
 
 
 async def chat(request: web.Request) -> web.Response:

@@ -17,7 +17,7 @@ import json
 
 import orjson
 
-from kmcbot.messages import Choice, Error, Inbound, Status, Text, Update
+from kmcbot.messages import Choice, Error, IdentityChange, Inbound, Status, Text, Update
 
 
 class NotJson(ValueError):
@@ -38,8 +38,8 @@ def load_json(raw: bytes) -> object:
 def why_unreadable(update: Update) -> str | None:
     """Why the item cannot be handled, or None when it can."""
     match update:
-        case Inbound(wa_id=wa_id, message_id=message_id, content=content):
-            ids, texts = [wa_id, message_id], _texts(content)
+        case Inbound(wa_id=wa_id, message_id=message_id, content=content, user_id=user_id):
+            ids, texts = [wa_id, message_id, *_ids(user_id, content)], _texts(content)
         case Status(wa_id=wa_id, message_id=message_id, status=status):
             ids, texts = [wa_id, message_id], [status]
         case Error(title=title):
@@ -49,6 +49,14 @@ def why_unreadable(update: Update) -> str | None:
     if not all(_utf8(t) for t in (*ids, *texts)):
         return "lone surrogate"
     return None
+
+
+def _ids(user_id: str | None, content: object) -> list[str]:
+    """The user id, and a changed number's new ids: stored and keyed like wa_id."""
+    ids = [user_id]
+    if isinstance(content, IdentityChange):
+        ids += [content.new_wa_id, content.new_user_id]
+    return [i for i in ids if i is not None]
 
 
 def _texts(content: object) -> list[str]:

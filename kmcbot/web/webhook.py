@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from kmcbot import metrics
-from kmcbot.messages import Error, Inbound, Status
+from kmcbot.messages import Error, IdentityChange, Inbound, Status
 from kmcbot.pipeline import Pipeline, RetryLater
 from kmcbot.storage.keys import user_tag
 from kmcbot.web import unreadable, uploads
@@ -86,7 +86,9 @@ async def _handle_body(request: web.Request, raw: bytes, header: str | None) -> 
         payload = unreadable.load_json(raw)
     except unreadable.NotJson:
         return json_error(400, "body is not JSON")
-    parsed = inbound.parse(payload)
+    # "dev": no number configured (dev mode), so any number's payload is taken.
+    ours = None if settings.wa_phone_number_id == "dev" else settings.wa_phone_number_id
+    parsed = inbound.parse(payload, phone_number_id=ours)
     if parsed.ignored_fields:
         # One line per payload, however many changes it ignored (issue 18: a
         # payload of 220,000 of them was 220,000 lines).
@@ -95,6 +97,11 @@ async def _handle_body(request: web.Request, raw: bytes, header: str | None) -> 
             count=len(parsed.ignored_fields),
             fields=sorted({unreadable.printable(f[:64]) for f in parsed.ignored_fields[:100]})[:5],
         )
+    if parsed.foreign:
+        metrics.WEBHOOK_IGNORED.labels("foreign").inc(parsed.foreign)
+        log.warning("webhook_not_ours", changes=parsed.foreign)
+    if parsed.dropped:
+        metrics.WEBHOOK_IGNORED.labels("over_cap").inc(parsed.dropped)
     by_user: dict[str, list[Inbound]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
     for update in parsed.updates:
@@ -113,6 +120,8 @@ async def _handle_body(request: web.Request, raw: bytes, header: str | None) -> 
                     errors=list(update.error_codes),
                 )
             case Error():
+                if update.code == 0 and update.title.startswith("malformed"):
+                    metrics.WEBHOOK_IGNORED.labels("malformed").inc()
                 errors[f"{update.code} {update.title[:100]}"] += 1
     if errors:
         # Malformed and dropped items and WhatsApp's errors: one line per payload too.
@@ -150,9 +159,18 @@ async def _handle_one(pipeline: Pipeline, message: Inbound) -> bool:
         "type": type(message.content).__name__.lower(),
     }
     metrics.INBOUND.labels(fields["type"]).inc()
+    # Read receipt and typing indicator: a task of their own, started here. Not for
+    # WhatsApp's system messages (a changed number): no one typed them.
+    watch = (
+        pipeline.receipts.watch(message.message_id, message.wa_id)
+        if pipeline.receipts and not isinstance(message.content, IdentityChange)
+        else None
+    )
     try:
         handled = await pipeline.handle(message, fields["user"])
     except RetryLater as exc:
+        if watch is not None:
+            watch.done(None)
         metrics.HANDLED.labels("retry_later").inc()
         # Not a fault: the same message is in hand elsewhere (WhatsApp delivered it
         # twice at once), or the citizen's queue would not let it in; the 503 asks
@@ -166,6 +184,8 @@ async def _handle_one(pipeline: Pipeline, message: Inbound) -> bool:
         )
         return False
     except Exception as exc:  # noqa: BLE001 - one message's failure must not fail the others
+        if watch is not None:
+            watch.done(None)
         metrics.HANDLED.labels("error").inc()
         log.error(
             "message",
@@ -175,6 +195,8 @@ async def _handle_one(pipeline: Pipeline, message: Inbound) -> bool:
             ms=round((time.perf_counter() - started) * 1000, 2),
         )
         return False
+    if watch is not None:
+        watch.done(handled.replies > 0 if handled.outcome != "duplicate" else None)
     metrics.HANDLED.labels(handled.outcome).inc()
     log.info(
         "message",

@@ -1,8 +1,13 @@
 """Turn a decoded Cloud API webhook payload into typed updates.
 
 Shape: {"object": "whatsapp_business_account", "entry": [{"id": ..., "changes":
-[{"field": "messages", "value": {"messages": [...], "statuses": [...],
-"errors": [...]}}]}]}.
+[{"field": "messages", "value": {"metadata": {"phone_number_id": ...},
+"contacts": [...], "messages": [...], "statuses": [...], "errors": [...]}}]}]}.
+
+The sender (see `identity.py`): since 2026 a message carries the citizen's
+business-scoped user id in `from_user_id` (the contact in `user_id`), and
+`from` / `wa_id` only while WhatsApp shares the phone number; a citizen is
+the phone number when one is given, else the BSUID.
 
 `parse` never raises. A payload WhatsApp cannot fix will be redelivered for
 days if the webhook fails on it, and one bad item must not cost the others
@@ -13,7 +18,7 @@ in place and parsing goes on.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 
@@ -21,6 +26,7 @@ from kmcbot.messages import (
     Choice,
     Content,
     Error,
+    IdentityChange,
     Inbound,
     Location,
     Media,
@@ -29,6 +35,7 @@ from kmcbot.messages import (
     Text,
     Update,
 )
+from kmcbot.whatsapp.identity import bsuid, phone_number
 
 MAX_UPDATES = 1000  # the most WhatsApp puts in one payload
 MAX_TEXT = 4096  # WhatsApp's own limit on a text body
@@ -44,28 +51,58 @@ MAX_CODE = 2**53
 _MEDIA_KINDS = {kind.value: kind for kind in MediaKind if kind is not MediaKind.UNSUPPORTED}
 
 
+OBJECT = "whatsapp_business_account"
+
+
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    """What a payload held: the updates, and the change fields that were skipped."""
+    """What a payload held: the updates, the change fields that were skipped, the
+    updates past MAX_UPDATES that were dropped, and the changes (or whole payload)
+    ignored as meant for another phone number id or another `object`."""
 
     updates: list[Update]
     ignored_fields: list[str]
+    dropped: int = 0
+    foreign: int = 0
 
 
-def parse(payload: object) -> Parsed:
-    """Every update in `payload`, in order, at most MAX_UPDATES plus an overflow marker."""
-    ignored: list[str] = []
+def parse(
+    payload: object, *, phone_number_id: str | None = None, now: datetime | None = None
+) -> Parsed:
+    """Every update in `payload`, in order, at most MAX_UPDATES plus an overflow marker.
+
+    `phone_number_id`: the bot's own; a change whose `metadata.phone_number_id`
+    is another is not ours (a shared app can be subscribed for several numbers)
+    and is skipped. None accepts any (dev mode without a number). `now`: a
+    timestamp in the future counts as now (default: the clock).
+    """
+    if isinstance(payload, dict) and payload.get("object", OBJECT) != OBJECT:
+        # An Instagram or Page webhook sent here: not ours.
+        return Parsed(updates=[], ignored_fields=[], foreign=1)
+    skipped = _Skipped()
     # Lazy: parsing stops once the cap is passed.
-    updates = list(islice(_payload(payload, ignored), MAX_UPDATES + 1))
+    items = _payload(payload, skipped, phone_number_id, now or datetime.now(UTC))
+    updates = list(islice(items, MAX_UPDATES + 1))
+    dropped = 0
     if len(updates) > MAX_UPDATES:
         updates[MAX_UPDATES:] = [Error(code=0, title="too many updates")]
-    return Parsed(updates=updates, ignored_fields=ignored)
+        dropped = sum(1 for _ in _count_only(payload, phone_number_id)) - MAX_UPDATES
+    return Parsed(updates, skipped.fields, dropped=dropped, foreign=skipped.foreign)
+
+
+@dataclass(slots=True)
+class _Skipped:
+    fields: list[str] = field(default_factory=list)
+    foreign: int = 0
 
 
 # ------------------------------------------------------------- envelope
 
 
-def _payload(payload: object, ignored: list[str]) -> Iterator[Update]:
+def _values(
+    payload: object, skipped: _Skipped | None, phone_number_id: str | None
+) -> Iterator[object]:
+    """Each change's `value` (or an Error for a malformed envelope part)."""
     entries = payload.get("entry") if isinstance(payload, dict) else None
     if not isinstance(entries, list):
         yield _malformed("payload")
@@ -76,38 +113,93 @@ def _payload(payload: object, ignored: list[str]) -> Iterator[Update]:
             yield _malformed("entry")
             continue
         for change in changes:
-            yield from _change(change, ignored)
+            if not isinstance(change, dict) or not isinstance(name := change.get("field"), str):
+                yield _malformed("change")
+                continue
+            if name != "messages":
+                # Other subscriptions (template status, account updates, ...) are not
+                # ours to act on; the caller logs them.
+                if skipped is not None:
+                    skipped.fields.append(name[:MAX_LABEL])
+                continue
+            value = change.get("value")
+            if not isinstance(value, dict):
+                yield _malformed("change")
+                continue
+            if phone_number_id is not None and _their_number(value, phone_number_id):
+                if skipped is not None:
+                    skipped.foreign += 1
+                continue
+            yield value
 
 
-def _change(change: object, ignored: list[str]) -> Iterator[Update]:
-    if not isinstance(change, dict) or not isinstance(field := change.get("field"), str):
-        yield _malformed("change")
-        return
-    if field != "messages":
-        # Other subscriptions (template status, account updates, ...) are not
-        # ours to act on; the caller logs them.
-        ignored.append(field[:MAX_LABEL])
-        return
-    value = change.get("value")
-    if not isinstance(value, dict):
-        yield _malformed("change")
-        return
-    for key, parse_one in _VALUE_LISTS:
-        items = value.get(key)
-        if items is None:  # absent or null: nothing of this kind
+def _their_number(value: dict[str, object], ours: str) -> bool:
+    metadata = value.get("metadata")
+    theirs = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+    # Absent: older samples and some test tools leave metadata out; not a claim.
+    return theirs is not None and theirs != ours
+
+
+def _payload(
+    payload: object, skipped: _Skipped, phone_number_id: str | None, now: datetime
+) -> Iterator[Update]:
+    for value in _values(payload, skipped, phone_number_id):
+        if isinstance(value, Error):
+            yield value
             continue
-        if not isinstance(items, list):
-            yield _malformed(key)
+        assert isinstance(value, dict)
+        contacts = _contacts(value.get("contacts"))
+        for key, parse_one in _VALUE_LISTS:
+            items = value.get(key)
+            if items is None:  # absent or null: nothing of this kind
+                continue
+            if not isinstance(items, list):
+                yield _malformed(key)
+                continue
+            for item in items:
+                yield _guarded(parse_one, item, key[:-1], contacts, now)
+
+
+def _count_only(payload: object, phone_number_id: str | None) -> Iterator[None]:
+    """One None per update `_payload` would yield, without parsing any: to count
+    what a payload past the cap held."""
+    for value in _values(payload, None, phone_number_id):
+        if isinstance(value, Error):
+            yield None
             continue
-        for item in items:
-            yield _guarded(parse_one, item, key[:-1])
+        assert isinstance(value, dict)
+        for key, _ in _VALUE_LISTS:
+            items = value.get(key)
+            if items is None:
+                continue
+            if not isinstance(items, list):
+                yield None
+                continue
+            yield from (None for _ in items)
 
 
-def _guarded(parse_one: Callable[[object], Update], item: object, what: str) -> Update:
+def _contacts(value: object) -> dict[str, str]:
+    """The value's contacts as BSUID -> phone number, for the messages whose sender
+    comes with a `from_user_id` and the number only in the contact (or none)."""
+    pairs: dict[str, str] = {}
+    for contact in value if isinstance(value, list) else ():
+        if isinstance(contact, dict) and (uid := bsuid(contact.get("user_id"))) is not None:
+            number = phone_number(contact.get("wa_id"))
+            pairs[uid] = number or ""
+    return pairs
+
+
+def _guarded(
+    parse_one: Callable[[object, dict[str, str], datetime], Update],
+    item: object,
+    what: str,
+    contacts: dict[str, str],
+    now: datetime,
+) -> Update:
     # The item parsers check every type they touch; this is the last line of
     # defence so that a case they missed costs one item, not the payload.
     try:
-        return parse_one(item)
+        return parse_one(item, contacts, now)
     except Exception:  # noqa: BLE001 - any bug in an item parser costs that item only
         return _malformed(what)
 
@@ -115,23 +207,77 @@ def _guarded(parse_one: Callable[[object], Update], item: object, what: str) -> 
 # ---------------------------------------------------------------- items
 
 
-def _message(item: object) -> Update:
+def _message(item: object, contacts: dict[str, str], now: datetime) -> Update:
     if not isinstance(item, dict):
         return _malformed("message")
-    wa_id, message_id = _id(item.get("from")), _id(item.get("id"))
+    sender = _sender(item, contacts)
+    message_id = _id(item.get("id"))
     sent_at = _timestamp(item.get("timestamp"))
     kind = item.get("type")
-    if wa_id is None or message_id is None or sent_at is None or not isinstance(kind, str):
+    if sender is None or message_id is None or sent_at is None or not isinstance(kind, str):
         return _malformed("message")
-    content = _content(kind, item)
+    wa_id, user_id = sender
+    # A clock ahead (or a forged year 9999) must not pass the staleness check
+    # for ever nor move the 24-hour window: the future is now.
+    sent_at = min(sent_at, now)
+    if kind == "system":
+        content: Content | None = _system(item.get("system"))
+    else:
+        content = _content(kind, item)
     if content is None:
         return _malformed(kind[:MAX_LABEL])
-    return Inbound(wa_id=wa_id, message_id=message_id, sent_at=sent_at, content=content)
+    return Inbound(
+        wa_id=wa_id, message_id=message_id, sent_at=sent_at, content=content, user_id=user_id
+    )
+
+
+def _sender(item: dict[str, object], contacts: dict[str, str]) -> tuple[str, str | None] | None:
+    """(the citizen's id, their BSUID if given): the phone number when WhatsApp
+    shares one, else the BSUID; None if neither is a valid one, or a `from` is
+    given that is no phone number ("abc", "../x": refused, not guessed at)."""
+    raw_from = item.get("from")
+    number = phone_number(raw_from)
+    if raw_from is not None and raw_from != "" and number is None:
+        return None
+    user_id = bsuid(item.get("from_user_id"))
+    if item.get("from_user_id") not in (None, "") and user_id is None:
+        return None
+    if user_id is None:
+        # Only the parent id (managed businesses), or an older sender with
+        # neither: the single contact of the value names them.
+        user_id = bsuid(item.get("from_parent_user_id"))
+    if number is None and user_id is not None:
+        number = contacts.get(user_id) or None
+    if number is not None:
+        return number, user_id
+    if user_id is not None:
+        return user_id, user_id
+    return None
+
+
+def _system(part: object) -> Content | None:
+    """`user_changed_number` (the new number in `wa_id`, maybe a new BSUID in
+    `user_id`) or `user_changed_user_id` (a new BSUID only), per Meta's system
+    messages webhook reference (updated Aug 2026); other system messages are
+    not about who the citizen is and read as unsupported, as before."""
+    if not isinstance(part, dict):
+        return None
+    kind = part.get("type")
+    new_number = phone_number(part.get("wa_id"))
+    new_user_id = bsuid(part.get("user_id"))
+    if kind in ("user_changed_number", "user_changed_user_id") and (new_number or new_user_id):
+        return IdentityChange(new_wa_id=new_number, new_user_id=new_user_id)
+    return Media(MediaKind.UNSUPPORTED)
 
 
 def _content(kind: str, item: dict[str, object]) -> Content | None:
     """The message's content, or None if its `kind` part is malformed."""
     part = item.get(kind)
+    if part is None and isinstance(item.get("errors"), list):
+        # WhatsApp could not deliver it whole (an interactive with code 131000
+        # "Unsupported webhook payload" and no body, say): the citizen sent
+        # something and is asked to try again, not met with silence.
+        return Media(MediaKind.UNSUPPORTED)
     if kind == "text":
         body = part.get("body") if isinstance(part, dict) else None
         # Truncate rather than reject: the citizen did send something.
@@ -182,10 +328,13 @@ def _location(part: object) -> Location | None:
     return Location(latitude=latitude, longitude=longitude)
 
 
-def _status(item: object) -> Update:
+def _status(item: object, contacts: dict[str, str], now: datetime) -> Update:
     if not isinstance(item, dict):
         return _malformed("status")
-    wa_id, message_id = _id(item.get("recipient_id")), _id(item.get("id"))
+    # A reply sent to a BSUID has its status under recipient_user_id, and
+    # recipient_id only while the number is shared.
+    wa_id = phone_number(item.get("recipient_id")) or bsuid(item.get("recipient_user_id"))
+    message_id = _id(item.get("id"))
     status = item.get("status")
     if wa_id is None or message_id is None or not isinstance(status, str) or not status:
         return _malformed("status")
@@ -199,14 +348,14 @@ def _status(item: object) -> Update:
     return Status(wa_id=wa_id, message_id=message_id, status=status[:MAX_LABEL], error_codes=codes)
 
 
-def _error(item: object) -> Update:
+def _error(item: object, contacts: dict[str, str], now: datetime) -> Update:
     if not isinstance(item, dict) or (code := _code(item.get("code"))) is None:
         return _malformed("error")
     title = item.get("title")
     return Error(code=code, title=title[:MAX_LABEL] if isinstance(title, str) else "")
 
 
-_VALUE_LISTS: tuple[tuple[str, Callable[[object], Update]], ...] = (
+_VALUE_LISTS: tuple[tuple[str, Callable[[object, dict[str, str], datetime], Update]], ...] = (
     ("messages", _message),
     ("statuses", _status),
     ("errors", _error),

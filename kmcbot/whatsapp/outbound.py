@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any, assert_never
 
 from kmcbot.messages import Ask, AskLocation, Pick, Reply, Row, Say, Template
+from kmcbot.whatsapp.identity import address
 
 # WhatsApp's limits, in characters (len() of the Python str) or items.
 TEXT_BODY = 4096
@@ -32,11 +33,12 @@ _BAD_PARAM = re.compile(r"[\n\t]| {5}")
 
 
 def body(to: str, reply: Reply) -> dict[str, Any]:
-    """The request body that sends `reply` to the WhatsApp number `to`."""
+    """The request body that sends `reply` to the citizen `to`: a phone number
+    (in `to`) or a business-scoped user id (in `recipient`, see identity.py)."""
     head: dict[str, Any] = {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
-        "to": to,
+        **address(to),
     }
     match reply:
         case Say():

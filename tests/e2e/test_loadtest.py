@@ -60,6 +60,7 @@ def run(bot: tuple[str, int], pg_url: str) -> Run:
         app_secret=SECRET,
         standin_port=standin_port,
         standin_token=TOKEN,
+        phone_number_id="loadtest",
         database_url=pg_url,
         seed=7,
     )

@@ -35,7 +35,9 @@ async def test_handshake_with_a_wrong_token_is_refused(client) -> None:
 
 
 async def test_missing_or_wrong_signature_is_401(client) -> None:
-    raw = orjson.dumps(simulate.payload([simulate.message("919800000001", Text("hi"))]))
+    raw = orjson.dumps(
+        simulate.payload([simulate.message("919800000001", Text("hi"))], phone_number_id="12345")
+    )
     for headers in (
         {},
         {"X-Hub-Signature-256": "sha256=" + "0" * 64},
@@ -74,7 +76,7 @@ async def test_a_signed_hi_gets_the_welcome_at_the_graph_api(citizen) -> None:
 
 async def test_the_same_message_delivered_three_times_is_answered_once(citizen) -> None:
     message = simulate.message(citizen.wa_id, Text("Hi"), msg_id="wamid.dup")
-    raw = orjson.dumps(simulate.payload([message]))
+    raw = orjson.dumps(simulate.payload([message], phone_number_id="12345"))
     headers = {"X-Hub-Signature-256": sign(SECRET, raw)}
     for _ in range(3):
         assert (await citizen.client.post("/webhook", data=raw, headers=headers)).status == 200
@@ -121,7 +123,9 @@ async def test_statuses_and_other_fields_are_accepted_without_replies(client, st
 
 async def test_one_bad_item_does_not_fail_the_others(client, standin) -> None:
     good = simulate.message("919800000002", Text("Hi"))
-    payload = simulate.payload([{"from": None, "id": 5, "type": "text"}, good])
+    payload = simulate.payload(
+        [{"from": None, "id": 5, "type": "text"}, good], phone_number_id="12345"
+    )
     raw = orjson.dumps(payload)
     resp = await client.post(
         "/webhook", data=raw, headers={"X-Hub-Signature-256": sign(SECRET, raw)}

@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from kmcbot.booking.model import Vaccine
 from kmcbot.devtools import loadgen
 from tests.support.factories import assert_counts_consistent, make_centre, make_slot
-from tests.support.reliability import PREFIX, SECRET, free_port
+from tests.support.reliability import PHONE_ID, PREFIX, SECRET, free_port
 
 RATE = 40  # replies a second, both processes together; the citizens would ask for more
 CITIZENS = 30  # each waits for its reply: about CITIZENS / RATE seconds a turn when bound
@@ -70,6 +70,9 @@ async def test_loadgen_over_two_processes_keeps_slots_replies_and_the_send_rate(
         KMCBOT_GRAPH_URL=f"http://127.0.0.1:{standin_port}",
         KMCBOT_WA_TOKEN=TOKEN,
         KMCBOT_SEND_RATE=str(RATE),
+        # This test measures the replies against the rate: read receipts (which take
+        # their share of it) would halve them; tests/unit/test_receipt_logic.py.
+        KMCBOT_NO_READ_RECEIPTS="1",
     )
     try:
         started = clock.perf_counter()
@@ -82,6 +85,7 @@ async def test_loadgen_over_two_processes_keeps_slots_replies_and_the_send_rate(
                 app_secret=SECRET,
                 standin_port=standin_port,
                 standin_token=TOKEN,
+                phone_number_id=PHONE_ID,
                 database_url=pg_url,
                 reply_timeout=60,  # the rate binds: replies queue for a while
                 seed=5,

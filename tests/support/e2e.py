@@ -25,6 +25,7 @@ from kmcbot.whatsapp.signature import sign
 from tests.support.factories import eventually
 
 SECRET = b"e2e-app-secret"
+PHONE_ID = "12345"  # the bot's KMCBOT_WA_PHONE_NUMBER_ID: payloads for another are not its
 
 
 def opened() -> asyncio.Event:
@@ -72,7 +73,10 @@ class Citizen:
 
     async def post(self, content: Content, *, via_list: bool = False, **kw: Any) -> int:
         raw = orjson.dumps(
-            simulate.payload([simulate.message(self.wa_id, content, via_list=via_list, **kw)])
+            simulate.payload(
+                [simulate.message(self.wa_id, content, via_list=via_list, **kw)],
+                phone_number_id=PHONE_ID,
+            )
         )
         resp = await self.client.post(
             "/webhook",
@@ -93,7 +97,9 @@ class Citizen:
     def payload(self, *contents: Content, **kw: Any) -> bytes:
         """One webhook payload carrying these messages of this citizen, in order."""
         return orjson.dumps(
-            simulate.payload([simulate.message(self.wa_id, c, **kw) for c in contents])
+            simulate.payload(
+                [simulate.message(self.wa_id, c, **kw) for c in contents], phone_number_id=PHONE_ID
+            )
         )
 
     async def say(self, content: Content | str, *, via_list: bool = False) -> list[dict]:
@@ -184,7 +190,7 @@ def bot_settings(pg_url: str, redis_url: str, standin: GraphStandIn, **more: Any
         redis_url=redis_url,
         app_secret=SECRET,
         wa_token=standin.token,
-        wa_phone_number_id="12345",
+        wa_phone_number_id=PHONE_ID,
         graph_url=standin.url,  # type: ignore[attr-defined]
         send_rate=1000,
         **more,

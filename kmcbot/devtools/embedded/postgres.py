@@ -145,6 +145,19 @@ def _postgres_url(server: Any, database: str) -> str:
     return f"postgresql://postgres@/{database}?host={host}&port={info.port}"
 
 
+def running_postgres_url(base_dir: Path) -> str | None:
+    """The URL of the embedded PostgreSQL a `kmcbot serve` (e.g. `make run`) has
+    running under `base_dir`, read from its postmaster.pid; None if none runs."""
+    try:
+        lines = (base_dir / "pg" / "postmaster.pid").read_text().splitlines()
+        pid, port, socket_dir = int(lines[0]), int(lines[3]), lines[4]
+    except (OSError, ValueError, IndexError):
+        return None
+    if not socket_dir or not process_alive(pid):
+        return None
+    return f"postgresql://postgres@/{DATABASE}?host={quote(socket_dir, safe='/')}&port={port}"
+
+
 def _ensure_database(admin_url: str, name: str) -> None:
     import asyncpg
 

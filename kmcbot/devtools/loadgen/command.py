@@ -50,6 +50,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=os.environ.get("KMCBOT_WA_TOKEN") or DEFAULT_TOKEN,
         help=f"the stand-in's bearer token [env KMCBOT_WA_TOKEN, else {DEFAULT_TOKEN}]",
     )
+    p.add_argument(
+        "--phone-number-id",
+        default=os.environ.get("KMCBOT_WA_PHONE_NUMBER_ID") or "dev",
+        help="the bot's number id, put in each payload's metadata (the bot ignores"
+        " payloads for another) [env KMCBOT_WA_PHONE_NUMBER_ID, else dev]",
+    )
     p.add_argument("--database-url", help="check for overbooking in this database at the end")
     p.add_argument("--reply-timeout", type=float, default=10.0, help="seconds to wait for a reply")
     p.add_argument("--seed", type=int, help="random seed for the citizens' choices")
@@ -77,6 +83,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _embedded_database() -> str | None:
+    """The embedded PostgreSQL of a `make run` in this directory, if one runs
+    (KMCBOT_DATA_DIR, else ./.kmcbot): the overbooking check then needs no flag."""
+    from kmcbot.devtools.embedded.postgres import running_postgres_url
+
+    found = running_postgres_url(Path(os.environ.get("KMCBOT_DATA_DIR") or ".kmcbot"))
+    if found:
+        sys.stderr.write("kmcbot loadtest: checking overbooking in the embedded database\n")
+    return found
+
+
 def loadtest(args: argparse.Namespace) -> int:
     """Run, print the report; exit status 1 if any slot is overbooked."""
     from kmcbot.devtools.loadgen.runner import Options, run  # aiohttp etc. only when load testing
@@ -92,7 +109,8 @@ def loadtest(args: argparse.Namespace) -> int:
         app_secret=args.app_secret.encode() or None,
         standin_port=args.standin_port,
         standin_token=args.standin_token,
-        database_url=args.database_url,
+        phone_number_id=args.phone_number_id,
+        database_url=args.database_url or _embedded_database(),
         reply_timeout=args.reply_timeout,
         seed=args.seed,
         progress=sys.stderr.isatty(),

@@ -177,6 +177,17 @@ class Report:
                 f"  overbooking     {self.overbooking_violations} violations "
                 f"({self.slots_checked} slots checked: booked == active bookings <= capacity)"
             )
+        else:
+            lines.append(
+                "  overbooking     NOT CHECKED: no database (give --database-url; against"
+                " `make run` it is found by itself in ./.kmcbot)"
+            )
+        if self.bookings_made:
+            lines.append(
+                f"  left behind     the {self.bookings_made} bookings made stay in the database,"
+                " with their reminders and notices; against `make run`'s demo city, start"
+                " afresh with `rm -rf .kmcbot` and `make run`"
+            )
         return "\n".join(lines)
 
 

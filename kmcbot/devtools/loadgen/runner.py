@@ -73,6 +73,8 @@ class Options:
     app_secret: bytes | None = None
     standin_port: int | None = None
     standin_token: str = "loadtest-token"
+    # The bot's KMCBOT_WA_PHONE_NUMBER_ID: it ignores payloads for another number.
+    phone_number_id: str = "dev"
     database_url: str | None = None
     reply_timeout: float = 10.0
     seed: int | None = None
@@ -270,7 +272,7 @@ class Run:
             inbox.get_nowait()
             self.stats.error("extra_reply")
         message = simulate.message(wa_id, send.content, via_list=send.via_list)
-        raw = orjson.dumps(simulate.payload([message]))
+        raw = orjson.dumps(simulate.payload([message], phone_number_id=self.opts.phone_number_id))
         headers = {"Content-Type": "application/json"}
         if self.opts.app_secret:
             headers["X-Hub-Signature-256"] = sign(self.opts.app_secret, raw)
