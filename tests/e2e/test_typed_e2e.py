@@ -17,7 +17,8 @@ import orjson
 from stdnum import verhoeff
 
 from kmcbot.booking.model import IST
-from kmcbot.storage.sessions import SESSION_TTL_S, UNFINISHED_TTL_S, SessionStore, user_tag
+from kmcbot.storage.keys import user_tag
+from kmcbot.storage.sessions import SESSION_TTL_S, UNFINISHED_TTL_S, SessionStore
 from tests.support.e2e import Citizen, options, text_of
 
 REFERENCE = re.compile(r"KMC-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{6}")
