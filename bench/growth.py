@@ -168,6 +168,7 @@ async def measure(
         app_secret=SECRET.encode(),
         standin_port=port,
         standin_token=TOKEN,
+        phone_number_id="bench",  # the bot's (bench/harness.py): payloads for another are ignored
         database_url=db_url,
         seed=args.seed,  # a different seed per phase: new numbers, new citizens
     )

@@ -144,7 +144,7 @@ async def test_loadtest_writes_its_report_page(
     argv += ["--standin-port", str(standin), "--standin-token", "report-token"]
     argv += ["--app-secret", "report-secret", "--database-url", pg_url, "--json"]
     argv += ["--arrivals", "20", "--curve", "day", "--arrive-over", "3", "--citizens", "10"]
-    argv += ["--report", str(page)]
+    argv += ["--report", str(page), "--phone-number-id", "report"]
     env = os.environ | {"KMCBOT_DATABASE_URL": pg_url, "KMCBOT_REDIS_URL": redis_url}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, *argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
