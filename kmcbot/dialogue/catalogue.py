@@ -20,11 +20,16 @@ from kmcbot.dialogue.model import Lang
 _DIR = Path(__file__).with_name("catalogues")
 
 
+def read_flat(path: Path) -> dict[str, Any]:
+    """A TOML catalogue flattened: {"section.key": value} (the staff console's too)."""
+    with path.open("rb") as f:
+        return _flatten(tomllib.load(f))
+
+
 @cache
 def catalogue(lang: Lang) -> dict[str, Any]:
     """The flattened catalogue of one language: {"section.key": value}."""
-    with (_DIR / f"{lang.value}.toml").open("rb") as f:
-        return _flatten(tomllib.load(f))
+    return read_flat(_DIR / f"{lang.value}.toml")
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -5,10 +5,10 @@ templates and code use exists."""
 
 from __future__ import annotations
 
-import tomllib
 from functools import cache
 from pathlib import Path
-from typing import Any
+
+from kmcbot.dialogue.catalogue import read_flat
 
 LANGS = ("en", "bn")
 _DIR = Path(__file__).with_name("catalogues")
@@ -16,18 +16,7 @@ _DIR = Path(__file__).with_name("catalogues")
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    with (_DIR / f"{lang}.toml").open("rb") as f:
-        return _flatten(tomllib.load(f))
-
-
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    flat: dict[str, str] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = str(value)
-    return flat
+    return {key: str(value) for key, value in read_flat(_DIR / f"{lang}.toml").items()}
 
 
 def text(lang: str, key: str, **params: object) -> str:
