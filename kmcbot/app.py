@@ -21,6 +21,7 @@ from kmcbot.jobs.aof import AofRewrite
 from kmcbot.jobs.missed import MissedSweeper
 from kmcbot.jobs.reminders import ReminderScheduler
 from kmcbot.outbox.dev import DevTransport
+from kmcbot.outbox.images import QrImages
 from kmcbot.outbox.rate import SharedRateLimiter
 from kmcbot.outbox.receipts import Receipts
 from kmcbot.outbox.relay import Relay, mark_accepted
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> web.Application:
         app.router.add_post("/dev/send", dev.send)
         app.router.add_get("/dev/chat", dev.chat)
         app.router.add_get("/dev/fonts/{name}", chat_page.font)
+        app.router.add_get("/dev/media/{media_id}", dev.media)
     app.add_subapp("/staff", create_staff_app(settings))  # the centre's desk (kmcbot/staff/)
     # Staff accounts' own API tokens work with or without KMCBOT_ADMIN_TOKEN.
     app.add_subapp("/admin", admin.create_admin_app(settings.admin_token))
@@ -183,6 +185,7 @@ async def _pipeline(app: web.Application) -> AsyncIterator[None]:
         pool,
         AvailabilityCache(Snapshots(pool, HORIZON_DAYS)),
         settings.id_pepper,
+        qr_images=settings.qr_images,
     )
     yield
 
@@ -232,13 +235,22 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
             )
         else:
             transport = app[DEV_OUTBOX]
+        limiter = SharedRateLimiter(
+            _commands_of(app), f"{settings.redis_prefix}:send-rate", settings.send_rate
+        )
+        images = QrImages(
+            transport,
+            app[REDIS],
+            limiter,
+            pepper=settings.id_pepper,
+            prefix=settings.redis_prefix,
+        )
         sender = Sender(
             app[REDIS],
             outbox_keys(settings.redis_prefix, settings.redis_shards),
             transport,
-            SharedRateLimiter(
-                _commands_of(app), f"{settings.redis_prefix}:send-rate", settings.send_rate
-            ),
+            limiter,
+            images=images,
             commands=_commands_of(app),
             claim_idle_ms=settings.claim_idle_ms,
             on_news=lambda news: mark_accepted(app[PG], news),

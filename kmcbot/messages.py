@@ -162,4 +162,15 @@ class Template:
     buttons: tuple[str, ...] = field(default=())
 
 
-Reply = Say | Ask | Pick | AskLocation | Template
+@dataclass(frozen=True, slots=True)
+class CheckinQr:
+    """The booking's check-in QR code, as an image with a caption. It holds the
+    reference and a token signed over the reference and its code, nothing
+    personal; the image is made and uploaded when it is sent (outbox/images.py)."""
+
+    reference: str
+    code: str
+    caption: str  # at most 1024 characters
+
+
+Reply = Say | Ask | Pick | AskLocation | Template | CheckinQr

@@ -149,8 +149,11 @@ class Pipeline:
         availability: AvailabilityCache,
         pepper: bytes,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        qr_images: bool = True,
     ) -> None:
         self.store = store
+        self.qr_images = qr_images  # KMCBOT_QR_IMAGES: tickets with their QR image
         self.pool = pool
         self.identities = Identities(pool)
         self.availability = availability
@@ -263,6 +266,7 @@ class Pipeline:
             profile_lang=profile.lang,
             expired=not loaded.stored and profile.open,
             last_booking=last_booking(profile.last),
+            qr_images=self.qr_images,
         )
         outcome = step(loaded.session, message, ctx)
         replies = list(outcome.replies)

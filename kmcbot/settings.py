@@ -47,6 +47,7 @@ class Settings:
     run_sender: bool = True  # the outbox sender runs inside the server process
     # Mark inbound messages read (typing indicator when a reply is slow): outbox/receipts.py.
     read_receipts: bool = True
+    qr_images: bool = True  # a ticket comes with its check-in QR image
     # Approved WhatsApp templates for news outside the 24-hour window (kmcbot/outbox/relay.py).
     template_booking: str = "kmcbot_booking_update"
     template_slot_cancelled: str = "kmcbot_slot_cancelled"
@@ -214,6 +215,7 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         redis_cluster=redis_cluster,
         run_sender=not flag("KMCBOT_NO_SENDER"),
         read_receipts=not flag("KMCBOT_NO_READ_RECEIPTS"),
+        qr_images=get("KMCBOT_QR_IMAGES") is None or flag("KMCBOT_QR_IMAGES"),
         # A message has 70% of the lease to be handled (pipeline.py): 10 (ms, meant as
         # seconds?) would time every message out.
         lock_lease_ms=_positive_int(

@@ -41,6 +41,9 @@ def render(body: dict[str, Any]) -> tuple[str, list[Option]]:
             for p in c.get("parameters", [])
         ]
         return f"[template {body['template']['name']}] " + " | ".join(params), []
+    if body.get("type") == "image":
+        image = body["image"]
+        return f"[image /dev/media/{image.get('id', '')}] {image.get('caption', '')}", []
     inter = body.get("interactive", {})
     text = inter.get("body", {}).get("text", "")
     action = inter.get("action", {})

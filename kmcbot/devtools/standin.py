@@ -3,7 +3,9 @@
 Load tests point KMCBOT_GRAPH_URL at it; tests script failures into it
 (rate limits, server errors, permanent errors) to watch the sender cope.
 It checks the addressing as the Cloud API does: a phone number in `to`, a
-business-scoped user id in `recipient` (see whatsapp/identity.py).
+business-scoped user id in `recipient` (see whatsapp/identity.py). It takes media
+uploads (`POST /{phone-number-id}/media`, multipart: `messaging_product`, `type`,
+`file`) and refuses an image message whose media id it did not hand out.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from kmcbot.whatsapp.identity import bsuid, phone_number
 
 # (status, Graph error code) answers to give before answering normally.
 Failure = tuple[int, int | None]
+# The image types the Cloud API takes, and their size limit (5 MB).
+MEDIA_TYPES = {"image/png": 5 * 1024 * 1024, "image/jpeg": 5 * 1024 * 1024}
+# An image message holds these and nothing else (kmcbot's own "kmcbot_qr" must be gone).
+IMAGE_FIELDS = {"messaging_product", "recipient_type", "to", "recipient", "type", "image"}
 
 
 @dataclass
@@ -31,6 +37,10 @@ class GraphStandIn:
     by_user: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     failures: list[Failure] = field(default_factory=list)
     receipts: list[dict[str, Any]] = field(default_factory=list)
+    # Uploads, in order: {"id", "type", "data", "after"}: "after" is how many messages
+    # had been received before it (so a test sees the upload came before its image).
+    uploads: list[dict[str, Any]] = field(default_factory=list)
+    media: dict[str, bytes] = field(default_factory=dict)
     # Message templates submitted, by (name, language): the body, its id and status.
     templates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     on_message: Callable[[dict[str, Any]], None] | None = None
@@ -40,6 +50,7 @@ class GraphStandIn:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/{phone_number_id}/messages", self.messages)
+        app.router.add_post("/{phone_number_id}/media", self.upload)
         app.router.add_post("/{waba_id}/message_templates", self.create_template)
         app.router.add_get("/{waba_id}/message_templates", self.list_templates)
         return app
@@ -76,6 +87,29 @@ class GraphStandIn:
         ]
         return web.json_response({"data": data})
 
+    async def upload(self, request: web.Request) -> web.Response:
+        """The Cloud API's media upload: multipart `messaging_product=whatsapp`, `type`
+        (the MIME type) and `file`; answers {"id"}."""
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return _error(401, 190, "Invalid OAuth access token")
+        try:
+            form = await request.post()
+            upload = form["file"]
+            mime = str(form["type"])
+            if form["messaging_product"] != "whatsapp" or mime not in MEDIA_TYPES:
+                raise ValueError("messaging_product or type")
+            if not isinstance(upload, web.FileField) or upload.content_type != mime:
+                raise ValueError("file")
+            data = upload.file.read()
+            if not 0 < len(data) <= MEDIA_TYPES[mime]:
+                raise ValueError("size")
+        except (ValueError, KeyError, TypeError):
+            return _error(400, 100, "Invalid parameter")
+        media_id = str(9_000_000_000 + next(self._ids))
+        self.media[media_id] = data
+        self.uploads.append({"id": media_id, "type": mime, "data": data, "after": len(self.received)})
+        return web.json_response({"id": media_id})
+
     async def messages(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _error(401, 190, "Invalid OAuth access token")
@@ -94,6 +128,8 @@ class GraphStandIn:
             to, contact = _addressee(body)
         except (ValueError, KeyError, TypeError, AttributeError):
             return _error(400, 100, "Invalid parameter")
+        if body.get("type") == "image" and not self._image_ok(body):
+            return _error(400, 131053, "Media upload error: unknown media id")
         self.received.append(body)
         self.by_user[to].append(body)
         self.arrived.set()
@@ -106,6 +142,13 @@ class GraphStandIn:
                 "messages": [{"id": f"wamid.OUT{next(self._ids)}"}],
             }
         )
+
+    def _image_ok(self, body: dict[str, Any]) -> bool:
+        image = body.get("image")
+        if not isinstance(image, dict) or set(body) - IMAGE_FIELDS:
+            return False
+        caption = image.get("caption", "")
+        return image.get("id") in self.media and isinstance(caption, str) and len(caption) <= 1024
 
     def _receipt(self, body: dict[str, Any]) -> web.Response:
         """Read receipts are kept apart from the messages sent, as WhatsApp shows them

@@ -46,7 +46,7 @@ from kmcbot.dialogue.questions import (
 )
 from kmcbot.dialogue.spoken import unwrap_id, unwrap_name
 from kmcbot.dialogue.turns import ask, invalid, not_understood, to_menu, wait
-from kmcbot.messages import Inbound, Say
+from kmcbot.messages import CheckinQr, Inbound, Reply, Say
 
 
 def start(s: Session, ctx: Context) -> Outcome:
@@ -287,9 +287,16 @@ def on_booked(s: Session, ctx: Context, result: Result) -> Outcome:
 
 def _done(s: Session, ctx: Context, key: str, b: BookingView) -> Outcome:
     """The booking as the ticket to show at the centre; plain text, so it stays
-    readable when forwarded or screenshotted. The citizen is back at the menu."""
+    readable when forwarded or screenshotted; then its check-in QR code (booked or
+    moved alike: the QR names the reference, which a move keeps, with its code).
+    The citizen is back at the menu."""
     new = replace(s, state=State.MENU, draft=Draft(), strikes=0, offered=(), updated_at=ctx.now)
-    return Outcome(new, (Say(booking_text(lang_of(s, ctx), key, b)),))
+    lang = lang_of(s, ctx)
+    replies: tuple[Reply, ...] = (Say(booking_text(lang, key, b)),)
+    if ctx.qr_images:
+        caption = text(lang, "booked.qr", reference=b.reference)
+        replies += (CheckinQr(b.reference, b.code, caption),)
+    return Outcome(new, replies)
 
 
 def booking_text(lang: Lang, key: str, b: BookingView) -> str:

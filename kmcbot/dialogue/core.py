@@ -21,6 +21,7 @@ class Context:
     profile_lang: Lang | None  # language remembered for this number beyond the session
     expired: bool = False  # the shell saw a session that had expired
     last_booking: str | None = None  # the reference of this number's last booking (profile)
+    qr_images: bool = True  # the ticket comes with its check-in QR image (KMCBOT_QR_IMAGES)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ WhatsApp accepted (or refused for good) each of its bodies. Acknowledgements
 go to Redis in batches. Entries whose sends were given up after the retries
 are claimed again after a minute (KMCBOT_CLAIM_IDLE_MS). Delivery is at least
 once: a send under way when its lease ends, or when the sender stops, may be
-sent again by the next holder.
+sent again by the next holder. A ticket's check-in QR image is made and
+uploaded just before it is sent (images.py), within the same rate and retries.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from redis.exceptions import ResponseError
 from kmcbot import metrics
 from kmcbot.outbox.acks import Acks
 from kmcbot.outbox.entry import News, OutboxEntry, UnreadableEntry
+from kmcbot.outbox.images import QrImages, wants_qr
 from kmcbot.outbox.rate import SharedRateLimiter
 from kmcbot.storage.keys import dead_letters_of
 from kmcbot.storage.scripts import lua
@@ -96,6 +98,7 @@ class Sender:
         claim_idle_ms: int = CLAIM_IDLE_MS,
         on_news: Callable[[tuple[News, ...]], Awaitable[None]] | None = None,
         senders_key: str | None = None,
+        images: QrImages | None = None,
     ) -> None:
         """With `senders_key`, each sender reads its fair share of the streams
         (streams / senders alive, rounded up); without, as many as it can lease."""
@@ -109,6 +112,7 @@ class Sender:
         self.max_in_flight = 2 * batch  # entries read and not yet done, per process
         self.claim_idle_ms = claim_idle_ms
         self.on_news = on_news  # told of the booking news an entry carried, once it is sent
+        self.images = images  # makes and uploads check-in QR images (None: they are dropped)
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.sent = 0
         self.failed: dict[int | None, int] = defaultdict(int)
@@ -378,7 +382,10 @@ class Sender:
             result = await self._send_one(hand, bodies[hand.next])
             if result is None:
                 return False
-            hand.all_accepted &= result.outcome is Sent.OK
+            # The news is the ticket's text: a QR image WhatsApp refused (the window
+            # closed while it waited, say) does not make the relay send it again.
+            if not wants_qr(bodies[hand.next]):
+                hand.all_accepted &= result.outcome is Sent.OK
             hand.next += 1
         if hand.all_accepted:
             await self._news_sent(hand.entry)
@@ -398,7 +405,7 @@ class Sender:
                 # already under way when the lease ends is not called back.)
                 self._reclaim.add(hand.stream)
                 return None
-            result = await self.transport.send(hand.entry.to, body)
+            result = await self._post(hand.entry.to, body)
             if result.outcome is Sent.RETRY:
                 log.warning(
                     "send_retry",
@@ -425,6 +432,16 @@ class Sender:
                 )
             return result
         return None
+
+    async def _post(self, to: str, body: bytes) -> SendResult:
+        if not wants_qr(body):
+            return await self.transport.send(to, body)
+        if self.images is None:  # a sender without images: the ticket goes alone
+            return SendResult(Sent.PERMANENT)
+        ready = await self.images.ready(body)  # made and uploaded (once per booking)
+        if isinstance(ready, SendResult):
+            return ready
+        return await self.transport.send(to, ready)
 
     async def _news_sent(self, entry: OutboxEntry) -> None:
         if not entry.news or self.on_news is None:

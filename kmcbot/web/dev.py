@@ -33,6 +33,20 @@ async def messages(request: web.Request) -> web.Response:
     return web.json_response(await request.app[DEV_OUTBOX].messages(wa_id), dumps=_readable)
 
 
+async def media(request: web.Request) -> web.Response:
+    """GET /dev/media/{id}: an image the dev outbox took as uploaded (a ticket's
+    check-in QR), for the chat page; 404 once it is gone (a day)."""
+    media_id = request.match_info["media_id"]
+    data = await request.app[DEV_OUTBOX].media(media_id) if media_id.isalnum() else None
+    if data is None:
+        return json_error(404, "no such media")
+    return web.Response(
+        body=data,
+        content_type="image/png",
+        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
 def _readable(value: object) -> str:
     return orjson.dumps(value).decode()  # UTF-8 as is (json.dumps would escape it)
 

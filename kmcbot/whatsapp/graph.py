@@ -1,4 +1,5 @@
-"""The Graph API transport: POSTs Cloud API bodies, and tells a retry from a refusal."""
+"""The Graph API transport: POSTs Cloud API bodies (and uploads media), and tells a
+retry from a refusal."""
 
 from __future__ import annotations
 
@@ -23,30 +24,56 @@ class SendResult:
     outcome: Sent
     code: int | None = None  # the Graph API error code, when there is one
     status: int | None = None  # the HTTP status
+    media_id: str | None = None  # an upload's, when it was accepted
 
 
 class Transport(Protocol):
     async def send(self, to: str, body: bytes) -> SendResult: ...
 
+    async def upload(self, data: bytes, mime: str) -> SendResult: ...
+
 
 class GraphTransport:
-    """POSTs bodies to `{graph_url}/{phone_number_id}/messages`."""
+    """POSTs bodies to `{graph_url}/{phone_number_id}/messages`, and media (multipart)
+    to `{graph_url}/{phone_number_id}/media`."""
 
     def __init__(
         self, http: aiohttp.ClientSession, graph_url: str, phone_number_id: str, token: str
     ) -> None:
         self.http = http
         self.url = f"{graph_url}/{phone_number_id}/messages"
-        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.media_url = f"{graph_url}/{phone_number_id}/media"
+        self.auth = {"Authorization": f"Bearer {token}"}
+        self.headers = {**self.auth, "Content-Type": "application/json"}
         self.timeout = aiohttp.ClientTimeout(total=15)
 
     async def send(self, to: str, body: bytes) -> SendResult:
+        return await self._post(self.url, body, self.headers, upload=False)
+
+    async def upload(self, data: bytes, mime: str) -> SendResult:
+        """The Cloud API's media upload: the answer's "id" is the media id (kept by
+        WhatsApp for 30 days)."""
+        form = aiohttp.FormData()
+        form.add_field("messaging_product", "whatsapp")
+        form.add_field("type", mime)
+        form.add_field("file", data, filename="checkin-qr.png", content_type=mime)
+        return await self._post(self.media_url, form, self.auth, upload=True)
+
+    async def _post(
+        self, url: str, data: bytes | aiohttp.FormData, headers: dict[str, str], *, upload: bool
+    ) -> SendResult:
         try:
             async with self.http.post(
-                self.url, data=body, headers=self.headers, timeout=self.timeout
+                url, data=data, headers=headers, timeout=self.timeout
             ) as resp:
                 if resp.status < 300:
-                    return SendResult(Sent.OK, status=resp.status)
+                    media_id = None
+                    if upload:
+                        try:
+                            media_id = str((await resp.json(content_type=None))["id"])
+                        except Exception:  # noqa: BLE001 - accepted, but no id: try again
+                            return SendResult(Sent.RETRY, status=resp.status)
+                    return SendResult(Sent.OK, status=resp.status, media_id=media_id)
                 try:
                     code = int((await resp.json(content_type=None))["error"]["code"])
                 except Exception:  # noqa: BLE001 - any unreadable error body is "no code"

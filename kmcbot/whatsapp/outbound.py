@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, assert_never
 
-from kmcbot.messages import Ask, AskLocation, Pick, Reply, Row, Say, Template
+from kmcbot.messages import Ask, AskLocation, CheckinQr, Pick, Reply, Row, Say, Template
 from kmcbot.whatsapp.identity import address
 
 # WhatsApp's limits, in characters (len() of the Python str) or items.
@@ -28,6 +28,11 @@ SECTION_TITLE = 24
 REPLY_ID = 200
 TEMPLATE_NAME = 512
 TEMPLATE_PARAM = 1024
+CAPTION = 1024
+# The field of an image message that asks the sender for a check-in QR: it makes
+# the image and uploads it, puts the media id in "image" and drops this field
+# (outbox/images.py). Never sent to WhatsApp.
+QR_FIELD = "kmcbot_qr"
 # Template parameters may hold no newline or tab, nor more than 4 spaces in a row.
 _BAD_PARAM = re.compile(r"[\n\t]| {5}")
 
@@ -77,6 +82,9 @@ def body(to: str, reply: Reply) -> dict[str, Any]:
             if components:
                 template["components"] = components
             return {**head, "type": "template", "template": template}
+        case CheckinQr():
+            want = {"reference": reply.reference, "code": reply.code}
+            return {**head, "type": "image", "image": {"caption": reply.caption}, QR_FIELD: want}
         case _:
             assert_never(reply)
 
@@ -131,6 +139,9 @@ def limits_violations(reply: Reply) -> list[str]:
                     found.append(
                         f"parameter {n} has a newline, a tab or more than 4 spaces in a row"
                     )
+        case CheckinQr():
+            _length(found, "caption", reply.caption, 1, CAPTION)
+            _length(found, "reference", reply.reference, 1, 64)
         case _:
             assert_never(reply)
     return found

@@ -28,6 +28,7 @@ from kmcbot.dialogue.step import Context, step
 from kmcbot.messages import (
     Ask,
     AskLocation,
+    CheckinQr,
     Choice,
     Content,
     Inbound,
@@ -56,8 +57,10 @@ class Conversation:
         lang: Lang | None = None,
         bookings: FakeBookings | None = None,
         wa_id: str = "919830000001",
+        qr_images: bool = True,
     ) -> None:
         self.now = now
+        self.qr_images = qr_images
         self.wa_id = wa_id
         self.profile_lang = lang  # what the shell remembers for this number
         self.bookings = bookings or FakeBookings(make_availability(_ist_day(now)))
@@ -131,8 +134,18 @@ class Conversation:
 
     @property
     def last(self) -> Reply:
-        assert self.replies, "the last message got no reply"
-        return self.replies[-1]
+        """The last reply; a ticket's check-in QR image after it is not counted
+        (it answers nothing and offers nothing: see `qr`)."""
+        replies = [r for r in self.replies if not isinstance(r, CheckinQr)]
+        assert replies, "the last message got no reply"
+        return replies[-1]
+
+    @property
+    def qr(self) -> CheckinQr | None:
+        """The check-in QR image the last message's replies end with, if any."""
+        found = [r for r in self.replies if isinstance(r, CheckinQr)]
+        assert len(found) <= 1 and (not found or self.replies[-1] is found[0])
+        return found[0] if found else None
 
     @property
     def body(self) -> str:
@@ -169,6 +182,7 @@ class Conversation:
             pepper=PEPPER,
             profile_lang=self.profile_lang,
             expired=expired,
+            qr_images=self.qr_images,
         )
 
     def _load(self) -> tuple[Session | None, bool]:

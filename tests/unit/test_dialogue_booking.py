@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from kmcbot.dialogue.model import Lang, State
-from kmcbot.messages import AskLocation, Choice, Pick, Say
+from kmcbot.messages import AskLocation, CheckinQr, Choice, Pick, Say
 from tests.support.conversation import Conversation, book, reach
 from tests.support.ids import aadhaar_from
 
@@ -42,9 +42,17 @@ def test_full_booking_in_english() -> None:
     chat.expect("Aadhaar XXXX XXXX " + number[-4:], "Soumya Das")
     assert chat.buttons == ["Confirm", "Change", "Cancel"]
     chat.tap("Confirm")
-    assert isinstance(chat.last, Say) and len(chat.replies) == 1
+    assert isinstance(chat.last, Say) and len(chat.replies) == 2
     [booking] = chat.bookings.active(chat.wa_id)
     chat.expect(booking.reference, booking.code, "Chowringhee Place")
+    # Then the ticket's check-in QR: the reference and code to sign, a caption naming
+    # the reference; nothing personal (the name and ID stay in the ticket's text).
+    assert chat.qr == CheckinQr(
+        booking.reference,
+        booking.code,
+        f"Your check-in QR code for {booking.reference}: show it at the centre "
+        "(or say your code) with your ID.",
+    )
     chat.expect("https://maps.google.com/?q=22.561500,88.352000")
     chat.expect("Carry a hard copy of your Aadhaar and show this message at the centre.")
     assert chat.state == State.MENU
@@ -304,3 +312,10 @@ def test_confirm_as_a_version_before_the_deploy_named_it_still_books() -> None:
     chat._save(replace(chat.session, offered=old_ids))
     chat.deliver(Choice("confirm:yes", "Confirm"))
     assert chat.bookings.active(chat.wa_id)
+
+
+def test_no_qr_image_when_turned_off() -> None:
+    """KMCBOT_QR_IMAGES=off: the ticket goes alone."""
+    chat = book(Conversation(lang=Lang.EN, qr_images=False))
+    assert len(chat.replies) == 1 and chat.qr is None
+    chat.expect("Your 2nd dose is booked")

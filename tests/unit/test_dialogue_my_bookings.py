@@ -55,6 +55,9 @@ def test_reschedule_moves_the_booking_for_its_vaccine() -> None:
     chat.expect("has been moved", b.reference, "Carry a hard copy of your Aadhaar")
     [moved] = chat.bookings.active(chat.wa_id)
     assert moved.reference == b.reference and moved.slot_id != b.slot_id
+    # The moved ticket's QR: the same reference and code, so the same image (its
+    # upload is reused) and the same token at check-in.
+    assert chat.qr is not None and (chat.qr.reference, chat.qr.code) == (b.reference, b.code)
 
 
 def test_slot_taken_between_listing_and_confirming_offers_the_other_slots() -> None:

@@ -44,7 +44,9 @@ class Stats:
     by_url: Counter[str] = field(default_factory=Counter)  # answered POSTs per webhook URL
     posted: Counter[str] = field(default_factory=Counter)  # messages answered 200, per number
     replied: Counter[str] = field(default_factory=Counter)  # replies at the stand-in, per number
-    arrivals: list[float] = field(default_factory=list)  # when each reply reached the stand-in
+    images: int = 0  # check-in QR images at the stand-in (one after each ticket)
+    # When each send (reply or QR image) reached the stand-in.
+    arrivals: list[float] = field(default_factory=list)
     # For the timeline (perf_counter instants): each answered POST's send, each error.
     sent_at: list[float] = field(default_factory=list)  # sent_at[i] goes with webhook[i]
     booking: list[float] = field(default_factory=list)  # webhook latency of the Confirm taps
@@ -90,11 +92,12 @@ class Report:
     messages_by_url: dict[str, int]  # inbound messages per bot (several with --url A --url B)
     # The bot's sends as the stand-in saw them (0 without a stand-in):
     replies_received: int
-    replies_per_s: float  # mean, first reply to last
-    replies_max_in_1s: int  # the busiest second (sliding): KMCBOT_SEND_RATE bounds it
+    replies_per_s: float  # sends (replies and QR images) a second, mean, first to last
+    replies_max_in_1s: int  # sends in the busiest second (sliding): KMCBOT_SEND_RATE bounds it
     replies_missing: int  # messages answered 200 whose number got fewer replies than messages
     replies_doubled: int  # replies beyond one per message, per number (unprompted ones too)
     overbooking_violations: int | None = None  # None: not checked (no --database-url)
+    qr_images: int = 0  # check-in QR images at the stand-in: one per ticket, not replies
     slots_checked: int | None = None
     booking_ms: dict[str, float] = field(default_factory=dict)  # webhook latency of Confirm
     cancels_refused: int = 0  # refused: the booking's session had started (not an error)
@@ -161,9 +164,10 @@ class Report:
         if self.reply_ms["n"] or self.replies_received:  # a stand-in ran
             lines.insert(
                 -2,
-                f"  replies         {self.replies_received} at the stand-in, "
-                f"{self.replies_per_s:.1f}/s mean, {self.replies_max_in_1s} in the busiest "
-                f"second; {self.replies_missing} missing, {self.replies_doubled} doubled",
+                f"  replies         {self.replies_received} at the stand-in "
+                f"(and {self.qr_images} QR images); sends {self.replies_per_s:.1f}/s mean, "
+                f"{self.replies_max_in_1s} in the busiest second; "
+                f"{self.replies_missing} missing, {self.replies_doubled} doubled",
             )
         if len(self.messages_by_url) > 1:
             lines.insert(

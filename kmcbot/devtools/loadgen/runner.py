@@ -139,7 +139,12 @@ class Run:
 
     def on_reply(self, body: dict[str, Any]) -> None:
         to = body.get("to", "")
-        self.stats.arrivals.append(time.perf_counter())
+        self.stats.arrivals.append(time.perf_counter())  # a send: within KMCBOT_SEND_RATE
+        if body.get("type") == "image":
+            # A ticket's check-in QR, after the ticket: part of that reply, not a
+            # reply of its own (the citizen does not answer it).
+            self.stats.images += 1
+            return
         self.stats.replied[to] += 1
         inbox = self.inboxes.get(to)
         if inbox is None:
@@ -383,6 +388,7 @@ class Run:
                 url: s.by_url[hook] for url, hook in zip(self.targets, self.webhooks, strict=True)
             },
             replies_received=replied,
+            qr_images=s.images,
             replies_per_s=round((len(s.arrivals) - 1) / spread, 1) if spread else 0.0,
             replies_max_in_1s=busiest(s.arrivals, 1.0),
             replies_missing=sum(

@@ -273,6 +273,16 @@
         options.appendChild(button("opt", payload, () =>
           this.send({ choice: { id: payload, title: payload, list: false } }, payload, "")));
       }
+    } else if (body && body.type === "image") {
+      // A ticket's check-in QR: the image the dev outbox took as uploaded.
+      const image = body.image || {};
+      const img = document.createElement("img");
+      img.className = "photo";
+      img.alt = String(image.caption || "image");
+      img.src = "/dev/media/" + encodeURIComponent(String(image.id || ""));
+      bubble.classList.add("has-photo");
+      bubble.appendChild(img);
+      if (image.caption) appendRich(bubble, String(image.caption));
     } else if (inter) {
       const action = inter.action || {};
       appendRich(bubble, String((inter.body || {}).text || ""));
