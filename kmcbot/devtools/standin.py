@@ -107,7 +107,9 @@ class GraphStandIn:
             return _error(400, 100, "Invalid parameter")
         media_id = str(9_000_000_000 + next(self._ids))
         self.media[media_id] = data
-        self.uploads.append({"id": media_id, "type": mime, "data": data, "after": len(self.received)})
+        self.uploads.append(
+            {"id": media_id, "type": mime, "data": data, "after": len(self.received)}
+        )
         return web.json_response({"id": media_id})
 
     async def messages(self, request: web.Request) -> web.Response:

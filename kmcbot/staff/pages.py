@@ -154,12 +154,12 @@ async def check_in(request: web.Request) -> web.Response:
     return await _flash_back(request, message, _back(centre, today))
 
 
-async def _booking_day(pool: asyncpg.Pool, reference: str) -> str:
-    on = await pool.fetchval(
+async def _booking_day(pool: asyncpg.Pool, reference: str) -> date | str:
+    on: date | None = await pool.fetchval(
         "SELECT s.day FROM bookings b JOIN slots s ON s.id = b.slot_id WHERE b.reference = $1",
         reference,
     )
-    return on.isoformat() if on else ""
+    return on or ""
 
 
 async def _conflict_key(pool: asyncpg.Pool, reference: str, today: date) -> str:

@@ -18,6 +18,7 @@ from kmcbot.staff.web import SESSION, address, operator_only, t
 from kmcbot.web import admin_input as read
 from kmcbot.web.admin import MAX_CAPACITY, MAX_DAYS, MAX_SESSIONS
 from kmcbot.web.keys import PG
+from kmcbot.whatsapp.text import to_ascii_digits
 
 MAX_CSV = 2 * 1024 * 1024
 
@@ -76,7 +77,9 @@ async def bulk_sessions(request: web.Request) -> web.Response:
             raise read.Invalid(f"from: {first} is in the past")
         if not 0 <= (last - first).days < MAX_DAYS:
             raise read.Invalid(f"to: must be from 'from' to at most {MAX_DAYS - 1} days after it")
-        times = read.session_times(str(form.get("times", "")).replace(",", " ").split())
+        times = read.session_times(
+            to_ascii_digits(str(form.get("times", ""))).replace(",", " ").split()
+        )
         capacity = _whole(str(form.get("capacity", "")), "capacity", MAX_CAPACITY)
         skip = read.weekdays([str(d) for d in form.getall("skip", [])])
         days = [d for d in _span(first, last) if d.weekday() not in skip]

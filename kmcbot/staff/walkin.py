@@ -21,15 +21,15 @@ from aiohttp import web
 from kmcbot.booking import ids, repository
 from kmcbot.booking.commands import Book, Booked
 from kmcbot.booking.model import Vaccine, kolkata_today
+from kmcbot.dialogue.catalogue import id_type_name, show_date
 from kmcbot.dialogue.catalogue import text as citizen_text
 from kmcbot.dialogue.dates import PROGRAMME_START
 from kmcbot.dialogue.model import Lang
 from kmcbot.dialogue.names import NameError_, clean_name
-from kmcbot.staff import audit
+from kmcbot.staff import audit, i18n
 from kmcbot.staff.pages import _centre
-from kmcbot.staff.web import SESSION, address, render, signed_in, t
+from kmcbot.staff.web import SESSION, address, lang_of, render, signed_in, t
 from kmcbot.web.keys import PG, SETTINGS
-from kmcbot.web.roster import ID_LABELS
 from kmcbot.whatsapp.text import to_ascii_digits
 
 log = structlog.get_logger()
@@ -65,7 +65,7 @@ async def walkin_page(
         status=status,
         centre=centre,
         sessions=await _open_sessions(request, centre["id"]),
-        id_types=[(i.value, ID_LABELS[i]) for i in ids.IdType],
+        id_types=[(i.value, id_type_name(Lang(lang_of(request)), i)) for i in ids.IdType],
         form=form or {"key": secrets.token_urlsafe(18), "lang": request.get("lang", "en")},
         message=message,
         error=status >= 400,
@@ -113,14 +113,14 @@ async def walkin_post(request: web.Request) -> web.Response:
         return await again(t(request, "walkin.no_id_type"))
     number = ids.normalise_id(id_type, form["id_number"])
     if isinstance(number, ids.IdError):
-        label = ID_LABELS[id_type]
+        label = id_type_name(staff_lang, id_type)
         return await again(citizen_text(staff_lang, f"id_error.{number.value}", id_type=label))
     try:
         first = date.fromisoformat(form["first_dose"])
     except ValueError:
         return await again(citizen_text(staff_lang, "date_error.unreadable"))
     if first < PROGRAMME_START:
-        start = PROGRAMME_START.isoformat()
+        start = show_date(staff_lang, PROGRAMME_START)  # as the chat says it
         return await again(citizen_text(staff_lang, "date_error.too_early", start=start))
     if first > kolkata_today():
         return await again(citizen_text(staff_lang, "date_error.future"))
@@ -155,7 +155,8 @@ async def walkin_post(request: web.Request) -> web.Response:
         whatsapp=bool(wa_id),
     )
     log.info("staff_walkin_booked", slot=booking.slot_id)
-    when = f"{booking.day.isoformat()} {booking.start:%H:%M}"
+    shown = lang_of(request)  # the clerk's page, not the citizen's language
+    when = f"{i18n.show(shown, booking.day)} {i18n.show(shown, booking.start)}"
     request[SESSION]["flash"] = t(
         request, "walkin.done", reference=booking.reference, code=booking.code, when=when
     )

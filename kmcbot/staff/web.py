@@ -23,7 +23,6 @@ from kmcbot.staff import accounts, audit, i18n
 from kmcbot.staff.accounts import Staff
 from kmcbot.staff.limits import Limiter
 from kmcbot.web.keys import PG, REDIS, SETTINGS
-from kmcbot.web.roster import VACCINE_LABELS
 
 log = structlog.get_logger()
 
@@ -76,7 +75,10 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
         csrf=session["csrf"],
         flash=context.get("flash") or session.pop("flash", None),
         path=request.path_qs,
-        vaccine_name=lambda v: VACCINE_LABELS.get(v, v),
+        # Values in the page's language: Bengali digits and names on a Bengali page.
+        n=lambda value: i18n.show(lang, value),
+        vaccine_name=lambda v: i18n.vaccine(lang, v),
+        weekday=lambda code: i18n.weekday(lang, code),
     )
     return aiohttp_jinja2.render_template(template, request, context, status=status)
 
