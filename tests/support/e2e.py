@@ -69,6 +69,7 @@ class Citizen:
     wa_id: str
     seen: int = 0
     redis: aioredis.Redis | None = None
+    images: list[dict] = field(default_factory=list)  # the tickets' check-in QR images
     outbox: str = outbox_key("kmcbot", 0)
 
     async def post(self, content: Content, *, via_list: bool = False, **kw: Any) -> int:
@@ -110,14 +111,21 @@ class Citizen:
         return await self.replies()
 
     async def replies(self, at_least: int = 1) -> list[dict]:
+        """The turn's replies. A ticket's check-in QR image is not one (it answers
+        nothing and offers nothing): it is kept in `images`, in order."""
         if self.redis is not None:
             await self.settle()
         else:
-            await self.standin.wait_for(self.wa_id, self.seen + at_least)
+            async with asyncio.timeout(5):
+                while len(answers(self.standin.by_user[self.wa_id][self.seen :])) < at_least:
+                    self.standin.arrived.clear()
+                    await self.standin.arrived.wait()
             # Let any further replies of the same turn arrive too.
             await asyncio.sleep(0.05)
         fresh = self.standin.by_user[self.wa_id][self.seen :]
         self.seen += len(fresh)
+        self.images += [body for body in fresh if body.get("type") == "image"]
+        fresh = answers(fresh)
         assert len(fresh) >= at_least, f"{len(fresh)} replies, expected at least {at_least}"
         return fresh
 
@@ -133,8 +141,8 @@ class Citizen:
 
     @property
     def last(self) -> dict:
-        """The last message the bot sent this citizen."""
-        return self.standin.by_user[self.wa_id][-1]
+        """The last message the bot sent this citizen (a QR image not counted)."""
+        return answers(self.standin.by_user[self.wa_id])[-1]
 
     async def pick(self, n: int) -> list[dict]:
         """Tap the n-th (from 0) button or list row of the last reply."""
@@ -142,7 +150,7 @@ class Citizen:
 
     async def tap(self, title_or_id: str) -> list[dict]:
         """Tap a button or list row of the last reply, by id or title prefix."""
-        last = self.standin.by_user[self.wa_id][-1]
+        last = self.last
         for option_id, title, via_list in options(last):
             if (
                 title_or_id in (option_id, title)
@@ -165,6 +173,11 @@ class Citizen:
 
     async def send_media(self, kind: MediaKind) -> list[dict]:
         return await self.say(Media(kind))
+
+
+def answers(bodies: list[dict]) -> list[dict]:
+    """The bodies that are replies: all but the tickets' check-in QR images."""
+    return [body for body in bodies if body.get("type") != "image"]
 
 
 def options(body: dict) -> list[tuple[str, str, bool]]:
