@@ -41,6 +41,7 @@ class GraphStandIn:
     # had been received before it (so a test sees the upload came before its image).
     uploads: list[dict[str, Any]] = field(default_factory=list)
     media: dict[str, bytes] = field(default_factory=dict)
+    upload_failures: list[Failure] = field(default_factory=list)  # as `failures`, for uploads
     # Message templates submitted, by (name, language): the body, its id and status.
     templates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     on_message: Callable[[dict[str, Any]], None] | None = None
@@ -92,6 +93,9 @@ class GraphStandIn:
         (the MIME type) and `file`; answers {"id"}."""
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _error(401, 190, "Invalid OAuth access token")
+        if self.upload_failures:
+            status, code = self.upload_failures.pop(0)
+            return _error(status, code, "scripted failure")
         try:
             form = await request.post()
             upload = form["file"]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kmcbot.staff import qr
+from tests.support.qrcode import modules_luma, write_y4m
 from tests.support.staff import ARGS, CHROMIUM, PASSWORD, SHOTS
 
 PEPPER = b"staff-pepper"  # the served app's KMCBOT_ID_PEPPER (conftest.staff_settings)
@@ -56,25 +57,6 @@ async def test_check_in_by_qr_payload(browsers, pg, city) -> None:
     assert [r["detail"] for r in rows] == [f'{{"by": "qr", "reference": "{ref2}"}}']
 
 
-def write_y4m(path: Path, text: str, width: int = 640, height: int = 480) -> None:
-    """A few frames of a white picture with the QR in its middle (Y4M, 4:2:0)."""
-    modules = qr.matrix(text)
-    size = 8
-    side = len(modules) * size
-    left, top = (width - side) // 2, (height - side) // 2
-    luma = bytearray(b"\xff" * (width * height))
-    for y, row in enumerate(modules):
-        for x, dark in enumerate(row):
-            if dark:
-                for dy in range(size):
-                    start = (top + y * size + dy) * width + left + x * size
-                    luma[start : start + size] = b"\x00" * size
-    chroma = b"\x80" * (width // 2 * height // 2)
-    frame = b"FRAME\n" + bytes(luma) + chroma + chroma
-    header = f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode()
-    path.write_bytes(header + frame * 10)
-
-
 @pytest.mark.usefixtures("chromium")
 async def test_check_in_by_scanning_the_qr_with_the_camera(
     served, pg, city, tmp_path: Path
@@ -84,7 +66,7 @@ async def test_check_in_by_scanning_the_qr_with_the_camera(
     url = str(served.make_url("/")).rstrip("/")
     ref = city.refs_today_a[1]
     video = tmp_path / "qr.y4m"
-    write_y4m(video, await payload_of(pg, ref))
+    write_y4m(video, modules_luma(qr.matrix(await payload_of(pg, ref))))
     camera = [
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
