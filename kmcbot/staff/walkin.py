@@ -66,7 +66,7 @@ async def walkin_page(
         centre=centre,
         sessions=await _open_sessions(request, centre["id"]),
         id_types=[(i.value, id_type_name(Lang(lang_of(request)), i)) for i in ids.IdType],
-        form=form or {"key": secrets.token_urlsafe(18), "lang": request.get("lang", "en")},
+        form=form or {"key": secrets.token_urlsafe(18), "lang": lang_of(request)},
         message=message,
         error=status >= 400,
         today=kolkata_today().isoformat(),
@@ -93,7 +93,7 @@ async def walkin_post(request: web.Request) -> web.Response:
         for k in ("slot", "name", "id_type", "id_number", "first_dose", "wa_id", "lang", "key")
     }
     pool = request.config_dict[PG]
-    staff_lang = Lang(request.get("lang", "en"))
+    staff_lang = Lang(lang_of(request))  # the page's: its refusals read as the chat's
 
     async def again(message: str, status: int = 400) -> web.Response:
         return await walkin_page(request, status=status, message=message, form=form)

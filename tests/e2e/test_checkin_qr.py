@@ -25,7 +25,7 @@ from tests.support.e2e import REFERENCE, Citizen, bot_settings, reach_confirm, s
 from tests.support.factories import eventually
 from tests.support.ids import aadhaar
 from tests.support.qrcode import decode_in_chromium, png_luma, write_y4m
-from tests.support.staff import ARGS, CHROMIUM, move_to
+from tests.support.staff import ARGS, CHROMIUM, SHOTS, move_to
 
 PAYLOAD = re.compile(r"KMCQR1:KMC-[0-9A-Z]{6}:[A-Z2-7]{16}")
 
@@ -272,7 +272,8 @@ async def book_on_the_chat_page(browser, url: str, tmp_path: Path) -> tuple[byte
     caption = await photo.locator("xpath=..").inner_text()
     reference = REFERENCE.search(caption)[0]
     await phone.locator(".log").evaluate("log => { log.scrollTop = log.scrollHeight; }")
-    await page.screenshot(path=str(tmp_path / "chat-qr.png"))
+    SHOTS.mkdir(parents=True, exist_ok=True)  # README's docs/chat-qr.png is this one
+    await page.screenshot(path=str(SHOTS / "chat-qr.png"))
     [png] = images.values()
     assert problems == [], problems
     await page.close()

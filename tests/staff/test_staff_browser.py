@@ -181,6 +181,24 @@ async def test_an_operators_pages_in_a_browser(chromium, served, pg, city) -> No
             await expect(page.locator("h1")).to_contain_text("Walk-in booking")
             await page.set_viewport_size({"width": 390, "height": 844})
             await page.screenshot(path=str(SHOTS / "walkin-phone.png"), full_page=True)
+            # The same pages in Bengali: Bengali digits and names (test_staff_i18n checks
+            # every page's digits; these are to look at).
+            await page.click("header form.lang button[value=bn]")
+            await expect(page.locator("html")).to_have_attribute("lang", "bn")
+            await page.screenshot(path=str(SHOTS / "walkin-bn-phone.png"), full_page=True)
+            await page.goto(f"{url}/staff/c/HC-A/")
+            await expect(page.locator("section.session").first).to_contain_text("কোভিশিল্ড")
+            await page.screenshot(path=str(SHOTS / "today-bn-phone.png"), full_page=True)
+            await page.set_viewport_size({"width": 1366, "height": 900})
+            await page.screenshot(path=str(SHOTS / "today-bn-desk.png"), full_page=True)
+            await page.goto(f"{url}/staff/dashboard")
+            await expect(page.locator("svg.chart")).to_have_count(2)
+            await page.screenshot(path=str(SHOTS / "dashboard-bn-desk.png"), full_page=True)
+            await page.goto(f"{url}/staff/centres")
+            await page.screenshot(path=str(SHOTS / "centres-bn-desk.png"), full_page=True)
+            await page.set_viewport_size({"width": 390, "height": 844})
+            await page.goto(f"{url}/staff/dashboard")
+            await page.screenshot(path=str(SHOTS / "dashboard-bn-phone.png"), full_page=True)
         finally:
             await browser.close()
     assert problems == [], problems
