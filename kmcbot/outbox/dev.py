@@ -49,8 +49,8 @@ class DevTransport:
         return SendResult(Sent.OK, media_id=media_id)
 
     async def media(self, media_id: str) -> bytes | None:
-        data: bytes | None = await self.redis.get(self.media_key(media_id))
-        return data
+        data = await self.redis.get(self.media_key(media_id))
+        return data.encode() if isinstance(data, str) else data
 
     async def messages(self, to: str) -> list[object]:
         return [orjson.loads(b) for b in await self.redis.lrange(self.key(to), 0, -1)]
