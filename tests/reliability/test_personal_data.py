@@ -66,8 +66,10 @@ async def book_through_the_webhook(hook, url: str, plan: Plan, standin) -> str:
             profile_name=plan.name,
         )
         assert (await hook.deliver(url, payload))[-1] == 200
-    replies = await standin.wait_for(plan.wa_id, 12)
-    ticket = replies[-1]["text"]["body"]
+    # The questions, the ticket and its check-in QR image.
+    replies = await standin.wait_for(plan.wa_id, 13)
+    assert replies[-1]["type"] == "image"
+    ticket = replies[-2]["text"]["body"]
     reference = re.search(r"KMC-[0-9A-Z]{6}", ticket)
     assert reference, ticket
     return reference.group(0)
@@ -114,7 +116,7 @@ async def test_a_full_booking_leaves_no_full_id_number_and_logs_nothing_personal
             )
             == 200
         )
-        await standin.wait_for(plan.wa_id, 13)
+        await standin.wait_for(plan.wa_id, 14)
         await eventually(lambda: outbox_drained(redis), timeout=10)
     secrets_ = needles(plan)
 
@@ -161,7 +163,7 @@ async def test_delete_my_data_erases_the_citizens_bookings(
         )
         == 200
     )
-    ask = (await standin.wait_for(plan.wa_id, 13))[-1]
+    ask = (await standin.wait_for(plan.wa_id, 14))[-1]
     ids = [b["reply"]["id"] for b in ask["interactive"]["action"]["buttons"]]
     assert "forget:yes" in ids
     assert (
@@ -174,7 +176,7 @@ async def test_delete_my_data_erases_the_citizens_bookings(
         )
         == 200
     )
-    await standin.wait_for(plan.wa_id, 14)
+    await standin.wait_for(plan.wa_id, 15)
 
     row = await pg.fetchrow("SELECT * FROM bookings WHERE reference = $1", reference)
     assert (row["name"], row["wa_id"], row["id_hash"], row["id_last4"]) == (None,) * 4
@@ -205,7 +207,7 @@ async def test_delete_my_data_erases_the_citizens_redis_session_and_profile(
             )
             == 200
         )
-    await standin.wait_for(plan.wa_id, 14)
+    await standin.wait_for(plan.wa_id, 15)
     keys = SessionStore(redis, PREFIX).keys(plan.tag)
     left = {name: await redis.get(keys[name]) for name in ("session", "profile")}
     assert left == {"session": None, "profile": None}
