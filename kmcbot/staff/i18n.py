@@ -14,7 +14,14 @@ from datetime import date, datetime, time
 from functools import cache
 from pathlib import Path
 
-from kmcbot.dialogue.catalogue import num, read_flat, show_date, vaccine_name, words
+from kmcbot.dialogue.catalogue import (
+    id_type_name,
+    num,
+    read_flat,
+    show_date,
+    vaccine_name,
+    words,
+)
 from kmcbot.dialogue.model import Lang
 
 LANGS = ("en", "bn")
@@ -64,6 +71,14 @@ def vaccine(lang: str, code: str) -> str:
     """A vaccine's name as the chat says it in `lang` (the code itself if unknown)."""
     try:
         return vaccine_name(Lang(lang), code)
+    except (KeyError, ValueError):
+        return code
+
+
+def id_type(lang: str, code: str) -> str:
+    """An ID type's name as the chat says it in `lang` (the code itself if unknown)."""
+    try:
+        return id_type_name(Lang(lang), code)
     except (KeyError, ValueError):
         return code
 

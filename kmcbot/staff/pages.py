@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
+from itertools import groupby
 
 import asyncpg
 import structlog
@@ -179,7 +180,6 @@ async def print_roster(request: web.Request) -> web.Response:
     centre = await _centre(request)
     on = _day(request.query.get("day"))
     row, rows = await admin_repo.roster(request.config_dict[PG], centre["id"], on)
-    printed = datetime.now(IST).strftime("%Y-%m-%d %H:%M IST")
     await audit.record(
         request.config_dict[PG],
         signed_in(request),
@@ -188,12 +188,23 @@ async def print_roster(request: web.Request) -> web.Response:
         centre_id=centre["id"],
         day=on.isoformat(),
     )
-    page = roster.render_html(row, on, rows, printed)
-    # The page's own inline style (roster.py): a policy of its own.
-    csp = "default-src 'none'; style-src 'unsafe-inline'"
-    return web.Response(
-        text=page, content_type="text/html", headers={"Content-Security-Policy": csp}
+    # The /admin page's layout (roster.py), in the console's language (print.html).
+    response = render(
+        request,
+        "print.html",
+        centre=row,
+        day=on,
+        sessions=[list(group) for _, group in groupby(rows, key=lambda r: r["slot_id"])],
+        printed=datetime.now(IST),
+        css=roster.PRINT_CSS,
+        weekdays=("mon", "tue", "wed", "thu", "fri", "sat", "sun"),
+        masked=roster.masked_id,
+        reasons=REASON_CODES,
+        ist=IST,
     )
+    # The page's own inline style: a policy of its own.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
 
 
 # ---------------------------------------------------------------- we have the list

@@ -79,6 +79,7 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
         n=lambda value: i18n.show(lang, value),
         vaccine_name=lambda v: i18n.vaccine(lang, v),
         weekday=lambda code: i18n.weekday(lang, code),
+        id_type=lambda code: i18n.id_type(lang, code),
     )
     return aiohttp_jinja2.render_template(template, request, context, status=status)
 

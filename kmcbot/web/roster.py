@@ -85,7 +85,7 @@ def render_csv(rows: Sequence[Row]) -> str:
     return out.getvalue()
 
 
-_CSS = """
+PRINT_CSS = """  # the staff console's printed roster uses it too
 body { font-family: "Noto Sans", "Noto Sans Bengali", "Noto Sans Devanagari", Arial, sans-serif;
        margin: 1.5em; color: #000; }
 header h1 { font-size: 1.4em; margin: 0 0 .2em; }
@@ -118,7 +118,7 @@ def render_html(centre: Row, day: date, rows: Sequence[Row], printed_at: str) ->
 <head>
 <meta charset="utf-8">
 <title>Roster: {escape(title)}</title>
-<style>{_CSS}</style>
+<style>{PRINT_CSS}</style>
 </head>
 <body>
 <header>

@@ -136,6 +136,11 @@ async def test_a_clerk_does_the_days_work_in_a_browser(
             await expect(page.locator("html")).to_have_attribute("lang", "bn")
             await expect(page.locator("nav.days")).to_contain_text("আগামীকাল")
             await page.screenshot(path=str(SHOTS / f"tomorrow-bn-{size}.png"), full_page=True)
+            printed = await context.new_page()
+            await printed.goto(f"{url}/staff/c/HC-A/print?day=tomorrow")
+            await expect(printed.locator("body")).to_contain_text("দ্বিতীয় ডোজের তালিকা")
+            await printed.screenshot(path=str(SHOTS / f"roster-bn-{size}.png"), full_page=True)
+            await printed.close()
         finally:
             await browser.close()
 

@@ -79,12 +79,13 @@ def test_the_bengali_pages_are_in_bengali(key: str) -> None:
 
 # What may keep Latin digits on a Bengali page: what staff read out or type as it is
 # (references, centre codes, the ID's last 4, a check-in code after "কোড"), the
-# centres' own names (data), peer addresses, and the audit's JSON details (<code>).
+# centres' own names and addresses (data), peer addresses, and the audit's JSON
+# details (<code>).
 _KEPT = re.compile(
     r"KMC-[0-9A-Z]{6}"
     r"|HC-[A-Z]"
-    r"|Ward \d+ Health Centre"
-    r"|…\d{4}"
+    r"|Ward \d+ Health Centre|5 Chowringhee Place"
+    r"|…\d{4}|XXXX XXXX \d{4}"
     r"|কোড:? \d{4}"
     r"|\d+\.\d+\.\d+\.\d+"
     r"|UTF-8"
@@ -159,6 +160,8 @@ async def test_every_page_in_bengali_shows_bengali_digits_and_names(browsers, pg
         ("accounts", operator, "/staff/accounts"),
         ("audit", operator, "/staff/audit"),
         ("a centre, by an operator", operator, "/staff/c/HC-A/?day=tomorrow"),
+        ("printed roster", clerk, "/staff/c/HC-A/print"),
+        ("printed roster, tomorrow", clerk, "/staff/c/HC-A/print?day=tomorrow"),
     ]:
         status, page = await b.get(path)
         assert status in (200, 403), (name, status)
