@@ -69,6 +69,29 @@ UPLOADS_REFUSED = Counter(
     "timeout (too slow), disconnected",
     ["reason"],
 )
+FUNNEL_REACHED = Counter(
+    "kmcbot_funnel_reached_total",
+    "Turns that brought a citizen to a step of the conversation, by language and by"
+    " how they answered (tap, typed, location, media)",
+    ["step", "lang", "answer"],
+)
+FUNNEL_ENDED = Counter(
+    "kmcbot_funnel_ended_total",
+    "Booking conversations that ended at a step: booked, gave_up, expired",
+    ["step", "lang", "how"],
+)
+DELIVERIES = Counter(
+    "kmcbot_deliveries_total",
+    "Status webhooks of messages kmcbot sent: sent, delivered, read, failed (with the"
+    " Graph error code), whether or not they were matched to a reply or notice",
+    ["status", "code"],
+)
+NOTICES_FAILED = Counter(
+    "kmcbot_notices_failed_total",
+    "Notices (reminder, on_list, slot_cancelled, booking news) WhatsApp reported failed,"
+    " marked on their booking",
+    ["kind", "code"],
+)
 SESSIONS_CACHE_S = 15  # how stale kmcbot_active_sessions may be
 REDIS_GAUGES_S = 5  # a scrape waits no longer for the gauges read from Redis
 WEBHOOK_SECONDS = Histogram(

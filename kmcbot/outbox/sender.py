@@ -37,6 +37,7 @@ import structlog
 from redis.exceptions import ResponseError
 
 from kmcbot import metrics
+from kmcbot.observe import events
 from kmcbot.outbox.acks import Acks
 from kmcbot.outbox.entry import News, OutboxEntry, UnreadableEntry
 from kmcbot.outbox.rate import SharedRateLimiter
@@ -381,7 +382,9 @@ class Sender:
             hand.all_accepted &= result.outcome is Sent.OK
             hand.next += 1
         if hand.all_accepted:
-            await self._news_sent(hand.entry)
+            entry = hand.entry
+            events.sent(cid=entry.cid, user=entry.tag, news=entry.news, bodies=len(bodies))
+            await self._news_sent(entry)
         self._in_flight.discard(hand.id)
         self.acks.add(hand.stream, hand.id)
         return True
@@ -403,6 +406,7 @@ class Sender:
                 log.warning(
                     "send_retry",
                     user=hand.entry.tag,
+                    cid=hand.entry.cid,
                     code=result.code,
                     status=result.status,
                     attempt=attempt + 1,
@@ -421,7 +425,11 @@ class Sender:
                 self.failed[result.code] += 1
                 metrics.REPLIES_FAILED.labels(str(result.code)).inc()
                 log.error(
-                    "send_failed", user=hand.entry.tag, code=result.code, status=result.status
+                    "send_failed",
+                    user=hand.entry.tag,
+                    cid=hand.entry.cid,
+                    code=result.code,
+                    status=result.status,
                 )
             return result
         return None
