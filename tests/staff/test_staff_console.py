@@ -426,3 +426,26 @@ async def test_every_route_needs_a_login(browsers, served) -> None:
             assert status == 403, (route.method, path)
         checked += 1
     assert checked >= 20
+
+
+async def test_a_notice_whatsapp_could_not_deliver_shows_on_the_citizens_row(
+    browsers, pg, city
+) -> None:
+    """Marked by a failed status webhook (observe/delivery.py); shown in en and bn."""
+    ref = city.refs_today_a[1]
+    await pg.execute(
+        "UPDATE bookings SET notice_failed_kind = 'reminder', notice_failed_code = 131047,"
+        " notice_failed_at = now() WHERE reference = $1",
+        ref,
+    )
+    b = browsers()
+    await b.login("clerk.a")
+    status, page = await b.get("/staff/c/HC-A/")
+    row = re.search(rf'data-reference="{ref}">(.*?)</tr>', page, re.S).group(1)
+    assert "Not delivered on WhatsApp: the reminder (error 131047)" in row
+    other = re.search(rf'data-reference="{city.refs_today_a[0]}">(.*?)</tr>', page, re.S)
+    assert "Not delivered" not in other.group(1)
+    await b.post("/staff/lang", {"lang": "bn", "next": "/staff/"})
+    status, page = await b.get("/staff/c/HC-A/")
+    row = re.search(rf'data-reference="{ref}">(.*?)</tr>', page, re.S).group(1)
+    assert "হোয়াটসঅ্যাপে পৌঁছায়নি: রিমাইন্ডার (ত্রুটি 131047)" in row
