@@ -21,6 +21,7 @@ from tests.support.e2e import PHONE_ID, Citizen, reach_confirm, start
 from tests.support.ids import aadhaar
 from tests.support.payloads import status_payload, status_update
 
+OUT_WAMID = "wamid.HBgMOTE5ODAwMDAwMTExFQIAERgSQjZGOTUwRDRFNzg2MUEzN0VEAA=="
 DOCUMENTED_FAILED = {
     "code": 131047,
     "title": "Re-engagement message",
@@ -40,8 +41,7 @@ async def post_statuses(citizen: Citizen, *items: dict) -> int:
 
 def status_of(body: dict, status: str, **more: object) -> dict:
     """A status webhook item as WhatsApp sends it for a message we sent with `body`."""
-    item = status_update(body["to"], "wamid.HBgMOTE5ODAwMDAwMTExFQIAERgSQjZGOTUwRDRFNzg2MUEzN0VEAA==",
-                         status)  # fmt: skip
+    item = status_update(body["to"], OUT_WAMID, status)
     item["conversation"] = {"id": "f5fdae3920125a39a1e6a23e5f877c16", "origin": {"type": "utility"}}
     item["pricing"] = {"billable": True, "pricing_model": "CBP", "category": "utility"}
     item["biz_opaque_callback_data"] = body["biz_opaque_callback_data"]
@@ -133,9 +133,10 @@ async def test_a_failed_reminder_is_marked_on_the_booking_and_a_delivered_one_cl
 
     # Sent again (as the template) and delivered: the mark goes.
     assert await post_statuses(citizen, status_of(reminder, "delivered")) == 200
-    assert await pg.fetchval(
-        "SELECT notice_failed_kind FROM bookings WHERE id = $1", booking["id"]
-    ) is None
+    assert (
+        await pg.fetchval("SELECT notice_failed_kind FROM bookings WHERE id = $1", booking["id"])
+        is None
+    )
 
 
 async def test_statuses_kmcbot_did_not_send_are_counted_without_a_line(citizens) -> None:

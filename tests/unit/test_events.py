@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 import structlog
 
-from kmcbot.messages import Status
+from kmcbot.messages import Say, Status
 from kmcbot.observe import events
 from kmcbot.observe.events import WAITLIST_EVENTS, Event, correlation_id
 from kmcbot.outbox.entry import OutboxEntry, callback_data, read_callback
 from kmcbot.whatsapp import inbound
 from kmcbot.whatsapp.outbound import body as cloud_body
-from kmcbot.messages import Say
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 PEPPER = b"unit-pepper"
@@ -104,7 +103,8 @@ def test_a_failed_status_in_the_documented_shape_keeps_its_code_and_callback() -
         "object": "whatsapp_business_account",
         "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
             "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+            "metadata": {"display_phone_number": "15550783881",
+                         "phone_number_id": "106540352242922"},
             "statuses": [{
                 "id": WAMID,
                 "status": "failed",
@@ -115,7 +115,9 @@ def test_a_failed_status_in_the_documented_shape_keeps_its_code_and_callback() -
                     "code": 131047,
                     "title": "Re-engagement message",
                     "message": "Re-engagement message",
-                    "error_data": {"details": "Message failed to send because more than 24 hours have passed since the customer last replied to this number."},
+                    "error_data": {"details": "Message failed to send because more than 24"
+                                   " hours have passed since the customer last replied"
+                                   " to this number."},
                     "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/",
                 }],
             }],
