@@ -44,8 +44,14 @@ async def verify(request: web.Request) -> web.Response:
 
 async def receive(request: web.Request) -> web.Response:
     """POST /webhook: 200 only once every message's session and replies are stored."""
-    with metrics.WEBHOOK_SECONDS.time():
-        return await _receive(request)
+    status = 500  # an exception: aiohttp answers 500
+    try:
+        with metrics.WEBHOOK_SECONDS.time():
+            response = await _receive(request)
+        status = response.status
+        return response
+    finally:
+        metrics.WEBHOOK_RESPONSES.labels(str(status)).inc()
 
 
 async def _receive(request: web.Request) -> web.Response:
