@@ -211,7 +211,9 @@ async def _handle_one(pipeline: Pipeline, message: Inbound) -> bool:
     if watch is not None:
         watch.done(handled.replies > 0 if handled.outcome != "duplicate" else None)
     metrics.HANDLED.labels(handled.outcome).inc()
-    log.info(
+    # A duplicate (WhatsApp delivered a handled message again) is only counted: in a
+    # redelivery storm a line each would bury the rest (debug shows them).
+    (log.debug if handled.outcome == "duplicate" else log.info)(
         "message",
         **fields,
         outcome=handled.outcome,
