@@ -14,7 +14,10 @@ warning); a reply's "sent" and "read" and every unmatched status are only
 counted. A failed message that carried booking news marks its booking in
 PostgreSQL (sql/015: the staff console's roster and the admin roster show it)
 and is counted (`kmcbot_notices_failed_total{kind,code}`); a later message
-of the same kind for that booking delivered clears the mark.
+of the same kind for that booking delivered clears the mark. A relayed notice
+that failed with 131047 (the 24-hour window had closed: it went as free text)
+is made "not accepted" again, so the relay sends it once more, as the approved
+template, when it next looks (outbox/relay.py: RESEND_S, at most MAX_TRIES).
 """
 
 from __future__ import annotations
@@ -46,6 +49,12 @@ UPDATE bookings b SET notice_failed_kind = t.kind, notice_failed_code = t.code,
 FROM unnest($1::text[], $2::text[], $3::int[]) AS t(reference, kind, code)
 WHERE b.reference = t.reference
 """
+# 131047: free text outside the 24-hour window; the template would have gone.
+WINDOW_CLOSED = 131047
+_SEND_AGAIN = """
+UPDATE notifications SET accepted_at = NULL
+WHERE id = ANY($1::bigint[]) AND queued_entry IS NOT NULL
+"""
 _CLEAR = """
 UPDATE bookings b SET notice_failed_kind = NULL, notice_failed_code = NULL,
        notice_failed_at = NULL
@@ -67,6 +76,7 @@ async def record(pool: asyncpg.Pool, statuses: Sequence[Status]) -> None:
     """Count, log and (for failed news) mark one webhook POST's statuses."""
     failed: list[tuple[str, str, int]] = []
     delivered: list[News] = []
+    again: list[int] = []
     for status in statuses:
         code = _code(status)
         metrics.DELIVERIES.labels(status.status, code).inc()
@@ -87,6 +97,9 @@ async def record(pool: asyncpg.Pool, statuses: Sequence[Status]) -> None:
         elif status.status == "failed":
             log.warning(Event.REPLY_FAILED, cid=cid, code=code, news=len(news))
         if status.status == "failed":
+            row = cid[1:]
+            if row.isascii() and row.isdigit() and len(row) < 18 and code == str(WINDOW_CLOSED):
+                again.append(int(row))
             for reference, kind in news:
                 metrics.NOTICES_FAILED.labels(kind, code).inc()
                 failed.append((reference, kind, int(code) if code else 0))
@@ -96,5 +109,7 @@ async def record(pool: asyncpg.Pool, statuses: Sequence[Status]) -> None:
         await pool.execute(
             _MARK_FAILED, [f[0] for f in failed], [f[1] for f in failed], [f[2] for f in failed]
         )
+    if again:
+        await pool.execute(_SEND_AGAIN, again)
     if delivered:
         await pool.execute(_CLEAR, [d[0] for d in delivered], [d[1] for d in delivered])

@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY
 from kmcbot.booking import admin_repo
 from kmcbot.web import roster
 from tests.support.e2e import PHONE_ID, Citizen, reach_confirm, start
+from tests.support.factories import eventually
 from tests.support.ids import aadhaar
 from tests.support.payloads import status_payload, status_update
 
@@ -108,6 +109,8 @@ async def test_a_failed_reminder_is_marked_on_the_booking_and_a_delivered_one_cl
         ("notice_sent", cid, booking["reference"]),
     }
 
+    accepted = "SELECT accepted_at FROM notifications WHERE id = $1"
+    assert await eventually(lambda: pg.fetchval(accepted, notification))  # WhatsApp took it
     before = counted("kmcbot_notices_failed_total", kind="reminder", code="131047")
     with structlog.testing.capture_logs() as logs:
         failed = status_of(reminder, "failed", errors=[DOCUMENTED_FAILED])
@@ -130,6 +133,9 @@ async def test_a_failed_reminder_is_marked_on_the_booking_and_a_delivered_one_cl
     assert listed["notice_failed"]["kind"] == "reminder"
     assert listed["notice_failed"]["code"] == 131047
     assert "reminder 131047" in roster.render_csv(rows)
+    # 131047: it went as free text after the window closed; the relay sends it again
+    # (as the template) when it next looks at unaccepted rows.
+    assert await pg.fetchval(accepted, notification) is None
 
     # Sent again (as the template) and delivered: the mark goes.
     assert await post_statuses(citizen, status_of(reminder, "delivered")) == 200
