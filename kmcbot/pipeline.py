@@ -272,15 +272,15 @@ class Pipeline:
         replies = list(outcome.replies)
         pending = list(outcome.effects)
         news: list[News] = []  # (reference, kind) this turn's replies announce
-        erased = booked = False
+        erased = False
+        results: list[tuple[fx.Result, str]] = []  # for the event lines, once committed
         last = profile.last
         for _ in range(MAX_EFFECT_ROUNDS):
             if not pending:
                 break
             result = await self._run(pending.pop(0), message.wa_id)
-            _event(result, tag, str(outcome.session.lang or profile.lang or ""), cid)
+            results.append((result, str(outcome.session.lang or profile.lang or "")))
             if isinstance(result, fx.Booked):
-                booked = True
                 last = result.booking.reference  # "Same as before?" at the next booking
             news += _news(result)
             if isinstance(result, fx.Forgotten):
@@ -303,14 +303,6 @@ class Pipeline:
             dropped = await self.store.drop_waiting(tag)
             log.info("erased_waiting_replies", user=tag, dropped=dropped)
         session = outcome.session
-        funnel.count_turn(
-            before=str(loaded.session.state) if loaded.session is not None else None,
-            after=str(session.state),
-            lang=str(session.lang or ""),
-            content=message.content,
-            booked=booked,
-            expired_at=(profile.at or "") if ctx.expired else None,
-        )
         await self.store.commit(
             tag,
             message.message_id,
@@ -330,9 +322,21 @@ class Pipeline:
             erase=erased,
             session_ttl_s=UNFINISHED_TTL_S if outcome.session.in_flow else SESSION_TTL_S,
         )
+        # Only now: a turn given back (a Conflict, a failure) is stepped again and
+        # would count twice.
+        for result, lang in results:
+            _event(result, tag, lang, cid)
+        funnel.count_turn(
+            before=str(loaded.session.state) if loaded.session is not None else None,
+            after=str(session.state),
+            lang=str(session.lang or ""),
+            content=message.content,
+            booked=any(isinstance(r, fx.Booked) for r, _ in results),
+            expired_at=(profile.at or "") if ctx.expired else None,
+        )
         if erased:
             await self.store.mark_erased(now.timestamp())
-        return Handled("ok", str(outcome.session.state), len(replies))
+        return Handled("ok", str(session.state), len(replies))
 
     async def _over_limit(
         self, tag: str, message: Inbound, loaded: Loaded, now: datetime, cid: str
