@@ -5,7 +5,10 @@ The same full-conversation mix (the load generator and its Graph stand-in) at
 a fixed offered rate against `kmcbot serve` started with each level in turn
 (A-B, then B-A with --rounds 2, to spread the machine's drift over both).
 Prints, per side: messages, the server's CPU per message, log lines and bytes
-per message. Asserts nothing:
+per message; and first, in this process, what one line and issue 24's other
+per-message additions cost (microseconds, best of 5, lines written to
+/dev/null): steadier than the CPU of a whole server on a shared machine.
+Asserts nothing:
 
     .venv/bin/python bench/log_cost.py [--duration 25] [--rate 500] [--rounds 1]
 """
@@ -24,6 +27,59 @@ from pathlib import Path
 from harness import ROOT, SECRET, TOKEN, Server, bot_env, free_port, fresh_database, spare_redis_db
 
 from kmcbot.devtools import loadgen
+
+
+def per_line_costs() -> None:
+    """One log line (the canonical `message`, `reply_sent`), the correlation id, the
+    funnel's counting, the callback data: microseconds each, in this process."""
+    import timeit
+
+    import structlog
+
+    from kmcbot import logs
+    from kmcbot.messages import Choice
+    from kmcbot.observe import events, funnel
+    from kmcbot.outbox.entry import callback_data
+
+    saved = os.dup(2)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # the lines go nowhere; the work is done
+    try:
+        logs.setup("json")
+        log, tap = structlog.get_logger(), Choice("x")
+        wamid = "wamid.HBgMOTE5ODAwMDAwMTExFQIAERgSQjZGOTUwRDRFNzg2MUEzN0VEAA=="
+        cases = {
+            "a message line": lambda: log.info(
+                "message",
+                user="ab12cd34ef56ab78",
+                cid="0123456789ab",
+                type="choice",
+                outcome="ok",
+                state="menu",
+                replies=1,
+                ms=1.23,
+            ),  # fmt: skip
+            "a reply_sent line": lambda: events.sent(
+                cid="0123456789ab", user="ab12cd34ef56ab78", news=(), bodies=1
+            ),
+            "correlation_id": lambda: events.correlation_id(b"pepper", wamid),
+            "funnel.count_turn": lambda: funnel.count_turn(
+                before="vaccine",
+                after="dose_date",
+                lang="en",
+                content=tap,
+                booked=False,
+                expired_at=None,
+            ),  # fmt: skip
+            "callback_data": lambda: callback_data("0123456789ab", ()),
+        }
+        costs = {
+            name: min(timeit.repeat(f, number=20_000, repeat=5)) / 20_000 * 1e6
+            for name, f in cases.items()
+        }
+    finally:
+        os.dup2(saved, 2)
+    for name, us in costs.items():
+        print(f"  {name:20} {us:6.2f} us")
 
 
 async def one_side(
@@ -81,6 +137,8 @@ async def main(args: argparse.Namespace) -> None:
         if await seed.wait():
             raise SystemExit("kmcbot seed --demo failed")
         logs = Path(tempfile.mkdtemp(prefix="kmcbot-logcost-"))
+        print("in this process, per call:")
+        per_line_costs()
         print(
             f"{os.cpu_count()} CPUs shared with the load generator, PostgreSQL, Redis and"
             f" whatever else runs; mix at {args.rate:g} msg/s offered, {args.duration:g} s a side"
