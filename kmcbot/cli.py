@@ -67,7 +67,7 @@ def _serve_one(settings: Settings, sock: socket.socket) -> None:
 
     from kmcbot.app import create_app
 
-    logs.setup(settings.log_format)
+    logs.setup(settings.log_format, settings.log_level_number)
     with contextlib.suppress(ImportError):
         import uvloop
 
@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = from_env()
     except SettingsError as exc:
         parser.exit(2, f"kmcbot: {exc}\n")
-    logs.setup(settings.log_format)
+    logs.setup(settings.log_format, settings.log_level_number)
     try:
         return _run(parser, args, settings)
     except SettingsError as exc:  # a setting refused, PostgreSQL or Redis unreachable

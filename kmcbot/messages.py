@@ -89,6 +89,8 @@ class Status:
     message_id: str
     status: str
     error_codes: tuple[int, ...] = ()
+    # What kmcbot gave the message to carry (biz_opaque_callback_data): see outbox/entry.py.
+    callback: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -69,6 +70,40 @@ UPLOADS_REFUSED = Counter(
     "timeout (too slow), disconnected",
     ["reason"],
 )
+FUNNEL_REACHED = Counter(
+    "kmcbot_funnel_reached_total",
+    "Turns that brought a citizen to a step of the conversation, by language and by"
+    " how they answered (tap, typed, location, media)",
+    ["step", "lang", "answer"],
+)
+FUNNEL_ENDED = Counter(
+    "kmcbot_funnel_ended_total",
+    "Booking conversations that ended at a step: booked, gave_up, expired",
+    ["step", "lang", "how"],
+)
+DELIVERIES = Counter(
+    "kmcbot_deliveries_total",
+    "Status webhooks of messages kmcbot sent: sent, delivered, read, failed (with the"
+    " Graph error code), whether or not they were matched to a reply or notice",
+    ["status", "code"],
+)
+NOTICES_FAILED = Counter(
+    "kmcbot_notices_failed_total",
+    "Notices (reminder, on_list, slot_cancelled, booking news) WhatsApp reported failed,"
+    " marked on their booking",
+    ["kind", "code"],
+)
+WEBHOOK_RESPONSES = Counter(
+    "kmcbot_webhook_responses_total", "Webhook POSTs answered, by HTTP status", ["status"]
+)
+# Set by the reminder scheduler after each pass inside its hours: the alert
+# "reminders not run by their hour" compares it with kmcbot_reminders_due.
+REMINDERS_LAST_PASS = Gauge(
+    "kmcbot_reminders_last_pass_timestamp_seconds",
+    "When the reminder scheduler last completed a pass within its hours (Unix s)",
+    multiprocess_mode="max",
+)
+SENDERS_WINDOW_MS = 10_000  # a sender says it is alive every few seconds (outbox/sender.py)
 SESSIONS_CACHE_S = 15  # how stale kmcbot_active_sessions may be
 REDIS_GAUGES_S = 5  # a scrape waits no longer for the gauges read from Redis
 WEBHOOK_SECONDS = Histogram(
@@ -98,10 +133,14 @@ async def redis_gauges(redis: aioredis.Redis, prefix: str, shards: int) -> dict[
         oldest = await redis.xrange(stream, count=1)
         if oldest and oldest[0][0]:
             age = max(age, time.time() - written_at(oldest[0][0]))
+    now_ms = int(time.time() * 1000)
+    senders = await redis.zcount(f"{prefix}:senders", now_ms - SENDERS_WINDOW_MS, "+inf")
     return {
         "kmcbot_outbox_depth": depth,
         "kmcbot_outbox_oldest_age_seconds": age,
         "kmcbot_active_sessions": await active_sessions(redis, prefix),
+        # Every process and machine on this Redis: 0 means nothing sends the outbox.
+        "kmcbot_senders_alive": senders,
     }
 
 
@@ -131,15 +170,24 @@ def render_counters() -> bytes:
     return generate_latest(REGISTRY)
 
 
-async def handler_for(redis: aioredis.Redis, prefix: str, shards: int) -> web.Response:
+async def handler_for(
+    redis: aioredis.Redis, prefix: str, shards: int, extra: dict[str, float] | None = None
+) -> web.Response:
+    """`extra`: more gauges read at scrape time, by name (with labels, if any)."""
     try:
         async with asyncio.timeout(REDIS_GAUGES_S):
-            gauges = await redis_gauges(redis, prefix, shards)
+            gauges: dict[str, float] = await redis_gauges(redis, prefix, shards)
+        gauges['kmcbot_ready{component="redis"}'] = 1
     except (RedisError, RedisClusterException, OSError, TimeoutError):
         # Redis down or slow: the counters (its errors among them) still go out.
-        gauges = {}
-    lines = []
-    for name, value in gauges.items():
-        lines += [f"# TYPE {name} gauge", f"{name} {value}"]
+        gauges = {'kmcbot_ready{component="redis"}': 0}
+    gauges |= extra or {}
+    lines, typed = [], set()
+    for name, value in sorted(gauges.items()):
+        base = name.partition("{")[0]
+        if base not in typed:
+            typed.add(base)
+            lines.append(f"# TYPE {base} gauge")
+        lines.append(f"{name} {value}")
     body = render_counters() + ("\n".join(lines) + "\n").encode()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -32,7 +32,8 @@ from kmcbot.dialogue.model import Lang
 from kmcbot.dialogue.returning import last_booking
 from kmcbot.dialogue.step import Context, Outcome, step
 from kmcbot.messages import IdentityChange, Inbound, Reply, Say
-from kmcbot.outbox.entry import News, OutboxEntry
+from kmcbot.observe import events, funnel
+from kmcbot.outbox.entry import News, OutboxEntry, callback_data
 from kmcbot.storage.identities import Identities
 from kmcbot.storage.keys import user_tag
 from kmcbot.storage.sessions import (
@@ -167,8 +168,9 @@ class Pipeline:
         # to WhatsApp, None otherwise (dev mode without a token, tests).
         self.receipts: Receipts | None = None
 
-    async def handle(self, message: Inbound, tag: str | None = None) -> Handled:
-        """`tag`: the sender's keyed hash, when the caller has it already."""
+    async def handle(self, message: Inbound, tag: str | None = None, cid: str = "") -> Handled:
+        """`tag`: the sender's keyed hash, when the caller has it already; `cid`: the
+        message's correlation id (observe/events.py), carried to its replies."""
         citizen = await self.identities.citizen(message.wa_id, message.user_id)
         if citizen != message.wa_id:  # a hidden number we know: the same citizen
             message, tag = replace(message, wa_id=citizen), None
@@ -177,7 +179,7 @@ class Pipeline:
             raise RetryLater(Begin.FULL)
         self._in_hand[tag] = self._in_hand.get(tag, 0) + 1
         try:
-            return await self._handle(message, tag)
+            return await self._handle(message, tag, cid)
         finally:
             left = self._in_hand[tag] - 1
             if left:
@@ -185,7 +187,7 @@ class Pipeline:
             else:
                 del self._in_hand[tag]
 
-    async def _handle(self, message: Inbound, tag: str) -> Handled:
+    async def _handle(self, message: Inbound, tag: str, cid: str) -> Handled:
         if isinstance(message.content, IdentityChange):
             return await self._identity_changed(tag, message, message.content)
         for _ in range(3):
@@ -196,7 +198,7 @@ class Pipeline:
                 # Done well within the lease, or given up: past it, a redelivery
                 # could be handled beside us.
                 async with asyncio.timeout(self.store.lease_ms * 0.7 / 1000):
-                    return await self._step_and_commit(tag, message, loaded)
+                    return await self._step_and_commit(tag, message, loaded, cid)
             except Conflict:
                 log.warning("session_conflict", user=tag)
                 # Someone saved a newer session: give the message and the lock back
@@ -254,11 +256,13 @@ class Pipeline:
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)
 
-    async def _step_and_commit(self, tag: str, message: Inbound, loaded: Loaded) -> Handled:
+    async def _step_and_commit(
+        self, tag: str, message: Inbound, loaded: Loaded, cid: str
+    ) -> Handled:
         now = self.clock()
         profile = loaded.profile
         if loaded.over_limit:
-            return await self._over_limit(tag, message, loaded, now)
+            return await self._over_limit(tag, message, loaded, now, cid)
         ctx = Context(
             now=now,
             availability=await self.availability.get(now),
@@ -273,11 +277,13 @@ class Pipeline:
         pending = list(outcome.effects)
         news: list[News] = []  # (reference, kind) this turn's replies announce
         erased = False
+        results: list[tuple[fx.Result, str]] = []  # for the event lines, once committed
         last = profile.last
         for _ in range(MAX_EFFECT_ROUNDS):
             if not pending:
                 break
             result = await self._run(pending.pop(0), message.wa_id)
+            results.append((result, str(outcome.session.lang or profile.lang or "")))
             if isinstance(result, fx.Booked):
                 last = result.booking.reference  # "Same as before?" at the next booking
             news += _news(result)
@@ -300,6 +306,7 @@ class Pipeline:
             # being added meanwhile, and the commit queues the erasure's own.
             dropped = await self.store.drop_waiting(tag)
             log.info("erased_waiting_replies", user=tag, dropped=dropped)
+        session = outcome.session
         await self.store.commit(
             tag,
             message.message_id,
@@ -308,22 +315,35 @@ class Pipeline:
             # Written every turn now, for "seen": one more small SET inside the script
             # that already writes the session, and the profile's TTL slides with use.
             profile=Profile(
-                lang=outcome.session.lang or profile.lang,
-                open=outcome.session.in_flow,
+                lang=session.lang or profile.lang,
+                open=session.in_flow,
                 seen=_seen(profile, message, now),
                 last=last,  # a reference: the profile holds no name
+                at=str(session.state) if session.in_flow else None,  # where it may expire
             ),
-            entry=_entry(message.wa_id, tag, replies, news),
+            entry=_entry(message.wa_id, tag, replies, news, cid),
             now_s=now.timestamp(),
             erase=erased,
             session_ttl_s=UNFINISHED_TTL_S if outcome.session.in_flow else SESSION_TTL_S,
         )
+        # Only now: a turn given back (a Conflict, a failure) is stepped again and
+        # would count twice.
+        for result, lang in results:
+            _event(result, tag, lang, cid)
+        funnel.count_turn(
+            before=str(loaded.session.state) if loaded.session is not None else None,
+            after=str(session.state),
+            lang=str(session.lang or ""),
+            content=message.content,
+            booked=any(isinstance(r, fx.Booked) for r, _ in results),
+            expired_at=(profile.at or "") if ctx.expired else None,
+        )
         if erased:
             await self.store.mark_erased(now.timestamp())
-        return Handled("ok", str(outcome.session.state), len(replies))
+        return Handled("ok", str(session.state), len(replies))
 
     async def _over_limit(
-        self, tag: str, message: Inbound, loaded: Loaded, now: datetime
+        self, tag: str, message: Inbound, loaded: Loaded, now: datetime, cid: str
     ) -> Handled:
         """Too many messages this minute: one polite notice, then silence; the session stays."""
         metrics.RATE_LIMITED.inc()
@@ -336,7 +356,7 @@ class Pipeline:
             loaded,
             session=None,
             profile=None,
-            entry=_entry(message.wa_id, tag, replies, []),
+            entry=_entry(message.wa_id, tag, replies, [], cid),
             now_s=now.timestamp(),
         )
         return Handled("rate_limited", replies=len(replies))
@@ -373,12 +393,35 @@ def _news(result: fx.Result) -> list[News]:
     return []
 
 
-def _entry(wa_id: str, tag: str, replies: list[Reply], news: list[News]) -> OutboxEntry | None:
-    """The turn's replies as one outbox entry, each body serialised here, once."""
+def _event(result: fx.Result, user: str, lang: str, cid: str) -> None:
+    match result:
+        case fx.Booked(view):
+            events.booking_made(
+                reference=view.reference, centre=view.centre.code, slot=view.slot_id,
+                lang=lang, user=user, via="chat", cid=cid,
+            )  # fmt: skip
+        case fx.Moved(view):
+            events.booking_moved(
+                reference=view.reference, centre=view.centre.code, slot=view.slot_id,
+                lang=lang, user=user, cid=cid,
+            )  # fmt: skip
+        case fx.Cancelled(reference):
+            events.booking_cancelled(reference=reference, lang=lang, user=user, cid=cid)
+        case fx.Refused(reason=reason):
+            events.booking_refused(reason=str(reason), lang=lang, user=user, via="chat", cid=cid)
+
+
+def _entry(
+    wa_id: str, tag: str, replies: list[Reply], news: list[News], cid: str
+) -> OutboxEntry | None:
+    """The turn's replies as one outbox entry, each body serialised here, once. Each
+    body carries the correlation id back to us in WhatsApp's status webhooks
+    (`biz_opaque_callback_data`, see observe/delivery.py)."""
     if not replies:
         return None
-    bodies = tuple(orjson.dumps(cloud_body(wa_id, reply)) for reply in replies)
-    return OutboxEntry(wa_id, tag, bodies, tuple(news))
+    callback = callback_data(cid, news)
+    bodies = tuple(orjson.dumps(cloud_body(wa_id, reply, callback)) for reply in replies)
+    return OutboxEntry(wa_id, tag, bodies, tuple(news), cid)
 
 
 def _seen(profile: Profile, message: Inbound, now: datetime) -> int:

@@ -21,6 +21,9 @@ SQL_DIR = (
 )
 
 
+LOG_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}  # the logging module's
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message says which and why."""
 
@@ -39,6 +42,7 @@ class Settings:
     id_pepper: bytes = DEV_PEPPER
     dev: bool = False
     log_format: str = "json"
+    log_level: str = "info"  # debug, info, warning, error
     data_dir: Path = Path(".kmcbot")
     sql_dir: Path = SQL_DIR
     redis_prefix: str = "kmcbot"
@@ -62,6 +66,10 @@ class Settings:
     pgbouncer: bool = False
     body_timeout_s: float = 10.0  # a webhook body must arrive within this (408 otherwise)
     body_budget_mb: int = 32  # webhook bodies being read at once, per process (503 beyond)
+
+    @property
+    def log_level_number(self) -> int:
+        return LOG_LEVELS[self.log_level]
 
     @property
     def to_whatsapp(self) -> bool:
@@ -179,6 +187,9 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
     log_format = get("KMCBOT_LOG_FORMAT") or ("console" if sys.stderr.isatty() else "json")
     if log_format not in {"json", "console"}:
         raise SettingsError("KMCBOT_LOG_FORMAT must be json or console")
+    log_level = (get("KMCBOT_LOG_LEVEL") or "info").lower()
+    if log_level not in LOG_LEVELS:
+        raise SettingsError("KMCBOT_LOG_LEVEL must be debug, info, warning or error")
     try:
         reminder_hour = int(get("KMCBOT_REMINDER_HOUR") or 10)
     except ValueError:
@@ -208,6 +219,7 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         id_pepper=pepper.encode() if pepper else DEV_PEPPER,
         dev=dev,
         log_format=log_format,
+        log_level=log_level,
         data_dir=Path(get("KMCBOT_DATA_DIR") or ".kmcbot"),
         sql_dir=Path(get("KMCBOT_SQL_DIR") or SQL_DIR),
         redis_prefix=get("KMCBOT_REDIS_PREFIX") or "kmcbot",

@@ -315,7 +315,8 @@ async def roster(
         rows = await conn.fetch(
             """SELECT s.id AS slot_id, s.vaccine, s.start_time, s.end_time, s.capacity, s.booked,
                       s.status AS slot_status, s.cancel_reason,
-                      b.reference, b.name, b.id_type, b.id_last4, b.status, b.attended_at
+                      b.reference, b.name, b.id_type, b.id_last4, b.status, b.attended_at,
+                      b.notice_failed_kind, b.notice_failed_code, b.notice_failed_at
                FROM slots s
                LEFT JOIN bookings b ON b.slot_id = s.id AND b.status <> 'cancelled'
                WHERE s.centre_id = $1 AND s.day = $2
@@ -365,6 +366,8 @@ async def check_in(pool: asyncpg.Pool, reference: str, code: str, today: date) -
             )
         return await conn.fetchrow(
             """UPDATE bookings SET status = 'attended', attended_at = now(), updated_at = now()
-               WHERE id = $1 RETURNING reference, name, status, attended_at, slot_id""",
+               WHERE id = $1 RETURNING reference, name, status, attended_at, slot_id,
+               (SELECT c.code FROM slots s JOIN centres c ON c.id = s.centre_id
+                WHERE s.id = bookings.slot_id) AS centre_code""",
             row["id"],
         )

@@ -21,6 +21,7 @@ import structlog
 from kmcbot import metrics
 from kmcbot.booking.model import IST
 from kmcbot.jobs.periodic import Periodic
+from kmcbot.observe import events
 
 log = structlog.get_logger()
 
@@ -34,14 +35,19 @@ WITH due AS (
     ORDER BY b.id LIMIT $2
     FOR UPDATE OF b SKIP LOCKED)
 UPDATE bookings b SET status = 'missed', updated_at = now()
-FROM due WHERE b.id = due.id
+FROM due, slots s, centres c
+WHERE b.id = due.id AND s.id = b.slot_id AND c.id = s.centre_id
+RETURNING b.reference, b.slot_id, c.code AS centre
 """
 
 
 async def mark_missed(pool: asyncpg.Pool, today: date, batch: int = BATCH) -> int:
-    """Mark 'missed' the booked bookings of days before `today` (IST); how many."""
-    status = await pool.execute(_MARK, today, batch)
-    return int(status.split()[-1])  # "UPDATE <n>"
+    """Mark 'missed' the booked bookings of days before `today` (IST); how many.
+    One `booking_missed` line each (a business event: once per booking)."""
+    rows = await pool.fetch(_MARK, today, batch)
+    for row in rows:
+        events.booking_missed(reference=row["reference"], centre=row["centre"], slot=row["slot_id"])
+    return len(rows)
 
 
 class MissedSweeper(Periodic):

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, time, timedelta
 import asyncpg
 import structlog
 
+from kmcbot import metrics
 from kmcbot.booking.model import IST
 from kmcbot.jobs.periodic import Periodic
 
@@ -70,6 +71,7 @@ class ReminderScheduler(Periodic):
             now = self.clock()
             if due(now, self.from_hour):
                 created = await schedule_reminders(self.pool, now)
+                metrics.REMINDERS_LAST_PASS.set(now.timestamp())
                 if created:
                     log.info("reminders_scheduled", created=created)
             return False  # the next pass in every_s

@@ -8,6 +8,12 @@ field is them joined into one JSON array, and "cuts" says where each one ends,
 so the sender slices them out again without parsing. (A sender of the version
 before reads "bodies" as the JSON array it always was: a rolling deploy loses
 nothing either way.)
+
+`cid` is the correlation id (observe/events.py) of the inbound message the
+replies answer, or `n<id>` for a notice relayed from `notifications` row <id>:
+it goes on the sender's lines, and each body carries it, with the news, as
+`biz_opaque_callback_data` (callback_data), which WhatsApp gives back in the
+status webhooks of that message.
 """
 
 from __future__ import annotations
@@ -32,9 +38,12 @@ class OutboxEntry:
     tag: str  # its keyed hash: for log lines
     bodies: tuple[bytes, ...]  # Cloud API bodies, each JSON already, sent in this order
     news: tuple[News, ...] = ()
+    cid: str = ""  # the correlation id, for log lines
 
     def fields(self) -> dict[str, str | bytes]:
         fields: dict[str, str | bytes] = {"to": self.to, "tag": self.tag}
+        if self.cid:
+            fields["cid"] = self.cid
         cuts, end = [], 0
         for body in self.bodies:
             end += len(body) + 1  # the "[" or "," before it
@@ -55,6 +64,7 @@ class OutboxEntry:
             to = fields[b"to"].decode()
             tag = fields.get(b"tag", b"").decode()
             news = tuple(_news(fields.get(b"news", b"").decode()))
+            cid = fields.get(b"cid", b"").decode()
             array = fields[b"bodies"]
         except (KeyError, UnicodeDecodeError) as exc:
             raise UnreadableEntry(type(exc).__name__) from exc
@@ -62,7 +72,20 @@ class OutboxEntry:
         bodies = tuple(_sliced(array, cuts) if cuts is not None else _parsed(array))
         if not to or not bodies:
             raise UnreadableEntry("no number or no bodies")
-        return cls(to, tag, bodies, news)
+        return cls(to, tag, bodies, news, cid)
+
+
+def callback_data(cid: str, news: Iterable[News]) -> str:
+    """What a body gives WhatsApp to hand back in its status webhooks: the
+    correlation id, and the booking news the message carries ("cid|REF:kind;...")."""
+    joined = ";".join(f"{reference}:{kind}" for reference, kind in news)
+    return f"{cid}|{joined}" if joined else cid
+
+
+def read_callback(data: str) -> tuple[str, tuple[News, ...]]:
+    """callback_data's string back into the correlation id and the news."""
+    cid, _, joined = data.partition("|")
+    return cid[:64], tuple(_news(joined[:512]))
 
 
 def _news(field: str) -> Iterable[News]:

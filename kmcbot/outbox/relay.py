@@ -41,7 +41,8 @@ import structlog
 from kmcbot.booking import repository
 from kmcbot.dialogue.notices import Kind, Notice, Templates, render
 from kmcbot.jobs.periodic import Periodic
-from kmcbot.outbox.entry import News, OutboxEntry
+from kmcbot.observe import events
+from kmcbot.outbox.entry import News, OutboxEntry, callback_data
 from kmcbot.storage.keys import Keys, user_tag
 from kmcbot.storage.sessions import Profile
 from kmcbot.whatsapp.outbound import body as cloud_body
@@ -188,6 +189,13 @@ class Relay(Periodic):
             rows = fresh + [r for r in again if r["tries"] < MAX_TRIES]
             planned, done = await self._entries(rows)
             queued = await self._append(planned)
+            tries = {r["notification_id"]: r["tries"] + 1 for r in rows}
+            for row_id, entry in planned:
+                if row_id in queued:
+                    for reference, kind in entry.news:
+                        events.notice_queued(
+                            reference=reference, kind=kind, cid=entry.cid, tries=tries[row_id]
+                        )
             # A crash here, after the append and before the commit, sends this batch twice.
             await conn.execute(_QUEUED, list(queued), list(queued.values()))
             await conn.execute(
@@ -253,10 +261,11 @@ class Relay(Periodic):
                 # Sent again: maybe refused because the window had closed.
                 in_window = last is not None and now - last < WINDOW_S and not row["tries"]
                 reply = render(notice, in_window=in_window, templates=self.templates)
-                body = orjson.dumps(cloud_body(row["wa_id"], reply))
                 news = ((notice.booking.reference, notice.kind.value),)
+                cid = events.notice_cid(row["notification_id"])
+                body = orjson.dumps(cloud_body(row["wa_id"], reply, callback_data(cid, news)))
                 planned.append(
-                    (row["notification_id"], OutboxEntry(row["wa_id"], tag, (body,), news))
+                    (row["notification_id"], OutboxEntry(row["wa_id"], tag, (body,), news, cid))
                 )
             except Exception:  # the others still go
                 # Left unrelayed, so it goes out once the bug is fixed: kept, never lost.

@@ -38,6 +38,7 @@ import structlog
 from redis.exceptions import ResponseError
 
 from kmcbot import metrics
+from kmcbot.observe import events
 from kmcbot.outbox.acks import Acks
 from kmcbot.outbox.entry import News, OutboxEntry, UnreadableEntry
 from kmcbot.outbox.images import QrImages, wants_qr
@@ -388,7 +389,9 @@ class Sender:
                 hand.all_accepted &= result.outcome is Sent.OK
             hand.next += 1
         if hand.all_accepted:
-            await self._news_sent(hand.entry)
+            entry = hand.entry
+            events.sent(cid=entry.cid, user=entry.tag, news=entry.news, bodies=len(bodies))
+            await self._news_sent(entry)
         self._in_flight.discard(hand.id)
         self.acks.add(hand.stream, hand.id)
         return True
@@ -410,6 +413,7 @@ class Sender:
                 log.warning(
                     "send_retry",
                     user=hand.entry.tag,
+                    cid=hand.entry.cid,
                     code=result.code,
                     status=result.status,
                     attempt=attempt + 1,
@@ -428,7 +432,11 @@ class Sender:
                 self.failed[result.code] += 1
                 metrics.REPLIES_FAILED.labels(str(result.code)).inc()
                 log.error(
-                    "send_failed", user=hand.entry.tag, code=result.code, status=result.status
+                    "send_failed",
+                    user=hand.entry.tag,
+                    cid=hand.entry.cid,
+                    code=result.code,
+                    status=result.status,
                 )
             return result
         return None

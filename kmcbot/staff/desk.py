@@ -34,7 +34,7 @@ ORDER BY s.start_time, s.vaccine, s.id
 # were told). A citizen's own cancellation is not on the roster.
 _ROSTER = """
 SELECT b.slot_id, b.reference, b.name, b.id_type, b.id_last4, b.status, b.attended_at, b.lang,
-       (b.wa_id IS NOT NULL) AS has_whatsapp
+       (b.wa_id IS NOT NULL) AS has_whatsapp, b.notice_failed_kind, b.notice_failed_code
 FROM bookings b JOIN slots s ON s.id = b.slot_id
 WHERE s.centre_id = $1 AND s.day = $2
   AND (b.status <> 'cancelled' OR b.cancel_reason LIKE 'slot_cancelled:%')

@@ -16,6 +16,7 @@ from kmcbot.booking import admin_repo
 from kmcbot.booking.model import IST, Vaccine, kolkata_today
 from kmcbot.booking.reference import normalise_reference
 from kmcbot.dialogue.notices import REASON_CODES
+from kmcbot.observe import events
 from kmcbot.staff import audit, desk
 from kmcbot.staff.limits import Limiter
 from kmcbot.staff.web import SESSION, address, forbid_unless, render, signed_in, t
@@ -150,7 +151,9 @@ async def check_in(request: web.Request) -> web.Response:
         )
     await limiter.clear("code", reference)
     await audit.record(pool, staff, "checkin", where, centre_id=centre["id"], reference=reference)
-    log.info("staff_checked_in", slot=row["slot_id"])
+    events.booking_checked_in(
+        reference=reference, centre=centre["code"], slot=row["slot_id"], via="desk"
+    )
     message = t(request, "day.checked", reference=reference, name=row["name"] or "")
     return await _flash_back(request, message, _back(centre, today))
 
@@ -228,7 +231,7 @@ async def confirm_list(request: web.Request) -> web.Response:
         day=on.isoformat(),
         told=told,
     )
-    log.info("staff_list_confirmed", told=told)
+    events.list_confirmed(centre=centre["code"], day=on.isoformat(), told=told)
     return await _flash_back(request, t(request, "list.done", count=told), _back(centre, on))
 
 
@@ -287,7 +290,11 @@ async def cancel_session(request: web.Request) -> web.Response:
         reason=reason,
         bookings=done.bookings,
     )
-    log.info("staff_session_cancelled", slot=int(slot), bookings=done.bookings)
+    if done.slots:
+        events.session_cancelled(
+            centre=centre["code"], slot=int(slot), reason=reason, bookings=done.bookings,
+            via="desk",
+        )  # fmt: skip
     return await _flash_back(
         request, t(request, "cancel.done", count=done.bookings), _back(centre, on)
     )

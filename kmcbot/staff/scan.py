@@ -10,6 +10,7 @@ from aiohttp import web
 
 from kmcbot.booking import admin_repo
 from kmcbot.booking.model import kolkata_today
+from kmcbot.observe import events
 from kmcbot.staff import audit, desk, qr
 from kmcbot.staff.limits import Limiter
 from kmcbot.staff.pages import WRONG_CODES, _back, _centre, _conflict_key, day_page
@@ -75,7 +76,9 @@ async def check_in_by_qr(request: web.Request) -> web.Response:
     await audit.record(
         pool, staff, "checkin", where, centre_id=centre["id"], reference=reference, by="qr"
     )
-    log.info("staff_checked_in", slot=row["slot_id"], by="qr")
+    events.booking_checked_in(
+        reference=reference, centre=centre["code"], slot=row["slot_id"], via="qr"
+    )
     request[SESSION]["flash"] = t(
         request, "day.checked", reference=reference, name=row["name"] or ""
     )

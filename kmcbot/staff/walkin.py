@@ -26,9 +26,11 @@ from kmcbot.dialogue.catalogue import text as citizen_text
 from kmcbot.dialogue.dates import PROGRAMME_START
 from kmcbot.dialogue.model import Lang
 from kmcbot.dialogue.names import NameError_, clean_name
+from kmcbot.observe import events
 from kmcbot.staff import audit, i18n
 from kmcbot.staff.pages import _centre
 from kmcbot.staff.web import SESSION, address, lang_of, render, signed_in, t
+from kmcbot.storage.keys import user_tag
 from kmcbot.web.keys import PG, SETTINGS
 from kmcbot.whatsapp.text import to_ascii_digits
 
@@ -140,9 +142,11 @@ async def walkin_post(request: web.Request) -> web.Response:
         lang=lang,
         message_id=WALKIN_PREFIX + form["key"],
     )
+    tag = user_tag(pepper, wa_id) if isinstance(wa_id, str) and wa_id else ""  # not the number
     # No number: NULL (the per-number limit and its lock then do not apply).
     result = await repository.book(pool, wa_id or None, effect)  # type: ignore[arg-type]
     if not isinstance(result, Booked):
+        events.booking_refused(reason=str(result.reason), lang=lang, user=tag, via="desk")
         return await again(t(request, f"walkin.refusal_{result.reason.value}"), status=409)
     booking = result.booking
     await audit.record(
@@ -154,7 +158,10 @@ async def walkin_post(request: web.Request) -> web.Response:
         reference=booking.reference,
         whatsapp=bool(wa_id),
     )
-    log.info("staff_walkin_booked", slot=booking.slot_id)
+    events.booking_made(
+        reference=booking.reference, centre=centre["code"], slot=booking.slot_id, lang=lang,
+        user=tag, via="desk",
+    )  # fmt: skip
     shown = lang_of(request)  # the clerk's page, not the citizen's language
     when = f"{i18n.show(shown, booking.day)} {i18n.show(shown, booking.start)}"
     request[SESSION]["flash"] = t(

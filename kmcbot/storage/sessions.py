@@ -91,11 +91,14 @@ class Profile:
     open: bool = False  # a conversation was under way (its session may expire)
     seen: int | None = None  # when the citizen last wrote (Unix s): the relay's 24-hour window
     last: str | None = None  # the last booking's reference ("Same as before?"), never a name
+    at: str | None = None  # the open conversation's step: where it expired (observe/funnel.py)
 
     def encode(self) -> str:
         fields: dict[str, object] = {"lang": self.lang, "open": int(self.open), "seen": self.seen}
         if self.last:
             fields["last"] = self.last
+        if self.at:
+            fields["at"] = self.at
         return orjson.dumps(fields).decode()
 
     @classmethod
@@ -113,6 +116,7 @@ class Profile:
             open=bool(value.get("open")),
             seen=seen if isinstance(seen, int) and not isinstance(seen, bool) else None,
             last=last if isinstance(last := value.get("last"), str) and last else None,
+            at=at[:32] if isinstance(at := value.get("at"), str) and at else None,
         )
 
 

@@ -36,6 +36,7 @@ from kmcbot.booking import admin_repo as repo
 from kmcbot.booking.model import IST, Vaccine, kolkata_today
 from kmcbot.booking.reference import normalise_reference
 from kmcbot.booking.repository import HORIZON_DAYS
+from kmcbot.observe import events
 from kmcbot.staff import accounts, audit
 from kmcbot.web import admin_input as read
 from kmcbot.web import roster
@@ -254,7 +255,15 @@ async def patch_slot(request: web.Request) -> web.Response:
 async def cancel_slot(request: web.Request) -> web.Response:
     slot = _path_id(request, "slot", read.INT8)
     reason, note = read.reason(await _body(request))
-    done = await repo.cancel_slot(request.config_dict[PG], slot, reason, note)
+    pool = request.config_dict[PG]
+    done = await repo.cancel_slot(pool, slot, reason, note)
+    centre = await pool.fetchval(
+        "SELECT c.code FROM slots s JOIN centres c ON c.id = s.centre_id WHERE s.id = $1", slot
+    )
+    if done.slots:
+        events.session_cancelled(
+            centre=centre, slot=slot, reason=reason, bookings=done.bookings, via="admin"
+        )
     return _cancelled(done)
 
 
@@ -263,7 +272,14 @@ async def cancel_centre_day(request: web.Request) -> web.Response:
     body = await _body(request)
     day = read.day(body.get("date"), "date")
     reason, note = read.reason(body)
-    done = await repo.cancel_centre_day(request.config_dict[PG], centre, day, reason, note)
+    pool = request.config_dict[PG]
+    done = await repo.cancel_centre_day(pool, centre, day, reason, note)
+    if done.slots:
+        code = await pool.fetchval("SELECT code FROM centres WHERE id = $1", centre)
+        # The whole day: one line for the centre's day (slot 0: all its sessions).
+        events.session_cancelled(
+            centre=code, slot=0, reason=reason, bookings=done.bookings, via="admin"
+        )
     return _cancelled(done)
 
 
@@ -280,11 +296,13 @@ async def get_roster(request: web.Request) -> web.Response:
     _own_centre(request, centre_id)
     day = read.day(request.query.get("date"), "date", default=kolkata_today())
     fmt = request.query.get("format", "csv")
-    if fmt not in ("csv", "html"):
-        raise read.Invalid("format: must be csv or html")
+    if fmt not in ("csv", "html", "json"):
+        raise read.Invalid("format: must be csv, html or json")
     centre, rows = await repo.roster(request.config_dict[PG], centre_id, day)
     # Names of citizens: no copy in a proxy's or browser's cache.
     headers = {"Cache-Control": "no-store"}
+    if fmt == "json":
+        return _json(roster.render_json(centre, day, rows), headers=headers)
     if fmt == "html":
         printed = datetime.now(IST).strftime("%Y-%m-%d %H:%M IST")
         headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
@@ -337,7 +355,9 @@ async def check_in(request: web.Request) -> web.Response:
         await guard.give_back(reference)
         raise
     await guard.give_back(reference)
-    log.info("admin_checked_in", slot=row["slot_id"])
+    events.booking_checked_in(
+        reference=row["reference"], centre=row["centre_code"], slot=row["slot_id"], via="admin"
+    )
     return _json(
         {
             "reference": row["reference"],

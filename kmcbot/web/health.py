@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from aiohttp import web
 
 from kmcbot import metrics as m
+from kmcbot.jobs.reminders import due
 from kmcbot.web.keys import PG, REDIS, SENDER_TASK, SETTINGS
 
 
@@ -54,4 +56,20 @@ def _ended(task: asyncio.Task[None]) -> str:
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format (open, like /healthz: scrapers carry no token)."""
     settings = request.app[SETTINGS]
-    return await m.handler_for(request.app[REDIS], settings.redis_prefix, settings.redis_shards)
+    try:
+        async with asyncio.timeout(2):
+            await request.app[PG].fetchval("SELECT 1")
+        postgres = 1
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        postgres = 0
+    extra: dict[str, float] = {
+        'kmcbot_ready{component="postgres"}': postgres,
+        # Whether reminders should be being queued now (Kolkata time): see the alerts.
+        "kmcbot_reminders_due": int(due(datetime.now(UTC), settings.reminder_hour)),
+    }
+    sender = request.app.get(SENDER_TASK)
+    if sender is not None:  # this process runs a sender: is it still running?
+        extra["kmcbot_sender_running"] = 0 if _ended(sender) else 1
+    return await m.handler_for(
+        request.app[REDIS], settings.redis_prefix, settings.redis_shards, extra
+    )

@@ -25,7 +25,9 @@ Row = Mapping[str, Any]
 
 # The documented columns first; `vaccine` is an addition at the end so that
 # readers of the first six by position keep working.
-CSV_COLUMNS = ("reference", "slot", "name", "id_type", "masked_id", "status", "vaccine")
+CSV_COLUMNS = (
+    "reference", "slot", "name", "id_type", "masked_id", "status", "vaccine", "notice_failed",
+)  # fmt: skip
 
 ID_LABELS = {
     IdType.AADHAAR: "Aadhaar",
@@ -80,9 +82,42 @@ def render_csv(rows: Sequence[Row]) -> str:
                 masked_id(r["id_last4"]),
                 r["status"],
                 r["vaccine"],
+                notice_failed(r),
             )
         )
     return out.getvalue()
+
+
+def notice_failed(row: Row) -> str:
+    """A notice WhatsApp reported failed (sql/015), as "reminder 131047"; else empty."""
+    kind = row.get("notice_failed_kind")
+    return f"{kind} {row.get('notice_failed_code') or ''}".strip() if kind else ""
+
+
+def render_json(centre: Row, day: date, rows: Sequence[Row]) -> dict[str, object]:
+    """*(addition)* The roster as JSON: the CSV's rows, with the failed notice as an object."""
+    bookings = [
+        {
+            "reference": r["reference"],
+            "slot": slot_label(r),
+            "slot_id": r["slot_id"],
+            "name": r["name"] or "",
+            "id_type": r["id_type"],
+            "masked_id": masked_id(r["id_last4"]),
+            "status": r["status"],
+            "vaccine": r["vaccine"],
+            "notice_failed": {
+                "kind": r["notice_failed_kind"],
+                "code": r["notice_failed_code"],
+                "at": r["notice_failed_at"].isoformat(),
+            }
+            if r.get("notice_failed_kind")
+            else None,
+        }
+        for r in rows
+        if r["reference"] is not None
+    ]
+    return {"centre": centre["code"], "date": day.isoformat(), "bookings": bookings}
 
 
 PRINT_CSS = """  # the staff console's printed roster uses it too

@@ -40,8 +40,8 @@ def why_unreadable(update: Update) -> str | None:
     match update:
         case Inbound(wa_id=wa_id, message_id=message_id, content=content, user_id=user_id):
             ids, texts = [wa_id, message_id, *_ids(user_id, content)], _texts(content)
-        case Status(wa_id=wa_id, message_id=message_id, status=status):
-            ids, texts = [wa_id, message_id], [status]
+        case Status(wa_id=wa_id, message_id=message_id, status=status, callback=callback):
+            ids, texts = [wa_id, message_id], [status, callback]
         case Error(title=title):
             ids, texts = [], [title]
     if any(_control(i) for i in ids):

@@ -7,12 +7,15 @@ import hmac
 import time
 from collections import defaultdict
 
+import asyncpg
 import structlog
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from kmcbot import metrics
 from kmcbot.messages import Error, IdentityChange, Inbound, Status
+from kmcbot.observe import delivery
+from kmcbot.observe.events import correlation_id
 from kmcbot.pipeline import Pipeline, RetryLater
 from kmcbot.storage.keys import user_tag
 from kmcbot.web import unreadable, uploads
@@ -41,8 +44,14 @@ async def verify(request: web.Request) -> web.Response:
 
 async def receive(request: web.Request) -> web.Response:
     """POST /webhook: 200 only once every message's session and replies are stored."""
-    with metrics.WEBHOOK_SECONDS.time():
-        return await _receive(request)
+    status = 500  # an exception: aiohttp answers 500
+    try:
+        with metrics.WEBHOOK_SECONDS.time():
+            response = await _receive(request)
+        status = response.status
+        return response
+    finally:
+        metrics.WEBHOOK_RESPONSES.labels(str(status)).inc()
 
 
 async def _receive(request: web.Request) -> web.Response:
@@ -103,6 +112,7 @@ async def _handle_body(request: web.Request, raw: bytes, header: str | None) -> 
     if parsed.dropped:
         metrics.WEBHOOK_IGNORED.labels("over_cap").inc(parsed.dropped)
     by_user: dict[str, list[Inbound]] = defaultdict(list)
+    statuses: list[Status] = []
     errors: dict[str, int] = defaultdict(int)
     for update in parsed.updates:
         if reason := unreadable.why_unreadable(update):
@@ -113,12 +123,7 @@ async def _handle_body(request: web.Request, raw: bytes, header: str | None) -> 
             case Inbound():
                 by_user[update.wa_id].append(update)
             case Status():
-                log.info(
-                    "status",
-                    user=user_tag(settings.id_pepper, update.wa_id),
-                    status=update.status[:32],
-                    errors=list(update.error_codes),
-                )
+                statuses.append(update)  # no line each: see observe/delivery.py
             case Error():
                 if update.code == 0 and update.title.startswith("malformed"):
                     metrics.WEBHOOK_IGNORED.labels("malformed").inc()
@@ -129,6 +134,13 @@ async def _handle_body(request: web.Request, raw: bytes, header: str | None) -> 
             "webhook_error_items", count=sum(errors.values()), kinds=dict(list(errors.items())[:10])
         )
     failures = await handle_all(request.app[PIPELINE], list(by_user.values()))
+    if statuses:
+        try:
+            await delivery.record(request.app[PIPELINE].pool, statuses)
+        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+            # Delivered again by WhatsApp; the POST's messages are duplicates by then.
+            log.warning("statuses_not_recorded", count=len(statuses), error=type(exc).__name__)
+            return json_error(503, "statuses not recorded; deliver again")
     if failures:
         return json_error(503, f"{failures} message(s) not handled; deliver again")
     return web.json_response({"ok": True})
@@ -156,6 +168,7 @@ async def _handle_one(pipeline: Pipeline, message: Inbound) -> bool:
     started = time.perf_counter()
     fields = {
         "user": user_tag(pipeline.pepper, message.wa_id),
+        "cid": correlation_id(pipeline.pepper, message.message_id),
         "type": type(message.content).__name__.lower(),
     }
     metrics.INBOUND.labels(fields["type"]).inc()
@@ -167,7 +180,7 @@ async def _handle_one(pipeline: Pipeline, message: Inbound) -> bool:
         else None
     )
     try:
-        handled = await pipeline.handle(message, fields["user"])
+        handled = await pipeline.handle(message, fields["user"], fields["cid"])
     except RetryLater as exc:
         if watch is not None:
             watch.done(None)
@@ -198,7 +211,9 @@ async def _handle_one(pipeline: Pipeline, message: Inbound) -> bool:
     if watch is not None:
         watch.done(handled.replies > 0 if handled.outcome != "duplicate" else None)
     metrics.HANDLED.labels(handled.outcome).inc()
-    log.info(
+    # A duplicate (WhatsApp delivered a handled message again) is only counted: in a
+    # redelivery storm a line each would bury the rest (debug shows them).
+    (log.debug if handled.outcome == "duplicate" else log.info)(
         "message",
         **fields,
         outcome=handled.outcome,

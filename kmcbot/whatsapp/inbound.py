@@ -345,7 +345,14 @@ def _status(item: object, contacts: dict[str, str], now: datetime) -> Update:
         for error in (errors if isinstance(errors, list) else ())
         if isinstance(error, dict) and (code := _code(error.get("code"))) is not None
     )
-    return Status(wa_id=wa_id, message_id=message_id, status=status[:MAX_LABEL], error_codes=codes)
+    callback = item.get("biz_opaque_callback_data")
+    return Status(
+        wa_id=wa_id,
+        message_id=message_id,
+        status=status[:MAX_LABEL],
+        error_codes=codes,
+        callback=callback[:512] if isinstance(callback, str) else "",
+    )
 
 
 def _error(item: object, contacts: dict[str, str], now: datetime) -> Update:

@@ -37,14 +37,18 @@ QR_FIELD = "kmcbot_qr"
 _BAD_PARAM = re.compile(r"[\n\t]| {5}")
 
 
-def body(to: str, reply: Reply) -> dict[str, Any]:
+def body(to: str, reply: Reply, callback: str = "") -> dict[str, Any]:
     """The request body that sends `reply` to the citizen `to`: a phone number
-    (in `to`) or a business-scoped user id (in `recipient`, see identity.py)."""
+    (in `to`) or a business-scoped user id (in `recipient`, see identity.py).
+    `callback`: WhatsApp gives it back in this message's status webhooks
+    (`biz_opaque_callback_data`, at most 512 characters)."""
     head: dict[str, Any] = {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
         **address(to),
     }
+    if callback:
+        head["biz_opaque_callback_data"] = callback[:512]
     match reply:
         case Say():
             return {**head, "type": "text", "text": {"preview_url": False, "body": reply.body}}

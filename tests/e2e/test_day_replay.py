@@ -8,6 +8,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import pytest
 
 from kmcbot.app import create_app
 from kmcbot.booking.model import IST
+from kmcbot.devtools.loadgen.citizen import NAMES
 from kmcbot.devtools.seed import seed_city
 from kmcbot.settings import Settings
 
@@ -86,9 +88,64 @@ def assert_charts(found: list[dict[str, Any]], memory: set[str]) -> None:
     assert len(next(c for c in found if c["title"] == "Memory")["lines"]) == len(memory)
 
 
+HASHES = {"user": re.compile(r"[0-9a-f]{16}"), "cid": re.compile(r"[0-9a-f]{12}|n[0-9]+")}
+PERSONAL = {
+    "a phone number, an ID or a user id's digits": re.compile(r"(?<![0-9])[0-9]{10,}(?![0-9])"),
+    "an ID number as typed": re.compile(r"[0-9]{4} [0-9]{4} [0-9]{4}"),
+    "a business-scoped user id": re.compile(r"\b[A-Z]{2}\.[0-9]{6,}"),
+    "a name the citizens typed": re.compile(
+        "|".join(re.escape(part) for name in NAMES for part in (name, *name.split(" ")[-1:]))
+    ),
+}
+
+
+def personal_data_in(log: Path) -> list[str]:
+    """What looks like a person in the server's log lines: the hashes (`user`, `cid`)
+    must be hashes, and nothing else may hold a number of 10 digits or more (phone
+    numbers, Aadhaar numbers, user ids), an ID as typed, or a name the load
+    generator's citizens typed. Each finding as "line N: what"."""
+    found = []
+    for n, raw in enumerate(log.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            line = json.loads(raw)
+        except json.JSONDecodeError:
+            line = {"text": raw}
+        for field, shape in HASHES.items():
+            value = str(line.get(field) or "")
+            if shape.fullmatch(value):
+                del line[field]  # hex may hold 10 digits in a row by chance
+            elif value:
+                found.append(f"line {n}: {field} is not a hash")
+        line.pop("timestamp", None)
+        rest = json.dumps(line, ensure_ascii=False)
+        found += [f"line {n}: {what}" for what, shape in PERSONAL.items() if shape.search(rest)]
+    return found
+
+
+def test_personal_data_in_finds_what_it_must() -> None:
+    """The scan itself: a number, a name, an ID as typed and a bad hash are found."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "kmcbot.log"
+        log.write_text(
+            '{"event":"message","user":"ab12cd34ef56ab78","cid":"0123456789ab","ms":1.5}\n'
+            '{"event":"x","to":"919812345678"}\n'
+            f'{{"event":"x","name":"{NAMES[0]}"}}\n'
+            '{"event":"x","id":"2345 6789 0123"}\n'
+            '{"event":"x","user":"919812345678"}\n',
+            encoding="utf-8",
+        )
+        assert [f.split(":")[0] for f in personal_data_in(log)] == [
+            "line 2", "line 3", "line 4", "line 5", "line 5",
+        ]  # fmt: skip
+
+
 def test_a_tiny_day_loses_nothing_and_reports_its_fields(
     pg_server_url: str, redis_server_url: str, tmp_path: Path
 ) -> None:
+    """And its server's log, every line of it, holds nothing personal, while it has
+    a booking_made line for each booking."""
     if urlsplit(redis_server_url).scheme != "redis":
         pytest.skip("bench/day.py claims a Redis db number on a TCP server")
     page = tmp_path / "day.html"
@@ -113,6 +170,11 @@ def test_a_tiny_day_loses_nothing_and_reports_its_fields(
     )
     assert last["rss_mb"] > 20 and last["redis_mb"] > 0
     assert "== per 10 s of the run" in done.stdout
+    logs = Path(re.search(r"logs in (\S+)", done.stderr).group(1))  # type: ignore[union-attr]
+    server_log = logs / "kmcbot.log"
+    assert personal_data_in(server_log) == []
+    made = server_log.read_text(encoding="utf-8").count('"event":"booking_made"')
+    assert made >= last["bookings"]
     assert_charts(charts_drawn(page), {"kmcbot", "Redis", "PostgreSQL"})
 
 

@@ -7,6 +7,7 @@ import re
 from datetime import datetime, time, timedelta
 
 import pytest
+import structlog
 from prometheus_client import REGISTRY
 
 from kmcbot.booking.model import IST
@@ -236,10 +237,15 @@ async def test_check_in_by_reference_and_code(browsers, pg, city) -> None:
     ref = city.refs_today_a[0]
     code = await pg.fetchval("SELECT code FROM bookings WHERE reference = $1", ref)
     bengali = code.translate(str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯"))
-    status, page = await b.post(
-        "/staff/c/HC-A/checkin", {"reference": ref.lower(), "code": bengali}
-    )
+    with structlog.testing.capture_logs() as logs:
+        status, page = await b.post(
+            "/staff/c/HC-A/checkin", {"reference": ref.lower(), "code": bengali}
+        )
     assert status == 200 and f"{ref} checked in: Soumya Das." in page
+    [event] = [e for e in logs if e["event"] == "booking_checked_in"]
+    assert (event["reference"], event["centre"], event["slot"], event["via"]) == (
+        ref, "HC-A", city.today_a, "desk",
+    )  # fmt: skip
     assert await pg.fetchval("SELECT status FROM bookings WHERE reference = $1", ref) == "attended"
     status, page = await b.post("/staff/c/HC-A/checkin", {"reference": ref, "code": code})
     assert status == 409 and f"{ref} is already checked in." in page
@@ -302,14 +308,21 @@ async def test_confirming_tomorrows_list_tells_each_citizen_once_in_their_langua
 ) -> None:
     b = browsers()
     await b.login("clerk.a")
-    status, page = await b.post("/staff/c/HC-A/confirm", {"day": "tomorrow"})
-    assert status == 200 and "List confirmed: 4 citizen(s) told." in page
-    assert "List confirmed at" in page
+    with structlog.testing.capture_logs() as logs:
+        status, page = await b.post("/staff/c/HC-A/confirm", {"day": "tomorrow"})
+        assert status == 200 and "List confirmed: 4 citizen(s) told." in page
+        assert "List confirmed at" in page
 
-    async def all_told() -> bool:
-        return all(len(on_list(graph, n)) == 1 for n in (11, 12, 13, 21))
+        async def all_told() -> bool:
+            return all(len(on_list(graph, n)) == 1 for n in (11, 12, 13, 21))
 
-    await eventually(all_told, timeout=10)
+        await eventually(all_told, timeout=10)
+    tomorrow = (datetime.now(IST).date() + timedelta(days=1)).isoformat()
+    [confirmed] = [e for e in logs if e["event"] == "list_confirmed"]
+    assert confirmed == {"event": "list_confirmed", "log_level": "info", "centre": "HC-A",
+                         "day": tomorrow, "told": 4}  # fmt: skip
+    queued = {e["reference"] for e in logs if e["event"] == "notice_queued"}
+    assert queued == {*city.refs_tomorrow_a, *city.refs_tomorrow_a2}
     by_lang = {n: on_list(graph, n)[0] for n in (11, 12, 13, 21)}
     # Nobody wrote in the last 24 hours: the approved template, in their language.
     assert {n: m["template"]["language"]["code"] for n, m in by_lang.items()} == {
@@ -344,11 +357,16 @@ async def test_cancelling_a_session_for_supply_tells_each_citizen_once(
     assert page.count("Beyond the supply") == 1
     classes = re.search(rf'class="([^"]*)" id="session-{city.tomorrow_a2}"', page).group(1)
     assert "beyond" in classes
-    status, page = await b.post(
-        "/staff/c/HC-A/cancel",
-        {"slot": str(city.tomorrow_a2), "reason": "supply_not_arrived", "note": "truck late"},
-    )
+    with structlog.testing.capture_logs() as logs:
+        status, page = await b.post(
+            "/staff/c/HC-A/cancel",
+            {"slot": str(city.tomorrow_a2), "reason": "supply_not_arrived", "note": "truck late"},
+        )
     assert status == 200 and "Session cancelled: 1 citizen(s) will be told" in page
+    [event] = [e for e in logs if e["event"] == "session_cancelled"]
+    assert event == {"event": "session_cancelled", "log_level": "info", "centre": "HC-A",
+                     "slot": city.tomorrow_a2, "reason": "supply_not_arrived", "bookings": 1,
+                     "via": "desk"}  # fmt: skip
     # The cancelled session still lists its citizen, with the reason.
     assert "Tapas Dey" in page and "Session cancelled: Vaccine supply not arrived" in page
     status, printed = await b.get("/staff/c/HC-A/print?day=tomorrow")
@@ -426,3 +444,26 @@ async def test_every_route_needs_a_login(browsers, served) -> None:
             assert status == 403, (route.method, path)
         checked += 1
     assert checked >= 20
+
+
+async def test_a_notice_whatsapp_could_not_deliver_shows_on_the_citizens_row(
+    browsers, pg, city
+) -> None:
+    """Marked by a failed status webhook (observe/delivery.py); shown in en and bn."""
+    ref = city.refs_today_a[1]
+    await pg.execute(
+        "UPDATE bookings SET notice_failed_kind = 'reminder', notice_failed_code = 131047,"
+        " notice_failed_at = now() WHERE reference = $1",
+        ref,
+    )
+    b = browsers()
+    await b.login("clerk.a")
+    status, page = await b.get("/staff/c/HC-A/")
+    row = re.search(rf'data-reference="{ref}">(.*?)</tr>', page, re.S).group(1)
+    assert "Not delivered on WhatsApp: the reminder (error 131047)" in row
+    other = re.search(rf'data-reference="{city.refs_today_a[0]}">(.*?)</tr>', page, re.S)
+    assert "Not delivered" not in other.group(1)
+    await b.post("/staff/lang", {"lang": "bn", "next": "/staff/"})
+    status, page = await b.get("/staff/c/HC-A/")
+    row = re.search(rf'data-reference="{ref}">(.*?)</tr>', page, re.S).group(1)
+    assert "হোয়াটসঅ্যাপে পৌঁছায়নি: রিমাইন্ডার (ত্রুটি 131047)" in row

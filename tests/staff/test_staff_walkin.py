@@ -8,6 +8,7 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
+import structlog
 from stdnum import verhoeff
 
 from kmcbot.booking.model import IST
@@ -52,11 +53,17 @@ async def test_a_walk_in_with_whatsapp_is_booked_and_told_in_their_language(
     b = browsers()
     await b.login("clerk.a")
     form = person(city, await open_form(b), wa_id="98300 12345", lang="bn")
-    status, page = await b.post("/staff/c/HC-A/walkin", form)
+    with structlog.testing.capture_logs() as logs:
+        status, page = await b.post("/staff/c/HC-A/walkin", form)
     assert status == 200, page
     found = re.search(r"Booked (KMC-\w+) for \S+ 12:00\. Code: (\d{4})\.", page)
     assert found, page
     reference, code = found.groups()
+    [made] = [e for e in logs if e["event"] == "booking_made"]
+    assert (made["reference"], made["centre"], made["lang"], made["via"]) == (
+        reference, "HC-A", "bn", "desk",
+    )  # fmt: skip
+    assert re.fullmatch(r"[0-9a-f]{16}", made["user"])  # the number's keyed hash
     row = await pg.fetchrow("SELECT * FROM bookings WHERE reference = $1", reference)
     assert (row["wa_id"], row["lang"], row["name"], row["code"]) == (
         "919830012345",

@@ -111,3 +111,11 @@ def test_a_token_for_meta_without_the_sending_number_is_refused(graph: str) -> N
         from_env({**env, "KMCBOT_GRAPH_URL": graph}).check_for_serving()
     # A stand-in (a load test) takes the default number id.
     from_env({**env, "KMCBOT_GRAPH_URL": "http://127.0.0.1:9090"}).check_for_serving()
+
+
+def test_the_log_level_is_read_and_a_wrong_one_refused() -> None:
+    assert from_env({}).log_level == "info" and from_env({}).log_level_number == 20
+    quiet = from_env({"KMCBOT_LOG_LEVEL": "WARNING"})
+    assert (quiet.log_level, quiet.log_level_number) == ("warning", 30)
+    with pytest.raises(SettingsError, match="KMCBOT_LOG_LEVEL"):
+        from_env({"KMCBOT_LOG_LEVEL": "loud"})

@@ -1,0 +1,1 @@
+"""What operators see of what citizens experience: business events, delivery, the funnel."""

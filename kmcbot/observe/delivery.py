@@ -1,0 +1,115 @@
+"""Delivery as WhatsApp reports it: status webhooks (sent, delivered, read,
+failed with an error code) matched to the replies and notices kmcbot sent.
+
+Each body kmcbot sends carries `biz_opaque_callback_data` (outbox/entry.py's
+callback_data: the correlation id, and the booking news the message carries),
+which WhatsApp hands back in that message's status webhooks, so a status
+needs no lookup to be matched: no map in Redis, nothing more on the hot path.
+
+Every status is counted (`kmcbot_deliveries_total{status,code}`), matched or
+not. Log lines, so that the logs stay readable at a thousand messages a
+second: a notice's delivered, read and failed (`notice_*`, per booking), a
+reply's delivered (`reply_delivered`, info) and failed (`reply_failed`,
+warning); a reply's "sent" and "read" and every unmatched status are only
+counted. A failed message that carried booking news marks its booking in
+PostgreSQL (sql/015: the staff console's roster and the admin roster show it)
+and is counted (`kmcbot_notices_failed_total{kind,code}`); a later message
+of the same kind for that booking delivered clears the mark. A relayed notice
+that failed with 131047 (the 24-hour window had closed: it went as free text)
+is made "not accepted" again, so the relay sends it once more, as the approved
+template, when it next looks (outbox/relay.py: RESEND_S, at most MAX_TRIES).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import asyncpg
+import structlog
+
+from kmcbot import metrics
+from kmcbot.messages import Status
+from kmcbot.observe.events import Event
+from kmcbot.outbox.entry import News, read_callback
+
+log = structlog.get_logger()
+
+_REFERENCE = re.compile(r"[A-Z0-9-]{1,20}")
+KINDS = frozenset({"booked", "moved", "cancelled", "slot_cancelled", "reminder", "on_list"})
+_NOTICE_EVENTS = {
+    "delivered": Event.NOTICE_DELIVERED,
+    "read": Event.NOTICE_READ,
+    "failed": Event.NOTICE_FAILED,
+}
+
+_MARK_FAILED = """
+UPDATE bookings b SET notice_failed_kind = t.kind, notice_failed_code = t.code,
+       notice_failed_at = now()
+FROM unnest($1::text[], $2::text[], $3::int[]) AS t(reference, kind, code)
+WHERE b.reference = t.reference
+"""
+# 131047: free text outside the 24-hour window; the template would have gone.
+WINDOW_CLOSED = 131047
+_SEND_AGAIN = """
+UPDATE notifications SET accepted_at = NULL
+WHERE id = ANY($1::bigint[]) AND queued_entry IS NOT NULL
+"""
+_CLEAR = """
+UPDATE bookings b SET notice_failed_kind = NULL, notice_failed_code = NULL,
+       notice_failed_at = NULL
+FROM unnest($1::text[], $2::text[]) AS t(reference, kind)
+WHERE b.reference = t.reference AND b.notice_failed_kind = t.kind
+"""
+
+
+def _code(status: Status) -> str:
+    return str(status.error_codes[0]) if status.error_codes else ""
+
+
+def _news(news: Sequence[News]) -> list[News]:
+    """Only what kmcbot can have written: the callback comes from outside."""
+    return [(r, k) for r, k in news if _REFERENCE.fullmatch(r) and k in KINDS]
+
+
+async def record(pool: asyncpg.Pool, statuses: Sequence[Status]) -> None:
+    """Count, log and (for failed news) mark one webhook POST's statuses."""
+    failed: list[tuple[str, str, int]] = []
+    delivered: list[News] = []
+    again: list[int] = []
+    for status in statuses:
+        code = _code(status)
+        metrics.DELIVERIES.labels(status.status, code).inc()
+        if not status.callback:
+            continue  # not ours to match (sent by an older version, or by hand)
+        cid, carried = read_callback(status.callback)
+        news = _news(carried)
+        if cid.startswith("n"):
+            event = _NOTICE_EVENTS.get(status.status)
+            for reference, kind in news if event else ():
+                fields = {"reference": reference, "kind": kind, "cid": cid}
+                if event is Event.NOTICE_FAILED:
+                    log.warning(event, **fields, code=code)
+                else:
+                    log.info(event, **fields)
+        elif status.status == "delivered":
+            log.info(Event.REPLY_DELIVERED, cid=cid)
+        elif status.status == "failed":
+            log.warning(Event.REPLY_FAILED, cid=cid, code=code, news=len(news))
+        if status.status == "failed":
+            row = cid[1:]
+            if row.isascii() and row.isdigit() and len(row) < 18 and code == str(WINDOW_CLOSED):
+                again.append(int(row))
+            for reference, kind in news:
+                metrics.NOTICES_FAILED.labels(kind, code).inc()
+                failed.append((reference, kind, int(code) if code else 0))
+        elif status.status in ("delivered", "read"):
+            delivered += news
+    if failed:
+        await pool.execute(
+            _MARK_FAILED, [f[0] for f in failed], [f[1] for f in failed], [f[2] for f in failed]
+        )
+    if again:
+        await pool.execute(_SEND_AGAIN, again)
+    if delivered:
+        await pool.execute(_CLEAR, [d[0] for d in delivered], [d[1] for d in delivered])

@@ -1,0 +1,156 @@
+"""Delivery as WhatsApp reports it, through the signed webhook of a running app
+(real PostgreSQL, Redis, sender and relay; the Graph stand-in).
+
+- one correlation id follows a citizen's message: the `message` line, the
+  booking event, `reply_sent`, the body's `biz_opaque_callback_data`, and the
+  `reply_delivered` line of the status webhook that comes back for it;
+- a reminder WhatsApp accepted and then reported failed (131047) is marked on
+  its booking, counted, and in the admin roster; a later one delivered clears it;
+- statuses are counted by status and code, with no line each.
+"""
+
+from __future__ import annotations
+
+import orjson
+import structlog
+from prometheus_client import REGISTRY
+
+from kmcbot.booking import admin_repo
+from kmcbot.web import roster
+from tests.support.e2e import PHONE_ID, Citizen, reach_confirm, start
+from tests.support.factories import eventually
+from tests.support.ids import aadhaar
+from tests.support.payloads import status_payload, status_update
+
+OUT_WAMID = "wamid.HBgMOTE5ODAwMDAwMTExFQIAERgSQjZGOTUwRDRFNzg2MUEzN0VEAA=="
+DOCUMENTED_FAILED = {
+    "code": 131047,
+    "title": "Re-engagement message",
+    "message": "Re-engagement message",
+    "error_data": {
+        "details": "Message failed to send because more than 24 hours have passed since"
+        " the customer last replied to this number."
+    },
+}
+
+
+async def post_statuses(citizen: Citizen, *items: dict) -> int:
+    return await citizen.post_raw(
+        orjson.dumps(status_payload(list(items), phone_number_id=PHONE_ID))
+    )
+
+
+def status_of(body: dict, status: str, **more: object) -> dict:
+    """A status webhook item as WhatsApp sends it for a message we sent with `body`."""
+    item = status_update(body["to"], OUT_WAMID, status)
+    item["conversation"] = {"id": "f5fdae3920125a39a1e6a23e5f877c16", "origin": {"type": "utility"}}
+    item["pricing"] = {"billable": True, "pricing_model": "CBP", "category": "utility"}
+    item["biz_opaque_callback_data"] = body["biz_opaque_callback_data"]
+    item.update(more)
+    return item
+
+
+def counted(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_one_correlation_id_follows_a_message_to_delivered(citizens, pg) -> None:
+    citizen = citizens("919800000111")
+    await start(citizen)
+    slot_id = await reach_confirm(citizen, aadhaar(1))
+    with structlog.testing.capture_logs() as logs:
+        [ticket] = await citizen.tap(f"confirm:yes:{slot_id}")
+    [message] = [e for e in logs if e["event"] == "message"]
+    cid = message["cid"]
+    reference = await pg.fetchval("SELECT reference FROM bookings WHERE slot_id = $1", slot_id)
+    [made] = [e for e in logs if e["event"] == "booking_made"]
+    assert (made["cid"], made["reference"], made["slot"], made["lang"]) == (
+        cid, reference, slot_id, "en",
+    )  # fmt: skip
+    assert made["centre"] and made["via"] == "chat" and made["user"] == message["user"]
+    [sent] = [e for e in logs if e["event"] == "reply_sent"]
+    assert sent["cid"] == cid
+    assert ticket["biz_opaque_callback_data"] == f"{cid}|{reference}:booked"
+
+    before = counted("kmcbot_deliveries_total", status="delivered", code="")
+    with structlog.testing.capture_logs() as logs:
+        assert await post_statuses(citizen, status_of(ticket, "sent"),
+                                   status_of(ticket, "delivered")) == 200  # fmt: skip
+    assert [(e["event"], e.get("cid")) for e in logs] == [("reply_delivered", cid)]
+    assert counted("kmcbot_deliveries_total", status="delivered", code="") == before + 1
+
+
+async def test_a_failed_reminder_is_marked_on_the_booking_and_a_delivered_one_clears_it(
+    citizens, pg
+) -> None:
+    citizen = citizens("919800000112")
+    await start(citizen)
+    slot_id = await reach_confirm(citizen, aadhaar(2))
+    await citizen.tap(f"confirm:yes:{slot_id}")
+    booking = await pg.fetchrow(
+        "SELECT b.id, b.reference, s.day, s.centre_id FROM bookings b"
+        " JOIN slots s ON s.id = b.slot_id WHERE b.slot_id = $1",
+        slot_id,
+    )
+    notification = await pg.fetchval(
+        "INSERT INTO notifications (booking_id, kind, remind_day) VALUES ($1, 'reminder', $2)"
+        " RETURNING id",
+        booking["id"],
+        booking["day"],
+    )
+    with structlog.testing.capture_logs() as logs:
+        # The app's relay sends it within a second or so.
+        await citizen.standin.wait_for(citizen.wa_id, citizen.seen + 1, timeout=10)
+        [reminder] = await citizen.replies()
+    cid = f"n{notification}"
+    assert reminder["biz_opaque_callback_data"] == f"{cid}|{booking['reference']}:reminder"
+    assert {(e["event"], e.get("cid"), e.get("reference")) for e in logs} >= {
+        ("notice_queued", cid, booking["reference"]),
+        ("notice_sent", cid, booking["reference"]),
+    }
+
+    accepted = "SELECT accepted_at FROM notifications WHERE id = $1"
+    assert await eventually(lambda: pg.fetchval(accepted, notification))  # WhatsApp took it
+    before = counted("kmcbot_notices_failed_total", kind="reminder", code="131047")
+    with structlog.testing.capture_logs() as logs:
+        failed = status_of(reminder, "failed", errors=[DOCUMENTED_FAILED])
+        assert await post_statuses(citizen, failed) == 200
+    [line] = logs
+    assert (line["event"], line["cid"], line["code"], line["log_level"]) == (
+        "notice_failed", cid, "131047", "warning",
+    )  # fmt: skip
+    assert counted("kmcbot_notices_failed_total", kind="reminder", code="131047") == before + 1
+    assert counted("kmcbot_deliveries_total", status="failed", code="131047") >= 1
+    row = await pg.fetchrow(
+        "SELECT notice_failed_kind, notice_failed_code, notice_failed_at FROM bookings"
+        " WHERE id = $1",
+        booking["id"],
+    )
+    assert (row["notice_failed_kind"], row["notice_failed_code"]) == ("reminder", 131047)
+    centre, rows = await admin_repo.roster(pg, booking["centre_id"], booking["day"])
+    [listed] = roster.render_json(centre, booking["day"], rows)["bookings"]
+    assert listed["reference"] == booking["reference"]
+    assert listed["notice_failed"]["kind"] == "reminder"
+    assert listed["notice_failed"]["code"] == 131047
+    assert "reminder 131047" in roster.render_csv(rows)
+    # 131047: it went as free text after the window closed; the relay sends it again
+    # (as the template) when it next looks at unaccepted rows.
+    assert await pg.fetchval(accepted, notification) is None
+
+    # Sent again (as the template) and delivered: the mark goes.
+    assert await post_statuses(citizen, status_of(reminder, "delivered")) == 200
+    assert (
+        await pg.fetchval("SELECT notice_failed_kind FROM bookings WHERE id = $1", booking["id"])
+        is None
+    )
+
+
+async def test_statuses_kmcbot_did_not_send_are_counted_without_a_line(citizens) -> None:
+    citizen = citizens("919800000113")
+    await start(citizen)
+    before = counted("kmcbot_deliveries_total", status="read", code="")
+    unknown = status_update(citizen.wa_id, "wamid.unknown", "read")
+    with structlog.testing.capture_logs() as logs:
+        assert await post_statuses(citizen, *[unknown] * 50) == 200
+    assert logs == []
+    assert counted("kmcbot_deliveries_total", status="read", code="") == before + 50
