@@ -27,7 +27,15 @@ Failure = tuple[int, int | None]
 # The image types the Cloud API takes, and their size limit (5 MB).
 MEDIA_TYPES = {"image/png": 5 * 1024 * 1024, "image/jpeg": 5 * 1024 * 1024}
 # An image message holds these and nothing else (kmcbot's own "kmcbot_qr" must be gone).
-IMAGE_FIELDS = {"messaging_product", "recipient_type", "to", "recipient", "type", "image"}
+IMAGE_FIELDS = {
+    "messaging_product",
+    "recipient_type",
+    "to",
+    "recipient",
+    "type",
+    "image",
+    "biz_opaque_callback_data",  # any message may carry it (observe/delivery.py)
+}
 
 
 @dataclass

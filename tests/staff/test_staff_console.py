@@ -466,4 +466,4 @@ async def test_a_notice_whatsapp_could_not_deliver_shows_on_the_citizens_row(
     await b.post("/staff/lang", {"lang": "bn", "next": "/staff/"})
     status, page = await b.get("/staff/c/HC-A/")
     row = re.search(rf'data-reference="{ref}">(.*?)</tr>', page, re.S).group(1)
-    assert "হোয়াটসঅ্যাপে পৌঁছায়নি: রিমাইন্ডার (ত্রুটি 131047)" in row
+    assert "হোয়াটসঅ্যাপে পৌঁছায়নি: রিমাইন্ডার (ত্রুটি ১৩১০৪৭)" in row
