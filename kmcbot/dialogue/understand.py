@@ -163,6 +163,8 @@ def _content(words: tuple[str, ...], filler: frozenset[str]) -> tuple[str, ...]:
 class _Tables:
     phrases: Mapping[str, tuple[tuple[str, ...], ...]]  # [words] key -> phrases as tokens
     ordinals: tuple[frozenset[tuple[str, ...]], ...]  # "first", "দ্বিতীয়টা", "dusra wala"
+    numbers: Mapping[str, int]  # "two", "dui", "दो" -> 2
+    counters: frozenset[str]  # "টা", "no", "नंबर": beside a number, change nothing
     index: Mapping[str, Mapping[str, tuple[tuple[str, ...], ...]]]  # key -> first word -> phrases
     filler: frozenset[str]
     negators: frozenset[str]
@@ -176,6 +178,8 @@ def _tables() -> _Tables:
     negators: set[str] = set()
     suffixes: set[str] = set()
     ordinals: list[set[tuple[str, ...]]] = []
+    numbers: dict[str, int] = {}
+    counters: set[str] = set()
     for lang in Lang:
         for key, value in catalogue(lang).items():
             if not key.startswith("words.") or not isinstance(value, list):
@@ -187,12 +191,18 @@ def _tables() -> _Tables:
                         ordinals.append(set())
                     ordinals[place].update(tokens(f) for f in forms)
                 continue
+            if name == "numbers":
+                for n, spelled in enumerate(value, 1):
+                    numbers.update((w, n) for form in spelled for w in tokens(form))
+                continue
             forms = {tokens(v) for v in value} - {()}
             match name:
                 case "filler":
                     filler.update(t for form in forms for t in form)
                 case "negators":
                     negators.update(t for form in forms for t in form)
+                case "counters":
+                    counters.update(t for form in forms for t in form)
                 case "suffixes":
                     suffixes.update(normalise(v) for v in value if normalise(v))
                 case "name_before" | "name_after" | "id_before" | "id_after":
@@ -209,6 +219,8 @@ def _tables() -> _Tables:
         phrases=content,
         index={k: {w: tuple(f) for w, f in v.items()} for k, v in index.items()},
         ordinals=tuple(frozenset(_content(p, fill) for p in forms) for forms in ordinals),
+        numbers=numbers,
+        counters=frozenset(counters),
         filler=frozenset(filler),
         negators=frozenset(negators),
         # Longest first, so "য়ের" is tried before "র".
@@ -289,6 +301,11 @@ def understand(
         ]
         return Meaning(whole[0]) if len(whole) == 1 else None
     ids = list(options)
+    # At a yes/no question only a bare digit is the option's number: there "do"
+    # may be the Hindi "give", and "1 no" says both "1" and "no".
+    yes_no = any(kind(oid).endswith(":yes") for oid in ids)
+    if not yes_no:
+        kept = _spelled(kept, t)  # "তিন নম্বর" -> "3", "দশটা" -> "10 টা"
 
     def said(phrases: Iterable[str]) -> set[tuple[str, ...]]:
         return {_content(tokens(p), t.filler) for p in phrases} - {()}
@@ -310,16 +327,30 @@ def understand(
         found = _coverage(kept, _phrases_in((w.value,), heads), t.suffixes)
         if found:
             candidates[Meaning(w)] = found
-    number = _number(kept, len(ids))
-    if number is None and not any(kind(oid).endswith(":yes") for oid in ids):
+    bare = kept if yes_no else _without(kept, t.counters | t.filler)
+    number = _number(bare, len(ids))
+    if number is None and not yes_no:
         # "the first one", "দ্বিতীয়টা" at a list (never at a yes/no question)
-        place = next((n for n, forms in enumerate(t.ordinals, 1) if kept in forms), None)
+        place = next((n for n, forms in enumerate(t.ordinals, 1) if {kept, bare} & forms), None)
         number = place if place is not None and place <= len(ids) else None
     if number is not None:
-        # The help says "answer with the option's number": "1" at a list of
-        # times is the first time, not 1 pm; "12" beyond the list may be a time.
-        return Option(ids[number - 1])
+        # The help says "answer with the option's number"; "12" beyond the list
+        # may be a time. When the same words also name another option whole
+        # ("7" at a list of dates starting on the 3rd, "sat" for Saturday and
+        # for 7), ask which.
+        target = ids[number - 1]
+        rivals = [
+            c.id
+            for c, cover in candidates.items()
+            if isinstance(c, Option) and c.id != target and len(cover) == len(kept)
+        ]
+        return Unsure((target, *rivals)) if rivals else Option(target)
     _qualify(kept, candidates, t)
+    if yes_no and any(
+        w.isdigit() and not any(i in cover for cover in candidates.values())
+        for i, w in enumerate(kept)
+    ):
+        return None  # "1 no", "yes 3": a number that is not an option's here
     # A greeting or a thanks beside an answer ("ok thanks", "hi, covishield")
     # is politeness: it counts as the whole message, or as its start when nothing
     # else is known in it ("thank you so much", "hello there").
@@ -341,6 +372,30 @@ def understand(
 def _acknowledged(kept: tuple[str, ...], t: _Tables) -> bool:
     phrases = _phrases_in(("yes", Word.THANKS.value), _heads(kept, t.suffixes))
     return len(_coverage(kept, phrases, t.suffixes)) == len(kept)
+
+
+def _without(kept: tuple[str, ...], dropped: frozenset[str]) -> tuple[str, ...]:
+    return tuple(w for w in kept if w not in dropped) or kept
+
+
+def _spelled(kept: tuple[str, ...], t: _Tables) -> tuple[str, ...]:
+    """A number in words as its digit ("dui" -> "2", "দশটা" -> "10 টা", "তিন
+    নম্বর" -> "3 নম্বর"), when it is the whole answer beside counters and filler."""
+    out: list[str] = []
+    for w in kept:
+        glued = next(
+            (c for c in t.counters if w.endswith(c) and w[: -len(c)] in t.numbers), None
+        )
+        if w in t.numbers:
+            out.append(str(t.numbers[w]))
+        elif glued:
+            out += [str(t.numbers[w[: -len(glued)]]), glued]
+        else:
+            out.append(w)
+    rest = _without(tuple(out), t.counters | t.filler)
+    if len(rest) == 1 and rest[0].isdigit() and rest != _without(kept, t.counters | t.filler):
+        return tuple(out)
+    return kept
 
 
 def _number(kept: tuple[str, ...], count: int) -> int | None:
