@@ -313,10 +313,12 @@ def understand(
     named = {oid: list(said((titles or {}).get(oid, ()))) for oid in ids}
     forms = {oid: said(options[oid]) | set(named[oid]) for oid in ids}
     candidates: dict[Option | Meaning, frozenset[int]] = {}
+    spans: dict[Option | Meaning, frozenset[tuple[int, int]]] = {}  # each phrase found
     for oid in ids:
-        found = _coverage(kept, (*_phrases_in(option_keys(oid), heads), *forms[oid]), t.suffixes)
-        if found:
-            candidates[Option(oid)] = found
+        found_at = _spans(kept, (*_phrases_in(option_keys(oid), heads), *forms[oid]), t.suffixes)
+        if found_at:
+            spans[Option(oid)] = found_at
+            candidates[Option(oid)] = _covered(found_at)
     if not candidates:
         # Only when no option is named whole: "Roxy" for "Roxy Cinema Hall" (but
         # "book" is "Book 2nd dose", not the start of "My bookings").
@@ -324,9 +326,10 @@ def understand(
             if any(_part_of(kept, title) for title in named[oid]):
                 candidates[Option(oid)] = frozenset(range(len(kept)))
     for w in words_:
-        found = _coverage(kept, _phrases_in((w.value,), heads), t.suffixes)
-        if found:
-            candidates[Meaning(w)] = found
+        found_at = _spans(kept, _phrases_in((w.value,), heads), t.suffixes)
+        if found_at:
+            spans[Meaning(w)] = found_at
+            candidates[Meaning(w)] = _covered(found_at)
     bare = kept if yes_no else _without(kept, t.counters | t.filler)
     number = _number(bare, len(ids))
     if number is None and not yes_no:
@@ -359,11 +362,11 @@ def understand(
         if len(candidates[p]) < len(kept) and (len(candidates) > 1 or 0 not in candidates[p]):
             del candidates[p]
     if candidates and any(isinstance(c, Option) for c in candidates):
-        return _best(kept, candidates, t.negators)
+        return _best(kept, candidates, t.negators, spans)
     if _acknowledged(kept, t):
         return Meaning(Word.THANKS)  # "ok", "ঠিক আছে" where nothing asks yes or no
     if candidates:
-        return _best(kept, candidates, t.negators)
+        return _best(kept, candidates, t.negators, spans)
     if any(w in t.negators for w in kept):
         return None
     return _fuzzy(kept, forms, named, words_)
@@ -383,8 +386,13 @@ def _spelled(kept: tuple[str, ...], t: _Tables) -> tuple[str, ...]:
     নম্বর" -> "3 নম্বর"), when it is the whole answer beside counters and filler."""
     out: list[str] = []
     for w in kept:
-        glued = next(
-            (c for c in t.counters if w.endswith(c) and w[: -len(c)] in t.numbers), None
+        glued = next(  # "দুটো", "tinte": a counter that is also a word's ending
+            (
+                c
+                for c in t.counters & frozenset(t.suffixes)
+                if w.endswith(c) and w[: -len(c)] in t.numbers
+            ),
+            None,
         )
         if w in t.numbers:
             out.append(str(t.numbers[w]))
@@ -409,13 +417,24 @@ def _coverage(
     typed: tuple[str, ...], phrases: Iterable[tuple[str, ...]], suffixes: tuple[str, ...]
 ) -> frozenset[int]:
     """The positions of `typed` that some phrase covers, word for word."""
-    covered: set[int] = set()
+    return _covered(_spans(typed, phrases, suffixes))
+
+
+def _spans(
+    typed: tuple[str, ...], phrases: Iterable[tuple[str, ...]], suffixes: tuple[str, ...]
+) -> frozenset[tuple[int, int]]:
+    """Where each phrase is found in `typed`: (first position, end)."""
+    found: set[tuple[int, int]] = set()
     for phrase in phrases:
         n = len(phrase)
         for start in range(len(typed) - n + 1):
             if all(_same(typed[start + i], phrase[i], suffixes) for i in range(n)):
-                covered.update(range(start, start + n))
-    return frozenset(covered)
+                found.add((start, start + n))
+    return frozenset(found)
+
+
+def _covered(spans: Iterable[tuple[int, int]]) -> frozenset[int]:
+    return frozenset(i for start, end in spans for i in range(start, end))
 
 
 def _part_of(kept: tuple[str, ...], title: tuple[str, ...]) -> bool:
@@ -475,6 +494,7 @@ def _best(
     kept: tuple[str, ...],
     candidates: Mapping[Option | Meaning, frozenset[int]],
     negators: frozenset[str],
+    spans: Mapping[Option | Meaning, frozenset[tuple[int, int]]],
 ) -> Understood:
     top = max(len(c) for c in candidates.values())
     winners = {c: cover for c, cover in candidates.items() if len(cover) == top}
@@ -502,7 +522,27 @@ def _best(
         return None  # "not covishield", "covishield na": say what you mean
     if min(cover) > 0 and any(kept[i] in negators for i in cover):
         return None  # "বদলাতে চাই না": the "না" negates what comes before it
+    if _negated_after(kept, spans.get(winner, frozenset()), negators):
+        return None  # "বাতিল করবেন না", "cancel mat karo", "keep nahi": both halves
     return winner
+
+
+def _negated_after(
+    kept: tuple[str, ...], found: frozenset[tuple[int, int]], negators: frozenset[str]
+) -> bool:
+    """A negation that follows another phrase of the same answer, not inside it:
+    Bengali and Hindi put "না"/"नहीं"/"mat" after the verb they turn round, so
+    "cancel" + "mat karo" is not "cancel" + "no". A negation first ("না, রেখে
+    দিন", "na na rakhun") says the same as what follows it."""
+    for i, word in enumerate(kept):
+        if word not in negators:
+            continue
+        for j in range(i):
+            if kept[j] in negators or not any(s <= j < e for s, e in found):
+                continue
+            if not any(s <= j and i < e for s, e in found):
+                return True
+    return False
 
 
 def _fuzzy(
