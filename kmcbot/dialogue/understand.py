@@ -129,7 +129,10 @@ _LATIN_MARKS = range(0x0300, 0x0370)  # é -> e; Indic vowel signs are letters h
 
 def normalise(text: str) -> str:
     """Case-, accent-, digit-script- and punctuation-insensitive form of a text."""
-    text = unicodedata.normalize("NFKD", strip_invisible(text[:400]).casefold())
+    text = strip_invisible(text[:400]).casefold()
+    for sign, word in _signs():
+        text = text.replace(sign, word)  # "👍" is "ok"
+    text = unicodedata.normalize("NFKD", text)
     kept = []
     for ch in text:
         if ord(ch) in _LATIN_MARKS:
@@ -141,6 +144,12 @@ def normalise(text: str) -> str:
     # "2nd" is "2 nd", "১০টা" is "10 টা"; "yesss", "hiii", "okkk" are "yes", "hi", "ok".
     folded = _REPEATED.sub(r"\1", _DIGITS_EDGE.sub(" ", folded))
     return " ".join(folded.split())
+
+
+@cache
+def _signs() -> tuple[tuple[str, str], ...]:
+    found = (pair for lang in Lang for pair in catalogue(lang)["words.signs"])
+    return tuple((sign, f" {word} ") for sign, word in found)
 
 
 _DIGITS_EDGE = re.compile(r"(?<=[0-9])(?=[^0-9\s])|(?<=[^0-9\s])(?=[0-9])")
@@ -191,6 +200,8 @@ def _tables() -> _Tables:
                         ordinals.append(set())
                     ordinals[place].update(tokens(f) for f in forms)
                 continue
+            if name == "signs":
+                continue  # read by normalise
             if name == "numbers":
                 for n, spelled in enumerate(value, 1):
                     numbers.update((w, n) for form in spelled for w in tokens(form))
