@@ -33,6 +33,7 @@ from rapidfuzz import fuzz, process
 
 from kmcbot.dialogue.catalogue import catalogue
 from kmcbot.dialogue.model import Lang
+from kmcbot.dialogue.sounds import MIN_KEY, sound_key
 from kmcbot.whatsapp.text import strip_invisible, to_ascii_digits
 
 
@@ -336,6 +337,9 @@ def understand(
         for oid in ids:
             if any(_part_of(kept, title) for title in named[oid]):
                 candidates[Option(oid)] = frozenset(range(len(kept)))
+    if not candidates:
+        # A name typed in another script: "বালিগঞ্জ", "जादवपुर" for "Ballygunge UPHC".
+        candidates.update(_sounding(kept, named))
     for w in words_:
         found_at = _spans(kept, _phrases_in((w.value,), heads), t.suffixes)
         if found_at:
@@ -459,6 +463,28 @@ def _part_of(kept: tuple[str, ...], title: tuple[str, ...]) -> bool:
         if run[:-1] == kept[:-1] and run[-1].startswith(kept[-1]) and len(kept[-1]) >= 3:
             return True
     return False
+
+
+def _sounding(
+    kept: tuple[str, ...], named: Mapping[str, list[tuple[str, ...]]]
+) -> dict[Option | Meaning, frozenset[int]]:
+    """The options a word in Bengali or Devanagari letters sounds like a word of
+    (or two words run together: "দমদম" for "Dum Dum"), by `sound_key`."""
+    typed = {
+        i: key
+        for i, w in enumerate(kept)
+        if not w.isascii() and len(key := sound_key(w)) >= MIN_KEY
+    }
+    found: dict[Option | Meaning, frozenset[int]] = {}
+    if not typed:
+        return found
+    for oid, titles in named.items():
+        keys = {sound_key(w) for title in titles for w in title if w.isascii()}
+        keys |= {sound_key(a + b) for title in titles for a, b in zip(title, title[1:])}
+        hits = frozenset(i for i, key in typed.items() if key in keys)
+        if hits:
+            found[Option(oid)] = hits
+    return found
 
 
 def _same(typed: str, word: str, suffixes: tuple[str, ...]) -> bool:
