@@ -217,7 +217,7 @@ def _tables() -> _Tables:
                     counters.update(t for form in forms for t in form)
                 case "suffixes":
                     suffixes.update(normalise(v) for v in value if normalise(v))
-                case "name_before" | "name_after" | "id_before" | "id_after":
+                case "name_before" | "name_before_two" | "name_after" | "id_before" | "id_after":
                     pass
                 case _:
                     phrases.setdefault(name, set()).update(forms)
@@ -513,6 +513,10 @@ def _qualify(
         found = candidates.get(book)
         if found and look and found <= nouns and bookings not in candidates:
             candidates[bookings] = candidates.pop(book) | look
+    if any(isinstance(c, Option) for c in candidates):
+        for noun in (Meaning(Word.BOOK), Meaning(Word.BOOKINGS)):
+            if noun in candidates and candidates[noun] <= nouns:
+                del candidates[noun]  # "बुकिंग रखें": the booking is what the option acts on
     language = candidates.get(Meaning(Word.LANGUAGE))
     named = [c for c in candidates if _names_a_language(c)]
     if language and named:
