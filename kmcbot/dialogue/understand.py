@@ -174,7 +174,8 @@ class _Tables:
     phrases: Mapping[str, tuple[tuple[str, ...], ...]]  # [words] key -> phrases as tokens
     ordinals: tuple[frozenset[tuple[str, ...]], ...]  # "first", "দ্বিতীয়টা", "dusra wala"
     numbers: Mapping[str, int]  # "two", "dui", "दो" -> 2
-    counters: frozenset[str]  # "টা", "no", "नंबर": beside a number, change nothing
+    counters: frozenset[str]  # "no", "নম্বর", "नंबर": "the option numbered"
+    endings: frozenset[str]  # "টা", "baje": a number's word kept, as times have it
     index: Mapping[str, Mapping[str, tuple[tuple[str, ...], ...]]]  # key -> first word -> phrases
     filler: frozenset[str]
     negators: frozenset[str]
@@ -190,6 +191,7 @@ def _tables() -> _Tables:
     ordinals: list[set[tuple[str, ...]]] = []
     numbers: dict[str, int] = {}
     counters: set[str] = set()
+    endings: set[str] = set()
     for lang in Lang:
         for key, value in catalogue(lang).items():
             if not key.startswith("words.") or not isinstance(value, list):
@@ -215,6 +217,8 @@ def _tables() -> _Tables:
                     negators.update(t for form in forms for t in form)
                 case "counters":
                     counters.update(t for form in forms for t in form)
+                case "number_endings":
+                    endings.update(t for form in forms for t in form)
                 case "suffixes":
                     suffixes.update(normalise(v) for v in value if normalise(v))
                 case "name_before" | "name_before_two" | "name_after" | "id_before" | "id_after":
@@ -233,6 +237,7 @@ def _tables() -> _Tables:
         ordinals=tuple(frozenset(_content(p, fill) for p in forms) for forms in ordinals),
         numbers=numbers,
         counters=frozenset(counters),
+        endings=frozenset(endings),
         filler=frozenset(filler),
         negators=frozenset(negators),
         # Longest first, so "য়ের" is tried before "র".
@@ -345,7 +350,11 @@ def understand(
         if found_at:
             spans[Meaning(w)] = found_at
             candidates[Meaning(w)] = _covered(found_at)
-    bare = kept if yes_no else _without(kept, t.counters | t.filler)
+    # "দুটো" is the second option, but at a list of times "১টা" is 1 o'clock: there
+    # (the options' own phrases say "10 টা", "10 baje") an ending keeps its number.
+    timed = any(len(p) == 2 and p[0].isdigit() and p[1] in t.endings for f in forms.values() for p in f)
+    around = t.counters | t.filler | (frozenset() if timed else t.endings)
+    bare = kept if yes_no else _without(kept, around)
     number = _number(bare, len(ids))
     if number is None and not yes_no:
         # "the first one", "দ্বিতীয়টা" at a list (never at a yes/no question)
@@ -397,16 +406,13 @@ def _without(kept: tuple[str, ...], dropped: frozenset[str]) -> tuple[str, ...]:
 
 
 def _spelled(kept: tuple[str, ...], t: _Tables) -> tuple[str, ...]:
-    """A number in words as its digit ("dui" -> "2", "দশটা" -> "10 টা", "তিন
-    নম্বর" -> "3 নম্বর"), when it is the whole answer beside counters and filler."""
+    """A number in words as its digit ("dui" -> "2", "তিন নম্বর" -> "3 নম্বর",
+    "দশটা" -> "10 টা", "das baje" -> "10 baje"), when it is the whole answer
+    beside counters, a number's endings and filler."""
     out: list[str] = []
     for w in kept:
-        glued = next(  # "দুটো", "tinte": a counter that is also a word's ending
-            (
-                c
-                for c in t.counters & frozenset(t.suffixes)
-                if w.endswith(c) and w[: -len(c)] in t.numbers
-            ),
+        glued = next(  # "দশটা", "tinte": the ending written onto the number
+            (e for e in t.endings if len(e) > 1 and w.endswith(e) and w[: -len(e)] in t.numbers),
             None,
         )
         if w in t.numbers:
@@ -415,8 +421,9 @@ def _spelled(kept: tuple[str, ...], t: _Tables) -> tuple[str, ...]:
             out += [str(t.numbers[w[: -len(glued)]]), glued]
         else:
             out.append(w)
-    rest = _without(tuple(out), t.counters | t.filler)
-    if len(rest) == 1 and rest[0].isdigit() and rest != _without(kept, t.counters | t.filler):
+    around = t.counters | t.endings | t.filler
+    rest = _without(tuple(out), around)
+    if len(rest) == 1 and rest[0].isdigit() and rest != _without(kept, around):
         return tuple(out)
     return kept
 
