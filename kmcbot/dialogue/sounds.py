@@ -32,8 +32,11 @@ _INDIC = {
     **dict.fromkeys("শষসशषस", "s"),
     **dict.fromkeys("হह", "h"),
 }
-_DOTTED = ("\u09a1\u09bc", "\u09a2\u09bc", "\u09dc", "\u09dd", "\u0921\u093c", "\u0922\u093c")
-_DOTTED += ("\u095c", "\u095d")
+# ড়, ঢ়, ड़, ढ़: with the nukta apart (as NFC leaves them) and composed.
+_DOTTED = (
+    *("\u09a1\u09bc", "\u09a2\u09bc", "\u0921\u093c", "\u0922\u093c"),
+    *("\u09dc", "\u09dd", "\u095c", "\u095d"),
+)
 # Roman spellings, longest first: "ch" before "c", "ph" before "p".
 _ROMAN = [
     ("ch", "C"),  # not the "c" of "centre" below

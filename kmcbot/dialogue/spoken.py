@@ -20,9 +20,7 @@ def day_phrases(day: date, today: date) -> tuple[str, ...]:
     """How people name a day of the list: "5 july", "জুলাইয়ের ৫", "5/7", "৫ তারিখ",
     "tomorrow", "আগামীকাল", "kal", "পরশু"."""
     forms = [f"{day.day} {day.month}", f"{day.day:02d} {day.month:02d}"]
-    relative = {0: "words.today", 1: "words.tomorrow", 2: "words.day_after"}.get(
-        (day - today).days
-    )
+    relative = {0: "words.today", 1: "words.tomorrow", 2: "words.day_after"}.get((day - today).days)
     if relative:
         forms += [phrase for lang in Lang for phrase in words(lang, relative)]
     for name in month_names(day.month):

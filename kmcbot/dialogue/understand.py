@@ -22,6 +22,7 @@ and a global meaning both matched, or a negation ("not covishield", "বাত�
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -294,6 +295,7 @@ def understand(
     titles: Mapping[str, Iterable[str]] | None = None,
     exact_only: bool = False,
     without: frozenset[Word] = frozenset(),
+    spell: bool = True,
 ) -> Understood:
     """What `text` means at a question offering `options` (id -> extra phrases:
     the day or time it stands for). `titles` (id -> its names in every language)
@@ -321,7 +323,8 @@ def understand(
     # At a yes/no question only a bare digit is the option's number: there "do"
     # may be the Hindi "give", and "1 no" says both "1" and "no".
     yes_no = any(kind(oid).endswith(":yes") for oid in ids)
-    if not yes_no:
+    spelled = not yes_no and spell and _spelled(kept, t) != kept
+    if spelled:
         kept = _spelled(kept, t)  # "তিন নম্বর" -> "3", "দশটা" -> "10 টা"
 
     def said(phrases: Iterable[str]) -> set[tuple[str, ...]]:
@@ -352,7 +355,9 @@ def understand(
             candidates[Meaning(w)] = _covered(found_at)
     # "দুটো" is the second option, but at a list of times "১টা" is 1 o'clock: there
     # (the options' own phrases say "10 টা", "10 baje") an ending keeps its number.
-    timed = any(len(p) == 2 and p[0].isdigit() and p[1] in t.endings for f in forms.values() for p in f)
+    timed = any(
+        len(p) == 2 and p[0].isdigit() and p[1] in t.endings for f in forms.values() for p in f
+    )
     around = t.counters | t.filler | (frozenset() if timed else t.endings)
     bare = kept if yes_no else _without(kept, around)
     number = _number(bare, len(ids))
@@ -371,6 +376,11 @@ def understand(
             for c, cover in candidates.items()
             if isinstance(c, Option) and c.id != target and len(cover) == len(kept)
         ]
+        if spelled:  # the words as typed may name another option: "sat" (Saturday)
+            as_typed = understand(text, options, titles=titles, without=without, spell=False)
+            if isinstance(as_typed, Option | Unsure):
+                named_ids = (as_typed.id,) if isinstance(as_typed, Option) else as_typed.ids
+                rivals += [i for i in named_ids if i != target and i not in rivals]
         return Unsure((target, *rivals)) if rivals else Option(target)
     _qualify(kept, candidates, t)
     if yes_no and any(
@@ -487,7 +497,7 @@ def _sounding(
         return found
     for oid, titles in named.items():
         keys = {sound_key(w) for title in titles for w in title if w.isascii()}
-        keys |= {sound_key(a + b) for title in titles for a, b in zip(title, title[1:])}
+        keys |= {sound_key(a + b) for title in titles for a, b in itertools.pairwise(title)}
         hits = frozenset(i for i, key in typed.items() if key in keys)
         if hits:
             found[Option(oid)] = hits
