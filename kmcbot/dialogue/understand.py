@@ -86,8 +86,9 @@ BUTTON_WORDS: Mapping[str, tuple[str, ...]] = {
 }
 
 FUZZY_MIN_LENGTH = 5  # shorter words are too close to each other ("haan"/"hain")
-FUZZY_SCORE = 85  # rapidfuzz ratio: one letter wrong, missing or extra in 7+
-FUZZY_SCORE_LONG = 80  # a word of 8+ letters may have two ("ballygunj")
+FUZZY_SCORE = 83  # rapidfuzz ratio: one letter wrong or two swapped in 6+, missing or extra in 7+
+FUZZY_SCORE_LONG = 80  # a word of 8+ letters may have two ("ballygunj") ...
+FUZZY_LONG_AS = 85  # ... and then counts as close as one typo in a 7-letter word
 FUZZY_TIE = 5  # two meanings this close are asked about, not guessed
 MAX_TOKENS = 40  # a long paste is read by its first words only
 
@@ -345,6 +346,15 @@ def understand(
         for oid in ids:
             if any(_part_of(kept, title) for title in named[oid]):
                 candidates[Option(oid)] = frozenset(range(len(kept)))
+        if candidates:
+            # "bookin" starts "My bookings" but is a typo of "booking": ask.
+            parts = tuple(c.id for c in candidates if isinstance(c, Option))
+            typo = _fuzzy(kept, forms, named, words_)
+            if isinstance(typo, Meaning):
+                return None
+            others = (typo.id,) if isinstance(typo, Option) else typo.ids if typo else ()
+            if any(i not in parts for i in others):
+                return Unsure((*parts, *(i for i in others if i not in parts)))
     if not candidates:
         # A name typed in another script: "বালিগঞ্জ", "जादवपुर" for "Ballygunge UPHC".
         candidates.update(_sounding(kept, named))
@@ -644,7 +654,7 @@ def _closeness(kept: tuple[str, ...], phrases: Iterable[tuple[str, ...]]) -> flo
             continue
         match, score, _ = process.extractOne(word, singles, scorer=fuzz.ratio)
         if min(len(word), len(match)) >= 8 and score >= FUZZY_SCORE_LONG:
-            score = max(score, FUZZY_SCORE)  # counts as close as a short typo
+            score = max(score, FUZZY_LONG_AS)  # counts as close as a short typo
         best = max(best, score)
     return best
 
@@ -659,7 +669,7 @@ def _word_closeness(kept: tuple[str, ...], words_: tuple[Word, ...]) -> dict[Mea
             if score < FUZZY_SCORE and (min(len(word), len(match)) < 8 or " " in word):
                 continue  # only a long single word may have two typos
             m = Meaning(owners[at])
-            scores[m] = max(scores.get(m, 0.0), max(score, FUZZY_SCORE))
+            scores[m] = max(scores.get(m, 0.0), max(score, FUZZY_LONG_AS))
 
     whole = " ".join(kept)
     cutoff = FUZZY_SCORE_LONG

@@ -1598,6 +1598,10 @@ TABLE += [
     (State.CANCEL_CONFIRM, "cancel:no", ALL, ["बुकिंग रखें", "cancel korbo na", "रखो"]),
     (State.FORGET_CONFIRM, "forget:no", ALL, ["mat karo", "delete mat karo"]),
     (State.MENU, "menu:book", ALL, ["টিকা", "वैक्सीन", "vaccine", "bok"]),
+    # One letter wrong, or two swapped, in a word of six.
+    (State.CONFIRM, "confirm:change", ALL, ["chnage", "chenge"]),
+    (State.FORGET_CONFIRM, "forget:yes", ALL, ["delate"]),
+    (State.VACCINE, "vaccine:covaxin", ALL, ["covaxn", "covaxim"]),
 ]
 
 
@@ -1782,6 +1786,8 @@ UNCLEAR: list[tuple[State, list[str]]] = [
     # At a list of times, "১টা" and "1 baje" are 1 o'clock: not the first time.
     (State.SLOT, ["১টা", "1 baje", "ek baje", "teen"]),
     (State.MY_BOOKINGS, ["cancel nahi", "batil korbo na"]),
+    # The start of one option's title, a typo of another's word: ask.
+    (State.MENU, ["bookin"]),
     (State.MENU, ["covishield", "৫ জুন", "4", "kal aaunga", "hi book my bookings"]),
     (State.DAY, ["next year", "99"]),
     (State.SLOT, ["evening 7", "99"]),
