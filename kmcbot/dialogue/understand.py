@@ -376,11 +376,13 @@ def understand(
         place = next((n for n, forms in enumerate(t.ordinals, 1) if {kept, bare} & forms), None)
         number = place if place is not None and place <= len(ids) else None
     if number is not None:
-        # The help says "answer with the option's number"; "12" beyond the list
-        # may be a time. When the same words also name another option whole
-        # ("7" at a list of dates starting on the 3rd, "sat" for Saturday and
-        # for 7), ask which.
+        # The help says "answer with the option's number": "1" at a list of
+        # times is the first time, not 1 pm; "12" beyond the list may be a time.
         target = ids[number - 1]
+        if len(kept) == 1 and kept[0].isdigit() and not spelled:
+            return Option(target)
+        # Not a bare digit ("dui", "সাত", "২ নম্বর"): when the words also name
+        # another option whole ("sat" is Saturday and 7), ask which.
         rivals = [
             c.id
             for c, cover in candidates.items()
