@@ -144,8 +144,10 @@ def normalise(text: str) -> str:
         # meaning; punctuation, emoji, symbols and controls become spaces.
         kept.append(ch if unicodedata.category(ch)[0] in "LMN" else " ")
     folded = to_ascii_digits(unicodedata.normalize("NFC", "".join(kept)).translate(_FOLD))
-    # "2nd" is "2 nd", "১০টা" is "10 টা"; "yesss", "hiii", "okkk" are "yes", "hi", "ok".
+    # "2nd" is "2 nd", "১০টা" is "10 টা"; "yesss", "hiii", "okkk" are "yes", "hi", "ok",
+    # and so are "yess", "noo", "nahii" (a doubled last letter); "নাহ্" is "নাহ".
     folded = _REPEATED.sub(r"\1", _DIGITS_EDGE.sub(" ", folded))
+    folded = _FINAL_VIRAMA.sub("", _FINAL_DOUBLE.sub(r"\1", folded))
     return " ".join(folded.split())
 
 
@@ -157,6 +159,8 @@ def _signs() -> tuple[tuple[str, str], ...]:
 
 _DIGITS_EDGE = re.compile(r"(?<=[0-9])(?=[^0-9\s])|(?<=[^0-9\s])(?=[0-9])")
 _REPEATED = re.compile(r"([a-z])\1{2,}")
+_FINAL_DOUBLE = re.compile(r"([a-z])\1\b")
+_FINAL_VIRAMA = re.compile(r"[\u09cd\u094d](?=\s|$)")
 
 
 def tokens(text: str) -> tuple[str, ...]:

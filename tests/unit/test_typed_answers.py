@@ -1602,6 +1602,10 @@ TABLE += [
     (State.CONFIRM, "confirm:change", ALL, ["chnage", "chenge"]),
     (State.FORGET_CONFIRM, "forget:yes", ALL, ["delate"]),
     (State.VACCINE, "vaccine:covaxin", ALL, ["covaxn", "covaxim"]),
+    # A doubled last letter, a trailing hasanta, more spellings of yes.
+    (State.CONFIRM, "confirm:no", ALL, ["noo", "nahii", "নাহ্"]),
+    (State.CONFIRM, "confirm:yes", ALL, ["kk", "hna", "yah"]),
+    (State.MENU, "menu:book", ALL, ["bookk"]),
 ]
 
 
