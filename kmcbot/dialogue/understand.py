@@ -357,11 +357,11 @@ def understand(
             if isinstance(typo, Meaning):
                 return None
             others = (typo.id,) if isinstance(typo, Option) else typo.ids if typo else ()
-            if any(i not in parts for i in others):
-                return Unsure((*parts, *(i for i in others if i not in parts)))
+            if others and not set(others) & set(parts):
+                return Unsure((*parts, *others))
     if not candidates:
-        # A name typed in another script: "বালিগঞ্জ", "जादवपुर" for "Ballygunge UPHC".
-        candidates.update(_sounding(kept, named))
+        # A name typed in another script or as it sounds: "বালিগঞ্জ", "ballyganj".
+        candidates.update(_sounding(kept, named, roman=False))
     for w in words_:
         found_at = _spans(kept, _phrases_in((w.value,), heads), t.suffixes)
         if found_at:
@@ -419,7 +419,10 @@ def understand(
         return _best(kept, candidates, t.negators, spans)
     if any(w in t.negators for w in kept):
         return None
-    return _fuzzy(kept, forms, named, words_)
+    typo = _fuzzy(kept, forms, named, words_)
+    if typo is None and (sounding := _sounding(kept, named, roman=True)):
+        return _best(kept, sounding, t.negators, {})  # "ballyganj", "dumdum"
+    return typo
 
 
 def _acknowledged(kept: tuple[str, ...], t: _Tables) -> bool:
@@ -499,14 +502,16 @@ def _part_of(kept: tuple[str, ...], title: tuple[str, ...]) -> bool:
 
 
 def _sounding(
-    kept: tuple[str, ...], named: Mapping[str, list[tuple[str, ...]]]
+    kept: tuple[str, ...], named: Mapping[str, list[tuple[str, ...]]], *, roman: bool
 ) -> dict[Option | Meaning, frozenset[int]]:
-    """The options a word in Bengali or Devanagari letters sounds like a word of
-    (or two words run together: "দমদম" for "Dum Dum"), by `sound_key`."""
+    """The options a typed word sounds like a word of, by `sound_key`: a name in
+    Bengali or Devanagari letters ("যাদবপুর"), or (`roman`, once no typo is
+    found) spelt as it sounds ("ballyganj"); two words run together count as
+    one ("দমদম", "dumdum" for "Dum Dum")."""
     typed = {
         i: key
         for i, w in enumerate(kept)
-        if not w.isascii() and len(key := sound_key(w)) >= MIN_KEY
+        if w.isascii() == roman and len(key := sound_key(w)) >= MIN_KEY
     }
     found: dict[Option | Meaning, frozenset[int]] = {}
     if not typed:

@@ -1585,6 +1585,11 @@ TABLE += [
     (State.CENTRE, "centre:3", ALL, ["বালিগঞ্জ", "बालीगंज"]),
     (State.CENTRE, "centre:9", ALL, ["যাদবপুর", "जादवपुर", "যাদবপুরে যাব"]),
     (State.CENTRE, "centre:10", ALL, ["কসবা", "कसबा"]),
+    (State.CENTRE, "centre:3", ALL, ["ballyganj"]),  # spelt as it sounds
+    (State.CENTRE, "centre:6", ALL, ["dumdum", "দমদম"]),  # two words run together
+    (State.CENTRE, "centre:4", ALL, ["Behala Borough"]),  # "Borough" is in two names
+    (State.ID_TYPE, "id:pan", ALL, ["pen card"]),
+    (State.MY_BOOKINGS, "row:1", ALL, ["অন্য দিন", "dusra din", "another day"]),
     # Names after a word that may itself be a name ("Ami"), or "main ... hoon".
     (State.NAME, "name:Rina Sen", ALL, ["ami Rina Sen", "Ami Rina Sen"]),
     (State.NAME, "name:Ami Das", ALL, ["Ami Das"]),
