@@ -542,7 +542,11 @@ def _qualify(
     "booking" with "my" or "dekho" is "my bookings", not a new booking; "language" beside
     a language's name ("bangla bhasha") is that language."""
     heads = _heads(kept, t.suffixes)
-    look = _coverage(kept, _phrases_in(("look",), heads), t.suffixes)
+    # A word an option stands on ("radd karo" at My bookings) is that option's verb.
+    acted = frozenset().union(
+        *(cover for c, cover in candidates.items() if isinstance(c, Option) and c.id != "menu:book")
+    )
+    look = _coverage(kept, _phrases_in(("look",), heads), t.suffixes) - acted
     nouns = _coverage(kept, _phrases_in(("booking_noun",), heads), t.suffixes)
     for book, bookings in (
         (Meaning(Word.BOOK), Meaning(Word.BOOKINGS)),
