@@ -1613,7 +1613,12 @@ TABLE += [
     (State.MENU, "menu:book", ALL, ["bookk"]),
     # "booking" with a word that changes or cancels one is My bookings; at My
     # bookings the same word is the row's verb.
-    (State.MENU, "menu:bookings", ALL, ["booking ka time badalna hai", "booking cancel korte chai"]),
+    (
+        State.MENU,
+        "menu:bookings",
+        ALL,
+        ["booking ka time badalna hai", "booking cancel korte chai"],
+    ),
     (State.MY_BOOKINGS, "row:0", ALL, ["booking radd karo"]),
     (State.FORGET_CONFIRM, "forget:yes", ALL, ["muche felun", "hatao"]),
     (State.FORGET_CONFIRM, "forget:no", ALL, ["nahi hatao"]),
