@@ -1622,6 +1622,8 @@ TABLE += [
     (State.MY_BOOKINGS, "row:0", ALL, ["booking radd karo"]),
     (State.FORGET_CONFIRM, "forget:yes", ALL, ["muche felun", "hatao"]),
     (State.FORGET_CONFIRM, "forget:no", ALL, ["nahi hatao"]),
+    (State.CONFIRM, "confirm:no", ALL, ["chhodo", "rehne do", "thak", "book mat karna"]),
+    (State.CANCEL_CONFIRM, "cancel:no", ALL, ["cancel mat karna", "don't cancel my booking"]),
 ]
 
 
