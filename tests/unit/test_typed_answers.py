@@ -1624,6 +1624,10 @@ TABLE += [
     (State.FORGET_CONFIRM, "forget:no", ALL, ["nahi hatao"]),
     (State.CONFIRM, "confirm:no", ALL, ["chhodo", "rehne do", "thak", "book mat karna"]),
     (State.CANCEL_CONFIRM, "cancel:no", ALL, ["cancel mat karna", "don't cancel my booking"]),
+    # English words in Bengali or Devanagari letters.
+    (State.CONFIRM, "confirm:yes", ALL, ["ইয়েস", "यस"]),
+    (State.CONFIRM, "confirm:no", ALL, ["নো", "नो"]),
+    (State.MY_BOOKINGS, "row:1", ALL, ["রিশিডিউল", "रीशेड्यूल"]),
 ]
 
 
