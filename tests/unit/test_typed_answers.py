@@ -1617,7 +1617,12 @@ TABLE += [
         State.MENU,
         "menu:bookings",
         ALL,
-        ["booking ka time badalna hai", "booking cancel korte chai"],
+        [
+            "booking ka time badalna hai",
+            "booking cancel korte chai",
+            "booking hoyeche?",
+            "booking ho gayi",
+        ],
     ),
     (State.MY_BOOKINGS, "row:0", ALL, ["booking radd karo"]),
     (State.FORGET_CONFIRM, "forget:yes", ALL, ["muche felun", "hatao"]),
