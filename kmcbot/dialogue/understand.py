@@ -185,6 +185,7 @@ class _Tables:
     index: Mapping[str, Mapping[str, tuple[tuple[str, ...], ...]]]  # key -> first word -> phrases
     filler: frozenset[str]
     negators: frozenset[str]
+    postpositions: frozenset[str]  # "আগে", "pehle": after an answer, "before" it
     suffixes: tuple[str, ...]
 
 
@@ -193,6 +194,7 @@ def _tables() -> _Tables:
     phrases: dict[str, set[tuple[str, ...]]] = {}
     filler: set[str] = set()
     negators: set[str] = set()
+    postpositions: set[str] = set()
     suffixes: set[str] = set()
     ordinals: list[set[tuple[str, ...]]] = []
     numbers: dict[str, int] = {}
@@ -221,6 +223,8 @@ def _tables() -> _Tables:
                     filler.update(t for form in forms for t in form)
                 case "negators":
                     negators.update(t for form in forms for t in form)
+                case "postpositions":
+                    postpositions.update(t for form in forms for t in form)
                 case "counters":
                     counters.update(t for form in forms for t in form)
                 case "number_endings":
@@ -246,6 +250,7 @@ def _tables() -> _Tables:
         endings=frozenset(endings),
         filler=frozenset(filler),
         negators=frozenset(negators),
+        postpositions=frozenset(postpositions),
         # Longest first, so "য়ের" is tried before "র".
         suffixes=tuple(sorted(suffixes, key=len, reverse=True)),
     )
@@ -412,16 +417,16 @@ def understand(
         if len(candidates[p]) < len(kept) and (len(candidates) > 1 or 0 not in candidates[p]):
             del candidates[p]
     if candidates and any(isinstance(c, Option) for c in candidates):
-        return _best(kept, candidates, t.negators, spans)
+        return _best(kept, candidates, t, spans)
     if _acknowledged(kept, t):
         return Meaning(Word.THANKS)  # "ok", "ঠিক আছে" where nothing asks yes or no
     if candidates:
-        return _best(kept, candidates, t.negators, spans)
+        return _best(kept, candidates, t, spans)
     if any(w in t.negators for w in kept):
         return None
     typo = _fuzzy(kept, forms, named, words_)
     if typo is None and (sounding := _sounding(kept, named, roman=True)):
-        return _best(kept, sounding, t.negators, {})  # "ballyganj", "dumdum"
+        return _best(kept, sounding, t, {})  # "ballyganj", "dumdum"
     return typo
 
 
@@ -576,9 +581,10 @@ def _names_a_language(c: Option | Meaning) -> bool:
 def _best(
     kept: tuple[str, ...],
     candidates: Mapping[Option | Meaning, frozenset[int]],
-    negators: frozenset[str],
+    t: _Tables,
     spans: Mapping[Option | Meaning, frozenset[tuple[int, int]]],
 ) -> Understood:
+    negators = t.negators
     top = max(len(c) for c in candidates.values())
     winners = {c: cover for c, cover in candidates.items() if len(cover) == top}
     options = [c for c in winners if isinstance(c, Option)]
@@ -607,6 +613,8 @@ def _best(
         return None  # "বদলাতে চাই না": the "না" negates what comes before it
     if _negated_after(kept, spans.get(winner, frozenset()), negators):
         return None  # "বাতিল করবেন না", "cancel mat karo", "keep nahi": both halves
+    if kept[-1] in t.postpositions and len(kept) - 1 not in cover:
+        return None  # "২টার আগে", "kal se pehle": before it, not it ("pehle covaxin" is)
     return winner
 
 

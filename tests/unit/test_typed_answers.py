@@ -1611,6 +1611,7 @@ TABLE += [
     (State.CONFIRM, "confirm:no", ALL, ["noo", "nahii", "নাহ্"]),
     (State.CONFIRM, "confirm:yes", ALL, ["kk", "hna", "yah"]),
     (State.MENU, "menu:book", ALL, ["bookk"]),
+    (State.VACCINE, "vaccine:covaxin", ALL, ["pehle covaxin laga tha", "covaxin pehle laga tha"]),
     # "booking" with a word that changes or cancels one is My bookings; at My
     # bookings the same word is the row's verb.
     (
@@ -1814,6 +1815,9 @@ UNCLEAR: list[tuple[State, list[str]]] = [
     ),
     (State.ID_TYPE, ["kono card nei", "aadhaar ya pan", "das", "dono"]),
     (State.DAY, ["kal nahi", "kal ya parso", "after 5 july", "sat"]),
+    # "Before" after an answer makes it a range: "২টার আগে" is not 2 o'clock.
+    (State.SLOT, ["২টার আগে", "dopahar se pehle", "2tar age"]),
+    (State.DAY, ["kal se pehle", "রবিবারের আগে"]),
     # At a list of times, "১টা" and "1 baje" are 1 o'clock: not the first time.
     (State.SLOT, ["১টা", "1 baje", "ek baje", "teen"]),
     (State.MY_BOOKINGS, ["cancel nahi", "batil korbo na"]),
