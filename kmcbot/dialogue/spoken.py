@@ -18,9 +18,9 @@ from kmcbot.dialogue.understand import normalise, tokens
 
 def day_phrases(day: date, today: date) -> tuple[str, ...]:
     """How people name a day of the list: "5 july", "জুলাইয়ের ৫", "5/7", "৫ তারিখ",
-    "tomorrow", "আগামীকাল", "kal"."""
+    "tomorrow", "আগামীকাল", "kal", "পরশু"."""
     forms = [f"{day.day} {day.month}", f"{day.day:02d} {day.month:02d}"]
-    relative = {0: "words.today", 1: "words.tomorrow"}.get((day - today).days)
+    relative = {0: "words.today", 1: "words.tomorrow", 2: "words.day_after"}.get((day - today).days)
     if relative:
         forms += [phrase for lang in Lang for phrase in words(lang, relative)]
     for name in month_names(day.month):
@@ -75,12 +75,12 @@ def _twelve(hour: int) -> int:
 
 
 @cache
-def _name_wrappers() -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]]:
+def _name_wrappers() -> tuple[tuple[tuple[str, ...], ...], ...]:
     def forms(key: str) -> tuple[tuple[str, ...], ...]:
         found = {tokens(p) for lang in Lang for p in words(lang, key)} - {()}
         return tuple(sorted(found, key=len, reverse=True))
 
-    return forms("words.name_before"), forms("words.name_after")
+    return forms("words.name_before"), forms("words.name_after"), forms("words.name_before_two")
 
 
 def unwrap_name(text: str) -> str:
@@ -94,11 +94,13 @@ def unwrap_name(text: str) -> str:
     def says(part: list[str], phrase: tuple[str, ...]) -> bool:
         return " ".join(k for k in part if k) == " ".join(phrase)  # "I'm" is "i m"
 
-    before, after = _name_wrappers()
+    before, after, before_two = _name_wrappers()
     cut = 0
     for n in range(1, min(len(raw), 5)):
         if any(says(keys[:n], p) for p in before):
             cut = n  # the longest: "my name is", not "my name"
+        elif len(raw) - n >= 2 and any(says(keys[:n], p) for p in before_two):
+            cut = n  # "ami Rina Sen", but "Ami Das" is a name
     raw, keys = raw[cut:], keys[cut:]
     for n in range(min(len(raw) - 1, 4), 0, -1):
         ending = [p for p in after if says(keys[-n:], p)]

@@ -22,6 +22,7 @@ and a global meaning both matched, or a negation ("not covishield", "বাত�
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -33,6 +34,7 @@ from rapidfuzz import fuzz, process
 
 from kmcbot.dialogue.catalogue import catalogue
 from kmcbot.dialogue.model import Lang
+from kmcbot.dialogue.sounds import MIN_KEY, sound_key
 from kmcbot.whatsapp.text import strip_invisible, to_ascii_digits
 
 
@@ -84,8 +86,9 @@ BUTTON_WORDS: Mapping[str, tuple[str, ...]] = {
 }
 
 FUZZY_MIN_LENGTH = 5  # shorter words are too close to each other ("haan"/"hain")
-FUZZY_SCORE = 85  # rapidfuzz ratio: one letter wrong, missing or extra in 7+
-FUZZY_SCORE_LONG = 80  # a word of 8+ letters may have two ("ballygunj")
+FUZZY_SCORE = 83  # rapidfuzz ratio: one letter wrong or two swapped in 6+, missing or extra in 7+
+FUZZY_SCORE_LONG = 80  # a word of 8+ letters may have two ("ballygunj") ...
+FUZZY_LONG_AS = 85  # ... and then counts as close as one typo in a 7-letter word
 FUZZY_TIE = 5  # two meanings this close are asked about, not guessed
 MAX_TOKENS = 40  # a long paste is read by its first words only
 
@@ -129,7 +132,10 @@ _LATIN_MARKS = range(0x0300, 0x0370)  # é -> e; Indic vowel signs are letters h
 
 def normalise(text: str) -> str:
     """Case-, accent-, digit-script- and punctuation-insensitive form of a text."""
-    text = unicodedata.normalize("NFKD", strip_invisible(text[:400]).casefold())
+    text = strip_invisible(text[:400]).casefold()
+    for sign, word in _signs():
+        text = text.replace(sign, word)  # "👍" is "ok"
+    text = unicodedata.normalize("NFKD", text)
     kept = []
     for ch in text:
         if ord(ch) in _LATIN_MARKS:
@@ -138,13 +144,23 @@ def normalise(text: str) -> str:
         # meaning; punctuation, emoji, symbols and controls become spaces.
         kept.append(ch if unicodedata.category(ch)[0] in "LMN" else " ")
     folded = to_ascii_digits(unicodedata.normalize("NFC", "".join(kept)).translate(_FOLD))
-    # "2nd" is "2 nd", "১০টা" is "10 টা"; "yesss", "hiii", "okkk" are "yes", "hi", "ok".
+    # "2nd" is "2 nd", "১০টা" is "10 টা"; "yesss", "hiii", "okkk" are "yes", "hi", "ok",
+    # and so are "yess", "noo", "nahii" (a doubled last letter); "নাহ্" is "নাহ".
     folded = _REPEATED.sub(r"\1", _DIGITS_EDGE.sub(" ", folded))
+    folded = _FINAL_VIRAMA.sub("", _FINAL_DOUBLE.sub(r"\1", folded))
     return " ".join(folded.split())
+
+
+@cache
+def _signs() -> tuple[tuple[str, str], ...]:
+    found = (pair for lang in Lang for pair in catalogue(lang)["words.signs"])
+    return tuple((sign, f" {word} ") for sign, word in found)
 
 
 _DIGITS_EDGE = re.compile(r"(?<=[0-9])(?=[^0-9\s])|(?<=[^0-9\s])(?=[0-9])")
 _REPEATED = re.compile(r"([a-z])\1{2,}")
+_FINAL_DOUBLE = re.compile(r"([a-z])\1\b")
+_FINAL_VIRAMA = re.compile(r"[\u09cd\u094d](?=\s|$)")
 
 
 def tokens(text: str) -> tuple[str, ...]:
@@ -163,9 +179,13 @@ def _content(words: tuple[str, ...], filler: frozenset[str]) -> tuple[str, ...]:
 class _Tables:
     phrases: Mapping[str, tuple[tuple[str, ...], ...]]  # [words] key -> phrases as tokens
     ordinals: tuple[frozenset[tuple[str, ...]], ...]  # "first", "দ্বিতীয়টা", "dusra wala"
+    numbers: Mapping[str, int]  # "two", "dui", "दो" -> 2
+    counters: frozenset[str]  # "no", "নম্বর", "नंबर": "the option numbered"
+    endings: frozenset[str]  # "টা", "baje": a number's word kept, as times have it
     index: Mapping[str, Mapping[str, tuple[tuple[str, ...], ...]]]  # key -> first word -> phrases
     filler: frozenset[str]
     negators: frozenset[str]
+    postpositions: frozenset[str]  # "আগে", "pehle": after an answer, "before" it
     suffixes: tuple[str, ...]
 
 
@@ -174,8 +194,12 @@ def _tables() -> _Tables:
     phrases: dict[str, set[tuple[str, ...]]] = {}
     filler: set[str] = set()
     negators: set[str] = set()
+    postpositions: set[str] = set()
     suffixes: set[str] = set()
     ordinals: list[set[tuple[str, ...]]] = []
+    numbers: dict[str, int] = {}
+    counters: set[str] = set()
+    endings: set[str] = set()
     for lang in Lang:
         for key, value in catalogue(lang).items():
             if not key.startswith("words.") or not isinstance(value, list):
@@ -187,15 +211,27 @@ def _tables() -> _Tables:
                         ordinals.append(set())
                     ordinals[place].update(tokens(f) for f in forms)
                 continue
+            if name == "signs":
+                continue  # read by normalise
+            if name == "numbers":
+                for n, spelled in enumerate(value, 1):
+                    numbers.update((w, n) for form in spelled for w in tokens(form))
+                continue
             forms = {tokens(v) for v in value} - {()}
             match name:
                 case "filler":
                     filler.update(t for form in forms for t in form)
                 case "negators":
                     negators.update(t for form in forms for t in form)
+                case "postpositions":
+                    postpositions.update(t for form in forms for t in form)
+                case "counters":
+                    counters.update(t for form in forms for t in form)
+                case "number_endings":
+                    endings.update(t for form in forms for t in form)
                 case "suffixes":
                     suffixes.update(normalise(v) for v in value if normalise(v))
-                case "name_before" | "name_after" | "id_before" | "id_after":
+                case "name_before" | "name_before_two" | "name_after" | "id_before" | "id_after":
                     pass
                 case _:
                     phrases.setdefault(name, set()).update(forms)
@@ -209,8 +245,12 @@ def _tables() -> _Tables:
         phrases=content,
         index={k: {w: tuple(f) for w, f in v.items()} for k, v in index.items()},
         ordinals=tuple(frozenset(_content(p, fill) for p in forms) for forms in ordinals),
+        numbers=numbers,
+        counters=frozenset(counters),
+        endings=frozenset(endings),
         filler=frozenset(filler),
         negators=frozenset(negators),
+        postpositions=frozenset(postpositions),
         # Longest first, so "য়ের" is tried before "র".
         suffixes=tuple(sorted(suffixes, key=len, reverse=True)),
     )
@@ -265,6 +305,7 @@ def understand(
     titles: Mapping[str, Iterable[str]] | None = None,
     exact_only: bool = False,
     without: frozenset[Word] = frozenset(),
+    spell: bool = True,
 ) -> Understood:
     """What `text` means at a question offering `options` (id -> extra phrases:
     the day or time it stands for). `titles` (id -> its names in every language)
@@ -289,6 +330,12 @@ def understand(
         ]
         return Meaning(whole[0]) if len(whole) == 1 else None
     ids = list(options)
+    # At a yes/no question only a bare digit is the option's number: there "do"
+    # may be the Hindi "give", and "1 no" says both "1" and "no".
+    yes_no = any(kind(oid).endswith(":yes") for oid in ids)
+    spelled = not yes_no and spell and _spelled(kept, t) != kept
+    if spelled:
+        kept = _spelled(kept, t)  # "তিন নম্বর" -> "3", "দশটা" -> "10 টা"
 
     def said(phrases: Iterable[str]) -> set[tuple[str, ...]]:
         return {_content(tokens(p), t.filler) for p in phrases} - {()}
@@ -296,30 +343,72 @@ def understand(
     named = {oid: list(said((titles or {}).get(oid, ()))) for oid in ids}
     forms = {oid: said(options[oid]) | set(named[oid]) for oid in ids}
     candidates: dict[Option | Meaning, frozenset[int]] = {}
+    spans: dict[Option | Meaning, frozenset[tuple[int, int]]] = {}  # each phrase found
     for oid in ids:
-        found = _coverage(kept, (*_phrases_in(option_keys(oid), heads), *forms[oid]), t.suffixes)
-        if found:
-            candidates[Option(oid)] = found
+        found_at = _spans(kept, (*_phrases_in(option_keys(oid), heads), *forms[oid]), t.suffixes)
+        if found_at:
+            spans[Option(oid)] = found_at
+            candidates[Option(oid)] = _covered(found_at)
     if not candidates:
         # Only when no option is named whole: "Roxy" for "Roxy Cinema Hall" (but
         # "book" is "Book 2nd dose", not the start of "My bookings").
         for oid in ids:
             if any(_part_of(kept, title) for title in named[oid]):
                 candidates[Option(oid)] = frozenset(range(len(kept)))
+        if candidates:
+            # "bookin" starts "My bookings" but is a typo of "booking": ask.
+            parts = tuple(c.id for c in candidates if isinstance(c, Option))
+            typo = _fuzzy(kept, forms, named, words_)
+            if isinstance(typo, Meaning):
+                return None
+            others = (typo.id,) if isinstance(typo, Option) else typo.ids if typo else ()
+            if others and not set(others) & set(parts):
+                return Unsure((*parts, *others))
+    if not candidates:
+        # A name typed in another script or as it sounds: "বালিগঞ্জ", "ballyganj".
+        candidates.update(_sounding(kept, named, roman=False))
     for w in words_:
-        found = _coverage(kept, _phrases_in((w.value,), heads), t.suffixes)
-        if found:
-            candidates[Meaning(w)] = found
-    number = _number(kept, len(ids))
-    if number is None and not any(kind(oid).endswith(":yes") for oid in ids):
+        found_at = _spans(kept, _phrases_in((w.value,), heads), t.suffixes)
+        if found_at:
+            spans[Meaning(w)] = found_at
+            candidates[Meaning(w)] = _covered(found_at)
+    # "দুটো" is the second option, but at a list of times "১টা" is 1 o'clock: there
+    # (the options' own phrases say "10 টা", "10 baje") an ending keeps its number.
+    timed = any(
+        len(p) == 2 and p[0].isdigit() and p[1] in t.endings for f in forms.values() for p in f
+    )
+    around = t.counters | t.filler | (frozenset() if timed else t.endings)
+    bare = kept if yes_no else _without(kept, around)
+    number = _number(bare, len(ids))
+    if number is None and not yes_no:
         # "the first one", "দ্বিতীয়টা" at a list (never at a yes/no question)
-        place = next((n for n, forms in enumerate(t.ordinals, 1) if kept in forms), None)
+        place = next((n for n, forms in enumerate(t.ordinals, 1) if {kept, bare} & forms), None)
         number = place if place is not None and place <= len(ids) else None
     if number is not None:
         # The help says "answer with the option's number": "1" at a list of
         # times is the first time, not 1 pm; "12" beyond the list may be a time.
-        return Option(ids[number - 1])
+        target = ids[number - 1]
+        if len(kept) == 1 and kept[0].isdigit() and not spelled:
+            return Option(target)
+        # Not a bare digit ("dui", "সাত", "২ নম্বর"): when the words also name
+        # another option whole ("sat" is Saturday and 7), ask which.
+        rivals = [
+            c.id
+            for c, cover in candidates.items()
+            if isinstance(c, Option) and c.id != target and len(cover) == len(kept)
+        ]
+        if spelled:  # the words as typed may name another option: "sat" (Saturday)
+            as_typed = understand(text, options, titles=titles, without=without, spell=False)
+            if isinstance(as_typed, Option | Unsure):
+                named_ids = (as_typed.id,) if isinstance(as_typed, Option) else as_typed.ids
+                rivals += [i for i in named_ids if i != target and i not in rivals]
+        return Unsure((target, *rivals)) if rivals else Option(target)
     _qualify(kept, candidates, t)
+    if yes_no and any(
+        w.isdigit() and not any(i in cover for cover in candidates.values())
+        for i, w in enumerate(kept)
+    ):
+        return None  # "1 no", "yes 3": a number that is not an option's here
     # A greeting or a thanks beside an answer ("ok thanks", "hi, covishield")
     # is politeness: it counts as the whole message, or as its start when nothing
     # else is known in it ("thank you so much", "hello there").
@@ -328,19 +417,49 @@ def understand(
         if len(candidates[p]) < len(kept) and (len(candidates) > 1 or 0 not in candidates[p]):
             del candidates[p]
     if candidates and any(isinstance(c, Option) for c in candidates):
-        return _best(kept, candidates, t.negators)
+        return _best(kept, candidates, t, spans)
     if _acknowledged(kept, t):
         return Meaning(Word.THANKS)  # "ok", "ঠিক আছে" where nothing asks yes or no
     if candidates:
-        return _best(kept, candidates, t.negators)
+        return _best(kept, candidates, t, spans)
     if any(w in t.negators for w in kept):
         return None
-    return _fuzzy(kept, forms, named, words_)
+    typo = _fuzzy(kept, forms, named, words_)
+    if typo is None and (sounding := _sounding(kept, named, roman=True)):
+        return _best(kept, sounding, t, {})  # "ballyganj", "dumdum"
+    return typo
 
 
 def _acknowledged(kept: tuple[str, ...], t: _Tables) -> bool:
     phrases = _phrases_in(("yes", Word.THANKS.value), _heads(kept, t.suffixes))
     return len(_coverage(kept, phrases, t.suffixes)) == len(kept)
+
+
+def _without(kept: tuple[str, ...], dropped: frozenset[str]) -> tuple[str, ...]:
+    return tuple(w for w in kept if w not in dropped) or kept
+
+
+def _spelled(kept: tuple[str, ...], t: _Tables) -> tuple[str, ...]:
+    """A number in words as its digit ("dui" -> "2", "তিন নম্বর" -> "3 নম্বর",
+    "দশটা" -> "10 টা", "das baje" -> "10 baje"), when it is the whole answer
+    beside counters, a number's endings and filler."""
+    out: list[str] = []
+    for w in kept:
+        glued = next(  # "দশটা", "tinte": the ending written onto the number
+            (e for e in t.endings if len(e) > 1 and w.endswith(e) and w[: -len(e)] in t.numbers),
+            None,
+        )
+        if w in t.numbers:
+            out.append(str(t.numbers[w]))
+        elif glued:
+            out += [str(t.numbers[w[: -len(glued)]]), glued]
+        else:
+            out.append(w)
+    around = t.counters | t.endings | t.filler
+    rest = _without(tuple(out), around)
+    if len(rest) == 1 and rest[0].isdigit() and rest != _without(kept, around):
+        return tuple(out)
+    return kept
 
 
 def _number(kept: tuple[str, ...], count: int) -> int | None:
@@ -354,13 +473,24 @@ def _coverage(
     typed: tuple[str, ...], phrases: Iterable[tuple[str, ...]], suffixes: tuple[str, ...]
 ) -> frozenset[int]:
     """The positions of `typed` that some phrase covers, word for word."""
-    covered: set[int] = set()
+    return _covered(_spans(typed, phrases, suffixes))
+
+
+def _spans(
+    typed: tuple[str, ...], phrases: Iterable[tuple[str, ...]], suffixes: tuple[str, ...]
+) -> frozenset[tuple[int, int]]:
+    """Where each phrase is found in `typed`: (first position, end)."""
+    found: set[tuple[int, int]] = set()
     for phrase in phrases:
         n = len(phrase)
         for start in range(len(typed) - n + 1):
             if all(_same(typed[start + i], phrase[i], suffixes) for i in range(n)):
-                covered.update(range(start, start + n))
-    return frozenset(covered)
+                found.add((start, start + n))
+    return frozenset(found)
+
+
+def _covered(spans: Iterable[tuple[int, int]]) -> frozenset[int]:
+    return frozenset(i for start, end in spans for i in range(start, end))
 
 
 def _part_of(kept: tuple[str, ...], title: tuple[str, ...]) -> bool:
@@ -374,6 +504,30 @@ def _part_of(kept: tuple[str, ...], title: tuple[str, ...]) -> bool:
         if run[:-1] == kept[:-1] and run[-1].startswith(kept[-1]) and len(kept[-1]) >= 3:
             return True
     return False
+
+
+def _sounding(
+    kept: tuple[str, ...], named: Mapping[str, list[tuple[str, ...]]], *, roman: bool
+) -> dict[Option | Meaning, frozenset[int]]:
+    """The options a typed word sounds like a word of, by `sound_key`: a name in
+    Bengali or Devanagari letters ("যাদবপুর"), or (`roman`, once no typo is
+    found) spelt as it sounds ("ballyganj"); two words run together count as
+    one ("দমদম", "dumdum" for "Dum Dum")."""
+    typed = {
+        i: key
+        for i, w in enumerate(kept)
+        if w.isascii() == roman and len(key := sound_key(w)) >= MIN_KEY
+    }
+    found: dict[Option | Meaning, frozenset[int]] = {}
+    if not typed:
+        return found
+    for oid, titles in named.items():
+        keys = {sound_key(w) for title in titles for w in title if w.isascii()}
+        keys |= {sound_key(a + b) for title in titles for a, b in itertools.pairwise(title)}
+        hits = frozenset(i for i, key in typed.items() if key in keys)
+        if hits:
+            found[Option(oid)] = hits
+    return found
 
 
 def _same(typed: str, word: str, suffixes: tuple[str, ...]) -> bool:
@@ -393,7 +547,11 @@ def _qualify(
     "booking" with "my" or "dekho" is "my bookings", not a new booking; "language" beside
     a language's name ("bangla bhasha") is that language."""
     heads = _heads(kept, t.suffixes)
-    look = _coverage(kept, _phrases_in(("look",), heads), t.suffixes)
+    # A word an option stands on ("radd karo" at My bookings) is that option's verb.
+    acted = frozenset().union(
+        *(cover for c, cover in candidates.items() if isinstance(c, Option) and c.id != "menu:book")
+    )
+    look = _coverage(kept, _phrases_in(("look",), heads), t.suffixes) - acted
     nouns = _coverage(kept, _phrases_in(("booking_noun",), heads), t.suffixes)
     for book, bookings in (
         (Meaning(Word.BOOK), Meaning(Word.BOOKINGS)),
@@ -402,6 +560,10 @@ def _qualify(
         found = candidates.get(book)
         if found and look and found <= nouns and bookings not in candidates:
             candidates[bookings] = candidates.pop(book) | look
+    if any(isinstance(c, Option) for c in candidates):
+        for noun in (Meaning(Word.BOOK), Meaning(Word.BOOKINGS)):
+            if noun in candidates and candidates[noun] <= nouns:
+                del candidates[noun]  # "बुकिंग रखें": the booking is what the option acts on
     language = candidates.get(Meaning(Word.LANGUAGE))
     named = [c for c in candidates if _names_a_language(c)]
     if language and named:
@@ -419,8 +581,10 @@ def _names_a_language(c: Option | Meaning) -> bool:
 def _best(
     kept: tuple[str, ...],
     candidates: Mapping[Option | Meaning, frozenset[int]],
-    negators: frozenset[str],
+    t: _Tables,
+    spans: Mapping[Option | Meaning, frozenset[tuple[int, int]]],
 ) -> Understood:
+    negators = t.negators
     top = max(len(c) for c in candidates.values())
     winners = {c: cover for c, cover in candidates.items() if len(cover) == top}
     options = [c for c in winners if isinstance(c, Option)]
@@ -447,7 +611,29 @@ def _best(
         return None  # "not covishield", "covishield na": say what you mean
     if min(cover) > 0 and any(kept[i] in negators for i in cover):
         return None  # "বদলাতে চাই না": the "না" negates what comes before it
+    if _negated_after(kept, spans.get(winner, frozenset()), negators):
+        return None  # "বাতিল করবেন না", "cancel mat karo", "keep nahi": both halves
+    if kept[-1] in t.postpositions and len(kept) - 1 not in cover:
+        return None  # "২টার আগে", "kal se pehle": before it, not it ("pehle covaxin" is)
     return winner
+
+
+def _negated_after(
+    kept: tuple[str, ...], found: frozenset[tuple[int, int]], negators: frozenset[str]
+) -> bool:
+    """A negation that follows another phrase of the same answer, not inside it:
+    Bengali and Hindi put "না"/"नहीं"/"mat" after the verb they turn round, so
+    "cancel" + "mat karo" is not "cancel" + "no". A negation first ("না, রেখে
+    দিন", "na na rakhun") says the same as what follows it."""
+    for i, word in enumerate(kept):
+        if word not in negators:
+            continue
+        for j in range(i):
+            if kept[j] in negators or not any(s <= j < e for s, e in found):
+                continue
+            if not any(s <= j and i < e for s, e in found):
+                return True
+    return False
 
 
 def _fuzzy(
@@ -491,7 +677,7 @@ def _closeness(kept: tuple[str, ...], phrases: Iterable[tuple[str, ...]]) -> flo
             continue
         match, score, _ = process.extractOne(word, singles, scorer=fuzz.ratio)
         if min(len(word), len(match)) >= 8 and score >= FUZZY_SCORE_LONG:
-            score = max(score, FUZZY_SCORE)  # counts as close as a short typo
+            score = max(score, FUZZY_LONG_AS)  # counts as close as a short typo
         best = max(best, score)
     return best
 
@@ -506,7 +692,7 @@ def _word_closeness(kept: tuple[str, ...], words_: tuple[Word, ...]) -> dict[Mea
             if score < FUZZY_SCORE and (min(len(word), len(match)) < 8 or " " in word):
                 continue  # only a long single word may have two typos
             m = Meaning(owners[at])
-            scores[m] = max(scores.get(m, 0.0), max(score, FUZZY_SCORE))
+            scores[m] = max(scores.get(m, 0.0), max(score, FUZZY_LONG_AS))
 
     whole = " ".join(kept)
     cutoff = FUZZY_SCORE_LONG
