@@ -273,6 +273,7 @@ class Pipeline:
             qr_images=self.qr_images,
         )
         outcome = step(loaded.session, message, ctx)
+        refusals = [outcome.refused] if outcome.refused else []  # the dialogue's own
         replies = list(outcome.replies)
         pending = list(outcome.effects)
         news: list[News] = []  # (reference, kind) this turn's replies announce
@@ -294,6 +295,7 @@ class Pipeline:
             if isinstance(result, fx.Refused) and result.reason in STALE_SLOT_REFUSALS:
                 ctx = replace(ctx, availability=await self.availability.get(now, fresh=True))
             outcome = step(outcome.session, result, ctx)
+            refusals += [outcome.refused] if outcome.refused else []
             replies += outcome.replies
             pending += outcome.effects
         if pending:
@@ -330,6 +332,9 @@ class Pipeline:
         # would count twice.
         for result, lang in results:
             _event(result, tag, lang, cid)
+        for reason in refusals:
+            lang = str(session.lang or profile.lang or "")
+            events.booking_refused(reason=str(reason), lang=lang, user=tag, via="chat", cid=cid)
         funnel.count_turn(
             before=str(loaded.session.state) if loaded.session is not None else None,
             after=str(session.state),

@@ -71,7 +71,7 @@ def on_checked(s: Session, ctx: Context, result: Result) -> Outcome:
             active = listed(bookings)
             if len(active) >= MAX_ACTIVE_PER_NUMBER:
                 note = text(lang, "bookings.limit", max=num(lang, MAX_ACTIVE_PER_NUMBER))
-                return to_menu(s, ctx, note)
+                return replace(to_menu(s, ctx, note), refused=Refusal.NUMBER_LIMIT)
             last = next((b for b in bookings if b.reference == ctx.last_booking), None)
             if last is not None and last.name:  # a returning citizen: "Same as before?"
                 draft = Draft(vaccine=last.vaccine, first_dose=last.first_dose, name=last.name)
@@ -154,7 +154,8 @@ def on_id_number(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outc
     for b in s.draft.listed:
         # Only this number's bookings; PostgreSQL checks across numbers on Book.
         if b.id_type == kind.value and b.id_key and digest.startswith(b.id_key):
-            return to_menu(s, ctx, text(lang, "id_number.already_booked", reference=b.reference))
+            note = text(lang, "id_number.already_booked", reference=b.reference)
+            return replace(to_menu(s, ctx, note), refused=Refusal.ID_ALREADY_BOOKED)
     # The mask the summary and the ticket show too: the last 4 as one group.
     note = text(lang, "id_number.noted", masked=masked_last4(tail))
     if s.draft.name:  # "Same as before": the name is known already

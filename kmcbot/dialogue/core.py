@@ -8,6 +8,7 @@ from datetime import datetime
 
 from kmcbot.booking.availability import Availability
 from kmcbot.booking.commands import Effect
+from kmcbot.booking.model import Refusal
 from kmcbot.dialogue.model import Lang, Session
 from kmcbot.dialogue.understand import Word
 from kmcbot.messages import Reply
@@ -29,6 +30,9 @@ class Outcome:
     session: Session
     replies: tuple[Reply, ...]
     effects: tuple[Effect, ...] = ()
+    # A booking the dialogue itself refused before asking PostgreSQL (this number's
+    # limit, an ID it already booked): the shell logs it as PostgreSQL's refusals.
+    refused: Refusal | None = None
 
 
 # ---------------------------------------------------------------- answers

@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+from structlog.testing import capture_logs
 
 from kmcbot import pipeline as pipeline_module
 from kmcbot.booking.commands import ListBookings
+from kmcbot.booking.model import Refusal
 from kmcbot.booking.repository import load_availability
 from kmcbot.dialogue.core import Outcome
 from kmcbot.dialogue.model import Lang, Session, State, session_to_dict
@@ -67,3 +69,19 @@ async def test_a_step_that_keeps_asking_for_effects_fails_loudly_and_gives_the_m
         await pipeline_of(pg, store).handle(hi())
     assert await outbox(redis) == []  # nothing half-done was committed
     assert (await store.begin(TAG, "wamid.pipeline.1")).status is Begin.OK  # given back
+
+
+async def test_a_booking_the_dialogue_refused_itself_is_an_event_line_once_committed(
+    pg, redis, monkeypatch
+) -> None:
+    # The dialogue refuses this number's fifth booking (and an ID it already booked)
+    # before asking PostgreSQL: the shell logs it like PostgreSQL's refusals.
+    def refusing(session, event, ctx) -> Outcome:
+        return Outcome(Session(State.MENU, Lang.BN, ctx.now), (), refused=Refusal.NUMBER_LIMIT)
+
+    monkeypatch.setattr(pipeline_module, "step", refusing)
+    with capture_logs() as logs:
+        await pipeline_of(pg, SessionStore(redis)).handle(hi(), cid="c0ffee")
+    [line] = [e for e in logs if e["event"] == "booking_refused"]
+    assert line["reason"] == "number_limit" and line["via"] == "chat" and line["lang"] == "bn"
+    assert line["user"] == TAG and line["cid"] == "c0ffee"

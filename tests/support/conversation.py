@@ -67,6 +67,7 @@ class Conversation:
         self.stored: dict[str, object] | None = None  # the session as Redis keeps it
         self.replies: list[Reply] = []  # replies of the last message
         self.effects: list[object] = []  # effects of the last message
+        self.refused: list[object] = []  # refusals the dialogue made itself (Outcome.refused)
 
     # ------------------------------------------------------------ acting
 
@@ -108,12 +109,14 @@ class Conversation:
         replies = list(outcome.replies)
         effects = list(outcome.effects)
         self.effects = list(effects)
+        self.refused = [outcome.refused] if outcome.refused else []  # the dialogue's own
         while effects:
             result = self.bookings.run(self.wa_id, effects.pop(0), self.now)
             outcome = step(outcome.session, result, self._ctx(False))
             replies += outcome.replies
             effects += outcome.effects
             self.effects += outcome.effects
+            self.refused += [outcome.refused] if outcome.refused else []
         for reply in replies:
             problems = limits_violations(reply)
             assert not problems, f"{reply!r}: {problems}"

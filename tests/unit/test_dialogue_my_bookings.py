@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from kmcbot.booking.commands import CancelBooking, MoveBooking
+from kmcbot.booking.model import Refusal
 from kmcbot.dialogue.model import Lang, State
 from kmcbot.messages import Choice, Pick, Say
 from tests.support.conversation import Conversation, book, reach
@@ -95,6 +96,7 @@ def test_number_limit_four_bookings_per_number() -> None:
     chat.send("menu").tap("Book 2nd dose")
     chat.expect("already has 4 active bookings")
     assert chat.state == State.MENU
+    assert chat.refused == [Refusal.NUMBER_LIMIT]  # the shell logs it as booking_refused
 
 
 def test_four_bookings_fit_in_one_list() -> None:
@@ -112,6 +114,7 @@ def test_same_id_is_refused_early_on_this_number() -> None:
     chat.pick("Aadhaar").send(aadhaar_from())
     chat.expect("already has a 2nd dose booking", b.reference)
     assert chat.state == State.MENU
+    assert chat.refused == [Refusal.ID_ALREADY_BOOKED]
 
 
 def test_same_id_from_another_number_is_refused_by_the_database() -> None:
