@@ -119,9 +119,7 @@ def suits(entry: Entry, place: Place) -> bool:
         return True
     if area.borough is not None and place.borough != area.borough:
         return False
-    if area.near is not None and km(area.near, (place.latitude, place.longitude)) > area.radius_km:
-        return False
-    return True
+    return area.near is None or km(area.near, (place.latitude, place.longitude)) <= area.radius_km
 
 
 def allocate(
