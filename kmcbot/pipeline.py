@@ -45,6 +45,7 @@ from kmcbot.storage.sessions import (
     Profile,
     SessionStore,
 )
+from kmcbot.waitlist import store as waitlist
 from kmcbot.whatsapp.outbound import body as cloud_body
 
 if TYPE_CHECKING:
@@ -342,13 +343,24 @@ class Pipeline:
             case fx.Book():
                 return await repository.book(self.pool, wa_id, effect)
             case fx.ListBookings(also=also):
-                return await repository.list_bookings(self.pool, wa_id, also)
+                listed = await repository.list_bookings(self.pool, wa_id, also)
+                return replace(listed, waiting=await waitlist.waiting_of(self.pool, wa_id))
             case fx.CancelBooking(reference=ref):
                 return await repository.cancel(self.pool, wa_id, ref)
             case fx.MoveBooking(reference=ref, slot_id=slot_id, message_id=mid):
                 return await repository.move(self.pool, wa_id, ref, slot_id, mid)
             case fx.ForgetMe():
-                return await repository.forget(self.pool, wa_id)
+                forgotten = await repository.forget(self.pool, wa_id)
+                await waitlist.forget(self.pool, wa_id)
+                return forgotten
+            case fx.JoinWaitlist():
+                return await waitlist.join(self.pool, wa_id, effect)
+            case fx.LeaveWaitlist(entry_id=entry_id):
+                return await waitlist.leave(self.pool, wa_id, entry_id)
+            case fx.TakeOffer(offer_id=offer_id, message_id=mid):
+                return await waitlist.take(self.pool, wa_id, offer_id, mid)
+            case fx.DeclineOffer(offer_id=offer_id):
+                return await waitlist.decline(self.pool, wa_id, offer_id)
         raise TypeError(f"unknown effect {type(effect).__name__}")
 
     async def _abort_quietly(self, tag: str, message_id: str, loaded: Loaded) -> None:
