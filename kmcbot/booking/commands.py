@@ -154,6 +154,7 @@ class WaitlistLeft:
 @dataclass(frozen=True, slots=True)
 class OfferDeclined:
     found: bool  # False: no live offer (expired, taken, or never made)
+    typed: bool = False  # a typed "no" about whatever offer is live (none named)
 
 
 Result = (

@@ -291,6 +291,9 @@ def on_booked(s: Session, ctx: Context, result: Result) -> Outcome:
             return _done(s, ctx, "booked.text", view)
         case Moved(view):
             return _done(s, ctx, "moved.text", view)
+        case Refused(Refusal.NO_OFFER):
+            # A typed "ok" at the menu with no offer live: the thanks it always was.
+            return to_menu(s, ctx, text(lang_of(s, ctx), "common.thanks"))
         case Refused(reason):
             return refused(s, ctx, reason)
     return to_menu(s, ctx, text(lang_of(s, ctx), "common.error"))

@@ -148,6 +148,14 @@ def _inbound(session: Session | None, msg: Inbound, ctx: Context) -> Outcome:
             return everywhere.on_global_pick(s, option, ctx)
         case Unsure(ids):
             return _which(s, ctx, ids)
+        case Said(Word.THANKS, typed) if s.state == State.MENU:
+            # "ok" / "yes" at the menu: an offer's Book, if one is live (the offer
+            # came outside the chat); else the thanks it always was.
+            return (
+                waitlist.typed_at_menu(s, Typed(typed), msg, ctx)
+                or everywhere.on_word(s, Word.THANKS, ctx)
+                or again(s, ctx, None)
+            )
         case Said(word, typed):
             outcome = everywhere.on_word(s, word, ctx)
             if outcome is not None:

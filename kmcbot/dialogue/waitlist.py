@@ -30,7 +30,7 @@ from kmcbot.dialogue.catalogue import num, show_date, text, vaccine_name
 from kmcbot.dialogue.core import Answer, Context, Outcome, Picked, Typed, lang_of, truncate
 from kmcbot.dialogue.model import Draft, Lang, Session, State
 from kmcbot.dialogue.questions import clock, slot_title
-from kmcbot.dialogue.turns import ask, not_understood, to_menu, wait
+from kmcbot.dialogue.turns import ask, invalid, not_understood, to_menu, wait
 from kmcbot.dialogue.understand import Option, understand
 from kmcbot.messages import Ask, Button, Inbound, Reply, Template
 
@@ -152,10 +152,13 @@ def typed_at_menu(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Out
 
 def on_declined(s: Session, ctx: Context, result: Result) -> Outcome:
     lang = lang_of(s, ctx)
-    if isinstance(result, OfferDeclined):
-        return to_menu(
-            s, ctx, text(lang, "waitlist.declined" if result.found else "refusal.no_offer")
-        )
+    match result:
+        case OfferDeclined(found=True):
+            return to_menu(s, ctx, text(lang, "waitlist.declined"))
+        case OfferDeclined(typed=True):  # a "no" at the menu, and no offer: as before
+            return invalid(s, ctx, text(lang, "common.pick_option"))
+        case OfferDeclined():
+            return to_menu(s, ctx, text(lang, "refusal.offer_gone"))
     return to_menu(s, ctx, text(lang, "common.error"))
 
 

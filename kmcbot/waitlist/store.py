@@ -213,9 +213,9 @@ async def decline(pool: asyncpg.Pool, wa_id: str, offer_id: int | None) -> Offer
         await _lock_number(conn, wa_id)
         found = await _live_id(conn, wa_id, offer_id)
         if found is None:
-            return OfferDeclined(False)
+            return OfferDeclined(False, offer_id is None)
         n = await _end_offers(conn, "o.id = $1 AND o.wa_id = $2", "declined", found, wa_id)
-    return OfferDeclined(n > 0)
+    return OfferDeclined(n > 0, offer_id is None)
 
 
 _BOOK = "SELECT * FROM kmcbot_book($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"

@@ -269,7 +269,7 @@ class FakeBookings:
                 ]
                 for o in mine:
                     del self.offers[o]
-                return OfferDeclined(bool(mine))
+                return OfferDeclined(bool(mine), offer_id is None)
             case CancelBooking(reference):
                 return self._cancel(wa_id, reference, now)
             case MoveBooking():
