@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import asyncpg
+import structlog
 
+from kmcbot import metrics
 from kmcbot.booking import rules
 from kmcbot.booking.commands import (
     Booked,
@@ -33,6 +35,8 @@ from kmcbot.booking.model import Refusal, Vaccine
 from kmcbot.booking.reference import new_code, new_reference
 from kmcbot.booking.repository import view_of
 from kmcbot.waitlist.allocate import Area, Entry, Live, NewOffer, Place, allocate
+
+log = structlog.get_logger()
 
 MAX_WAITING_PER_NUMBER = rules.MAX_ACTIVE_PER_NUMBER  # family members, as for bookings
 RADIUS_KM = 5.0  # a shared location: places within this distance
@@ -51,7 +55,9 @@ WHERE o.status = 'waiting' AND o.vaccine = $1 AND (o.earliest, o.joined_at, o.id
 """
 
 
-async def join(pool: asyncpg.Pool, wa_id: str, effect: JoinWaitlist) -> Joined | Refused:
+async def join(
+    pool: asyncpg.Pool, wa_id: str, effect: JoinWaitlist, *, user: str = ""
+) -> Joined | Refused:
     """One waiting entry per ID, at most MAX_WAITING_PER_NUMBER per number."""
     async with pool.acquire() as conn, conn.transaction():
         await _lock_number(conn, wa_id)
@@ -100,6 +106,15 @@ async def join(pool: asyncpg.Pool, wa_id: str, effect: JoinWaitlist) -> Joined |
         position = await conn.fetchval(
             _POSITION, row["vaccine"], row["earliest"], row["joined_at"], row["id"]
         )
+    log.info(
+        "waitlist_joined",
+        entry=row["id"],
+        vaccine=row["vaccine"],
+        lang=effect.lang,
+        position=int(position),
+        near=near is not None,
+        user=user,
+    )
     return Joined(int(position))
 
 
@@ -121,9 +136,11 @@ async def waiting_of(conn: asyncpg.Connection | asyncpg.Pool, wa_id: str) -> tup
     )
 
 
-async def _end_offers(conn: asyncpg.Connection, where: str, status: str, *args: object) -> int:
+async def _end_offers(
+    conn: asyncpg.Connection, where: str, status: str, *args: object
+) -> tuple[Ended, ...]:
     """End the live offers `where` picks: their slots first (in id order), then the
-    offers, and each slot's hold given back. How many ended."""
+    offers, and each slot's hold given back. The offers ended."""
     await conn.execute(
         f"""SELECT s.id FROM slots s WHERE s.id IN (
                 SELECT o.slot_id FROM offers o WHERE o.status = 'held' AND {where})
@@ -132,11 +149,11 @@ async def _end_offers(conn: asyncpg.Connection, where: str, status: str, *args: 
     )
     ended = await conn.fetch(
         f"""UPDATE offers o SET status = '{status}', ended_at = now()
-            WHERE o.status = 'held' AND {where} RETURNING o.slot_id""",
+            WHERE o.status = 'held' AND {where} RETURNING o.id, o.slot_id, o.wa_id""",
         *args,
     )
     await _release(conn, [r["slot_id"] for r in ended])
-    return len(ended)
+    return tuple(Ended(r["id"], r["slot_id"], r["wa_id"]) for r in ended)
 
 
 async def _release(conn: asyncpg.Connection, slot_ids: Sequence[int]) -> None:
@@ -149,7 +166,9 @@ async def _release(conn: asyncpg.Connection, slot_ids: Sequence[int]) -> None:
         )
 
 
-async def leave(pool: asyncpg.Pool, wa_id: str, entry_id: int | None) -> WaitlistLeft:
+async def leave(
+    pool: asyncpg.Pool, wa_id: str, entry_id: int | None, *, user: str = ""
+) -> WaitlistLeft:
     """Leave one entry (or all of the number's: "stop"); their live offers pass on."""
     async with pool.acquire() as conn, conn.transaction():
         await _lock_number(conn, wa_id)
@@ -161,12 +180,16 @@ async def leave(pool: asyncpg.Pool, wa_id: str, entry_id: int | None) -> Waitlis
         )
         ids = [r["id"] for r in rows]
         if ids:
-            await _end_offers(conn, "o.entry_id = ANY($1::bigint[])", "void", ids)
+            for e in await _end_offers(conn, "o.entry_id = ANY($1::bigint[])", "void", ids):
+                metrics.OFFERS.labels("void").inc()
+                log.info("offer_withdrawn", offer=e.offer_id, slot=e.slot_id, user=user)
             await conn.execute(
                 "UPDATE waitlist SET status = 'left', ended_at = now()"
                 " WHERE id = ANY($1::bigint[])",
                 ids,
             )
+    for entry in ids:
+        log.info("waitlist_left", entry=entry, how="all" if entry_id is None else "one", user=user)
     return WaitlistLeft(len(ids))
 
 
@@ -207,29 +230,34 @@ async def _live_id(conn: asyncpg.Connection, wa_id: str, offer_id: int | None) -
     )
 
 
-async def decline(pool: asyncpg.Pool, wa_id: str, offer_id: int | None) -> OfferDeclined:
+async def decline(
+    pool: asyncpg.Pool, wa_id: str, offer_id: int | None, *, user: str = ""
+) -> OfferDeclined:
     """ "Not now": the place passes on at the next run; she stays on the waitlist."""
     async with pool.acquire() as conn, conn.transaction():
         await _lock_number(conn, wa_id)
         found = await _live_id(conn, wa_id, offer_id)
         if found is None:
             return OfferDeclined(False, offer_id is None)
-        n = await _end_offers(conn, "o.id = $1 AND o.wa_id = $2", "declined", found, wa_id)
-    return OfferDeclined(n > 0, offer_id is None)
+        ended = await _end_offers(conn, "o.id = $1 AND o.wa_id = $2", "declined", found, wa_id)
+    for e in ended:
+        metrics.OFFERS.labels("declined").inc()
+        log.info("offer_declined", offer=e.offer_id, slot=e.slot_id, user=user)
+    return OfferDeclined(bool(ended), offer_id is None)
 
 
 _BOOK = "SELECT * FROM kmcbot_book($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 
 
 async def take(
-    pool: asyncpg.Pool, wa_id: str, offer_id: int | None, message_id: str
+    pool: asyncpg.Pool, wa_id: str, offer_id: int | None, message_id: str, *, user: str = ""
 ) -> Booked | Refused:
     """Book the place the offer holds: the hold released and the booking made in one
     transaction (kmcbot_book, every rule of a booking). A redelivered Book finds the
     booking its message made."""
     for _ in range(3):  # a new reference if one ever collides
         try:
-            return await _take_once(pool, wa_id, offer_id, message_id)
+            return await _take_once(pool, wa_id, offer_id, message_id, user)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "bookings_reference_key":
                 continue
@@ -240,7 +268,7 @@ async def take(
 
 
 async def _take_once(
-    pool: asyncpg.Pool, wa_id: str, offer_id: int | None, message_id: str
+    pool: asyncpg.Pool, wa_id: str, offer_id: int | None, message_id: str, user: str
 ) -> Booked | Refused:
     async with pool.acquire() as conn, conn.transaction():
         await _lock_number(conn, wa_id)
@@ -262,7 +290,7 @@ async def _take_once(
         await conn.execute("SELECT id FROM slots WHERE id = $1 FOR UPDATE", slot_id)
         offer = await conn.fetchrow(
             """SELECT o.id, o.slot_id, o.entry_id, w.id_type, w.id_hash, w.id_last4, w.name,
-                      w.vaccine, w.first_dose, w.lang
+                      w.vaccine, w.first_dose, w.lang, now() - w.joined_at AS waited
                FROM offers o JOIN waitlist w ON w.id = o.entry_id
                WHERE o.id = $1 AND o.wa_id = $2 AND o.status = 'held' AND o.expires_at > now()
                FOR UPDATE OF o""",
@@ -279,8 +307,9 @@ async def _take_once(
             await conn.execute(
                 "UPDATE offers SET status = 'void', ended_at = now() WHERE id = $1", found
             )
-            if row["outcome"] in ("id_already_booked", "slot_gone"):
-                pass  # the entry stays: a place elsewhere may still suit (or she leaves)
+            # The entry stays: a place elsewhere may still suit (or she leaves).
+            metrics.OFFERS.labels("void").inc()
+            log.info("offer_refused", offer=found, slot=slot_id, reason=row["outcome"], user=user)
             return Refused(Refusal(row["outcome"]))
         await conn.execute(
             """UPDATE offers SET status = 'taken', ended_at = now(),
@@ -293,7 +322,21 @@ async def _take_once(
             "UPDATE waitlist SET status = 'booked', ended_at = now() WHERE id = $1",
             offer["entry_id"],
         )
-        return Booked(view_of(row))
+    waited = offer["waited"].total_seconds()
+    metrics.OFFERS.labels("taken").inc()
+    metrics.TIME_TO_PLACE.observe(waited)
+    log.info(
+        "offer_taken",
+        offer=found,
+        slot=slot_id,
+        centre=row["centre_code"],
+        vaccine=row["vaccine"],
+        lang=row["lang"],
+        reference=row["reference"],
+        waited_s=round(waited),
+        user=user,
+    )
+    return Booked(view_of(row))
 
 
 def _book_args(offer: asyncpg.Record | None, wa_id: str, message_id: str) -> list[object]:
@@ -335,9 +378,16 @@ def _book_args(offer: asyncpg.Record | None, wa_id: str, message_id: str) -> lis
 
 
 @dataclass(frozen=True, slots=True)
+class Ended:
+    offer_id: int
+    slot_id: int
+    wa_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class RunResult:
     made: tuple[int, ...]  # new offer ids
-    expired: int
+    expired: tuple[Ended, ...]
     ran: bool  # False: another process was running (this run did nothing)
 
 
@@ -362,7 +412,7 @@ async def run_offers(pool: asyncpg.Pool, now: datetime, hold: timedelta) -> RunR
     citizens in the documented order (allocate.py): one transaction."""
     async with pool.acquire() as conn, conn.transaction():
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RUN_LOCK):
-            return RunResult((), 0, False)
+            return RunResult((), (), False)
         expired = await _end_offers(conn, "o.expires_at <= $1", "expired", now)
         places = await conn.fetch(_PLACES, now, HORIZON_DAYS)
         if not places:
@@ -483,8 +533,8 @@ class OfferNotice:
     centre_name: str
     address: str
     day: date
-    start: object
-    end: object
+    start: time
+    end: time
     expires_at: datetime
     slot_id: int
 
