@@ -105,13 +105,13 @@ async def test_not_now_and_an_expired_hold_pass_the_place_on(pg, full_slot) -> N
         await _join(pg, n)
     await admin_repo.set_capacity(pg, full_slot, 2)
     (first,) = (await store.run_offers(pg, now(), HOLD)).made
-    assert await store.decline(pg, "919800000001", None) == OfferDeclined(True)
+    assert await store.decline(pg, "919800000001", None) == OfferDeclined(True, typed=True)
     (second,) = (await store.run_offers(pg, now(), HOLD)).made
     assert await pg.fetchval("SELECT wa_id FROM offers WHERE id = $1", second) == "919800000002"
     # Citizen 2 lets it run out: at the next run after the hold it goes to citizen 3.
     later = now() + HOLD + timedelta(seconds=1)
     run = await store.run_offers(pg, later, HOLD)
-    assert run.expired == 1 and len(run.made) == 1
+    assert len(run.expired) == 1 and len(run.made) == 1
     assert await pg.fetchval("SELECT wa_id FROM offers WHERE id = $1", run.made[0]) == (
         "919800000003"
     )
