@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
-from harness import fresh_database, spare_redis_db
+from harness import TOKEN, fresh_database, spare_redis_db
 
 from kmcbot.booking.model import IST
 from kmcbot.devtools.standin import GraphStandIn
@@ -139,24 +140,31 @@ async def main(args: argparse.Namespace) -> None:
         )
 
         # Sending them, with the shared rate.
-        standin = GraphStandIn(token="bench-token")
+        standin = GraphStandIn(token=TOKEN)
         stamps: list[float] = []
-        standin.on_message = lambda _: stamps.append(time.monotonic())
+        all_sent = asyncio.Event()
+
+        def arrived(_: object) -> None:
+            stamps.append(time.monotonic())
+            if len(stamps) >= depth:
+                all_sent.set()
+
+        standin.on_message = arrived
         runner = web.AppRunner(standin.app())
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         async with aiohttp.ClientSession() as http:
-            transport = GraphTransport(http, f"http://127.0.0.1:{port}", "1", "bench-token")
+            transport = GraphTransport(http, f"http://127.0.0.1:{port}", "1", TOKEN)
             sender = Sender(
                 redis, outbox_keys("kmcbot", 1), transport,
                 SharedRateLimiter(redis, "kmcbot:send-rate", args.send_rate), consumer="bench",
             )  # fmt: skip
             t1 = time.monotonic()
             task = asyncio.create_task(sender.run())
-            while len(stamps) < depth and time.monotonic() - t1 < args.timeout:
-                await asyncio.sleep(0.2)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(all_sent.wait(), args.timeout)
             sent_s = time.monotonic() - t1
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
