@@ -65,7 +65,9 @@ CREATE INDEX offers_unqueued ON offers (id) WHERE queued_at IS NULL AND status =
 CREATE INDEX offers_by_entry ON offers (entry_id);
 CREATE INDEX offers_by_slot ON offers (slot_id);
 
--- kmcbot_book of 009, with held places counted as taken.
+-- kmcbot_book of 009, with held places counted as taken, and a booking made any
+-- way (the chat, an offer, a walk-in) ending the same ID's waiting entry: it has
+-- its place (an offer it still holds runs out, or is refused if tapped).
 CREATE OR REPLACE FUNCTION kmcbot_book(
     p_reference text, p_code text, p_slot_id bigint, p_wa_id text, p_id_type text,
     p_id_hash text, p_id_last4 text, p_name text, p_vaccine text, p_first_dose date,
@@ -128,6 +130,8 @@ BEGIN
             RETURNING bookings.id INTO v_id;
             UPDATE slots SET booked = booked + 1 WHERE id = p_slot_id;
             INSERT INTO notifications (booking_id, kind) VALUES (v_id, 'booked');
+            UPDATE waitlist SET status = 'booked', ended_at = now()
+             WHERE id_type = p_id_type AND id_hash = p_id_hash AND status = 'waiting';
         END IF;
     END IF;
 

@@ -27,6 +27,7 @@ import asyncpg
 import orjson
 import redis.asyncio as aioredis
 import structlog
+from redis.exceptions import RedisClusterException, RedisError
 
 from kmcbot import metrics
 from kmcbot.booking.model import Vaccine
@@ -42,6 +43,15 @@ from kmcbot.whatsapp.outbound import body as cloud_body
 log = structlog.get_logger()
 
 EVERY_S = 2.0
+# An offer run reads every waiting entry and every free place: it runs when
+# something changed (a slot, a new entry, a hold due to run out) or, to follow
+# the clock (days pass, sessions start), at least this often.
+FULL_EVERY_S = 60.0
+_CHANGES = """
+SELECT (SELECT max(changed_at) FROM slots) AS slots,
+       (SELECT max(id) FROM waitlist) AS entries,
+       (SELECT min(expires_at) FROM offers WHERE status = 'held') AS next_expiry
+"""
 BATCH = 1000  # offers queued per transaction; a pass goes on while batches are full
 WAITING_EVERY_S = 30.0  # how often the waiting gauge is counted
 _TAKEN_FIELDS = ("offer_id", "wa_id", "lang", "vaccine", "centre_code", "centre_name")
@@ -73,6 +83,8 @@ class OfferJob(Periodic):
         self.batch = batch
         self.clock = clock
         self._counted = 0.0
+        self._seen: tuple[object, object] | None = None  # (slots, entries) at the last run
+        self._ran_at = 0.0
         super().__init__()
 
     async def run(self) -> None:
@@ -80,7 +92,16 @@ class OfferJob(Periodic):
 
     async def one_pass(self) -> bool:
         """Offers made and expired, then told; whether to go again at once."""
-        run = await store.run_offers(self.pool, self.clock(), self.hold)
+        now = self.clock()
+        changes = await self.pool.fetchrow(_CHANGES)
+        seen = (changes["slots"], changes["entries"])
+        due = changes["next_expiry"] is not None and changes["next_expiry"] <= now
+        if seen != self._seen or due or time.monotonic() - self._ran_at > FULL_EVERY_S:
+            run = await store.run_offers(self.pool, now, self.hold)
+            if run.ran:
+                self._seen, self._ran_at = seen, time.monotonic()
+        else:
+            run = store.RunResult((), (), False)
         for expired in run.expired:
             metrics.OFFERS.labels("expired").inc()
             log.info(
@@ -91,7 +112,11 @@ class OfferJob(Periodic):
             )
         queued = await self.queue_once()
         if time.monotonic() - self._counted > WAITING_EVERY_S:
-            await self.count_waiting()
+            try:
+                await self.count_waiting()
+            except (RedisError, RedisClusterException, OSError) as exc:
+                # Only the gauge waits for Redis: the next count brings it back.
+                log.warning("waiting_gauge_skipped", error=type(exc).__name__)
         return queued >= self.batch
 
     async def queue_once(self) -> int:

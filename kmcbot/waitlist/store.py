@@ -307,7 +307,13 @@ async def _take_once(
             await conn.execute(
                 "UPDATE offers SET status = 'void', ended_at = now() WHERE id = $1", found
             )
-            # The entry stays: a place elsewhere may still suit (or she leaves).
+            # The entry stays (a place elsewhere may still suit), unless the ID has
+            # a booking now: then it has its place.
+            if row["outcome"] == "id_already_booked":
+                await conn.execute(
+                    "UPDATE waitlist SET status = 'booked', ended_at = now() WHERE id = $1",
+                    offer["entry_id"],
+                )
             metrics.OFFERS.labels("void").inc()
             log.info("offer_refused", offer=found, slot=slot_id, reason=row["outcome"], user=user)
             return Refused(Refusal(row["outcome"]))

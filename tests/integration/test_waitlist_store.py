@@ -54,6 +54,14 @@ async def test_joining_tells_the_position_once_per_id_and_four_per_number(pg) ->
     assert [w.position for w in waiting] == [4, 5, 6, 7]
 
 
+async def test_a_booking_made_in_the_chat_ends_the_same_ids_wait(pg) -> None:
+    slot = await make_slot(pg, await make_centre(pg), capacity=5)
+    await _join(pg, 1)
+    assert isinstance(await repository.book(pg, "919800000001", book_effect(slot, 1)), Booked)
+    assert await pg.fetchval("SELECT status FROM waitlist") == "booked"
+    assert (await store.run_offers(pg, now(), HOLD)).made == ()
+
+
 async def test_an_id_with_a_booking_cannot_wait(pg, full_slot) -> None:
     assert await store.join(pg, "919900000001", join_effect(10_000)) == Refused(
         Refusal.ID_ALREADY_BOOKED
