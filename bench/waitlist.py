@@ -60,10 +60,10 @@ async def load(url: str, waiting: int, places: int) -> None:
                                      first_dose, earliest, lang, joined_at)
                SELECT '9199' || lpad(n::text, 8, '0'), 'aadhaar', 'bench-' || n,
                       lpad((n % 10000)::text, 4, '0'), 'Citizen', 'covishield',
-                      current_date - 120, current_date - (n * 7919 % 30),
+                      current_date - 120, current_date - (n * 7919 % 30)::int,
                       (ARRAY['en', 'bn', 'hi'])[1 + n % 3],
                       now() - make_interval(secs => (n * 104729 % 604800))
-               FROM generate_series(1, $1) AS n""",
+               FROM generate_series(1::bigint, $1::bigint) AS n""",
             waiting,
         )
         await conn.execute("ANALYZE")
@@ -124,6 +124,7 @@ async def main(args: argparse.Namespace) -> None:
             if told >= args.places or (not any(results) and made and told == made):
                 break
         queued_s = time.perf_counter() - t0
+        print(f"queued: {queued_s:.2f} s", flush=True)
         depth = sum([await redis.xlen(s) for s in outbox_keys("kmcbot", 1)])
 
         # Each place once, to the first `places` in line, nothing overbooked.
@@ -166,9 +167,13 @@ async def main(args: argparse.Namespace) -> None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(all_sent.wait(), args.timeout)
             sent_s = time.monotonic() - t1
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        await runner.cleanup()
+            print(f"sending done or timed out: {len(stamps):,} of {depth:,}", flush=True)
+            sender.stop()
+            try:
+                await asyncio.wait_for(task, 8)
+            except (TimeoutError, asyncio.CancelledError):
+                print("  (the sender did not stop within 8 s)", flush=True)
+        await asyncio.wait_for(runner.cleanup(), 10)
         per_second = Counter(int(t - t1) for t in stamps)
         busiest = max(per_second.values(), default=0)
 
