@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import cast
 
 import aiohttp
@@ -33,11 +34,13 @@ from kmcbot.storage import postgres as db
 from kmcbot.storage import redis_pipe
 from kmcbot.storage.keys import outbox_keys
 from kmcbot.storage.sessions import Commands, SessionStore
+from kmcbot.waitlist.job import OfferJob
 from kmcbot.web import admin, chat_page, dev, errors, health, protocol, webhook
 from kmcbot.web.keys import (
     BODY_BUDGET,
     COMMANDS,
     DEV_OUTBOX,
+    OFFER_JOB,
     PG,
     PIPELINE,
     REDIS,
@@ -286,6 +289,7 @@ async def _notices(app: web.Application) -> AsyncIterator[None]:
         settings.template_slot_cancelled,
         settings.template_reminder,
         settings.template_on_list,
+        settings.template_waitlist_offer,
     )
     relay = Relay(
         app[PG],
@@ -295,8 +299,20 @@ async def _notices(app: web.Application) -> AsyncIterator[None]:
         prefix=settings.redis_prefix,
         shards=settings.redis_shards,
     )
+    offers = OfferJob(
+        app[PG],
+        app[REDIS],
+        pepper=settings.id_pepper,
+        hold=timedelta(seconds=settings.offer_hold_s),
+        template=settings.template_waitlist_offer,
+        prefix=settings.redis_prefix,
+        shards=settings.redis_shards,
+    )
+    app[OFFER_JOB] = offers
+    app[PIPELINE].place_freed = offers.wake
     periodic = [
         relay,
+        offers,
         ReminderScheduler(app[PG], settings.reminder_hour),
         MissedSweeper(app[PG]),
         AofRewrite(app[REDIS], settings.redis_prefix),

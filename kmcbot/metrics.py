@@ -104,6 +104,20 @@ REMINDERS_LAST_PASS = Gauge(
     multiprocess_mode="max",
 )
 SENDERS_WINDOW_MS = 10_000  # a sender says it is alive every few seconds (outbox/sender.py)
+# The waitlist (kmcbot/waitlist/): offers by what became of them, and how long
+# a citizen waited from joining to a booking. Waiting citizens are a gauge the
+# offer job writes to Redis (WAITING_KEY) and every scrape reads.
+OFFERS = Counter(
+    "kmcbot_waitlist_offers_total",
+    "Places offered from the waitlist: made, taken, declined, expired, withdrawn",
+    ["event"],
+)
+TIME_TO_PLACE = Histogram(
+    "kmcbot_waitlist_time_to_place_seconds",
+    "From joining the waitlist to booking an offered place",
+    buckets=(60, 600, 3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400),
+)
+WAITING_KEY = "metrics:waiting"  # under the Redis prefix: {"<area>|<vaccine>": n}
 SESSIONS_CACHE_S = 15  # how stale kmcbot_active_sessions may be
 REDIS_GAUGES_S = 5  # a scrape waits no longer for the gauges read from Redis
 WEBHOOK_SECONDS = Histogram(
@@ -189,5 +203,18 @@ async def handler_for(
             typed.add(base)
             lines.append(f"# TYPE {base} gauge")
         lines.append(f"{name} {value}")
+    waiting = {}
+    if gauges['kmcbot_ready{component="redis"}']:  # else a second wait for a dead Redis
+        try:
+            async with asyncio.timeout(REDIS_GAUGES_S):
+                waiting = await redis.hgetall(f"{prefix}:{WAITING_KEY}")
+        except (RedisError, RedisClusterException, OSError, TimeoutError):
+            pass
+    if waiting:
+        lines.append("# TYPE kmcbot_waitlist_waiting gauge")
+        for key, n in sorted(waiting.items()):
+            area, _, vaccine = (key.decode() if isinstance(key, bytes) else key).partition("|")
+            count = int(n)
+            lines.append(f'kmcbot_waitlist_waiting{{area="{area}",vaccine="{vaccine}"}} {count}')
     body = render_counters() + ("\n".join(lines) + "\n").encode()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -46,6 +46,7 @@ from kmcbot.storage.sessions import (
     Profile,
     SessionStore,
 )
+from kmcbot.waitlist import store as waitlist
 from kmcbot.whatsapp.outbound import body as cloud_body
 
 if TYPE_CHECKING:
@@ -160,6 +161,9 @@ class Pipeline:
         self.availability = availability
         self.pepper = pepper
         self.clock = clock
+        # Called when a place may have come free (a cancellation, an offer declined):
+        # the app wakes the waitlist's offer job (kmcbot/waitlist/job.py).
+        self.place_freed: Callable[[], None] = lambda: None
         # Messages of each citizen in hand in this process: past MAX_WAITING + 1
         # (one holding the lock), a message is refused before it costs a Redis
         # call, as the queue in Redis would refuse it (issue 18, finding 2).
@@ -371,14 +375,32 @@ class Pipeline:
             case fx.Book():
                 return await repository.book(self.pool, wa_id, effect)
             case fx.ListBookings(also=also):
-                return await repository.list_bookings(self.pool, wa_id, also)
+                listed = await repository.list_bookings(self.pool, wa_id, also)
+                return replace(listed, waiting=await waitlist.waiting_of(self.pool, wa_id))
             case fx.CancelBooking(reference=ref):
-                return await repository.cancel(self.pool, wa_id, ref)
+                cancelled = await repository.cancel(self.pool, wa_id, ref)
+                self.place_freed()  # the waitlist's offer job runs now
+                return cancelled
             case fx.MoveBooking(reference=ref, slot_id=slot_id, message_id=mid):
                 return await repository.move(self.pool, wa_id, ref, slot_id, mid)
             case fx.ForgetMe():
-                return await repository.forget(self.pool, wa_id)
+                forgotten = await repository.forget(self.pool, wa_id)
+                await waitlist.forget(self.pool, wa_id)
+                return forgotten
+            case fx.JoinWaitlist():
+                return await waitlist.join(self.pool, wa_id, effect, user=self._tag(wa_id))
+            case fx.LeaveWaitlist(entry_id=entry_id):
+                return await waitlist.leave(self.pool, wa_id, entry_id, user=self._tag(wa_id))
+            case fx.TakeOffer(offer_id=offer_id, message_id=mid):
+                return await waitlist.take(self.pool, wa_id, offer_id, mid, user=self._tag(wa_id))
+            case fx.DeclineOffer(offer_id=offer_id):
+                declined = await waitlist.decline(self.pool, wa_id, offer_id, user=self._tag(wa_id))
+                self.place_freed()  # the place goes to the next citizen now
+                return declined
         raise TypeError(f"unknown effect {type(effect).__name__}")
+
+    def _tag(self, wa_id: str) -> str:
+        return user_tag(self.pepper, wa_id)
 
     async def _abort_quietly(self, tag: str, message_id: str, loaded: Loaded) -> None:
         try:

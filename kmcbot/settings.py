@@ -57,6 +57,10 @@ class Settings:
     template_slot_cancelled: str = "kmcbot_slot_cancelled"
     template_reminder: str = "kmcbot_reminder"
     template_on_list: str = "kmcbot_on_list"  # the staff console's "we have the list"
+    template_waitlist_offer: str = "kmcbot_waitlist_offer"  # a place offered from the waitlist
+    # How long a place offered from the waitlist is held (shorter near the session:
+    # kmcbot/waitlist/allocate.py).
+    offer_hold_s: float = 3600.0
     # The staff console's cookie key (kmcbot/staff/); None outside dev mode is refused.
     staff_secret: bytes | None = None
     reminder_hour: int = 10  # IST hour from which the day-before reminders are queued
@@ -202,6 +206,12 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         body_timeout_s = 0
     if not 0.1 <= body_timeout_s <= 300:
         raise SettingsError("KMCBOT_BODY_TIMEOUT_S must be a number of seconds from 0.1 to 300")
+    try:
+        offer_hold_s = float(get("KMCBOT_OFFER_HOLD") or Settings.offer_hold_s)
+    except ValueError:
+        offer_hold_s = 0
+    if not 1 <= offer_hold_s <= 86_400:
+        raise SettingsError("KMCBOT_OFFER_HOLD must be a number of seconds from 1 to 86400")
     graph_url = url("KMCBOT_GRAPH_URL") or DEFAULT_GRAPH_URL
     staff_secret = get("KMCBOT_STAFF_SECRET")
     if staff_secret is not None and len(staff_secret) < 32:
@@ -241,6 +251,10 @@ def from_env(env: Mapping[str, str] = os.environ) -> Settings:
         ),
         template_reminder=get("KMCBOT_TEMPLATE_REMINDER") or Settings.template_reminder,
         template_on_list=get("KMCBOT_TEMPLATE_ON_LIST") or Settings.template_on_list,
+        template_waitlist_offer=(
+            get("KMCBOT_TEMPLATE_WAITLIST_OFFER") or Settings.template_waitlist_offer
+        ),
+        offer_hold_s=offer_hold_s,
         staff_secret=staff_secret.encode() if staff_secret else None,
         reminder_hour=reminder_hour,
         body_timeout_s=body_timeout_s,

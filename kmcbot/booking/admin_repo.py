@@ -53,7 +53,7 @@ _CENTRE_COLUMNS = (
     "id, code, name, kind, borough, ward, address, latitude, longitude, vaccines, active"
 )
 _SLOT_COLUMNS = """s.id, s.centre_id, s.vaccine, s.day, s.start_time, s.end_time, s.starts_at,
-    s.capacity, s.booked, s.status, s.cancel_reason,
+    s.capacity, s.booked, s.held, s.status, s.cancel_reason,
     (SELECT count(*) FROM bookings b
      WHERE b.slot_id = s.id AND b.status = 'attended') AS attended,
     (SELECT count(*) FROM bookings b
@@ -221,6 +221,20 @@ async def set_capacity(pool: asyncpg.Pool, slot_id: int, capacity: int) -> async
                 f"slot {slot_id} already has {row['booked']} booking(s); "
                 f"capacity cannot go below that (asked for {capacity})"
             )
+        # Places held for waiting citizens beyond the new capacity are withdrawn,
+        # the newest offers first (their Book button then says "no longer available").
+        await conn.execute(
+            """WITH over AS (
+                   SELECT o.id FROM offers o WHERE o.slot_id = $1 AND o.status = 'held'
+                   ORDER BY o.made_at DESC, o.id DESC
+                   LIMIT greatest((SELECT booked + held FROM slots WHERE id = $1) - $2, 0)
+                   FOR UPDATE),
+               gone AS (UPDATE offers o SET status = 'void', ended_at = now()
+                        FROM over WHERE o.id = over.id RETURNING o.id)
+               UPDATE slots SET held = held - (SELECT count(*) FROM gone) WHERE id = $1""",
+            slot_id,
+            capacity,
+        )
         return await conn.fetchrow(
             f"UPDATE slots s SET capacity = $2 WHERE id = $1 RETURNING {_SLOT_COLUMNS}",
             slot_id,
@@ -283,9 +297,13 @@ async def cancel_locked(
                INSERT INTO notifications (booking_id, kind)
                SELECT id, 'slot_cancelled' FROM gone),
            per_slot AS (SELECT slot_id, count(*)::int AS n FROM gone GROUP BY slot_id),
+           -- Places held for the waitlist go with the session (sql/014).
+           withdrawn AS (
+               UPDATE offers SET status = 'void', ended_at = now()
+               WHERE slot_id = ANY($1::bigint[]) AND status = 'held'),
            closed AS (
                UPDATE slots s SET status = 'cancelled', cancel_reason = $2, cancel_note = $3,
-                                  booked = s.booked - COALESCE(p.n, 0)
+                                  booked = s.booked - COALESCE(p.n, 0), held = 0
                FROM unnest($1::bigint[]) AS t(id) LEFT JOIN per_slot p ON p.slot_id = t.id
                WHERE s.id = t.id
                RETURNING s.id)

@@ -52,7 +52,50 @@ class ForgetMe:
     """Erase this number's personal data (bookings keep only their counts)."""
 
 
-Effect = Book | ListBookings | CancelBooking | MoveBooking | ForgetMe
+@dataclass(frozen=True, slots=True)
+class JoinWaitlist:
+    """Wait for a place (kmcbot/waitlist/): what a booking needs, and from when."""
+
+    vaccine: Vaccine
+    first_dose: date
+    earliest: date  # the day the second dose falls due (or today, if later)
+    id_type: str
+    id_hash: str
+    id_last4: str
+    name: str
+    lang: str
+    near: tuple[float, float] | None = None  # a location she shared: places within RADIUS_KM
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveWaitlist:
+    entry_id: int | None  # None: every entry of this number ("stop")
+
+
+@dataclass(frozen=True, slots=True)
+class TakeOffer:
+    """Book the place an offer holds; offer_id None: this number's live offer."""
+
+    offer_id: int | None
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeclineOffer:
+    offer_id: int | None  # None: this number's live offer
+
+
+Effect = (
+    Book
+    | ListBookings
+    | CancelBooking
+    | MoveBooking
+    | ForgetMe
+    | JoinWaitlist
+    | LeaveWaitlist
+    | TakeOffer
+    | DeclineOffer
+)
 
 # ---------------------------------------------------------------- results
 
@@ -73,8 +116,19 @@ class Cancelled:
 
 
 @dataclass(frozen=True, slots=True)
+class Waiting:
+    """A waitlist entry as "My bookings" shows it."""
+
+    entry_id: int
+    vaccine: Vaccine
+    name: str
+    position: int  # 1: the next place that suits goes to her
+
+
+@dataclass(frozen=True, slots=True)
 class BookingsListed:
     bookings: tuple[BookingView, ...]
+    waiting: tuple[Waiting, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,4 +141,30 @@ class Refused:
     reason: Refusal
 
 
-Result = Booked | Moved | Cancelled | BookingsListed | Forgotten | Refused
+@dataclass(frozen=True, slots=True)
+class Joined:
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class WaitlistLeft:
+    entries: int  # how many entries were left (0: none was waiting)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferDeclined:
+    found: bool  # False: no live offer (expired, taken, or never made)
+    typed: bool = False  # a typed "no" about whatever offer is live (none named)
+
+
+Result = (
+    Booked
+    | Moved
+    | Cancelled
+    | BookingsListed
+    | Forgotten
+    | Refused
+    | Joined
+    | WaitlistLeft
+    | OfferDeclined
+)

@@ -49,7 +49,7 @@ class Slot:
     day: date
     start: time
     end: time
-    free: int  # capacity - booked when the snapshot was taken; PostgreSQL decides
+    free: int  # capacity - booked - held (waitlist) when the snapshot was taken; PostgreSQL decides
 
     @property
     def starts_at(self) -> datetime:
@@ -99,3 +99,8 @@ class Refusal(StrEnum):
     NOT_ELIGIBLE = "not_eligible"
     NOT_FOUND = "not_found"
     NOT_ACTIVE = "not_active"  # already cancelled or attended
+    # The waitlist (kmcbot/waitlist/):
+    OFFER_GONE = "offer_gone"  # the offer expired, was passed on or withdrawn
+    NO_OFFER = "no_offer"  # a typed "yes" with no offer live for this number
+    ALREADY_WAITING = "already_waiting"  # this ID waits already
+    WAITLIST_LIMIT = "waitlist_limit"  # the number waits for 4 people already

@@ -100,9 +100,9 @@ async def load_availability(
         # saving), and PostgreSQL sorts one timestamp faster than a date and a time.
         slots = await conn.fetch(
             """SELECT s.id, s.centre_id, s.vaccine, s.day, s.start_time, s.end_time,
-                      s.capacity - s.booked AS free
+                      s.capacity - s.booked - s.held AS free
                FROM slots s JOIN centres c ON c.id = s.centre_id AND c.active
-               WHERE s.status = 'open' AND s.booked < s.capacity
+               WHERE s.status = 'open' AND s.booked + s.held < s.capacity
                  AND s.starts_at > $1 AND s.starts_at < $1 + make_interval(days => $2)
                ORDER BY s.starts_at, s.centre_id""",
             now,
@@ -138,7 +138,8 @@ async def _check_slot(
 ) -> Refusal | None:
     """A move's slot rules (rules.slot_refusal); kmcbot_book (sql/004) checks a booking."""
     row = await conn.fetchrow(
-        """SELECT s.status, s.vaccine, s.day, s.capacity, s.booked, s.starts_at <= now() AS started,
+        """SELECT s.status, s.vaccine, s.day, s.capacity, s.booked + s.held AS taken,
+                  s.starts_at <= now() AS started,
                   d.min_days, d.max_days
            FROM slots s JOIN dose_intervals d ON d.vaccine = s.vaccine
            WHERE s.id = $1 FOR UPDATE OF s""",
@@ -152,7 +153,7 @@ async def _check_slot(
             vaccine=Vaccine(row["vaccine"]),
             day=row["day"],
             interval=Interval(row["min_days"], row["max_days"]),
-            full=row["booked"] >= row["capacity"],
+            full=row["taken"] >= row["capacity"],  # a place held for the waitlist is taken
         )
     return rules.slot_refusal(slot, Vaccine(vaccine), first_dose)
 

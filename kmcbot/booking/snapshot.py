@@ -34,7 +34,8 @@ _CENTRE_FIELDS = ("id", "code", "name", "address", "ward", "latitude", "longitud
 _CENTRES = "SELECT id, code, name, address, ward, latitude, longitude, active FROM centres"
 _SLOTS = """
 SELECT s.id, s.centre_id, s.vaccine, s.day, s.start_time, s.end_time,
-       CASE WHEN s.status = 'open' THEN greatest(s.capacity - s.booked, 0) ELSE 0 END AS free,
+       CASE WHEN s.status = 'open' THEN greatest(s.capacity - s.booked - s.held, 0) ELSE 0 END
+           AS free,
        s.changed_at
 FROM slots s
 WHERE s.starts_at > $1 AND s.starts_at < $1 + make_interval(days => $2)

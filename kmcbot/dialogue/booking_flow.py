@@ -22,7 +22,7 @@ from kmcbot.booking.commands import (
 from kmcbot.booking.ids import IdError, IdType, id_hash, last4, normalise_id
 from kmcbot.booking.model import BookingStatus, BookingView, Refusal, Vaccine
 from kmcbot.booking.rules import MAX_ACTIVE_PER_NUMBER
-from kmcbot.dialogue import offer
+from kmcbot.dialogue import offer, waitlist
 from kmcbot.dialogue.catalogue import id_type_name, num, show_date, text, vaccine_name
 from kmcbot.dialogue.core import (
     Answer,
@@ -118,9 +118,14 @@ def after_first_dose(s: Session, ctx: Context, first: date) -> Outcome:
     names = {"vaccine": vaccine_name(lang, vaccine), "date": show_date(lang, eligible)}
     if not any(offer.open_slots(ctx.availability, vaccine, eligible, ctx.now)):
         # Nothing to offer: name the day booking opens, or say there are no places.
+        # ... and offer to tell her when a place opens (the waitlist).
         if today < eligible:
-            return to_menu(s, ctx, text(lang, "eligibility.too_soon", **names))
-        return to_menu(s, ctx, text(lang, "centre.none", vaccine=names["vaccine"]))
+            why = text(lang, "eligibility.too_soon", **names)
+        else:
+            why = text(lang, "centre.none", vaccine=names["vaccine"])
+        if s.draft.moving_reference:
+            return to_menu(s, ctx, why)
+        return waitlist.nothing_to_offer(s, ctx, first, why)
     note = None
     if today < eligible:
         note = text(lang, "eligibility.from_date", **names)
@@ -158,6 +163,10 @@ def on_id_number(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outc
             return replace(to_menu(s, ctx, note), refused=Refusal.ID_ALREADY_BOOKED)
     # The mask the summary and the ticket show too: the last 4 as one group.
     note = text(lang, "id_number.noted", masked=masked_last4(tail))
+    if s.draft.waitlist and s.draft.name:
+        return waitlist.join_now(
+            replace(s, draft=replace(s.draft, id_hash=digest, id_last4=tail)), ctx
+        )
     if s.draft.name:  # "Same as before": the name is known already
         return ask(s, ctx, State.CENTRE, note, id_hash=digest, id_last4=tail, page=0, near=None)
     return ask(s, ctx, State.NAME, note, id_hash=digest, id_last4=tail)
@@ -170,6 +179,8 @@ def on_name(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outcome:
     name = clean_name(unwrap_name(answer.text))
     if isinstance(name, NameError_):
         return invalid(s, ctx, text(lang, f"name_error.{name.value}"))
+    if s.draft.waitlist:
+        return waitlist.join_now(replace(s, draft=replace(s.draft, name=name)), ctx)
     return ask(s, ctx, State.CENTRE, name=name, page=0, near=None)
 
 
@@ -281,6 +292,9 @@ def on_booked(s: Session, ctx: Context, result: Result) -> Outcome:
             return _done(s, ctx, "booked.text", view)
         case Moved(view):
             return _done(s, ctx, "moved.text", view)
+        case Refused(Refusal.NO_OFFER):
+            # A typed "ok" at the menu with no offer live: the thanks it always was.
+            return to_menu(s, ctx, text(lang_of(s, ctx), "common.thanks"))
         case Refused(reason):
             return refused(s, ctx, reason)
     return to_menu(s, ctx, text(lang_of(s, ctx), "common.error"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from kmcbot.booking.commands import ForgetMe, Forgotten, Result
-from kmcbot.dialogue import booking_flow, my_bookings
+from kmcbot.dialogue import booking_flow, my_bookings, waitlist
 from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.core import Answer, Context, Outcome, Picked, join, lang_of
 from kmcbot.dialogue.model import Draft, Lang, Session, State
@@ -17,7 +17,8 @@ from kmcbot.messages import Inbound
 
 # Option ids that act wherever they are tapped: an old menu or language
 # message scrolled up in the chat still does what it says.
-GLOBAL_PREFIXES = ("menu:", "lang:")
+# An offer's Book / Not now (dialogue/waitlist.py) acts wherever it is tapped too.
+GLOBAL_PREFIXES = ("menu:", "lang:", waitlist.OFFER_PREFIX)
 
 # Where "back" goes. From CENTRE it is NAME, or the menu in a reschedule (it starts there).
 _BACK = {
@@ -122,6 +123,11 @@ def on_word(s: Session, word: Word, ctx: Context) -> Outcome | None:
             return ask(replace(s, draft=Draft()), ctx, State.FORGET_CONFIRM)
         case Word.CANCEL if s.state in _CANCELLABLE:
             return to_menu(s, ctx, text(lang, "common.cancelled"))
+        case Word.LEAVE:
+            return waitlist.leave(s, ctx, None)
+        case Word.CANCEL if s.state == State.MENU:
+            # "stop" with nothing under way: no more offers (leave the waitlist).
+            return waitlist.leave(s, ctx, None)
         case Word.BACK if s.state in _BACK:
             return ask(s, ctx, _BACK[s.state])
         case Word.BACK if s.state == State.CENTRE and s.draft.page > 0:
@@ -143,7 +149,8 @@ def on_language(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outco
 
 
 def on_menu(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outcome:
-    return not_understood(s, ctx, answer)
+    # A typed "yes" / "no" after an offer came (it is sent outside the chat).
+    return waitlist.typed_at_menu(s, answer, msg, ctx) or not_understood(s, ctx, answer)
 
 
 def on_pending(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outcome:

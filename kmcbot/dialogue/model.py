@@ -46,6 +46,7 @@ class State(StrEnum):
     FORGET_CONFIRM = "forget_confirm"
     SAME = "same"  # "Same as before?": a returning citizen's last details, prefilled
     RESUME = "resume"  # "Continue where you left off?" after the conversation expired
+    WAITLIST = "waitlist"  # no place suits: "Tell me when a place opens?" (dialogue/waitlist.py)
     # Waiting for the result of an effect. The shell feeds the result back in
     # the same turn, so a saved session is never in one of these unless the
     # shell crashed in between; an inbound message there is treated as at MENU.
@@ -55,10 +56,23 @@ class State(StrEnum):
     MOVING = "moving"  # MoveBooking
     CANCELLING = "cancelling"  # CancelBooking
     FORGETTING = "forgetting"  # ForgetMe
+    JOINING = "joining"  # JoinWaitlist
+    LEAVING = "leaving"  # LeaveWaitlist
+    DECLINING = "declining"  # DeclineOffer (TakeOffer waits in BOOKING)
 
 
 PENDING = frozenset(
-    {State.CHECKING, State.LISTING, State.BOOKING, State.MOVING, State.CANCELLING, State.FORGETTING}
+    {
+        State.CHECKING,
+        State.LISTING,
+        State.BOOKING,
+        State.MOVING,
+        State.CANCELLING,
+        State.FORGETTING,
+        State.JOINING,
+        State.LEAVING,
+        State.DECLINING,
+    }
 )
 
 
@@ -97,6 +111,8 @@ class Draft:
     near: tuple[float, float] | None = None  # (lat, lon) the citizen shared
     listed: tuple[Listed, ...] = ()  # this number's active bookings, last fetched
     paused: State | None = None  # the question to go back to (after RESUME, LANGUAGE)
+    waitlist: bool = False  # asking ID and name to join the waitlist, not to book
+    waiting: tuple[int, ...] = ()  # waitlist entries My bookings last showed (leave rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +178,8 @@ def _draft_to_dict(d: Draft) -> dict[str, Any]:
         ]
         or None,
         "ps": d.paused.value if d.paused else None,
+        "wl": True if d.waitlist else None,
+        "wt": list(d.waiting) or None,
     }
     return {k: v for k, v in raw.items() if v is not None}
 
@@ -203,16 +221,16 @@ def _session_from_dict(d: object) -> Session:
 
 
 _DRAFT_KEYS = {"va", "fd", "it", "ih", "l4", "n", "c", "dy", "sl", "mr", "cr", "p", "nr", "ls"} | {
-    "ps"
+    "ps",
+    "wl",
+    "wt",
 }
 
 
 def _draft_from_dict(d: object) -> Draft:
     if not isinstance(d, dict):
         raise ValueError("draft is not an object")
-    _only(
-        d, {"va", "fd", "it", "ih", "l4", "n", "c", "dy", "sl", "mr", "cr", "p", "nr", "ls", "ps"}
-    )
+    _only(d, _DRAFT_KEYS)
 
     def opt(key: str, conv: Any) -> Any:
         return conv(d[key]) if key in d else None
@@ -240,6 +258,11 @@ def _draft_from_dict(d: object) -> Draft:
         )
     if len(listed) > 10:
         raise ValueError("too many listed bookings")
+    waiting = d.get("wt", [])
+    if not isinstance(waiting, list) or len(waiting) > 10:
+        raise ValueError("waiting is not a short list")
+    if d.get("wl", True) is not True:
+        raise ValueError("waitlist flag is not true")
     page = _int(d.get("p", 0))
     if not 0 <= page < 10_000:
         raise ValueError("page out of range")
@@ -259,6 +282,8 @@ def _draft_from_dict(d: object) -> Draft:
         near=near,
         listed=tuple(listed),
         paused=opt("ps", lambda v: State(_str(v))),
+        waitlist="wl" in d,
+        waiting=tuple(_int(w) for w in waiting),
     )
 
 

@@ -15,7 +15,7 @@ from kmcbot.booking.commands import (
     Result,
 )
 from kmcbot.booking.ids import IdType
-from kmcbot.dialogue import offer
+from kmcbot.dialogue import offer, waitlist
 from kmcbot.dialogue.booking_flow import listed, refused
 from kmcbot.dialogue.catalogue import show_date, text
 from kmcbot.dialogue.core import Answer, Context, Outcome, Picked, join, lang_of, truncate
@@ -40,7 +40,8 @@ def on_listed(s: Session, ctx: Context, result: Result) -> Outcome:
     # One entry per reference (row ids must be unique), active ones only.
     unique = {b.reference: b for b in result.bookings if b.status == "booked"}
     views = list(unique.values())[:MAX_SHOWN]
-    if not views:
+    waiting = result.waiting[:MAX_SHOWN]
+    if not views and not waiting:
         return to_menu(s, ctx, text(lang, "bookings.none"))
     items = [
         text(
@@ -54,14 +55,27 @@ def on_listed(s: Session, ctx: Context, result: Result) -> Outcome:
         )
         for b in views
     ]
-    note = join(text(lang, "bookings.header"), "\n".join(items))
-    return ask(s, ctx, State.MY_BOOKINGS, note, listed=listed(tuple(views)))
+    note = join(
+        text(lang, "bookings.header") if views else None,
+        "\n".join(items),
+        waitlist.waiting_note(lang, waiting),
+    )
+    return ask(
+        s,
+        ctx,
+        State.MY_BOOKINGS,
+        note,
+        listed=listed(tuple(views)),
+        waiting=tuple(w.entry_id for w in waiting),
+    )
 
 
 def on_my_bookings(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outcome:
     lang = lang_of(s, ctx)
     if isinstance(answer, Picked):
         kind, _, ref = answer.id.partition(":")
+        if kind == "leave" and ref.isdigit() and int(ref) in s.draft.waiting:
+            return waitlist.leave(s, ctx, int(ref))
         booking = next((b for b in s.draft.listed if b.reference == ref), None)
         if booking is not None and kind == "cancel":
             return ask(s, ctx, State.CANCEL_CONFIRM, cancel_reference=ref)

@@ -53,6 +53,7 @@ class Templates:
     slot_cancelled: str
     reminder: str
     on_list: str = "kmcbot_on_list"
+    waitlist_offer: str = "kmcbot_waitlist_offer"  # dialogue/waitlist.py
 
 
 @dataclass(frozen=True, slots=True)

@@ -301,10 +301,11 @@ def confirm(s: Session, ctx: Context, note: str | None) -> Rendered:
 
 
 def my_bookings(s: Session, ctx: Context, note: str | None) -> Rendered:
-    """Cancel / Reschedule rows for the bookings last listed (the details
-    themselves come as the note, from a fresh BookingsListed)."""
+    """Cancel / Reschedule rows for the bookings last listed, and a Leave row for
+    each waitlist entry (the details themselves come as the note, from a fresh
+    BookingsListed)."""
     lang = lang_of(s, ctx)
-    if not s.draft.listed:
+    if not s.draft.listed and not s.draft.waiting:
         return menu(s, ctx, join(note, text(lang, "bookings.none")))
     rows = []
     for b in s.draft.listed[:4]:
@@ -314,8 +315,21 @@ def my_bookings(s: Session, ctx: Context, note: str | None) -> Rendered:
         rows.append(
             Row(f"move:{b.reference}", text(lang, "bookings.move_row", reference=b.reference))
         )
+    for n, entry_id in enumerate(s.draft.waiting[: 9 - len(rows)], start=1):
+        title = text(lang, "waitlist.leave_row")
+        rows.append(Row(f"leave:{entry_id}", title if n == 1 else f"{title[:19]} ({n})"))
     rows.append(Row("menu:main", text(lang, "bookings.menu_row")))
     return _pick(s, note, text(lang, "bookings.ask"), "bookings.button", rows)
+
+
+def waitlist(s: Session, ctx: Context, note: str | None) -> Rendered:
+    """No place suits her: "Tell me when a place opens?" (dialogue/waitlist.py)."""
+    lang = lang_of(s, ctx)
+    buttons = [
+        Button("waitlist:join", text(lang, "waitlist.join")),
+        Button("menu:main", text(lang, "waitlist.menu")),
+    ]
+    return _ask(s, note, text(lang, "waitlist.ask"), buttons)
 
 
 def cancel_confirm(s: Session, ctx: Context, note: str | None) -> Rendered:
@@ -380,6 +394,7 @@ QUESTIONS: dict[State, Renderer] = {
     State.FORGET_CONFIRM: forget_confirm,
     State.SAME: same,
     State.RESUME: resume,
+    State.WAITLIST: waitlist,
     # Waiting for a result: nothing to ask; the menu is always a safe answer.
     **dict.fromkeys(PENDING, menu),
 }

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from kmcbot.booking.commands import Result
-from kmcbot.dialogue import booking_flow, my_bookings, offer, returning
+from kmcbot.dialogue import booking_flow, my_bookings, offer, returning, waitlist
 from kmcbot.dialogue import globals as everywhere
 from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.core import (
@@ -72,6 +72,7 @@ HANDLERS: dict[State, Handler] = {
     State.FORGET_CONFIRM: everywhere.on_forget_confirm,
     State.SAME: returning.on_same,
     State.RESUME: returning.on_resume,
+    State.WAITLIST: waitlist.on_waitlist,
     **dict.fromkeys(PENDING, everywhere.on_pending),
 }
 
@@ -83,6 +84,9 @@ RESULTS: dict[State, ResultHandler] = {
     State.MOVING: booking_flow.on_booked,
     State.CANCELLING: my_bookings.on_cancelled,
     State.FORGETTING: everywhere.on_forgotten,
+    State.JOINING: waitlist.on_joined,
+    State.LEAVING: waitlist.on_left,
+    State.DECLINING: waitlist.on_declined,
 }
 
 
@@ -138,10 +142,20 @@ def _inbound(session: Session | None, msg: Inbound, ctx: Context) -> Outcome:
         return again(s, ctx, text(lang_of(s, ctx), _media_note(content)))
     answer = resolve(s, content, ctx)
     match answer:
+        case Picked(option) if option.startswith(waitlist.OFFER_PREFIX):
+            return waitlist.on_offer_tap(s, option, msg, ctx)
         case Picked(option) if option.startswith(everywhere.GLOBAL_PREFIXES):
             return everywhere.on_global_pick(s, option, ctx)
         case Unsure(ids):
             return _which(s, ctx, ids)
+        case Said(Word.THANKS, typed) if s.state == State.MENU:
+            # "ok" / "yes" at the menu: an offer's Book, if one is live (the offer
+            # came outside the chat); else the thanks it always was.
+            return (
+                waitlist.typed_at_menu(s, Typed(typed), msg, ctx)
+                or everywhere.on_word(s, Word.THANKS, ctx)
+                or again(s, ctx, None)
+            )
         case Said(word, typed):
             outcome = everywhere.on_word(s, word, ctx)
             if outcome is not None:
@@ -167,6 +181,8 @@ def _first(s: Session, content: object, msg: Inbound, ctx: Context) -> Outcome:
     """The first message of a conversation: act on a menu or language tap or a
     global word ("my bookings"); anything else ("hi", "vaccine?") gets the
     welcome (language not known) or the menu."""
+    if isinstance(content, Choice) and content.id.startswith(waitlist.OFFER_PREFIX):
+        return waitlist.on_offer_tap(s, content.id, msg, ctx)
     if isinstance(content, Choice) and content.id.startswith(everywhere.GLOBAL_PREFIXES):
         return everywhere.on_global_pick(s, content.id, ctx)
     if s.lang is None:

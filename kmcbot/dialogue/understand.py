@@ -54,6 +54,7 @@ class Word(StrEnum):
     FORGET = "forget"
     CANCEL = "cancel"
     BACK = "back"
+    LEAVE = "leave"  # leave the waitlist, no more offers (dialogue/waitlist.py)
 
 
 LANG_WORDS = {Word.LANG_EN: Lang.EN, Word.LANG_BN: Lang.BN, Word.LANG_HI: Lang.HI}
@@ -83,6 +84,10 @@ BUTTON_WORDS: Mapping[str, tuple[str, ...]] = {
     "lang:en": ("lang_en",),
     "lang:bn": ("lang_bn",),
     "lang:hi": ("lang_hi",),
+    "waitlist:join": ("yes", "join"),
+    "offer:yes": ("yes", "confirm"),
+    "offer:no": ("no",),
+    "leave:entry": ("leave",),
 }
 
 FUZZY_MIN_LENGTH = 5  # shorter words are too close to each other ("haan"/"hain")
@@ -264,6 +269,10 @@ def kind(option_id: str) -> str:
         return f"{head}:yes"
     if head in ("cancel", "move") and rest.startswith("KMC-"):
         return f"{head}:booking"
+    if head == "offer" and rest.startswith("no:"):
+        return "offer:no"
+    if head == "leave" and rest.isdigit():
+        return "leave:entry"
     return option_id
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 
 import structlog
 
@@ -15,6 +14,11 @@ log = structlog.get_logger()
 class Periodic:
     def __init__(self) -> None:
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Run the next pass now instead of after the pause (news that work waits)."""
+        self._wake.set()
 
     async def run(self) -> None:
         """The job's loop: `repeat` with its own pass (what the app starts in every process)."""
@@ -39,5 +43,13 @@ class Periodic:
                 log.error(error_event, error=type(exc).__name__)
                 again = False
             if not again:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), pause_s)
+                stop = asyncio.ensure_future(self._stopping.wait())
+                woken = asyncio.ensure_future(self._wake.wait())
+                try:
+                    await asyncio.wait(
+                        (stop, woken), timeout=pause_s, return_when="FIRST_COMPLETED"
+                    )
+                finally:
+                    stop.cancel()
+                    woken.cancel()
+                self._wake.clear()

@@ -45,6 +45,8 @@ WAITLIST_EVENTS = (
     "offer_taken",
     "offer_declined",
     "offer_expired",
+    "offer_withdrawn",
+    "offer_refused",
 )
 
 

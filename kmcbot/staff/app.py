@@ -15,7 +15,7 @@ from aiohttp_session import session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from kmcbot.settings import Settings
-from kmcbot.staff import operator, pages, scan, supply_ops, walkin
+from kmcbot.staff import operator, pages, scan, supply_ops, waitlist, walkin
 from kmcbot.staff.web import (
     _HERE,
     DEV_SECRET,
@@ -61,4 +61,5 @@ def create_staff_app(settings: Settings) -> web.Application:
     supply_ops.add_routes(r)
     scan.add_routes(r)
     operator.add_routes(r)
+    waitlist.add_routes(r)
     return app

@@ -21,7 +21,7 @@ from kmcbot.staff import audit, desk
 from kmcbot.staff.limits import Limiter
 from kmcbot.staff.web import SESSION, address, forbid_unless, render, signed_in, t
 from kmcbot.web import roster
-from kmcbot.web.keys import PG, REDIS, SETTINGS
+from kmcbot.web.keys import PG, REDIS, SETTINGS, wake_offers
 from kmcbot.whatsapp.text import to_ascii_digits
 
 log = structlog.get_logger()
@@ -254,6 +254,7 @@ async def save_supply(request: web.Request) -> web.Response:
     staff = signed_in(request)
     pool = request.config_dict[PG]
     await desk.record_supply(pool, centre["id"], on, doses, staff.id)
+    wake_offers(request.config_dict)
     await audit.record(
         pool,
         staff,

@@ -17,7 +17,7 @@ from kmcbot.staff.pages import _centre, day_page
 from kmcbot.staff.web import SESSION, address, operator_only, t
 from kmcbot.web import admin_input as read
 from kmcbot.web.admin import MAX_CAPACITY, MAX_DAYS, MAX_SESSIONS
-from kmcbot.web.keys import PG
+from kmcbot.web.keys import PG, wake_offers
 from kmcbot.whatsapp.text import to_ascii_digits
 
 MAX_CSV = 2 * 1024 * 1024
@@ -93,6 +93,7 @@ async def bulk_sessions(request: web.Request) -> web.Response:
             )
     except (read.Invalid, admin_repo.AdminProblem) as exc:
         return await centres(request, status=400, message=str(exc))
+    wake_offers(request.config_dict)  # new places go to the waitlist first
     await audit.record(
         pool,
         me,
@@ -136,6 +137,7 @@ async def set_capacity(request: web.Request) -> web.Response:
         row = await admin_repo.set_capacity(pool, int(slot), capacity)
     except (read.Invalid, admin_repo.AdminProblem) as exc:
         return await day_page(request, status=409, message=str(exc))
+    wake_offers(request.config_dict)
     await audit.record(
         pool,
         me,

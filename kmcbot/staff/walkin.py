@@ -47,7 +47,7 @@ def add_routes(r: web.UrlDispatcher) -> None:
 async def _open_sessions(request: web.Request, centre_id: int) -> list:
     today = kolkata_today()
     return await request.config_dict[PG].fetch(
-        """SELECT id, vaccine, day, start_time, end_time, capacity - booked AS free
+        """SELECT id, vaccine, day, start_time, end_time, capacity - booked - held AS free
            FROM slots WHERE centre_id = $1 AND status = 'open' AND starts_at > now()
              AND day BETWEEN $2 AND $3
            ORDER BY day, start_time, vaccine""",

@@ -42,7 +42,7 @@ from kmcbot.web import admin_input as read
 from kmcbot.web import roster
 from kmcbot.web.checkin_guard import CheckinGuard, Locked
 from kmcbot.web.errors import json_error
-from kmcbot.web.keys import PG, PIPELINE, REDIS, SETTINGS
+from kmcbot.web.keys import PG, PIPELINE, REDIS, SETTINGS, wake_offers
 from kmcbot.whatsapp.text import to_ascii_digits
 
 log = structlog.get_logger()
@@ -238,6 +238,7 @@ async def create_slots(request: web.Request) -> web.Response:
         horizon_days=HORIZON_DAYS,
     )
     log.info("admin_slots_created", created=created, existing=existing)
+    wake_offers(request.config_dict)  # new places go to the waitlist first
     return _json({"created": created, "existing": existing}, status=201 if created else 200)
 
 
@@ -246,6 +247,7 @@ async def patch_slot(request: web.Request) -> web.Response:
     body = await _body(request)
     capacity = read.integer(body.get("capacity"), "capacity", 0, MAX_CAPACITY)
     row = await repo.set_capacity(request.config_dict[PG], slot, capacity)
+    wake_offers(request.config_dict)
     return _json(_slot_json(row))
 
 
@@ -413,7 +415,8 @@ def _slot_json(r: asyncpg.Record) -> dict[str, Any]:
         "starts_at": r["starts_at"].astimezone(IST).isoformat(),
         "capacity": r["capacity"],
         "booked": r["booked"],
-        "free": max(r["capacity"] - r["booked"], 0),
+        "free": max(r["capacity"] - r["booked"] - r["held"], 0),
+        "held": r["held"],
         "status": r["status"],
         "cancel_reason": r["cancel_reason"],
         "attended": r["attended"],

@@ -30,6 +30,7 @@ class Spec:
     key: str  # the body's catalogue key
     examples: tuple[str, ...]  # a sample value per parameter: Meta's review asks for them
     button: str | None = None  # the quick-reply button's catalogue key
+    buttons: tuple[str, ...] = ()  # or several, in order
 
 
 # Keyed by the Templates field that holds the approved name (settings.template_*).
@@ -59,6 +60,12 @@ SPECS = {
         "template.on_list",
         ("Netaji Indoor Stadium", "5 Jun 2021", "10:00-12:00", "KMC-7QH3KD", "Aadhaar"),
     ),
+    # A place offered from the waitlist (kmcbot/dialogue/waitlist.py): Book / Not now.
+    "waitlist_offer": Spec(
+        "template.waitlist_offer",
+        ("Netaji Indoor Stadium", "5 Jun 2021", "10:00-12:00", "20:00"),
+        buttons=("template.offer_yes", "template.offer_no"),
+    ),
 }
 
 
@@ -80,9 +87,10 @@ def definitions(names: Templates) -> list[dict[str, Any]]:
                     "example": {"body_text": [list(spec.examples)]},
                 }
             ]
-            if spec.button is not None:
-                button = {"type": "QUICK_REPLY", "text": texts[spec.button]}
-                components.append({"type": "BUTTONS", "buttons": [button]})
+            keys = (spec.button,) if spec.button is not None else spec.buttons
+            if keys:
+                buttons = [{"type": "QUICK_REPLY", "text": texts[key]} for key in keys]
+                components.append({"type": "BUTTONS", "buttons": buttons})
             out.append(
                 {
                     "name": getattr(names, field),

@@ -330,7 +330,8 @@ async def test_a_first_dose_too_recent_is_told_the_day_booking_opens(citizens, p
 
     opens = shown_en(first + timedelta(days=84))
     assert f"Your 2nd dose of Covishield is due from {opens}." in text_of(reply)
-    assert option_ids(reply) == MENU
+    # ... and may ask to be told when a place opens (the waitlist, issue 22).
+    assert option_ids(reply) == ["waitlist:join", "menu:main"]
     assert await pg.fetchval("SELECT count(*) FROM bookings") == 0
 
 

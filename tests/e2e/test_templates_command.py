@@ -33,12 +33,12 @@ async def test_templates_are_printed_submitted_and_their_review_reported(aiohttp
     }
     code, out, _ = await kmcbot("templates", env=env)
     printed = orjson.loads(out)
-    assert code == 0 and len(printed) == 12  # 4 templates x en, bn, hi
+    assert code == 0 and len(printed) == 15  # 5 templates x en, bn, hi
 
     code, out, err = await kmcbot("templates", "--submit", env=env)
     assert code == 0, err
     rows = [line.split("\t") for line in out.splitlines()]
-    assert len(rows) == 12 and all(status == "PENDING" for _, _, status in rows)
+    assert len(rows) == 15 and all(status == "PENDING" for _, _, status in rows)
     assert sorted(standin.templates) == sorted((d["name"], d["language"]) for d in printed)
     assert standin.templates[("kmcbot_reminder", "bn")]["components"] == [
         c for d in printed if (d["name"], d["language"]) == ("kmcbot_reminder", "bn")

@@ -21,14 +21,22 @@ from kmcbot.booking.commands import (
     BookingsListed,
     CancelBooking,
     Cancelled,
+    DeclineOffer,
     Effect,
     ForgetMe,
     Forgotten,
+    Joined,
+    JoinWaitlist,
+    LeaveWaitlist,
     ListBookings,
     MoveBooking,
     Moved,
+    OfferDeclined,
     Refused,
     Result,
+    TakeOffer,
+    Waiting,
+    WaitlistLeft,
 )
 from kmcbot.booking.model import (
     IST,
@@ -174,6 +182,11 @@ class FakeBookings:
         self._new_ids = itertools.count(max(self._slots, default=0) + 1)  # never one removed
         self._bookings: dict[str, _Booking] = {}
         self._random = random.Random(seed)
+        # The waitlist, as far as the dialogue's tests need it (the rules and the
+        # order are tested against PostgreSQL: tests/integration/test_waitlist_store.py).
+        self.waiting: dict[int, tuple[str, JoinWaitlist]] = {}  # entry id -> (number, join)
+        self.offers: dict[int, tuple[str, int, int]] = {}  # live offer -> (number, entry, slot)
+        self._entry_ids = itertools.count(1)
 
     def snapshot(self) -> Availability:
         """The availability as the shell would read it now."""
@@ -228,7 +241,35 @@ class FakeBookings:
                     and b.view.reference == also
                     and b.view.status != BookingStatus.BOOKED
                 ]
-                return BookingsListed((*self.active(wa_id), *last))
+                waiting = tuple(
+                    Waiting(i, j.vaccine, j.name, n)
+                    for n, (i, (number, j)) in enumerate(self.waiting.items(), start=1)
+                    if number == wa_id
+                )
+                return BookingsListed((*self.active(wa_id), *last), waiting)
+            case JoinWaitlist():
+                if any(j.id_hash == effect.id_hash for _, j in self.waiting.values()):
+                    return Refused(Refusal.ALREADY_WAITING)
+                if sum(n == wa_id for n, _ in self.waiting.values()) >= 4:
+                    return Refused(Refusal.WAITLIST_LIMIT)
+                self.waiting[next(self._entry_ids)] = (wa_id, effect)
+                return Joined(len(self.waiting))
+            case LeaveWaitlist(entry_id=entry_id):
+                gone = [i for i, (n, _) in self.waiting.items()
+                        if n == wa_id and entry_id in (None, i)]  # fmt: skip
+                for i in gone:
+                    del self.waiting[i]
+                    self.offers = {o: v for o, v in self.offers.items() if v[1] != i}
+                return WaitlistLeft(len(gone))
+            case TakeOffer(offer_id=offer_id, message_id=message_id):
+                return self._take(wa_id, offer_id, message_id, now)
+            case DeclineOffer(offer_id=offer_id):
+                mine = [
+                    o for o, v in self.offers.items() if v[0] == wa_id and offer_id in (None, o)
+                ]
+                for o in mine:
+                    del self.offers[o]
+                return OfferDeclined(bool(mine), offer_id is None)
             case CancelBooking(reference):
                 return self._cancel(wa_id, reference, now)
             case MoveBooking():
@@ -236,6 +277,23 @@ class FakeBookings:
             case ForgetMe():
                 return self._forget(wa_id, now)
         raise TypeError(f"unknown effect {effect!r}")
+
+    def offer(self, wa_id: str, slot_id: int) -> int:
+        """The offer job offers `slot_id` to this number's first waiting entry."""
+        entry = next(i for i, (n, _) in self.waiting.items() if n == wa_id)
+        offer_id = 100 + len(self.offers) + next(self._entry_ids)
+        self.offers[offer_id] = (wa_id, entry, slot_id)
+        return offer_id
+
+    def _take(self, wa_id: str, offer_id: int | None, message_id: str, now: datetime) -> Result:
+        mine = [o for o, v in self.offers.items() if v[0] == wa_id and offer_id in (None, o)]
+        if not mine:
+            return Refused(Refusal.NO_OFFER if offer_id is None else Refusal.OFFER_GONE)
+        _, entry, slot_id = self.offers.pop(mine[0])
+        _, j = self.waiting.pop(entry)
+        book = Book(slot_id, j.vaccine, j.first_dose, j.id_type, j.id_hash, j.id_last4,
+                    j.name, j.lang, message_id)  # fmt: skip
+        return self._book(wa_id, book, now)
 
     # ------------------------------------------------------------ rules
 

@@ -10,7 +10,7 @@ from kmcbot.booking.ids import IdError, IdType
 from kmcbot.booking.model import Refusal, Vaccine
 from kmcbot.dialogue.catalogue import catalogue
 from kmcbot.dialogue.dates import DateError
-from kmcbot.dialogue.model import Lang, State
+from kmcbot.dialogue.model import PENDING, Lang, State
 from kmcbot.dialogue.names import NameError_
 from kmcbot.dialogue.understand import Word, normalise
 
@@ -63,7 +63,7 @@ def test_enumerations_all_have_a_text(lang: Lang) -> None:
     assert len(cat["meta.weekdays"]) == 7 and len(cat["meta.digits"]) == 10
 
 
-_PENDING = {"checking", "listing", "booking", "moving", "cancelling", "forgetting"}
+_PENDING = {s.value for s in PENDING}
 
 
 def test_no_word_means_two_things() -> None:

@@ -15,13 +15,18 @@ from kmcbot.dialogue.notices import Kind, Notice, Templates, template
 from kmcbot.whatsapp.templates import SPECS, definitions, placeholders
 
 NAMES = Templates(
-    "kmcbot_booking_update", "kmcbot_slot_cancelled", "kmcbot_reminder", "kmcbot_on_list"
+    "kmcbot_booking_update",
+    "kmcbot_slot_cancelled",
+    "kmcbot_reminder",
+    "kmcbot_on_list",
+    "kmcbot_waitlist_offer",
 )
 FIELD_OF = {
     NAMES.booking: "booking",
     NAMES.slot_cancelled: "slot_cancelled",
     NAMES.reminder: "reminder",
     NAMES.on_list: "on_list",
+    NAMES.waitlist_offer: "waitlist_offer",
 }
 
 
@@ -64,3 +69,21 @@ def test_the_definitions_are_what_metas_template_api_takes() -> None:
             if c["type"] == "BUTTONS":
                 assert all(b["type"] == "QUICK_REPLY" and 0 < len(b["text"]) <= 25
                            for b in c["buttons"])  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", list(Lang))
+def test_the_waitlist_offer_template_takes_what_the_offer_job_sends(lang: Lang) -> None:
+    from datetime import UTC, datetime
+
+    from kmcbot.dialogue.waitlist import OfferView, offer_reply
+
+    view = OfferView(
+        7, lang.value, Vaccine.COVISHIELD, "Netaji Indoor Stadium", "Strand Road",
+        date(2021, 6, 5), time(10), time(12), datetime(2021, 6, 4, 14, 30, tzinfo=UTC),
+    )  # fmt: skip
+    sent = offer_reply(view, in_window=False, template=NAMES.waitlist_offer)
+    spec = SPECS[FIELD_OF[sent.name]]
+    body = catalogue(lang)[spec.key]
+    assert sorted(placeholders(body)) == list(range(1, len(sent.params) + 1))
+    assert len(spec.examples) == len(sent.params)
+    assert len(sent.buttons) == len(spec.buttons) == 2  # Book, Not now

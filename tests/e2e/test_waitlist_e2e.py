@@ -1,0 +1,142 @@
+"""The waitlist end to end, through the signed webhook (issue 22): a full centre,
+50 citizens waiting, capacity raised by 20 through the admin API: exactly 20
+offers, to the first 20 in line; 10 take theirs, 10 let them run out, and after
+the hold those 10 places go to the next 10; nothing overbooked."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, time, timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from kmcbot.app import create_app
+from kmcbot.booking import repository
+from kmcbot.booking.commands import Booked
+from kmcbot.booking.model import IST
+from kmcbot.settings import Settings
+from tests.support.e2e import (
+    Citizen,
+    HoldableStandIn,
+    bot_settings,
+    option_ids,
+    text_of,
+    typed,
+)
+from tests.support.factories import (
+    assert_counts_consistent,
+    book_effect,
+    eventually,
+    make_centre,
+    make_slot,
+)
+from tests.support.ids import aadhaar
+from tests.support.waitlist import assert_holds_consistent
+
+HOLD_S = 8.0
+ADMIN = "waitlist-admin-token"
+WAITING = 50
+
+
+@pytest.fixture
+def settings(pg_url: str, redis_url: str, standin: HoldableStandIn) -> Settings:
+    return bot_settings(
+        pg_url, redis_url, standin, id_pepper=b"e2e-pepper", admin_token=ADMIN,
+        offer_hold_s=HOLD_S,
+    )  # fmt: skip
+
+
+@pytest.fixture
+async def full_slot(pg) -> int:
+    """The city's one session, tomorrow, full."""
+    tomorrow = datetime.now(IST).date() + timedelta(days=1)
+    slot = await make_slot(pg, await make_centre(pg, "Roxy Cinema"), capacity=1, day=tomorrow,
+                           start=time(10))  # fmt: skip
+    assert isinstance(await repository.book(pg, "919700000000", book_effect(slot, 9999)), Booked)
+    return slot
+
+
+@pytest.fixture
+async def bot(settings: Settings, full_slot: int, aiohttp_client) -> TestClient:
+    return await aiohttp_client(create_app(settings))
+
+
+def number(n: int) -> str:
+    return f"9198100{n:05d}"
+
+
+def name(n: int) -> str:
+    """A name for citizen n, letters only (a name has no digits)."""
+    letters = "abcdefghij"
+    return "Citizen " + "".join(letters[int(d)] for d in f"{n:02d}").title()
+
+
+async def ask_to_wait(citizen: Citizen, n: int) -> None:
+    """Hi, English, Book: no place anywhere, so "Tell me when"; then the ID."""
+    await citizen.say("Hi")
+    await citizen.tap("lang:en")
+    await citizen.tap("menu:book")
+    await citizen.tap("vaccine:covishield")
+    [question] = await citizen.say(typed(datetime.now(IST).date() - timedelta(days=120)))
+    assert option_ids(question) == ["waitlist:join", "menu:main"], text_of(question)
+    await citizen.tap("waitlist:join")
+    await citizen.tap("id:aadhaar")
+    await citizen.say(aadhaar(n))
+
+
+async def test_fifty_waiting_twenty_places_ten_taken_ten_passed_on(
+    bot: TestClient, standin: HoldableStandIn, redis, pg, full_slot: int
+) -> None:
+    citizens = [Citizen(bot, standin, number(n), redis=redis) for n in range(WAITING)]
+    for group in range(0, WAITING, 10):
+        await asyncio.gather(*(ask_to_wait(c, n) for n, c in enumerate(citizens) if
+                               group <= n < group + 10))  # fmt: skip
+    # The name last, one after the other: the order of joining is the line.
+    for n, citizen in enumerate(citizens):
+        [joined] = await citizen.say(name(n))
+        assert f"number {n + 1} in line" in text_of(joined), text_of(joined)
+    seen = {c.wa_id: c.seen for c in citizens}
+
+    resp = await bot.patch(
+        f"/admin/slots/{full_slot}", json={"capacity": 21},
+        headers={"Authorization": f"Bearer {ADMIN}"},
+    )  # fmt: skip
+    assert resp.status == 200, await resp.text()
+
+    def offered() -> list[str]:
+        return [c.wa_id for c in citizens if len(standin.by_user[c.wa_id]) > seen[c.wa_id]]
+
+    await eventually(lambda: len(offered()) >= 20, timeout=20)
+    await asyncio.sleep(0.5)  # nothing more may come
+    assert offered() == [number(n) for n in range(20)]  # exactly 20, the first 20 in line
+    for c in citizens[:20]:
+        [offer] = standin.by_user[c.wa_id][seen[c.wa_id] :]
+        assert "Roxy Cinema" in text_of(offer)
+        assert [i.split(":")[1] for i in option_ids(offer)] == ["yes", "no"]
+        c.seen += 1
+    slot = await pg.fetchrow("SELECT booked, held FROM slots WHERE id = $1", full_slot)
+    assert (slot["booked"], slot["held"]) == (1, 20)
+    # Meanwhile the ordinary path finds the places taken.
+    assert (await repository.book(pg, "919700000001", book_effect(full_slot, 8888))).reason
+
+    for c in citizens[:10]:  # take it
+        [ticket] = await c.tap("offer:yes")
+        assert "Reference: KMC-" in text_of(ticket), text_of(ticket)
+    seen = {c.wa_id: c.seen for c in citizens}
+    # Citizens 11-20 let the hold run out: their places go to 21-30.
+    await eventually(lambda: len(offered()) >= 10, timeout=HOLD_S + 20)
+    await asyncio.sleep(0.5)
+    assert offered() == [number(n) for n in range(20, 30)]
+    assert await pg.fetchval("SELECT count(*) FROM offers WHERE status = 'expired'") == 10
+    late = await citizens[10].tap("offer:yes")  # too late: the place has gone on
+    assert "no longer open" in text_of(late[0])
+
+    slot = await pg.fetchrow("SELECT booked, held, capacity FROM slots WHERE id = $1", full_slot)
+    assert (slot["booked"], slot["held"], slot["capacity"]) == (11, 10, 21)
+    await assert_counts_consistent(pg)
+    await assert_holds_consistent(pg)
+    order = await pg.fetch(
+        "SELECT w.name FROM offers o JOIN waitlist w ON w.id = o.entry_id ORDER BY o.id"
+    )
+    assert [r["name"] for r in order] == [name(n) for n in range(30)]

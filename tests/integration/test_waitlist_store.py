@@ -1,0 +1,233 @@
+"""The waitlist against a real PostgreSQL (kmcbot/waitlist/store.py, sql/014):
+joining, holds that keep places from the ordinary path, taking and passing on
+offers, and several processes running offers at once without offering a place
+twice."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from kmcbot.booking import admin_repo, repository
+from kmcbot.booking.commands import Booked, Joined, OfferDeclined, Refused, WaitlistLeft
+from kmcbot.booking.model import Refusal
+from kmcbot.booking.snapshot import Snapshots
+from kmcbot.waitlist import store
+from tests.support.factories import assert_counts_consistent, book_effect, make_centre, make_slot
+from tests.support.waitlist import assert_holds_consistent, join_effect
+
+HOLD = timedelta(minutes=30)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+async def full_slot(pg: asyncpg.Pool) -> int:
+    """A session with its one place booked."""
+    slot = await make_slot(pg, await make_centre(pg), capacity=1)
+    assert isinstance(await repository.book(pg, "919700000000", book_effect(slot, 10_000)), Booked)
+    return slot
+
+
+async def _join(pg: asyncpg.Pool, n: int, **kw) -> Joined | Refused:
+    return await store.join(pg, f"9198{n:08d}", join_effect(n, **kw))
+
+
+async def test_joining_tells_the_position_once_per_id_and_four_per_number(pg) -> None:
+    assert await _join(pg, 1) == Joined(1)
+    assert await _join(pg, 2) == Joined(2)
+    earlier = datetime.now(UTC).date() - timedelta(days=3)
+    assert await _join(pg, 3, earliest=earlier) == Joined(1)  # due first: first in line
+    assert await store.join(pg, "919900000000", join_effect(1)) == Refused(Refusal.ALREADY_WAITING)
+    family = "919911111111"
+    for n in range(10, 14):
+        assert isinstance(await store.join(pg, family, join_effect(n)), Joined)
+    assert await store.join(pg, family, join_effect(14)) == Refused(Refusal.WAITLIST_LIMIT)
+    waiting = await store.waiting_of(pg, family)
+    assert [w.position for w in waiting] == [4, 5, 6, 7]
+
+
+async def test_a_booking_made_in_the_chat_ends_the_same_ids_wait(pg) -> None:
+    slot = await make_slot(pg, await make_centre(pg), capacity=5)
+    await _join(pg, 1)
+    assert isinstance(await repository.book(pg, "919800000001", book_effect(slot, 1)), Booked)
+    assert await pg.fetchval("SELECT status FROM waitlist") == "booked"
+    assert (await store.run_offers(pg, now(), HOLD)).made == ()
+
+
+async def test_an_id_with_a_booking_cannot_wait(pg, full_slot) -> None:
+    assert await store.join(pg, "919900000001", join_effect(10_000)) == Refused(
+        Refusal.ID_ALREADY_BOOKED
+    )
+
+
+async def test_a_raised_capacity_is_offered_in_order_and_held_from_the_lists(pg, full_slot) -> None:
+    for n in range(1, 6):
+        await _join(pg, n)
+    await admin_repo.set_capacity(pg, full_slot, 4)
+    run = await store.run_offers(pg, now(), HOLD)
+    assert len(run.made) == 3
+    offered = await pg.fetch("SELECT entry_id FROM offers ORDER BY id")
+    entries = await pg.fetch("SELECT id FROM waitlist ORDER BY earliest, joined_at, id LIMIT 3")
+    assert [r["entry_id"] for r in offered] == [r["id"] for r in entries]
+    # The held places are no one else's: the ordinary path is refused, the lists show none.
+    assert await repository.book(pg, "919700000001", book_effect(full_slot, 77)) == Refused(
+        Refusal.SLOT_FULL
+    )
+    snapshot = await Snapshots(pg, 60)(now())
+    assert [s.free for s in snapshot.slots if s.id == full_slot] == [0]
+    # A second run offers nothing more: nothing is free.
+    assert (await store.run_offers(pg, now(), HOLD)).made == ()
+    await assert_holds_consistent(pg)
+
+
+async def test_taking_an_offer_books_in_one_transaction_and_a_redelivery_books_once(
+    pg, full_slot
+) -> None:
+    await _join(pg, 1)
+    await admin_repo.set_capacity(pg, full_slot, 2)
+    (offer,) = (await store.run_offers(pg, now(), HOLD)).made
+    taken = await store.take(pg, "919800000001", offer, "wamid.take")
+    assert isinstance(taken, Booked) and taken.booking.slot_id == full_slot
+    again = await store.take(pg, "919800000001", offer, "wamid.take")
+    assert isinstance(again, Booked) and again.booking.reference == taken.booking.reference
+    row = await pg.fetchrow("SELECT booked, held FROM slots WHERE id = $1", full_slot)
+    assert (row["booked"], row["held"]) == (2, 0)
+    assert await pg.fetchval("SELECT status FROM waitlist") == "booked"
+    assert await pg.fetchval("SELECT status FROM offers") == "taken"
+    # Another number cannot take someone's offer.
+    assert await store.take(pg, "919800000002", offer, "wamid.x") == Refused(Refusal.OFFER_GONE)
+    await assert_counts_consistent(pg)
+    await assert_holds_consistent(pg)
+
+
+async def test_not_now_and_an_expired_hold_pass_the_place_on(pg, full_slot) -> None:
+    for n in range(1, 4):
+        await _join(pg, n)
+    await admin_repo.set_capacity(pg, full_slot, 2)
+    (first,) = (await store.run_offers(pg, now(), HOLD)).made
+    assert await store.decline(pg, "919800000001", None) == OfferDeclined(True, typed=True)
+    (second,) = (await store.run_offers(pg, now(), HOLD)).made
+    assert await pg.fetchval("SELECT wa_id FROM offers WHERE id = $1", second) == "919800000002"
+    # Citizen 2 lets it run out: at the next run after the hold it goes to citizen 3.
+    later = now() + HOLD + timedelta(seconds=1)
+    run = await store.run_offers(pg, later, HOLD)
+    assert len(run.expired) == 1 and len(run.made) == 1
+    assert await pg.fetchval("SELECT wa_id FROM offers WHERE id = $1", run.made[0]) == (
+        "919800000003"
+    )
+    assert await store.take(pg, "919800000002", second, "wamid.late") == Refused(Refusal.OFFER_GONE)
+    # A typed "yes" with no offer is told so.
+    assert await store.take(pg, "919800000001", None, "wamid.y") == Refused(Refusal.NO_OFFER)
+    await assert_holds_consistent(pg)
+
+
+async def test_leaving_and_a_lowered_capacity_and_a_cancelled_session_free_the_holds(
+    pg, full_slot
+) -> None:
+    for n in range(1, 5):
+        await _join(pg, n)
+    await admin_repo.set_capacity(pg, full_slot, 4)
+    assert len((await store.run_offers(pg, now(), HOLD)).made) == 3
+    assert await store.leave(pg, "919800000001", None) == WaitlistLeft(1)
+    assert await pg.fetchval("SELECT held FROM slots WHERE id = $1", full_slot) == 2
+    await admin_repo.set_capacity(pg, full_slot, 2)  # one held place withdrawn
+    assert await pg.fetchval("SELECT held FROM slots WHERE id = $1", full_slot) == 1
+    await assert_holds_consistent(pg)
+    await admin_repo.cancel_slot(pg, full_slot, "supply_not_arrived")
+    assert await pg.fetchval("SELECT held FROM slots WHERE id = $1", full_slot) == 0
+    assert await pg.fetchval("SELECT count(*) FROM offers WHERE status = 'held'") == 0
+    await assert_holds_consistent(pg)
+
+
+async def test_delete_my_data_leaves_the_waitlist_and_keeps_nothing_personal(pg, full_slot) -> None:
+    await _join(pg, 1)
+    await admin_repo.set_capacity(pg, full_slot, 2)
+    await store.run_offers(pg, now(), HOLD)
+    await repository.forget(pg, "919800000001")
+    await store.forget(pg, "919800000001")
+    row = await pg.fetchrow("SELECT wa_id, id_hash, name, status FROM waitlist")
+    assert dict(row) == {"wa_id": None, "id_hash": None, "name": None, "status": "left"}
+    assert await pg.fetchval("SELECT count(*) FROM offers WHERE wa_id IS NOT NULL") == 0
+    await assert_holds_consistent(pg)
+
+
+_RUNNER = """
+import asyncio, sys
+from datetime import UTC, datetime, timedelta
+from kmcbot.storage import postgres as db
+from kmcbot.waitlist import store
+
+async def main():
+    pool = await db.create_pool(sys.argv[1], min_size=1, max_size=2)
+    made = skipped = 0
+    for _ in range(int(sys.argv[2])):
+        run = await store.run_offers(pool, datetime.now(UTC), timedelta(seconds=0.3))
+        made += len(run.made)
+        skipped += not run.ran
+        await asyncio.sleep(0.01)
+    await pool.close()
+    print(made, skipped)
+
+asyncio.run(main())
+"""
+
+
+async def test_several_processes_running_offers_at_once_never_offer_a_place_twice(
+    pg, pg_url, full_slot
+) -> None:
+    """4 processes run offers in a loop while places are released in steps, citizens
+    take and decline, and holds of 0.3 s run out: afterwards every slot holds exactly
+    its live offers, nothing is overbooked, and no citizen ever held two offers."""
+    for n in range(1, 41):
+        await _join(pg, n)
+    runners = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _RUNNER,
+            pg_url,
+            "60",
+            stdout=subprocess.PIPE,
+        )
+        for _ in range(4)
+    ]
+    capacity = 1
+    for step in range(10):
+        capacity += 3
+        await admin_repo.set_capacity(pg, full_slot, capacity)
+        await asyncio.sleep(0.1)
+        live = await pg.fetch("SELECT id, wa_id FROM offers WHERE status = 'held' ORDER BY id")
+        for i, offer in enumerate(live):
+            if i % 3 == 0:
+                await store.take(pg, offer["wa_id"], offer["id"], f"wamid.{step}.{i}")
+            elif i % 3 == 1:
+                await store.decline(pg, offer["wa_id"], offer["id"])
+        await assert_holds_consistent(pg)
+    outputs = [await r.communicate() for r in runners]
+    assert all(r.returncode == 0 for r in runners)
+    made = [int(out.split()[0]) for out, _ in outputs]
+    assert sum(made) > 0
+    print("offers made per process:", made, "runs skipped:", [o.split()[1] for o, _ in outputs])
+    # Every offer ever made was for a place free at the time: replayed in order, the
+    # live offers of a slot never outnumbered its places.
+    events = await pg.fetch(
+        """SELECT o.slot_id, o.made_at AS at, 1 AS d FROM offers o
+           UNION ALL SELECT o.slot_id, o.ended_at, -1 FROM offers o WHERE o.ended_at IS NOT NULL
+           ORDER BY at, d"""
+    )
+    live = peak = 0
+    for e in events:
+        live += e["d"]
+        peak = max(peak, live)
+    assert peak <= capacity
+    await assert_counts_consistent(pg)
+    await assert_holds_consistent(pg)
+    assert await pg.fetchval("SELECT booked + held <= capacity FROM slots WHERE id = $1", full_slot)
