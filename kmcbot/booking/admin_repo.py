@@ -326,7 +326,9 @@ async def roster(
 
     A slot without such bookings comes once with NULL booking columns, so the
     printed page still shows the session. Cancelled bookings are left out:
-    the roster is who to expect (and, for a past day, who came and who missed).
+    the roster is who to expect (and, for a past day, who came and who missed);
+    but a session the centre cancelled keeps the citizens it had, status
+    "cancelled", so the desk can see who was told (and who may still turn up).
     """
     async with pool.acquire() as conn:
         centre = await get_centre(conn, centre_id)
@@ -336,7 +338,9 @@ async def roster(
                       b.reference, b.name, b.id_type, b.id_last4, b.status, b.attended_at,
                       b.notice_failed_kind, b.notice_failed_code, b.notice_failed_at
                FROM slots s
-               LEFT JOIN bookings b ON b.slot_id = s.id AND b.status <> 'cancelled'
+               LEFT JOIN bookings b ON b.slot_id = s.id
+                 AND (b.status <> 'cancelled'
+                      OR (s.status = 'cancelled' AND b.cancel_reason LIKE 'slot_cancelled:%'))
                WHERE s.centre_id = $1 AND s.day = $2
                ORDER BY s.start_time, s.vaccine, s.id, b.name NULLS LAST, b.reference""",
             centre_id,
