@@ -5,7 +5,10 @@ session's capacity (never below what is booked). The checks are /admin's own
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -21,6 +24,7 @@ from kmcbot.web.keys import PG, wake_offers
 from kmcbot.whatsapp.text import to_ascii_digits
 
 MAX_CSV = 2 * 1024 * 1024
+T = TypeVar("T")
 
 
 def add_routes(r: web.UrlDispatcher) -> None:
@@ -43,7 +47,7 @@ async def import_csv(request: web.Request) -> web.Response:
             raise read.Invalid(t(request, "ops.csv_utf8")) from None
         rows = await asyncio.to_thread(read.read_centres_text, text)
     except read.Invalid as exc:
-        return await centres(request, status=400, message=str(exc))
+        return await centres(request, status=400, message=_csv_problem(request, str(exc)))
     saved = await admin_repo.upsert_centres(request.config_dict[PG], rows)
     created = sum(1 for _, c in saved if c)
     await audit.record(
@@ -71,26 +75,37 @@ async def bulk_sessions(request: web.Request) -> web.Response:
             vaccine = Vaccine(str(form.get("vaccine", "")))
         except ValueError:
             raise read.Invalid(t(request, "ops.bad_vaccine")) from None
-        first = read.day(str(form.get("from", "")), "from")
-        last = read.day(str(form.get("to", "")) or first.isoformat(), "to")
+        # Each check answers in the page's language (the catalogue), not with the
+        # JSON API's English field messages.
+        first = _read(request, "ops.bad_from", read.day, str(form.get("from", "")), "from")
+        to = str(form.get("to", "")) or first.isoformat()
+        last = _read(request, "ops.bad_to", read.day, to, "to", max=MAX_DAYS - 1)
         if first < kolkata_today():
-            raise read.Invalid(f"from: {first} is in the past")
+            raise read.Invalid(t(request, "ops.bad_from"))
         if not 0 <= (last - first).days < MAX_DAYS:
-            raise read.Invalid(f"to: must be from 'from' to at most {MAX_DAYS - 1} days after it")
-        times = read.session_times(
-            to_ascii_digits(str(form.get("times", ""))).replace(",", " ").split()
+            raise read.Invalid(t(request, "ops.bad_to", max=MAX_DAYS - 1))
+        spans = to_ascii_digits(str(form.get("times", ""))).replace(",", " ").split()
+        times = _read(request, "ops.bad_times", read.session_times, spans)
+        capacity = _read(
+            request, "ops.bad_capacity", _whole, str(form.get("capacity", "")), "capacity",
+            MAX_CAPACITY, max=MAX_CAPACITY,
+        )  # fmt: skip
+        skip = _read(
+            request, "ops.bad_form", read.weekdays, [str(d) for d in form.getall("skip", [])]
         )
-        capacity = _whole(str(form.get("capacity", "")), "capacity", MAX_CAPACITY)
-        skip = read.weekdays([str(d) for d in form.getall("skip", [])])
         days = [d for d in _span(first, last) if d.weekday() not in skip]
         ids = sorted(r["id"] for r in found)
         if len(ids) * len(days) * len(times) > MAX_SESSIONS:
-            raise read.Invalid(f"centres: at most {MAX_SESSIONS} sessions at once")
+            raise read.Invalid(t(request, "ops.too_many", max=MAX_SESSIONS))
         created, existing = (0, 0)
         if days:
-            created, existing = await admin_repo.create_slots(
-                pool, ids, vaccine, days, times, capacity
-            )
+            try:
+                created, existing = await admin_repo.create_slots(
+                    pool, ids, vaccine, days, times, capacity
+                )
+            except admin_repo.Conflict as exc:  # a centre without the vaccine; the city full
+                key = "ops.centre_vaccine" if str(exc).startswith("centre ") else "ops.city_full"
+                raise read.Invalid(t(request, key)) from None
     except (read.Invalid, admin_repo.AdminProblem) as exc:
         return await centres(request, status=400, message=str(exc))
     wake_offers(request.config_dict)  # new places go to the waitlist first
@@ -107,6 +122,23 @@ async def bulk_sessions(request: web.Request) -> web.Response:
     return await centres(
         request, message=t(request, "ops.sessions", created=created, existing=existing)
     )
+
+
+def _read(request: web.Request, key: str, check: Callable[..., T], *args: Any, **say: Any) -> T:
+    """`check(*args)`, its refusal said in the page's language (`key`, with `say`)."""
+    try:
+        return check(*args)
+    except read.Invalid:
+        raise read.Invalid(t(request, key, **say)) from None
+
+
+def _csv_problem(request: web.Request, problem: str) -> str:
+    """A CSV's refusal in the page's language: its line; the detail names the
+    file's own (English) columns and values, so it stays as it is."""
+    line = re.search(r"line (\d+): (.*)", problem)
+    if line is None:
+        return problem  # already the catalogue's (no file, not UTF-8)
+    return t(request, "ops.csv_line", line=int(line.group(1)), detail=line.group(2))
 
 
 def _span(first: date, last: date) -> list[date]:
@@ -133,10 +165,16 @@ async def set_capacity(request: web.Request) -> web.Response:
     if not ours:
         raise web.HTTPNotFound()
     try:
-        capacity = _whole(str(form.get("capacity", "")), "capacity", MAX_CAPACITY)
+        capacity = _read(
+            request, "ops.bad_capacity", _whole, str(form.get("capacity", "")), "capacity",
+            MAX_CAPACITY, max=MAX_CAPACITY,
+        )  # fmt: skip
         row = await admin_repo.set_capacity(pool, int(slot), capacity)
-    except (read.Invalid, admin_repo.AdminProblem) as exc:
+    except read.Invalid as exc:
         return await day_page(request, status=409, message=str(exc))
+    except admin_repo.AdminProblem as exc:  # cancelled, or below what is booked
+        key = "ops.capacity_cancelled" if "cancelled" in str(exc) else "ops.capacity_below"
+        return await day_page(request, status=409, message=t(request, key))
     wake_offers(request.config_dict)
     await audit.record(
         pool,

@@ -42,6 +42,9 @@ async def test_an_operator_imports_centres_from_csv(browsers, pg) -> None:
     assert status == 400 and "NEW1" in page  # the error, and the page with its centres
     status, page = await upload(b, "code\n\xff".encode("latin-1"))
     assert status == 400 and "UTF-8" in page
+    assert (await b.post("/staff/lang", {"lang": "bn", "next": "/staff/"}))[0] == 200
+    status, page = await upload(b, b"code,name\nX,Y\n")
+    assert status == 400 and "CSV-এর ১ নম্বর লাইনে সমস্যা: the header must be" in page
     clerk = browsers()
     await clerk.login("clerk.a")
     status, _ = await upload(clerk, CSV.encode())
@@ -81,7 +84,23 @@ async def test_an_operator_creates_sessions_in_bulk(browsers, pg) -> None:
         ("capacity", "5"),
     ]
     async with b.http.post("/staff/sessions", data=bad) as r:
-        assert r.status == 400 and "ends before it starts" in await r.text()
+        assert r.status == 400 and "each ends after it starts" in await r.text()
+    # In Bengali, each refusal is the catalogue's Bengali, not the JSON API's English.
+    assert (await b.post("/staff/lang", {"lang": "bn", "next": "/staff/"}))[0] == 200
+    base = {"centre": "HC-A", "vaccine": "covishield", "from": first.isoformat(),
+            "times": "09:00-11:00", "capacity": "5"}  # fmt: skip
+    refusals = [
+        ("times", "11:00-09:00", "প্রতিটি শুরুর পরে শেষ হবে"),
+        ("capacity", "lots", "০ থেকে ১০০০০০-এর মধ্যে"),
+        ("from", "2020-01-01", "হতে হবে আজ বা তার পরের"),
+        ("to", (first - timedelta(days=1)).isoformat(), "খালি রাখুন, অথবা"),
+    ]
+    for field, value, said in refusals:
+        form = [("csrf", b.csrf), *{**base, field: value}.items()]
+        async with b.http.post("/staff/sessions", data=form) as r:
+            page = await r.text()
+        assert r.status == 400 and said in page, field
+        assert "must" not in page and "is in the past" not in page
 
 
 async def test_capacity_is_never_below_what_is_booked(browsers, pg, city) -> None:
@@ -91,7 +110,7 @@ async def test_capacity_is_never_below_what_is_booked(browsers, pg, city) -> Non
     status, page = await b.post(
         "/staff/c/HC-A/capacity", {"slot": str(city.tomorrow_a), "capacity": "2"}
     )
-    assert status == 409 and "already has 3 booking(s)" in page
+    assert status == 409 and "Places cannot go below the bookings" in page
     status, page = await b.post(
         "/staff/c/HC-A/capacity", {"slot": str(city.tomorrow_a), "capacity": "3"}
     )
