@@ -2,7 +2,9 @@
 output (its JSON log lines), with the Graph stand-in in front of it: a booking in
 the chat, a missed booking swept at start, a check-in and a session cancelled
 through /admin, the cancellation notice queued, sent and reported failed by a
-status webhook; and one `cid` from the inbound message to "delivered"."""
+status webhook; and one `cid` from the inbound message to "delivered". Then a
+refusal, a move whose reply WhatsApp reports failed, a cancellation in the chat,
+and a centre's notice delivered and read."""
 
 from __future__ import annotations
 
@@ -15,7 +17,15 @@ import aiohttp
 import orjson
 import pytest
 
-from tests.support.e2e import PHONE_ID, SECRET, Citizen, reach_confirm, serve_standin, start
+from tests.support.e2e import (
+    PHONE_ID,
+    SECRET,
+    Citizen,
+    option_ids,
+    reach_confirm,
+    serve_standin,
+    start,
+)
 from tests.support.factories import eventually, make_centre, make_slot
 from tests.support.ids import aadhaar
 from tests.support.net import free_port
@@ -145,3 +155,82 @@ async def test_business_events_and_one_cid_in_the_servers_output(served, pg, red
         await pg.fetchval("SELECT notice_failed_code FROM bookings WHERE reference = $1", reference)
         == 131026
     )
+
+
+async def test_moves_cancels_refusals_and_delivery_in_the_servers_output(served, pg, redis) -> None:
+    url, http, standin, log, _ = served
+    asha = Citizen(Remote(url, http), standin, "919800000312", redis=redis)  # type: ignore[arg-type]
+    other = Citizen(Remote(url, http), standin, "919800000313", redis=redis)  # type: ignore[arg-type]
+
+    async def post(payload: dict) -> int:
+        return await asha.post_raw(orjson.dumps(payload))
+
+    await start(asha)
+    slot_id = await reach_confirm(asha, aadhaar(41))
+    await asha.tap(f"confirm:yes:{slot_id}")
+    reference = await pg.fetchval("SELECT reference FROM bookings WHERE slot_id = $1", slot_id)
+
+    # The same ID from another number: PostgreSQL refuses it.
+    await start(other)
+    other_slot = await reach_confirm(other, aadhaar(41))
+    await other.tap(f"confirm:yes:{other_slot}")
+    [refused] = events(log, "booking_refused")
+    assert (refused["reason"], refused["via"], refused["lang"]) == ("id_already_booked", "chat", "en")
+
+    # Moved to the next day's first session, in the chat; that reply reported failed.
+    await asha.tap_earlier("menu:bookings")
+    await asha.tap(f"move:{reference}")
+    await asha.tap("Roxy Cinema")
+    await asha.pick(1)
+    new_slot = int(option_ids(asha.last)[0].removeprefix("slot:"))
+    await asha.tap(f"slot:{new_slot}")
+    [moved_reply] = await asha.tap("confirm:yes")
+    [moved] = events(log, "booking_moved")
+    assert (moved["reference"], moved["slot"]) == (reference, new_slot) and moved["centre"]
+    failed = status_update(asha.wa_id, "wamid.t-1", "failed", error_codes=[131026])
+    failed["biz_opaque_callback_data"] = moved_reply["biz_opaque_callback_data"]
+    assert await post(status_payload([failed], phone_number_id=PHONE_ID)) == 200
+    await eventually(lambda: events(log, "reply_failed"), timeout=5)
+    [reply_failed] = events(log, "reply_failed")
+    assert (reply_failed["cid"], reply_failed["code"], reply_failed["news"]) == (
+        moved["cid"], "131026", 1,
+    )  # fmt: skip
+    # A third citizen books, then cancels in the chat (a citizen's messages per
+    # minute are limited: the first two have sent enough).
+    third = Citizen(Remote(url, http), standin, "919800000314", redis=redis)  # type: ignore[arg-type]
+    await start(third)
+    slot_b = await reach_confirm(third, aadhaar(42))
+    await third.tap(f"confirm:yes:{slot_b}")
+    ref_b = await pg.fetchval("SELECT reference FROM bookings WHERE wa_id = $1", third.wa_id)
+    await third.tap_earlier("menu:bookings")
+    await third.tap(f"cancel:{ref_b}")
+    await third.tap(f"cancel:yes:{ref_b}")
+    [cancelled] = events(log, "booking_cancelled")
+    assert cancelled["reference"] == ref_b and cancelled["cid"]
+
+    # A fourth books; the centre cancels that session: its notice delivered, then read.
+    fourth = Citizen(Remote(url, http), standin, "919800000315", redis=redis)  # type: ignore[arg-type]
+    await start(fourth)
+    slot_c = await reach_confirm(fourth, aadhaar(43))
+    await fourth.tap(f"confirm:yes:{slot_c}")
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    async with http.post(
+        f"{url}/admin/slots/{slot_c}/cancel", json={"reason": "holiday"}, headers=headers
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+    await standin.wait_for(fourth.wa_id, fourth.seen + 1, timeout=10)
+    [notice] = await fourth.replies()
+    for n, status in enumerate(("delivered", "read")):
+        update = status_update(fourth.wa_id, f"wamid.n-{n}", status)
+        update["biz_opaque_callback_data"] = notice["biz_opaque_callback_data"]
+        assert await post(status_payload([update], phone_number_id=PHONE_ID)) == 200
+    await eventually(lambda: events(log, "notice_read"), timeout=5)
+    [delivered], [read] = events(log, "notice_delivered"), events(log, "notice_read")
+    assert delivered["kind"] == read["kind"] == "slot_cancelled"
+    ref_c = await pg.fetchval("SELECT reference FROM bookings WHERE wa_id = $1", fourth.wa_id)
+    assert delivered["reference"] == read["reference"] == ref_c
+    # Nothing personal in any of it.
+    text = log.read_text()
+    for citizen in (asha, other, third, fourth):
+        assert citizen.wa_id[2:] not in text
+    assert "Soumya" not in text
