@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import cast
 
 import aiohttp
@@ -31,7 +32,7 @@ from kmcbot.settings import Settings, SettingsError, unreachable
 from kmcbot.staff.app import create_staff_app
 from kmcbot.storage import postgres as db
 from kmcbot.storage import redis_pipe
-from kmcbot.storage.keys import outbox_keys
+from kmcbot.storage.keys import outbox_keys, sent_key
 from kmcbot.storage.sessions import Commands, SessionStore
 from kmcbot.web import admin, chat_page, dev, errors, health, protocol, webhook
 from kmcbot.web.keys import (
@@ -255,6 +256,9 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
             claim_idle_ms=settings.claim_idle_ms,
             on_news=lambda news: mark_accepted(app[PG], news),
             senders_key=f"{settings.redis_prefix}:senders",
+            sent_key=partial(
+                sent_key, settings.redis_prefix, settings.redis_shards, settings.id_pepper
+            ),
         )
         task = asyncio.create_task(sender.run(), name="outbox-sender")
         task.add_done_callback(_sender_ended)

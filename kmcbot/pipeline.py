@@ -32,7 +32,7 @@ from kmcbot.dialogue.model import Lang
 from kmcbot.dialogue.returning import last_booking
 from kmcbot.dialogue.step import Context, Outcome, step
 from kmcbot.messages import IdentityChange, Inbound, Reply, Say
-from kmcbot.observe import events, funnel
+from kmcbot.observe import delivery, events, funnel
 from kmcbot.outbox.entry import News, OutboxEntry, callback_data
 from kmcbot.storage.identities import Identities
 from kmcbot.storage.keys import user_tag
@@ -160,6 +160,8 @@ class Pipeline:
         self.availability = availability
         self.pepper = pepper
         self.clock = clock
+        # What messages with booking news carried, for statuses without it.
+        self.sent_news = delivery.SentNews(store.redis, store.names, pepper)
         # Messages of each citizen in hand in this process: past MAX_WAITING + 1
         # (one holding the lock), a message is refused before it costs a Redis
         # call, as the queue in Redis would refuse it (issue 18, finding 2).
