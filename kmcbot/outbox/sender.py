@@ -433,8 +433,10 @@ class Sender:
                 self.sent += 1
                 metrics.REPLIES_SENT.inc()
                 entry = hand.entry
-                if entry.news and result.message_id and self.sent_key is not None:
-                    # Written with the next batch of acknowledgements: no round trip.
+                # Kept for statuses without callback data: only a message with news (the
+                # ticket's text, not its QR image, as in _deliver), with the next batch
+                # of acknowledgements (no round trip of its own).
+                if entry.news and result.message_id and self.sent_key and not wants_qr(body):
                     value = callback_data(entry.cid, entry.news)
                     self.acks.remember(self.sent_key(result.message_id), value)
             else:

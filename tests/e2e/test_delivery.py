@@ -216,15 +216,17 @@ async def test_a_status_without_callback_data_is_matched_by_its_message_id(citiz
         == "booked"
     )
 
-    # A reply without news is not kept: its status is only counted.
+    # Not kept: the ticket's QR image (the news is its text), and a reply without
+    # news; their statuses are only counted.
+    [qr] = citizen.images
     [hello, *_] = await citizen.say("hi")
-    plain = status_update(citizen.wa_id, citizen.standin.wamid_of(hello), "failed",
-                          error_codes=[131026])  # fmt: skip
+    plain = [status_update(citizen.wa_id, citizen.standin.wamid_of(body), "failed",
+                           error_codes=[131026]) for body in (qr, hello)]  # fmt: skip
     before = counted("kmcbot_deliveries_total", status="failed", code="131026")
     with structlog.testing.capture_logs() as logs:
-        assert await post_statuses(citizen, plain) == 200
+        assert await post_statuses(citizen, *plain) == 200
     assert logs == []
-    assert counted("kmcbot_deliveries_total", status="failed", code="131026") == before + 1
+    assert counted("kmcbot_deliveries_total", status="failed", code="131026") == before + 2
 
 
 async def test_statuses_kmcbot_did_not_send_are_counted_without_a_line(citizens) -> None:
