@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from functools import partial
 from typing import cast
 
 import aiohttp
@@ -256,8 +255,8 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
             claim_idle_ms=settings.claim_idle_ms,
             on_news=lambda news: mark_accepted(app[PG], news),
             senders_key=f"{settings.redis_prefix}:senders",
-            sent_key=partial(
-                sent_key, settings.redis_prefix, settings.redis_shards, settings.id_pepper
+            sent_key=lambda wamid: sent_key(
+                settings.redis_prefix, settings.redis_shards, settings.id_pepper, wamid
             ),
         )
         task = asyncio.create_task(sender.run(), name="outbox-sender")

@@ -160,8 +160,6 @@ class Pipeline:
         self.availability = availability
         self.pepper = pepper
         self.clock = clock
-        # What messages with booking news carried, for statuses without it.
-        self.sent_news = delivery.SentNews(store.redis, store.names, pepper)
         # Messages of each citizen in hand in this process: past MAX_WAITING + 1
         # (one holding the lock), a message is refused before it costs a Redis
         # call, as the queue in Redis would refuse it (issue 18, finding 2).
@@ -169,6 +167,8 @@ class Pipeline:
         # Read receipts and typing (outbox/receipts.py); set by the app when it sends
         # to WhatsApp, None otherwise (dev mode without a token, tests).
         self.receipts: Receipts | None = None
+        # What messages with booking news carried, for statuses without it.
+        self.sent_news = delivery.SentNews(store.redis, store.names, pepper)
 
     async def handle(self, message: Inbound, tag: str | None = None, cid: str = "") -> Handled:
         """`tag`: the sender's keyed hash, when the caller has it already; `cid`: the
