@@ -32,7 +32,7 @@ from kmcbot.settings import Settings, SettingsError, unreachable
 from kmcbot.staff.app import create_staff_app
 from kmcbot.storage import postgres as db
 from kmcbot.storage import redis_pipe
-from kmcbot.storage.keys import outbox_keys
+from kmcbot.storage.keys import outbox_keys, sent_key
 from kmcbot.storage.sessions import Commands, SessionStore
 from kmcbot.waitlist.job import OfferJob
 from kmcbot.web import admin, chat_page, dev, errors, health, protocol, webhook
@@ -258,6 +258,9 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
             claim_idle_ms=settings.claim_idle_ms,
             on_news=lambda news: mark_accepted(app[PG], news),
             senders_key=f"{settings.redis_prefix}:senders",
+            sent_key=lambda wamid: sent_key(
+                settings.redis_prefix, settings.redis_shards, settings.id_pepper, wamid
+            ),
         )
         task = asyncio.create_task(sender.run(), name="outbox-sender")
         task.add_done_callback(_sender_ended)

@@ -32,7 +32,7 @@ from kmcbot.dialogue.model import Lang
 from kmcbot.dialogue.returning import last_booking
 from kmcbot.dialogue.step import Context, Outcome, step
 from kmcbot.messages import IdentityChange, Inbound, Reply, Say
-from kmcbot.observe import events, funnel
+from kmcbot.observe import delivery, events, funnel
 from kmcbot.outbox.entry import News, OutboxEntry, callback_data
 from kmcbot.storage.identities import Identities
 from kmcbot.storage.keys import user_tag
@@ -171,6 +171,8 @@ class Pipeline:
         # Read receipts and typing (outbox/receipts.py); set by the app when it sends
         # to WhatsApp, None otherwise (dev mode without a token, tests).
         self.receipts: Receipts | None = None
+        # What messages with booking news carried, for statuses without it.
+        self.sent_news = delivery.SentNews(store.redis, store.names, pepper)
 
     async def handle(self, message: Inbound, tag: str | None = None, cid: str = "") -> Handled:
         """`tag`: the sender's keyed hash, when the caller has it already; `cid`: the

@@ -42,6 +42,8 @@ IMAGE_FIELDS = {
 class GraphStandIn:
     token: str = "test-token"
     received: list[dict[str, Any]] = field(default_factory=list)
+    # The message id (wamid) answered for each of `received`, in the same order.
+    wamids: list[str] = field(default_factory=list)
     by_user: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     failures: list[Failure] = field(default_factory=list)
     receipts: list[dict[str, Any]] = field(default_factory=list)
@@ -144,7 +146,9 @@ class GraphStandIn:
             return _error(400, 100, "Invalid parameter")
         if body.get("type") == "image" and not self._image_ok(body):
             return _error(400, 131053, "Media upload error: unknown media id")
+        wamid = f"wamid.OUT{next(self._ids)}"
         self.received.append(body)
+        self.wamids.append(wamid)
         self.by_user[to].append(body)
         self.arrived.set()
         if self.on_message is not None:
@@ -153,9 +157,13 @@ class GraphStandIn:
             {
                 "messaging_product": "whatsapp",
                 "contacts": [{"input": to, **contact}],
-                "messages": [{"id": f"wamid.OUT{next(self._ids)}"}],
+                "messages": [{"id": wamid}],
             }
         )
+
+    def wamid_of(self, body: dict[str, Any]) -> str:
+        """The message id this stand-in answered for `body` (one it received)."""
+        return self.wamids[next(i for i, b in enumerate(self.received) if b is body)]
 
     def _image_ok(self, body: dict[str, Any]) -> bool:
         image = body.get("image")

@@ -3,8 +3,13 @@ failed with an error code) matched to the replies and notices kmcbot sent.
 
 Each body kmcbot sends carries `biz_opaque_callback_data` (outbox/entry.py's
 callback_data: the correlation id, and the booking news the message carries),
-which WhatsApp hands back in that message's status webhooks, so a status
-needs no lookup to be matched: no map in Redis, nothing more on the hot path.
+which WhatsApp hands back in that message's status webhooks, so such a status
+needs no lookup to be matched. A status without it (WhatsApp may leave it off;
+a tester posts the documented shape, with the message id alone) is matched by
+its id: for each message with booking news WhatsApp accepted, the sender kept
+the callback data under a keyed hash of the wamid for SENT_NEWS_TTL_S
+(outbox/acks.py, storage/keys.sent_key), looked up here (SentNews); replies
+without news are not kept, so a status of one is only counted.
 
 Every status is counted (`kmcbot_deliveries_total{status,code}`), matched or
 not. Log lines, so that the logs stay readable at a thousand messages a
@@ -22,7 +27,9 @@ template, when it next looks (outbox/relay.py: RESEND_S, at most MAX_TRIES).
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections import defaultdict
 from collections.abc import Sequence
 
 import asyncpg
@@ -32,6 +39,9 @@ from kmcbot import metrics
 from kmcbot.messages import Status
 from kmcbot.observe.events import Event
 from kmcbot.outbox.entry import News, read_callback
+from kmcbot.storage.keys import Keys, sent_key
+from kmcbot.storage.scripts import lua
+from kmcbot.storage.sessions import Commands
 
 log = structlog.get_logger()
 
@@ -63,6 +73,32 @@ WHERE b.reference = t.reference AND b.notice_failed_kind = t.kind
 """
 
 
+class SentNews:
+    """The callback data the sender kept of the messages with booking news it sent,
+    by their wamid (outbox/acks.py); read only for statuses that come without it."""
+
+    def __init__(self, commands: Commands, keys: Keys, pepper: bytes) -> None:
+        self._recall = commands.register_script(lua("recall"))
+        self.keys = keys
+        self.pepper = pepper
+
+    async def recall(self, message_ids: Sequence[str]) -> dict[str, str]:
+        """message id: its callback data, for those kept; one script per shard."""
+        by_slot: dict[str, dict[str, str]] = defaultdict(dict)
+        for message_id in message_ids:
+            key = sent_key(self.keys.prefix, self.keys.shards, self.pepper, message_id)
+            by_slot[key.partition("}")[0]][key] = message_id
+        answers = await asyncio.gather(
+            *(self._recall(keys=list(keys), args=[]) for keys in by_slot.values())
+        )
+        found: dict[str, str] = {}
+        for keys, values in zip(by_slot.values(), answers, strict=True):
+            for message_id, value in zip(keys.values(), values, strict=True):
+                if value is not None:
+                    found[message_id] = value.decode() if isinstance(value, bytes) else value
+        return found
+
+
 def _code(status: Status) -> str:
     return str(status.error_codes[0]) if status.error_codes else ""
 
@@ -72,17 +108,23 @@ def _news(news: Sequence[News]) -> list[News]:
     return [(r, k) for r, k in news if _REFERENCE.fullmatch(r) and k in KINDS]
 
 
-async def record(pool: asyncpg.Pool, statuses: Sequence[Status]) -> None:
-    """Count, log and (for failed news) mark one webhook POST's statuses."""
+async def record(
+    pool: asyncpg.Pool, statuses: Sequence[Status], sent: SentNews | None = None
+) -> None:
+    """Count, log and (for failed news) mark one webhook POST's statuses; those
+    without callback data matched by their message id through `sent`."""
     failed: list[tuple[str, str, int]] = []
     delivered: list[News] = []
     again: list[int] = []
+    unnamed = {s.message_id for s in statuses if not s.callback}
+    kept = await sent.recall(sorted(unnamed)) if unnamed and sent is not None else {}
     for status in statuses:
         code = _code(status)
         metrics.DELIVERIES.labels(status.status, code).inc()
-        if not status.callback:
-            continue  # not ours to match (sent by an older version, or by hand)
-        cid, carried = read_callback(status.callback)
+        callback = status.callback or kept.get(status.message_id, "")
+        if not callback:
+            continue  # not ours to match (a reply without news, sent by hand, or long ago)
+        cid, carried = read_callback(callback)
         news = _news(carried)
         if cid.startswith("n"):
             event = _NOTICE_EVENTS.get(status.status)

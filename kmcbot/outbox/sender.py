@@ -40,7 +40,7 @@ from redis.exceptions import ResponseError
 from kmcbot import metrics
 from kmcbot.observe import events
 from kmcbot.outbox.acks import Acks
-from kmcbot.outbox.entry import News, OutboxEntry, UnreadableEntry
+from kmcbot.outbox.entry import News, OutboxEntry, UnreadableEntry, callback_data
 from kmcbot.outbox.images import QrImages, wants_qr
 from kmcbot.outbox.rate import SharedRateLimiter
 from kmcbot.storage.keys import dead_letters_of
@@ -100,6 +100,7 @@ class Sender:
         on_news: Callable[[tuple[News, ...]], Awaitable[None]] | None = None,
         senders_key: str | None = None,
         images: QrImages | None = None,
+        sent_key: Callable[[str], str] | None = None,
     ) -> None:
         """With `senders_key`, each sender reads its fair share of the streams
         (streams / senders alive, rounded up); without, as many as it can lease."""
@@ -114,6 +115,9 @@ class Sender:
         self.claim_idle_ms = claim_idle_ms
         self.on_news = on_news  # told of the booking news an entry carried, once it is sent
         self.images = images  # makes and uploads check-in QR images (None: they are dropped)
+        # Names where a message with booking news keeps its callback data by its
+        # wamid (storage/keys.sent_key), for statuses that come without it.
+        self.sent_key = sent_key
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.sent = 0
         self.failed: dict[int | None, int] = defaultdict(int)
@@ -428,6 +432,13 @@ class Sender:
             if result.outcome is Sent.OK:
                 self.sent += 1
                 metrics.REPLIES_SENT.inc()
+                entry = hand.entry
+                # Kept for statuses without callback data: only a message with news (the
+                # ticket's text, not its QR image, as in _deliver), with the next batch
+                # of acknowledgements (no round trip of its own).
+                if entry.news and result.message_id and self.sent_key and not wants_qr(body):
+                    value = callback_data(entry.cid, entry.news)
+                    self.acks.remember(self.sent_key(result.message_id), value)
             else:
                 self.failed[result.code] += 1
                 metrics.REPLIES_FAILED.labels(str(result.code)).inc()

@@ -24,6 +24,15 @@ def message_key(message_id: str) -> str:
     return hashlib.sha256(message_id.encode()).hexdigest()[:16]
 
 
+def sent_key(prefix: str, shards: int, pepper: bytes, message_id: str) -> str:
+    """Where the sender keeps, for SENT_NEWS_TTL_S, the callback data of a message
+    with booking news it sent, for a status webhook that comes back without it
+    (observe/delivery.py). Named by a keyed hash: a `wamid.` id holds the number.
+    Its own shard's hash tag, so that a batch of them goes in one script per shard."""
+    digest = hmac.new(pepper, b"wamid:" + message_id.encode(), hashlib.sha256).hexdigest()[:20]
+    return f"{prefix}:{{{shard_of(digest, shards)}}}:w:{digest}"
+
+
 def shard_of(tag: str, shards: int) -> int:
     return int(tag[:8], 16) % shards
 

@@ -11,6 +11,7 @@ import asyncpg
 import structlog
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
+from redis.exceptions import RedisError
 
 from kmcbot import metrics
 from kmcbot.messages import Error, IdentityChange, Inbound, Status
@@ -136,8 +137,9 @@ async def _handle_body(request: web.Request, raw: bytes, header: str | None) -> 
     failures = await handle_all(request.app[PIPELINE], list(by_user.values()))
     if statuses:
         try:
-            await delivery.record(request.app[PIPELINE].pool, statuses)
-        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+            pipeline = request.app[PIPELINE]
+            await delivery.record(pipeline.pool, statuses, pipeline.sent_news)
+        except (asyncpg.PostgresError, RedisError, OSError, TimeoutError) as exc:
             # Delivered again by WhatsApp; the POST's messages are duplicates by then.
             log.warning("statuses_not_recorded", count=len(statuses), error=type(exc).__name__)
             return json_error(503, "statuses not recorded; deliver again")

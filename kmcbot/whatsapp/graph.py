@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Protocol
 
 import aiohttp
+import orjson
 
 # Graph API error codes that mean "slow down" (retry later), from the Cloud API docs.
 THROTTLE_CODES = {4, 80007, 130429, 131048, 131056}
@@ -25,6 +26,7 @@ class SendResult:
     code: int | None = None  # the Graph API error code, when there is one
     status: int | None = None  # the HTTP status
     media_id: str | None = None  # an upload's, when it was accepted
+    message_id: str | None = None  # a send's (the wamid WhatsApp's statuses name), when accepted
 
 
 class Transport(Protocol):
@@ -67,13 +69,15 @@ class GraphTransport:
                 url, data=data, headers=headers, timeout=self.timeout
             ) as resp:
                 if resp.status < 300:
-                    media_id = None
                     if upload:
                         try:
                             media_id = str((await resp.json(content_type=None))["id"])
                         except Exception:  # noqa: BLE001 - accepted, but no id: try again
                             return SendResult(Sent.RETRY, status=resp.status)
-                    return SendResult(Sent.OK, status=resp.status, media_id=media_id)
+                        return SendResult(Sent.OK, status=resp.status, media_id=media_id)
+                    return SendResult(
+                        Sent.OK, status=resp.status, message_id=_message_id(await resp.read())
+                    )
                 try:
                     code = int((await resp.json(content_type=None))["error"]["code"])
                 except Exception:  # noqa: BLE001 - any unreadable error body is "no code"
@@ -81,6 +85,16 @@ class GraphTransport:
                 return SendResult(classify(resp.status, code), code, resp.status)
         except (aiohttp.ClientError, TimeoutError):
             return SendResult(Sent.RETRY)
+
+
+def _message_id(answer: bytes) -> str | None:
+    """The wamid of an accepted send (`{"messages": [{"id": ...}]}`); None if the
+    answer has none: the message went, it just cannot be matched by id later."""
+    try:
+        message_id = orjson.loads(answer)["messages"][0]["id"]
+    except (ValueError, LookupError, TypeError):
+        return None
+    return message_id if isinstance(message_id, str) and 0 < len(message_id) <= 256 else None
 
 
 def classify(status: int, code: int | None) -> Sent:

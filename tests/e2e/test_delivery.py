@@ -6,7 +6,12 @@
   `reply_delivered` line of the status webhook that comes back for it;
 - a reminder WhatsApp accepted and then reported failed (131047) is marked on
   its booking, counted, and in the admin roster; a later one delivered clears it;
-- statuses are counted by status and code, with no line each.
+- a status in the documented shape, with the message id alone (no
+  `biz_opaque_callback_data`), is matched by the wamid the Graph API answered
+  for a message with booking news: a failed reminder is marked, counted and
+  logged with its cid, a delivered one clears the mark;
+- statuses are counted by status and code, with no line each; one for a message
+  kmcbot did not send (or kept nothing of) is only counted.
 """
 
 from __future__ import annotations
@@ -143,6 +148,85 @@ async def test_a_failed_reminder_is_marked_on_the_booking_and_a_delivered_one_cl
         await pg.fetchval("SELECT notice_failed_kind FROM bookings WHERE id = $1", booking["id"])
         is None
     )
+
+
+async def test_a_status_without_callback_data_is_matched_by_its_message_id(citizens, pg) -> None:
+    citizen = citizens("919800000114")
+    await start(citizen)
+    slot_id = await reach_confirm(citizen, aadhaar(4))
+    [ticket] = await citizen.tap(f"confirm:yes:{slot_id}")
+    booking = await pg.fetchrow(
+        "SELECT b.id, b.reference, s.day FROM bookings b JOIN slots s ON s.id = b.slot_id"
+        " WHERE b.slot_id = $1",
+        slot_id,
+    )
+    notification = await pg.fetchval(
+        "INSERT INTO notifications (booking_id, kind, remind_day) VALUES ($1, 'reminder', $2)"
+        " RETURNING id",
+        booking["id"],
+        booking["day"],
+    )
+    await citizen.standin.wait_for(citizen.wa_id, citizen.seen + 1, timeout=10)
+    [reminder] = await citizen.replies()
+    cid = f"n{notification}"
+    wamid = citizen.standin.wamid_of(reminder)
+    assert reminder["biz_opaque_callback_data"] == f"{cid}|{booking['reference']}:reminder"
+    accepted = "SELECT accepted_at FROM notifications WHERE id = $1"
+    assert await eventually(lambda: pg.fetchval(accepted, notification))  # WhatsApp took it
+
+    # The documented shape: id, status, recipient_id, errors; no callback data.
+    failed = status_update(citizen.wa_id, wamid, "failed")
+    failed["errors"] = [{"code": 131047, "title": "Re-engagement message"}]
+    before = counted("kmcbot_notices_failed_total", kind="reminder", code="131047")
+    with structlog.testing.capture_logs() as logs:
+        # Kept by the sender with its acknowledgements, a moment after the send.
+        async def marked() -> bool:
+            assert await post_statuses(citizen, failed) == 200
+            return bool(logs)
+
+        assert await eventually(marked)
+    [line] = logs
+    assert (line["event"], line["cid"], line["reference"], line["kind"], line["code"]) == (
+        "notice_failed", cid, booking["reference"], "reminder", "131047",
+    )  # fmt: skip
+    assert counted("kmcbot_notices_failed_total", kind="reminder", code="131047") == before + 1
+    row = await pg.fetchrow(
+        "SELECT notice_failed_kind, notice_failed_code FROM bookings WHERE id = $1", booking["id"]
+    )
+    assert (row["notice_failed_kind"], row["notice_failed_code"]) == ("reminder", 131047)
+    assert await pg.fetchval(accepted, notification) is None  # the relay sends it again
+
+    with structlog.testing.capture_logs() as logs:
+        delivered = status_update(citizen.wa_id, wamid, "delivered")
+        assert await post_statuses(citizen, delivered) == 200
+    assert [(e["event"], e["cid"]) for e in logs] == [("notice_delivered", cid)]
+    assert (
+        await pg.fetchval("SELECT notice_failed_kind FROM bookings WHERE id = $1", booking["id"])
+        is None
+    )
+
+    # The ticket carried news too ("booked"): kept, so its failure is marked.
+    booked = citizen.standin.wamid_of(ticket)
+    ticket_failed = status_update(citizen.wa_id, booked, "failed", error_codes=[131026])
+    with structlog.testing.capture_logs() as logs:
+        assert await post_statuses(citizen, ticket_failed) == 200
+    assert [(e["event"], e["news"]) for e in logs] == [("reply_failed", 1)]
+    assert (
+        await pg.fetchval("SELECT notice_failed_kind FROM bookings WHERE id = $1", booking["id"])
+        == "booked"
+    )
+
+    # Not kept: the ticket's QR image (the news is its text), and a reply without
+    # news; their statuses are only counted.
+    [qr] = citizen.images
+    [hello, *_] = await citizen.say("hi")
+    plain = [status_update(citizen.wa_id, citizen.standin.wamid_of(body), "failed",
+                           error_codes=[131026]) for body in (qr, hello)]  # fmt: skip
+    before = counted("kmcbot_deliveries_total", status="failed", code="131026")
+    with structlog.testing.capture_logs() as logs:
+        assert await post_statuses(citizen, *plain) == 200
+    assert logs == []
+    assert counted("kmcbot_deliveries_total", status="failed", code="131026") == before + 2
 
 
 async def test_statuses_kmcbot_did_not_send_are_counted_without_a_line(citizens) -> None:

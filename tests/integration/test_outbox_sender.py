@@ -13,10 +13,12 @@ import pytest
 import redis as sync_redis
 
 from kmcbot.devtools.standin import GraphStandIn
+from kmcbot.observe.delivery import SentNews
 from kmcbot.outbox import sender as outbox
 from kmcbot.outbox.entry import News, OutboxEntry, UnreadableEntry
 from kmcbot.outbox.rate import SharedRateLimiter
 from kmcbot.outbox.sender import GROUP, Sender
+from kmcbot.storage.keys import Keys, sent_key
 from kmcbot.whatsapp.graph import GraphTransport, Sent, classify
 from tests.support.factories import eventually
 
@@ -475,3 +477,42 @@ async def test_an_entry_of_the_earlier_format_is_still_sent(redis, standin) -> N
     async with running_sender(redis, standin):
         got = await standin.wait_for(to, 2)
     assert texts(got) == ["one", "two"]
+
+
+async def test_what_a_message_with_news_carried_is_kept_by_its_wamid_for_its_statuses(
+    redis, standin
+) -> None:
+    pepper = b"pepper"
+    key_of = functools.partial(sent_key, "kmcbot", 4, pepper)
+    news = (("KMC-4K7P2Q", "booked"),)
+    await redis.xadd(STREAM, OutboxEntry("919800000001", "t", (orjson.dumps(
+        text_body("919800000001", "ticket")),), news, "0123456789ab").fields())  # fmt: skip
+    await queue(redis, "919800000002", "no news")
+    async with aiohttp.ClientSession() as http:
+        sender = Sender(
+            redis,
+            [STREAM],
+            GraphTransport(http, standin.url, "1", standin.token),
+            SharedRateLimiter(redis, RATE_KEY, 1000),
+            consumer="test",
+            sent_key=key_of,
+        )
+        task = asyncio.create_task(sender.run())
+        await eventually(functools.partial(drained, redis))
+        sender.stop()
+        await asyncio.wait_for(task, timeout=5)
+    [ticket] = standin.by_user["919800000001"]
+    [plain] = standin.by_user["919800000002"]
+    kept = key_of(standin.wamid_of(ticket))
+    assert await redis.get(kept) == b"0123456789ab|KMC-4K7P2Q:booked"
+    assert 7 * 86_400 < await redis.ttl(kept) <= 8 * 86_400
+    assert not await redis.exists(key_of(standin.wamid_of(plain)))  # replies without news: not
+    # Named by a keyed hash: no wamid (it holds the number), no number.
+    assert "wamid" not in kept and "919800000001" not in kept
+    assert [k async for k in redis.scan_iter("kmcbot:*:w:*")] == [kept.encode()]
+
+    # Read back as delivery.py does, for statuses without callback data.
+    found = await SentNews(redis, Keys("kmcbot", 4), pepper).recall(
+        [standin.wamid_of(ticket), standin.wamid_of(plain), "wamid.unknown"]
+    )
+    assert found == {standin.wamid_of(ticket): "0123456789ab|KMC-4K7P2Q:booked"}

@@ -11,9 +11,10 @@ import pytest
 import structlog
 
 from kmcbot.messages import Say, Status
-from kmcbot.observe import events
+from kmcbot.observe import delivery, events
 from kmcbot.observe.events import WAITLIST_EVENTS, Event, correlation_id
 from kmcbot.outbox.entry import OutboxEntry, callback_data, read_callback
+from kmcbot.storage.keys import sent_key
 from kmcbot.whatsapp import inbound
 from kmcbot.whatsapp.outbound import body as cloud_body
 
@@ -131,3 +132,56 @@ def test_a_failed_status_in_the_documented_shape_keeps_its_code_and_callback() -
         error_codes=(131047,),
         callback="n41|KMC-4K7P2Q:reminder",
     )
+
+
+class _Pool:
+    def __init__(self) -> None:
+        self.executed: list[tuple[str, tuple[object, ...]]] = []
+
+    async def execute(self, query: str, *args: object) -> None:
+        self.executed.append((query, args))
+
+
+class _Kept:
+    """What the sender kept by wamid (the real one: test_outbox_sender.py)."""
+
+    def __init__(self, kept: dict[str, str]) -> None:
+        self.kept = kept
+        self.asked: list[list[str]] = []
+
+    async def recall(self, message_ids: list[str]) -> dict[str, str]:
+        self.asked.append(list(message_ids))
+        return {m: self.kept[m] for m in message_ids if m in self.kept}
+
+
+async def test_statuses_with_callback_data_are_matched_without_a_lookup() -> None:
+    kept = _Kept({})
+    pool = _Pool()
+    with_data = Status("919800000001", WAMID, "failed", (131047,), "n7|KMC-4K7P2Q:reminder")
+    with structlog.testing.capture_logs() as logs:
+        await delivery.record(pool, [with_data, with_data], kept)  # type: ignore[arg-type]
+    assert kept.asked == []  # no Redis read on this path
+    assert [(e["event"], e["cid"]) for e in logs] == [("notice_failed", "n7")] * 2
+    assert len(pool.executed) == 2  # marked; and the relay sends it again (131047)
+
+
+async def test_statuses_without_callback_data_are_looked_up_once_by_message_id() -> None:
+    kept = _Kept({WAMID: "n7|KMC-4K7P2Q:reminder"})
+    pool = _Pool()
+    failed = Status("919800000001", WAMID, "failed", (131047,))
+    unknown = Status("919800000001", "wamid.unknown", "failed", (131026,))
+    with structlog.testing.capture_logs() as logs:
+        await delivery.record(pool, [failed, unknown, failed], kept)  # type: ignore[arg-type]
+    assert kept.asked == [sorted({WAMID, "wamid.unknown"})]
+    assert [(e["event"], e["cid"], e["code"]) for e in logs] == [
+        ("notice_failed", "n7", "131047")
+    ] * 2
+    [(_, marked), (_, again)] = pool.executed
+    assert marked == (["KMC-4K7P2Q"] * 2, ["reminder"] * 2, [131047] * 2) and again == ([7, 7],)
+
+
+def test_a_sent_messages_key_names_neither_the_wamid_nor_the_number() -> None:
+    key = sent_key("kmcbot", 8, PEPPER, WAMID)
+    assert re.fullmatch(r"kmcbot:\{[0-7]\}:w:[0-9a-f]{20}", key)
+    assert key == sent_key("kmcbot", 8, PEPPER, WAMID) != sent_key("kmcbot", 8, b"other", WAMID)
+    assert "HBgM" not in key and "919800000001" not in key

@@ -25,6 +25,8 @@ def test_every_script_the_code_runs_is_a_file() -> None:
         "gone",
         "release",
         "ack",
+        "remember",
+        "recall",
     } <= set(SCRIPTS)
 
 
