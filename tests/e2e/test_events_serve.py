@@ -175,7 +175,8 @@ async def test_moves_cancels_refusals_and_delivery_in_the_servers_output(served,
     other_slot = await reach_confirm(other, aadhaar(41))
     await other.tap(f"confirm:yes:{other_slot}")
     [refused] = events(log, "booking_refused")
-    assert (refused["reason"], refused["via"], refused["lang"]) == ("id_already_booked", "chat", "en")
+    assert (refused["reason"], refused["via"]) == ("id_already_booked", "chat")
+    assert refused["lang"] == "en"
 
     # Moved to the next day's first session, in the chat; that reply reported failed.
     await asha.tap_earlier("menu:bookings")
