@@ -21,25 +21,12 @@ are not a conversation one gives up.
 from __future__ import annotations
 
 from kmcbot import metrics
+from kmcbot.dialogue import globals as globals_
 from kmcbot.dialogue.model import State
 from kmcbot.messages import Choice, Content, Location, Text
 
-BOOKING_STEPS = frozenset(
-    {
-        State.VACCINE,
-        State.DOSE_DATE,
-        State.ID_TYPE,
-        State.ID_NUMBER,
-        State.NAME,
-        State.CENTRE,
-        State.LOCATION,
-        State.DAY,
-        State.SLOT,
-        State.CONFIRM,
-        State.SAME,
-        State.RESUME,
-    }
-)
+# The booking flow's steps (dialogue/globals.py), and "Continue where you left off?".
+BOOKING_STEPS = globals_.BOOKING_STEPS | {State.RESUME}
 _STEP_NAMES = frozenset(s.value for s in BOOKING_STEPS)
 
 
