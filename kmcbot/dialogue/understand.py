@@ -56,6 +56,11 @@ class Word(StrEnum):
     BACK = "back"
 
 
+# Global words that leave the question asked (the others answer and ask it again).
+ACTING = frozenset(
+    {Word.MENU, Word.BOOK, Word.BOOKINGS, Word.FORGET, Word.CANCEL, Word.BACK, Word.LANGUAGE}
+)
+
 LANG_WORDS = {Word.LANG_EN: Lang.EN, Word.LANG_BN: Lang.BN, Word.LANG_HI: Lang.HI}
 
 # Which [words] tables choose a button, by the button's kind (see `kind`):
@@ -372,6 +377,19 @@ def understand(
         if found_at:
             spans[Meaning(w)] = found_at
             candidates[Meaning(w)] = _covered(found_at)
+    # At a yes/no question a global word that acts ("booking", "menu") counts only
+    # as the whole answer: "booking ta thakuk" (let it stay) is about the question,
+    # never a new booking; what is not understood there is asked again.
+    partial = yes_no and any(
+        isinstance(c, Meaning) and c.word in ACTING and len(cover) < len(kept)
+        for c, cover in candidates.items()
+    )
+    if partial:
+        for c in [c for c in candidates if isinstance(c, Meaning) and c.word in ACTING]:
+            if len(candidates[c]) < len(kept):
+                del candidates[c]
+        if not candidates:
+            return None
     # "দুটো" is the second option, but at a list of times "১টা" is 1 o'clock: there
     # (the options' own phrases say "10 টা", "10 baje") an ending keeps its number.
     timed = any(
@@ -425,6 +443,8 @@ def understand(
     if any(w in t.negators for w in kept):
         return None
     typo = _fuzzy(kept, forms, named, words_)
+    if yes_no and len(kept) > 1 and isinstance(typo, Meaning) and typo.word in ACTING:
+        return None  # a typo of one word of several is no global act at a yes/no question
     if typo is None and (sounding := _sounding(kept, named, roman=True)):
         return _best(kept, sounding, t, {})  # "ballyganj", "dumdum"
     return typo

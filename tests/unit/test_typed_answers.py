@@ -1259,6 +1259,28 @@ TABLE += [
         ["yes delete", "haan", "হ্যাঁ মুছে দিন", "हाँ हटा दो", "delete"],
     ),
     (State.FORGET_CONFIRM, "forget:no", ALL, ["no", "nahi", "না", "keep my data", "don't delete"]),
+    # Issue 20, round 2: keep-verbs at the cancel and delete questions; the noun
+    # "booking" beside one is about the question, never a new booking.
+    (
+        State.CANCEL_CONFIRM,
+        "cancel:no",
+        ALL,
+        ["বুকিং থাকুক", "booking thakuk", "থাকুক", "रहने दीजिए", "rehne dijiye", "बुकिंग रहने दो"],
+    ),
+    (
+        State.FORGET_CONFIRM,
+        "forget:no",
+        ALL,
+        ["মুছো না", "muchte hobe na", "मत मिटाओ", "hatao mat", "don't", "muchar dorkar nei"],
+    ),
+    (State.FORGET_CONFIRM, "forget:yes", ALL, ["मिटा दो", "mita dijiye", "মুছে দেন", "delete koro"]),
+    (State.CONFIRM, "confirm:no", ALL, ["abhi nahi", "अभी नहीं", "रहने दीजिए", "ekhon na"]),
+    (
+        State.CONFIRM,
+        "confirm:change",
+        ALL,
+        ["बदलना चाहता हूँ", "badalna chahti hun", "বদলাতে চাই", "paltate chai", "badal do"],
+    ),
     (State.VACCINE, "say:help", ALL, ["help", "help please", "madad", "sahayata", "সাহায্য"]),
     (State.ID_TYPE, "say:help", ALL, ["help", "madad", "সাহায্য"]),
     (State.CONFIRM, "say:help", ALL, ["help", "sahajjo", "मदद"]),
@@ -1803,6 +1825,11 @@ UNCLEAR: list[tuple[State, list[str]]] = [
         ],
     ),
     (State.FORGET_CONFIRM, ["yes no", "not now delete", "kya hoga", "3"]),
+    # A global word inside an answer at a yes/no question is about that question:
+    # not understood, asked again (never a new booking, never the menu).
+    (State.CANCEL_CONFIRM, ["booking ta ki hobe", "बुकिंग का क्या होगा", "booking later", "menu dekhi"]),
+    (State.FORGET_CONFIRM, ["booking er ki hobe", "booking rakhbo ki", "menu te jabo"]),
+    (State.CONFIRM, ["booking ta pore", "नई बुकिंग करनी है क्या", "menu kothay"]),
     # A negation after another phrase turns it round; a number beside yes/no.
     (State.CONFIRM, ["বাতিল করবেন না", "cancel mat karo", "1 no", "yes 2", "ek", "do"]),
     (State.CANCEL_CONFIRM, ["keep nahi", "ek", "do"]),
