@@ -1828,7 +1828,8 @@ UNCLEAR: list[tuple[State, list[str]]] = [
     # A global word inside an answer at a yes/no question is about that question:
     # not understood, asked again (never a new booking, never the menu).
     (State.CANCEL_CONFIRM, ["booking ta ki hobe", "बुकिंग का क्या होगा", "booking later", "menu dekhi"]),
-    (State.FORGET_CONFIRM, ["booking er ki hobe", "booking rakhbo ki", "menu te jabo"]),
+    (State.FORGET_CONFIRM, ["booking er ki hobe", "new booking korbo", "menu te jabo"]),
+    (State.CANCEL_CONFIRM, ["book", "বুক", "new booking"]),
     (State.CONFIRM, ["booking ta pore", "नई बुकिंग करनी है क्या", "menu kothay"]),
     # A negation after another phrase turns it round; a number beside yes/no.
     (State.CONFIRM, ["বাতিল করবেন না", "cancel mat karo", "1 no", "yes 2", "ek", "do"]),
