@@ -80,7 +80,23 @@ def _name_wrappers() -> tuple[tuple[tuple[str, ...], ...], ...]:
         found = {tokens(p) for lang in Lang for p in words(lang, key)} - {()}
         return tuple(sorted(found, key=len, reverse=True))
 
-    return forms("words.name_before"), forms("words.name_after"), forms("words.name_before_two")
+    return (
+        forms("words.name_before"),
+        forms("words.name_after"),
+        forms("words.name_before_two"),
+        forms("words.name_links"),
+    )
+
+
+@cache
+def _name_words() -> frozenset[str]:
+    return frozenset(w for lang in Lang for p in words(lang, "words.name_words") for w in tokens(p))
+
+
+def names_a_wrapper(name: str) -> bool:
+    """A word of the wrappers ("naam", "নাম") is still in it: the name is not
+    plain, so it is asked for again rather than stored with that word."""
+    return any(w in _name_words() for w in tokens(name))
 
 
 def unwrap_name(text: str) -> str:
@@ -94,20 +110,28 @@ def unwrap_name(text: str) -> str:
     def says(part: list[str], phrase: tuple[str, ...]) -> bool:
         return " ".join(k for k in part if k) == " ".join(phrase)  # "I'm" is "i m"
 
-    before, after, before_two = _name_wrappers()
+    before, after, before_two, links = _name_wrappers()
     cut = 0
     for n in range(1, min(len(raw), 5)):
         if any(says(keys[:n], p) for p in before):
             cut = n  # the longest: "my name is", not "my name"
         elif len(raw) - n >= 2 and any(says(keys[:n], p) for p in before_two):
             cut = n  # "ami Rina Sen", but "Ami Das" is a name
+    # A linking word after the wrapper: "naam hai ...", "নাম হল ...", "मेरा नाम तो ...".
+    while (
+        cut
+        and len(raw) - cut > 1
+        and (not keys[cut] or any(says(keys[cut : cut + 1], p) for p in links))
+    ):
+        cut += 1
     raw, keys = raw[cut:], keys[cut:]
-    for n in range(min(len(raw) - 1, 4), 0, -1):
-        ending = [p for p in after if says(keys[-n:], p)]
-        # Alone, a word after the name goes only if it cannot be an initial ("Ramesh H").
-        if ending and (cut or len(ending[0]) > 1 or len(ending[0][0]) >= 3):
-            raw = raw[:-n]
-            break
+    for _ in range(2):  # "... naam hai": "hai", then "naam"
+        for n in range(min(len(raw) - 1, 4), 0, -1):
+            ending = [p for p in after if says(keys[-n:], p)]
+            # Alone, a word after the name goes only if it cannot be an initial ("Ramesh H").
+            if ending and (cut or len(ending[0]) > 1 or len(ending[0][0]) >= 3):
+                raw, keys = raw[:-n], keys[:-n]
+                break
     name = " ".join(raw).strip(" :,;-–—।!?")
     if name.endswith(".") and len(name.split()[-1]) > 3:
         name = name[:-1]  # the sentence's full stop, not an initial's ("S. K.")

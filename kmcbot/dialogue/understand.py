@@ -236,7 +236,15 @@ def _tables() -> _Tables:
                     endings.update(t for form in forms for t in form)
                 case "suffixes":
                     suffixes.update(normalise(v) for v in value if normalise(v))
-                case "name_before" | "name_before_two" | "name_after" | "id_before" | "id_after":
+                case (
+                    "name_before"
+                    | "name_before_two"
+                    | "name_after"
+                    | "name_links"
+                    | "name_words"
+                    | "id_before"
+                    | "id_after"
+                ):
                     pass
                 case _:
                     phrases.setdefault(name, set()).update(forms)

@@ -368,6 +368,26 @@ TABLE: list[tuple[State, str, tuple[Lang, ...], list[str]]] = [
     (State.NAME, "name:রিনা সেন", (BN,), ["আমার নাম রিনা সেন", "রিনা সেন", "রিনা সেন।", "নাম: রিনা সেন"]),
     (State.NAME, "name:रमेश कुमार", (HI,), ["मेरा नाम रमेश कुमार है", "रमेश कुमार", "नाम रमेश कुमार"]),
     (State.NAME, "name:Tapas Pal", (BN,), ["amar naam Tapas Pal", "amar nam Tapas Pal"]),
+    # Issue 20, round 2: the wrappers of a name in any place, never kept in it.
+    (
+        State.NAME,
+        "name:Tapas Kumar Pal",
+        ALL,
+        [
+            "naam hai Tapas Kumar Pal",
+            "Tapas Kumar Pal naam hai",
+            "naam - Tapas Kumar Pal",
+            "name: Tapas Kumar Pal",
+        ],
+    ),
+    (State.NAME, "name:রিনা সেন", ALL, ["নাম হল রিনা সেন", "রিনা সেন নাম", "নাম রিনা সেন"]),
+    (State.NAME, "name:सुनील यादव", ALL, ["मेरा नाम तो सुनील यादव है", "सुनील यादव नाम है"]),
+    (
+        State.NAME,
+        "name:Tapas Pal",
+        ALL,
+        ["I'm Tapas Pal", "Tapas Pal is my name", "amar naam holo Tapas Pal"],
+    ),
     # ---------------------------------------------------------------- centre, day, time
     (
         State.CENTRE,
@@ -1827,9 +1847,14 @@ UNCLEAR: list[tuple[State, list[str]]] = [
     (State.FORGET_CONFIRM, ["yes no", "not now delete", "kya hoga", "3"]),
     # A global word inside an answer at a yes/no question is about that question:
     # not understood, asked again (never a new booking, never the menu).
-    (State.CANCEL_CONFIRM, ["booking ta ki hobe", "बुकिंग का क्या होगा", "booking later", "menu dekhi"]),
+    (
+        State.CANCEL_CONFIRM,
+        ["booking ta ki hobe", "बुकिंग का क्या होगा", "booking later", "menu dekhi"],
+    ),
     (State.FORGET_CONFIRM, ["booking er ki hobe", "new booking korbo", "menu te jabo"]),
     (State.CANCEL_CONFIRM, ["book", "বুক", "new booking"]),
+    # A name with the word "name" still in it is asked for again, not stored.
+    (State.NAME, ["my name is naam", "Tapas naam Pal", "नाम"]),
     (State.CONFIRM, ["booking ta pore", "नई बुकिंग करनी है क्या", "menu kothay"]),
     # A negation after another phrase turns it round; a number beside yes/no.
     (State.CONFIRM, ["বাতিল করবেন না", "cancel mat karo", "1 no", "yes 2", "ek", "do"]),
