@@ -23,13 +23,35 @@ def day_phrases(day: date, today: date) -> tuple[str, ...]:
     relative = {0: "words.today", 1: "words.tomorrow", 2: "words.day_after"}.get((day - today).days)
     if relative:
         forms += [phrase for lang in Lang for phrase in words(lang, relative)]
-    for name in month_names(day.month):
+    months = month_names(day.month)
+    for name in months:
         forms += [f"{day.day} {name}", f"{name} {day.day}"]
     for lang in Lang:
         forms.append(words(lang, "meta.weekdays")[day.weekday()])
-        forms.append(words(lang, "words.day_names")[day.weekday()])
+        forms += _listed(words(lang, "words.day_names"), day.weekday())
     forms.append(str(day.day))
+    # The day in words, with the month or "তারিখ": "আট জুলাই", "দুই তারিখ", "पहली जुलाई"
+    # (never alone: "dui" alone is the second row).
+    # "one" says nothing; a one-letter word ("ছ") is a typo away from "tarikh" alone.
+    filler = {f for lang in Lang for f in words(lang, "words.filler")}
+    spelled = [
+        w
+        for lang in Lang
+        for w in _listed(words(lang, "words.numbers"), day.day - 1)
+        if w not in filler and len(w) > 1
+    ]
+    ordinal = [w for lang in Lang for w in _listed(words(lang, "words.ordinals"), day.day - 1)]
+    dated = [w for lang in Lang for w in words(lang, "words.date_word")]
+    forms += [f"{n} {m}" for n in (*spelled, *ordinal) for m in months]
+    forms += [f"{m} {n}" for n in spelled for m in months]
+    forms += [f"{n} {d}" for n in spelled for d in dated]
     return tuple(forms)
+
+
+def _listed(table: tuple[object, ...], place: int) -> list[str]:
+    """The forms at `place` of a table of lists ("numbers", "day_names"), if any."""
+    found = table[place] if 0 <= place < len(table) else []
+    return [found] if isinstance(found, str) else [str(f) for f in found]  # type: ignore[union-attr]
 
 
 def slot_phrases(start: time, end: time) -> tuple[str, ...]:

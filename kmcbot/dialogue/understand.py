@@ -184,6 +184,7 @@ def _content(words: tuple[str, ...], filler: frozenset[str]) -> tuple[str, ...]:
 class _Tables:
     phrases: Mapping[str, tuple[tuple[str, ...], ...]]  # [words] key -> phrases as tokens
     ordinals: tuple[frozenset[tuple[str, ...]], ...]  # "first", "দ্বিতীয়টা", "dusra wala"
+    last: frozenset[tuple[str, ...]]  # "the last one", "শেষেরটা", "आखिरी वाला"
     numbers: Mapping[str, int]  # "two", "dui", "दो" -> 2
     counters: frozenset[str]  # "no", "নম্বর", "नंबर": "the option numbered"
     endings: frozenset[str]  # "টা", "baje": a number's word kept, as times have it
@@ -202,6 +203,7 @@ def _tables() -> _Tables:
     postpositions: set[str] = set()
     suffixes: set[str] = set()
     ordinals: list[set[tuple[str, ...]]] = []
+    last: set[tuple[str, ...]] = set()
     numbers: dict[str, int] = {}
     counters: set[str] = set()
     endings: set[str] = set()
@@ -218,10 +220,15 @@ def _tables() -> _Tables:
                 continue
             if name == "signs":
                 continue  # read by normalise
+            if name == "last":
+                last.update(_content(tokens(v), frozenset()) for v in value)
+                continue
             if name == "numbers":
                 for n, spelled in enumerate(value, 1):
                     numbers.update((w, n) for form in spelled for w in tokens(form))
                 continue
+            if name in ("day_names", "date_word"):
+                continue  # read by spoken.day_phrases
             forms = {tokens(v) for v in value} - {()}
             match name:
                 case "filler":
@@ -258,6 +265,7 @@ def _tables() -> _Tables:
         phrases=content,
         index={k: {w: tuple(f) for w, f in v.items()} for k, v in index.items()},
         ordinals=tuple(frozenset(_content(p, fill) for p in forms) for forms in ordinals),
+        last=frozenset(_content(p, fill) for p in last),
         numbers=numbers,
         counters=frozenset(counters),
         endings=frozenset(endings),
@@ -410,6 +418,9 @@ def understand(
         # "the first one", "দ্বিতীয়টা" at a list (never at a yes/no question)
         place = next((n for n, forms in enumerate(t.ordinals, 1) if {kept, bare} & forms), None)
         number = place if place is not None and place <= len(ids) else None
+        rows = [i for i in ids if kind(i) not in BUTTON_WORDS]  # not "more", "nearest"
+        if number is None and rows and {kept, bare} & t.last:
+            number = ids.index(rows[-1]) + 1  # "the last one": the list's last row
     if number is not None:
         # The help says "answer with the option's number": "1" at a list of
         # times is the first time, not 1 pm; "12" beyond the list may be a time.

@@ -419,6 +419,23 @@ TABLE: list[tuple[State, str, tuple[Lang, ...], list[str]]] = [
         ],
     ),
     (State.DAY, "row:0", ALL, ["today", "aaj", "আজ", "आज", "1 july", "১লা জুলাই"]),
+    # Issue 20, round 2: a day of the month in words (with the month or "তারিখ"),
+    # an ordinal with the month, a weekday with a postposition, "the last one".
+    (State.DAY, "row:0", ALL, ["আজই", "aaj hi", "first july", "पहली जुलाई", "এক তারিখ"]),
+    (State.DAY, "row:1", ALL, ["dui tarikh", "দুই তারিখে", "दो तारीख", "কালকেই", "কালই"]),
+    (State.DAY, "row:2", ALL, ["teen july", "তিন জুলাই", "tin tarikh"]),
+    (State.DAY, "row:3", ALL, ["इतवार को", "itwar", "রবিবারে", "robibar e"]),
+    (State.DAY, "row:4", ALL, ["sombar e", "सोमवार को"]),
+    (State.DAY, "row:7", ALL, ["आठ जुलाई", "aath tarikh", "আট তারিখ"]),
+    (
+        State.DAY,
+        "row:9",
+        ALL,
+        ["last one", "the last", "শেষেরটা", "shesher ta", "आखिरी वाला", "akhri"],
+    ),
+    (State.SLOT, "row:1", ALL, ["last one", "শেষেরটা", "aakhri wala"]),
+    (State.DOSE_DATE, "date:2021-03-15", ALL, ["march er 15 tarikh 2021", "marcher 15 2021"]),
+    (State.DOSE_DATE, "date:2021-02-18", ALL, ["২০২১ সালের ১৮ ফেব্রুয়ারি", "2021 18 feb"]),
     (
         State.SLOT,
         "row:0",
@@ -1855,6 +1872,8 @@ UNCLEAR: list[tuple[State, list[str]]] = [
     (State.CANCEL_CONFIRM, ["book", "বুক", "new booking"]),
     # A name with the word "name" still in it is asked for again, not stored.
     (State.NAME, ["my name is naam", "Tapas naam Pal", "नाम"]),
+    # "one" says nothing ("one tarikh" is no day); "the last" only whole.
+    (State.DAY, ["one tarikh", "tarikh", "tarikhe", "last week"]),
     (State.CONFIRM, ["booking ta pore", "नई बुकिंग करनी है क्या", "menu kothay"]),
     # A negation after another phrase turns it round; a number beside yes/no.
     (State.CONFIRM, ["বাতিল করবেন না", "cancel mat karo", "1 no", "yes 2", "ek", "do"]),
