@@ -191,6 +191,7 @@ class _Tables:
     index: Mapping[str, Mapping[str, tuple[tuple[str, ...], ...]]]  # key -> first word -> phrases
     filler: frozenset[str]
     negators: frozenset[str]
+    questions: frozenset[str]  # "ki", "kya", "why": at a yes/no question, asked again
     postpositions: frozenset[str]  # "আগে", "pehle": after an answer, "before" it
     suffixes: tuple[str, ...]
 
@@ -200,6 +201,7 @@ def _tables() -> _Tables:
     phrases: dict[str, set[tuple[str, ...]]] = {}
     filler: set[str] = set()
     negators: set[str] = set()
+    questions: set[str] = set()
     postpositions: set[str] = set()
     suffixes: set[str] = set()
     ordinals: list[set[tuple[str, ...]]] = []
@@ -235,6 +237,8 @@ def _tables() -> _Tables:
                     filler.update(t for form in forms for t in form)
                 case "negators":
                     negators.update(t for form in forms for t in form)
+                case "questions":
+                    questions.update(t for form in forms for t in form)
                 case "postpositions":
                     postpositions.update(t for form in forms for t in form)
                 case "counters":
@@ -271,6 +275,7 @@ def _tables() -> _Tables:
         endings=frozenset(endings),
         filler=frozenset(filler),
         negators=frozenset(negators),
+        questions=frozenset(questions),
         postpositions=frozenset(postpositions),
         # Longest first, so "য়ের" is tried before "র".
         suffixes=tuple(sorted(suffixes, key=len, reverse=True)),
@@ -440,6 +445,11 @@ def understand(
                 named_ids = (as_typed.id,) if isinstance(as_typed, Option) else as_typed.ids
                 rivals += [i for i in named_ids if i != target and i not in rivals]
         return Unsure((target, *rivals)) if rivals else Option(target)
+    if yes_no and any(
+        w in t.questions and not any(i in cover for cover in candidates.values())
+        for i, w in enumerate(kept)
+    ):
+        return None  # "booking er ki hobe?", "kya hoga": a question, not an answer
     _qualify(kept, candidates, t)
     if yes_no and any(
         w.isdigit() and not any(i in cover for cover in candidates.values())

@@ -434,6 +434,13 @@ TABLE: list[tuple[State, str, tuple[Lang, ...], list[str]]] = [
         ["last one", "the last", "শেষেরটা", "shesher ta", "आखिरी वाला", "akhri"],
     ),
     (State.SLOT, "row:1", ALL, ["last one", "শেষেরটা", "aakhri wala"]),
+    (State.ID_TYPE, "id:npr", ALL, ["n.p.r", "N.P.R."]),
+    (State.ID_TYPE, "id:pan", ALL, ["p.a.n", "P.A.N. card"]),
+    (State.ID_TYPE, "id:dl", ALL, ["d.l.", "D.L"]),
+    (State.ID_TYPE, "id:udid", ALL, ["दिव्यांगजन कार्ड", "divyangjan card"]),
+    (State.MENU, "menu:bookings", ALL, ["amar slot dekhao", "আমার স্লটটা দেখাও", "mera slot dikhao"]),
+    (State.MENU, "menu:book", ALL, ["dwitio dose nebo", "ditio tika chai"]),
+    (State.MY_BOOKINGS, "row:1", ALL, ["সময় পাল্টাতে চাই", "somoy paltabo", "tarikh paltabo"]),
     (State.DOSE_DATE, "date:2021-03-15", ALL, ["march er 15 tarikh 2021", "marcher 15 2021"]),
     (State.DOSE_DATE, "date:2021-02-18", ALL, ["২০২১ সালের ১৮ ফেব্রুয়ারি", "2021 18 feb"]),
     (
