@@ -54,6 +54,7 @@ def _listed(table: tuple[object, ...], place: int) -> list[str]:
     return [found] if isinstance(found, str) else [str(f) for f in found]  # type: ignore[union-attr]
 
 
+@cache
 def slot_phrases(start: time, end: time) -> tuple[str, ...]:
     """How people name a time of the list: "10", "10am", "10 baje", "১০টা", "10-12"."""
     forms = []
@@ -83,7 +84,26 @@ def slot_phrases(start: time, end: time) -> tuple[str, ...]:
     part = next((p for p, hours in _DAY_PARTS.items() if start.hour in hours), None)
     if part:
         forms += [phrase for lang in Lang for phrase in words(lang, f"words.{part}")]
+    # The range as shown, the end with its part of the day: "10 ta theke dupur 12",
+    # "10 se dopahar 12" (never the end alone: "dupur 12" may be another time's start).
+    links = [w for lang in Lang for w in words(lang, "words.range_words")]
+    # An end closes the part of the day before it too: 4 pm ends the afternoon ("bikel 4").
+    parts = dict.fromkeys([*_part_words(end.hour), *_part_words(max(end.hour - 1, 0))])
+    ends = ["", *(f"{p} " for p in parts)]
+    for hour, to in ((start.hour, end.hour), (_twelve(start.hour), _twelve(end.hour))):
+        half = "am" if start.hour < 12 else "pm"
+        for said_start in (f"{hour}", f"{hour} ta", f"{hour}টা", f"{hour} baje", f"{hour} {half}"):
+            forms += [f"{said_start} {link} {p}{to}" for link in links for p in ends]
     return tuple(forms)
+
+
+def _part_words(hour: int) -> list[str]:
+    """The one-word names of the part of the day `hour` is in: "দুপুর", "dupur", "दोपहर"."""
+    found = [words(lang, "meta.hours")[hour].split()[0] for lang in Lang]
+    part = next((p for p, hours in _DAY_PARTS.items() if hour in hours), None)
+    if part:
+        found += [w for lang in Lang for w in words(lang, f"words.{part}") if " " not in w]
+    return [w for w in dict.fromkeys(found) if not w.isdigit()]
 
 
 _DAY_PARTS = {"morning": range(5, 12), "afternoon": range(12, 16), "evening": range(16, 21)}

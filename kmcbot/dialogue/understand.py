@@ -229,7 +229,7 @@ def _tables() -> _Tables:
                 for n, spelled in enumerate(value, 1):
                     numbers.update((w, n) for form in spelled for w in tokens(form))
                 continue
-            if name in ("day_names", "date_word"):
+            if name in ("day_names", "date_word", "range_words"):
                 continue  # read by spoken.day_phrases
             forms = {tokens(v) for v in value} - {()}
             match name:
@@ -662,6 +662,12 @@ def _best(
         return None  # "বদলাতে চাই না": the "না" negates what comes before it
     if _negated_after(kept, spans.get(winner, frozenset()), negators):
         return None  # "বাতিল করবেন না", "cancel mat karo", "keep nahi": both halves
+    if (
+        isinstance(winner, Option)
+        and winner.id.startswith(("day:", "slot:"))
+        and any(w.isdigit() and i not in cover for i, w in enumerate(kept))
+    ):
+        return None  # "dupur 12 ta" is no part of "2 - 4 pm": a number the row does not say
     if kept[-1] in t.postpositions and len(kept) - 1 not in cover:
         return None  # "২টার আগে", "kal se pehle": before it, not it ("pehle covaxin" is)
     return winner

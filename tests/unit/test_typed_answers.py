@@ -434,6 +434,8 @@ TABLE: list[tuple[State, str, tuple[Lang, ...], list[str]]] = [
         ["last one", "the last", "শেষেরটা", "shesher ta", "आखिरी वाला", "akhri"],
     ),
     (State.SLOT, "row:1", ALL, ["last one", "শেষেরটা", "aakhri wala"]),
+    (State.SLOT, "row:0", ALL, ["sokal 10 ta theke dupur 12 ta", "subah 10 se dopahar 12 baje"]),
+    (State.SLOT, "row:1", ALL, ["dupur 2 theke bikel 4", "২টা থেকে ৪টা", "2 pm to 4"]),
     (State.ID_TYPE, "id:npr", ALL, ["n.p.r", "N.P.R."]),
     (State.ID_TYPE, "id:pan", ALL, ["p.a.n", "P.A.N. card"]),
     (State.ID_TYPE, "id:dl", ALL, ["d.l.", "D.L"]),
@@ -1881,6 +1883,8 @@ UNCLEAR: list[tuple[State, list[str]]] = [
     (State.NAME, ["my name is naam", "Tapas naam Pal", "नाम"]),
     # "one" says nothing ("one tarikh" is no day); "the last" only whole.
     (State.DAY, ["one tarikh", "tarikh", "tarikhe", "last week"]),
+    # A number the row does not say: "dupur 12" is no part of "2 - 4 pm".
+    (State.SLOT, ["dupur 12 ta", "theke dupur 12", "bikel 5 ta"]),
     (State.CONFIRM, ["booking ta pore", "नई बुकिंग करनी है क्या", "menu kothay"]),
     # A negation after another phrase turns it round; a number beside yes/no.
     (State.CONFIRM, ["বাতিল করবেন না", "cancel mat karo", "1 no", "yes 2", "ek", "do"]),
