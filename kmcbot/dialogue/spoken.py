@@ -50,8 +50,10 @@ def day_phrases(day: date, today: date) -> tuple[str, ...]:
 
 def _listed(table: tuple[object, ...], place: int) -> list[str]:
     """The forms at `place` of a table of lists ("numbers", "day_names"), if any."""
-    found = table[place] if 0 <= place < len(table) else []
-    return [found] if isinstance(found, str) else [str(f) for f in found]  # type: ignore[union-attr]
+    found = table[place] if 0 <= place < len(table) else ()
+    if isinstance(found, str):
+        return [found]
+    return [str(f) for f in found] if isinstance(found, list | tuple) else []
 
 
 @cache
