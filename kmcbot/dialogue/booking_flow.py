@@ -44,7 +44,7 @@ from kmcbot.dialogue.questions import (
     since,
     slot_title,
 )
-from kmcbot.dialogue.spoken import unwrap_id, unwrap_name
+from kmcbot.dialogue.spoken import names_a_wrapper, unwrap_id, unwrap_name
 from kmcbot.dialogue.turns import ask, invalid, not_understood, to_menu, wait
 from kmcbot.messages import CheckinQr, Inbound, Reply, Say
 
@@ -176,7 +176,10 @@ def on_name(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outcome:
     lang = lang_of(s, ctx)
     if not isinstance(answer, Typed):
         return invalid(s, ctx, text(lang, "name_error.characters"))
-    name = clean_name(unwrap_name(answer.text))
+    unwrapped = unwrap_name(answer.text)
+    if names_a_wrapper(unwrapped):
+        return invalid(s, ctx, text(lang, f"name_error.{NameError_.ONLY_NAME.value}"))
+    name = clean_name(unwrapped)
     if isinstance(name, NameError_):
         return invalid(s, ctx, text(lang, f"name_error.{name.value}"))
     if s.draft.waitlist:

@@ -136,9 +136,13 @@ _ORDINAL_SUFFIXES = frozenset(
 )
 # Words people put around a date that change nothing: "5th of June", "২৮ আগস্ট তারিখে".
 _FILLER = frozenset(_word_key(w) for words in _DATA["filler"].values() for w in words)
-# Endings of a Bengali month name in a sentence: "জুনের", "আগস্টের".
+# Endings of a month name in a Bengali sentence: "জুনের", "আগস্টের", "marcher".
 _MONTH_ENDINGS = tuple(
-    sorted((_word_key(s) for s in _DATA["suffixes"]["bn"]), key=len, reverse=True)
+    sorted(
+        {_word_key(s) for endings in _DATA["suffixes"].values() for s in endings},
+        key=len,
+        reverse=True,
+    )
 )
 
 
@@ -240,6 +244,8 @@ def _fields(tokens: list[_Token]) -> tuple[int, int, int | None] | None:
             year, month, day = tokens
         case "nmn" if len(str(tokens[0])) == 4:  # 2021 June 5, "२०२१ अप्रैल ५"
             year, month, day = tokens
+        case "nnm" if len(str(tokens[0])) == 4:  # "২০২১ সালের ১৮ ফেব্রুয়ারি"
+            year, day, month = tokens
         case "nnn" | "nmn":  # 05-06-2021, 5 June 2021
             day, month, year = tokens
         case "nn" | "nm":  # 5/6, 5 June

@@ -19,6 +19,7 @@ class NameError_(StrEnum):  # noqa: N801 - `NameError` is a builtin
     TOO_LONG = "too_long"
     DIGITS = "digits"
     CHARACTERS = "characters"
+    ONLY_NAME = "only_name"  # "naam" left beside it (the dialogue's check, spoken.py)
 
 
 def clean_name(raw: str) -> str | NameError_:

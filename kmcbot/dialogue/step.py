@@ -211,7 +211,10 @@ def resolve(s: Session, content: Text | Choice | Location, ctx: Context) -> Answ
                 return Picked(option)
             return Stale(option)
     body = content.body[:MAX_TEXT]
-    without = frozenset({Word.BOOK}) if s.state in everywhere.BOOKING_STEPS else frozenset()
+    # In a booking "book" is no new start; at the cancel and delete questions it is
+    # no answer either ("বুকিং?" there is about that booking): asked again.
+    booking_asked = everywhere.BOOKING_STEPS | {State.CANCEL_CONFIRM, State.FORGET_CONFIRM}
+    without = frozenset({Word.BOOK}) if s.state in booking_asked else frozenset()
     meant = understand(
         body,
         _phrases(s, ctx),

@@ -57,6 +57,11 @@ class Word(StrEnum):
     LEAVE = "leave"  # leave the waitlist, no more offers (dialogue/waitlist.py)
 
 
+# Global words that leave the question asked (the others answer and ask it again).
+ACTING = frozenset(
+    {Word.MENU, Word.BOOK, Word.BOOKINGS, Word.FORGET, Word.CANCEL, Word.BACK, Word.LANGUAGE}
+)
+
 LANG_WORDS = {Word.LANG_EN: Lang.EN, Word.LANG_BN: Lang.BN, Word.LANG_HI: Lang.HI}
 
 # Which [words] tables choose a button, by the button's kind (see `kind`):
@@ -184,12 +189,14 @@ def _content(words: tuple[str, ...], filler: frozenset[str]) -> tuple[str, ...]:
 class _Tables:
     phrases: Mapping[str, tuple[tuple[str, ...], ...]]  # [words] key -> phrases as tokens
     ordinals: tuple[frozenset[tuple[str, ...]], ...]  # "first", "দ্বিতীয়টা", "dusra wala"
+    last: frozenset[tuple[str, ...]]  # "the last one", "শেষেরটা", "आखिरी वाला"
     numbers: Mapping[str, int]  # "two", "dui", "दो" -> 2
     counters: frozenset[str]  # "no", "নম্বর", "नंबर": "the option numbered"
     endings: frozenset[str]  # "টা", "baje": a number's word kept, as times have it
     index: Mapping[str, Mapping[str, tuple[tuple[str, ...], ...]]]  # key -> first word -> phrases
     filler: frozenset[str]
     negators: frozenset[str]
+    questions: frozenset[str]  # "ki", "kya", "why": at a yes/no question, asked again
     postpositions: frozenset[str]  # "আগে", "pehle": after an answer, "before" it
     suffixes: tuple[str, ...]
 
@@ -199,9 +206,11 @@ def _tables() -> _Tables:
     phrases: dict[str, set[tuple[str, ...]]] = {}
     filler: set[str] = set()
     negators: set[str] = set()
+    questions: set[str] = set()
     postpositions: set[str] = set()
     suffixes: set[str] = set()
     ordinals: list[set[tuple[str, ...]]] = []
+    last: set[tuple[str, ...]] = set()
     numbers: dict[str, int] = {}
     counters: set[str] = set()
     endings: set[str] = set()
@@ -218,16 +227,23 @@ def _tables() -> _Tables:
                 continue
             if name == "signs":
                 continue  # read by normalise
+            if name == "last":
+                last.update(_content(tokens(v), frozenset()) for v in value)
+                continue
             if name == "numbers":
                 for n, spelled in enumerate(value, 1):
                     numbers.update((w, n) for form in spelled for w in tokens(form))
                 continue
+            if name in ("day_names", "date_word", "range_words"):
+                continue  # read by spoken.day_phrases
             forms = {tokens(v) for v in value} - {()}
             match name:
                 case "filler":
                     filler.update(t for form in forms for t in form)
                 case "negators":
                     negators.update(t for form in forms for t in form)
+                case "questions":
+                    questions.update(t for form in forms for t in form)
                 case "postpositions":
                     postpositions.update(t for form in forms for t in form)
                 case "counters":
@@ -236,7 +252,15 @@ def _tables() -> _Tables:
                     endings.update(t for form in forms for t in form)
                 case "suffixes":
                     suffixes.update(normalise(v) for v in value if normalise(v))
-                case "name_before" | "name_before_two" | "name_after" | "id_before" | "id_after":
+                case (
+                    "name_before"
+                    | "name_before_two"
+                    | "name_after"
+                    | "name_links"
+                    | "name_words"
+                    | "id_before"
+                    | "id_after"
+                ):
                     pass
                 case _:
                     phrases.setdefault(name, set()).update(forms)
@@ -250,11 +274,13 @@ def _tables() -> _Tables:
         phrases=content,
         index={k: {w: tuple(f) for w, f in v.items()} for k, v in index.items()},
         ordinals=tuple(frozenset(_content(p, fill) for p in forms) for forms in ordinals),
+        last=frozenset(_content(p, fill) for p in last),
         numbers=numbers,
         counters=frozenset(counters),
         endings=frozenset(endings),
         filler=frozenset(filler),
         negators=frozenset(negators),
+        questions=frozenset(questions),
         postpositions=frozenset(postpositions),
         # Longest first, so "য়ের" is tried before "র".
         suffixes=tuple(sorted(suffixes, key=len, reverse=True)),
@@ -381,6 +407,19 @@ def understand(
         if found_at:
             spans[Meaning(w)] = found_at
             candidates[Meaning(w)] = _covered(found_at)
+    # At a yes/no question a global word that acts ("booking", "menu") counts only
+    # as the whole answer: "booking ta thakuk" (let it stay) is about the question,
+    # never a new booking; what is not understood there is asked again.
+    partial = yes_no and any(
+        isinstance(c, Meaning) and c.word in ACTING and len(cover) < len(kept)
+        for c, cover in candidates.items()
+    )
+    if partial:
+        for c in [c for c in candidates if isinstance(c, Meaning) and c.word in ACTING]:
+            if len(candidates[c]) < len(kept):
+                del candidates[c]
+        if not candidates:
+            return None
     # "দুটো" is the second option, but at a list of times "১টা" is 1 o'clock: there
     # (the options' own phrases say "10 টা", "10 baje") an ending keeps its number.
     timed = any(
@@ -393,6 +432,9 @@ def understand(
         # "the first one", "দ্বিতীয়টা" at a list (never at a yes/no question)
         place = next((n for n, forms in enumerate(t.ordinals, 1) if {kept, bare} & forms), None)
         number = place if place is not None and place <= len(ids) else None
+        rows = [i for i in ids if kind(i) not in BUTTON_WORDS]  # not "more", "nearest"
+        if number is None and rows and {kept, bare} & t.last:
+            number = ids.index(rows[-1]) + 1  # "the last one": the list's last row
     if number is not None:
         # The help says "answer with the option's number": "1" at a list of
         # times is the first time, not 1 pm; "12" beyond the list may be a time.
@@ -412,6 +454,11 @@ def understand(
                 named_ids = (as_typed.id,) if isinstance(as_typed, Option) else as_typed.ids
                 rivals += [i for i in named_ids if i != target and i not in rivals]
         return Unsure((target, *rivals)) if rivals else Option(target)
+    if yes_no and any(
+        w in t.questions and not any(i in cover for cover in candidates.values())
+        for i, w in enumerate(kept)
+    ):
+        return None  # "booking er ki hobe?", "kya hoga": a question, not an answer
     _qualify(kept, candidates, t)
     if yes_no and any(
         w.isdigit() and not any(i in cover for cover in candidates.values())
@@ -434,6 +481,8 @@ def understand(
     if any(w in t.negators for w in kept):
         return None
     typo = _fuzzy(kept, forms, named, words_)
+    if yes_no and len(kept) > 1 and isinstance(typo, Meaning) and typo.word in ACTING:
+        return None  # a typo of one word of several is no global act at a yes/no question
     if typo is None and (sounding := _sounding(kept, named, roman=True)):
         return _best(kept, sounding, t, {})  # "ballyganj", "dumdum"
     return typo
@@ -622,6 +671,12 @@ def _best(
         return None  # "বদলাতে চাই না": the "না" negates what comes before it
     if _negated_after(kept, spans.get(winner, frozenset()), negators):
         return None  # "বাতিল করবেন না", "cancel mat karo", "keep nahi": both halves
+    if (
+        isinstance(winner, Option)
+        and winner.id.startswith(("day:", "slot:"))
+        and any(w.isdigit() and i not in cover for i, w in enumerate(kept))
+    ):
+        return None  # "dupur 12 ta" is no part of "2 - 4 pm": a number the row does not say
     if kept[-1] in t.postpositions and len(kept) - 1 not in cover:
         return None  # "২টার আগে", "kal se pehle": before it, not it ("pehle covaxin" is)
     return winner

@@ -31,7 +31,7 @@ from kmcbot.dialogue.core import Answer, Context, Outcome, Picked, Typed, lang_o
 from kmcbot.dialogue.model import Draft, Lang, Session, State
 from kmcbot.dialogue.questions import clock, slot_title
 from kmcbot.dialogue.turns import ask, invalid, not_understood, to_menu, wait
-from kmcbot.dialogue.understand import Option, understand
+from kmcbot.dialogue.understand import Meaning, Option, Word, understand
 from kmcbot.messages import Ask, Button, Inbound, Reply, Template
 
 OFFER_PREFIX = "offer:"  # offer:yes:<id>, offer:no:<id>: act wherever they are tapped
@@ -141,6 +141,9 @@ def typed_at_menu(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Out
     """A typed "yes" / "no" at the menu answers this number's live offer, if any."""
     if not isinstance(answer, Typed):
         return None
+    plain = understand(answer.text, {})
+    if isinstance(plain, Meaning) and plain.word is not Word.THANKS:
+        return None  # it also says something else ("hi book my bookings"): not a yes
     meant = understand(answer.text, dict(_TYPED), exact_only=False)
     if isinstance(meant, Option):
         verb = "yes" if meant.id.startswith("offer:yes") else "no"

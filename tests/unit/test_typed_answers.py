@@ -369,6 +369,26 @@ TABLE: list[tuple[State, str, tuple[Lang, ...], list[str]]] = [
     (State.NAME, "name:রিনা সেন", (BN,), ["আমার নাম রিনা সেন", "রিনা সেন", "রিনা সেন।", "নাম: রিনা সেন"]),
     (State.NAME, "name:रमेश कुमार", (HI,), ["मेरा नाम रमेश कुमार है", "रमेश कुमार", "नाम रमेश कुमार"]),
     (State.NAME, "name:Tapas Pal", (BN,), ["amar naam Tapas Pal", "amar nam Tapas Pal"]),
+    # Issue 20, round 2: the wrappers of a name in any place, never kept in it.
+    (
+        State.NAME,
+        "name:Tapas Kumar Pal",
+        ALL,
+        [
+            "naam hai Tapas Kumar Pal",
+            "Tapas Kumar Pal naam hai",
+            "naam - Tapas Kumar Pal",
+            "name: Tapas Kumar Pal",
+        ],
+    ),
+    (State.NAME, "name:রিনা সেন", ALL, ["নাম হল রিনা সেন", "রিনা সেন নাম", "নাম রিনা সেন"]),
+    (State.NAME, "name:सुनील यादव", ALL, ["मेरा नाम तो सुनील यादव है", "सुनील यादव नाम है"]),
+    (
+        State.NAME,
+        "name:Tapas Pal",
+        ALL,
+        ["I'm Tapas Pal", "Tapas Pal is my name", "amar naam holo Tapas Pal"],
+    ),
     # ---------------------------------------------------------------- centre, day, time
     (
         State.CENTRE,
@@ -400,6 +420,32 @@ TABLE: list[tuple[State, str, tuple[Lang, ...], list[str]]] = [
         ],
     ),
     (State.DAY, "row:0", ALL, ["today", "aaj", "আজ", "आज", "1 july", "১লা জুলাই"]),
+    # Issue 20, round 2: a day of the month in words (with the month or "তারিখ"),
+    # an ordinal with the month, a weekday with a postposition, "the last one".
+    (State.DAY, "row:0", ALL, ["আজই", "aaj hi", "first july", "पहली जुलाई", "এক তারিখ"]),
+    (State.DAY, "row:1", ALL, ["dui tarikh", "দুই তারিখে", "दो तारीख", "কালকেই", "কালই"]),
+    (State.DAY, "row:2", ALL, ["teen july", "তিন জুলাই", "tin tarikh"]),
+    (State.DAY, "row:3", ALL, ["इतवार को", "itwar", "রবিবারে", "robibar e"]),
+    (State.DAY, "row:4", ALL, ["sombar e", "सोमवार को"]),
+    (State.DAY, "row:7", ALL, ["आठ जुलाई", "aath tarikh", "আট তারিখ"]),
+    (
+        State.DAY,
+        "row:9",
+        ALL,
+        ["last one", "the last", "শেষেরটা", "shesher ta", "आखिरी वाला", "akhri"],
+    ),
+    (State.SLOT, "row:1", ALL, ["last one", "শেষেরটা", "aakhri wala"]),
+    (State.SLOT, "row:0", ALL, ["sokal 10 ta theke dupur 12 ta", "subah 10 se dopahar 12 baje"]),
+    (State.SLOT, "row:1", ALL, ["dupur 2 theke bikel 4", "২টা থেকে ৪টা", "2 pm to 4"]),
+    (State.ID_TYPE, "id:npr", ALL, ["n.p.r", "N.P.R."]),
+    (State.ID_TYPE, "id:pan", ALL, ["p.a.n", "P.A.N. card"]),
+    (State.ID_TYPE, "id:dl", ALL, ["d.l.", "D.L"]),
+    (State.ID_TYPE, "id:udid", ALL, ["दिव्यांगजन कार्ड", "divyangjan card"]),
+    (State.MENU, "menu:bookings", ALL, ["amar slot dekhao", "আমার স্লটটা দেখাও", "mera slot dikhao"]),
+    (State.MENU, "menu:book", ALL, ["dwitio dose nebo", "ditio tika chai"]),
+    (State.MY_BOOKINGS, "row:1", ALL, ["সময় পাল্টাতে চাই", "somoy paltabo", "tarikh paltabo"]),
+    (State.DOSE_DATE, "date:2021-03-15", ALL, ["march er 15 tarikh 2021", "marcher 15 2021"]),
+    (State.DOSE_DATE, "date:2021-02-18", ALL, ["২০২১ সালের ১৮ ফেব্রুয়ারি", "2021 18 feb"]),
     (
         State.SLOT,
         "row:0",
@@ -1260,6 +1306,28 @@ TABLE += [
         ["yes delete", "haan", "হ্যাঁ মুছে দিন", "हाँ हटा दो", "delete"],
     ),
     (State.FORGET_CONFIRM, "forget:no", ALL, ["no", "nahi", "না", "keep my data", "don't delete"]),
+    # Issue 20, round 2: keep-verbs at the cancel and delete questions; the noun
+    # "booking" beside one is about the question, never a new booking.
+    (
+        State.CANCEL_CONFIRM,
+        "cancel:no",
+        ALL,
+        ["বুকিং থাকুক", "booking thakuk", "থাকুক", "रहने दीजिए", "rehne dijiye", "बुकिंग रहने दो"],
+    ),
+    (
+        State.FORGET_CONFIRM,
+        "forget:no",
+        ALL,
+        ["মুছো না", "muchte hobe na", "मत मिटाओ", "hatao mat", "don't", "muchar dorkar nei"],
+    ),
+    (State.FORGET_CONFIRM, "forget:yes", ALL, ["मिटा दो", "mita dijiye", "মুছে দেন", "delete koro"]),
+    (State.CONFIRM, "confirm:no", ALL, ["abhi nahi", "अभी नहीं", "रहने दीजिए", "ekhon na"]),
+    (
+        State.CONFIRM,
+        "confirm:change",
+        ALL,
+        ["बदलना चाहता हूँ", "badalna chahti hun", "বদলাতে চাই", "paltate chai", "badal do"],
+    ),
     (State.VACCINE, "say:help", ALL, ["help", "help please", "madad", "sahayata", "সাহায্য"]),
     (State.ID_TYPE, "say:help", ALL, ["help", "madad", "সাহায্য"]),
     (State.CONFIRM, "say:help", ALL, ["help", "sahajjo", "मदद"]),
@@ -1810,6 +1878,21 @@ UNCLEAR: list[tuple[State, list[str]]] = [
         ],
     ),
     (State.FORGET_CONFIRM, ["yes no", "not now delete", "kya hoga", "3"]),
+    # A global word inside an answer at a yes/no question is about that question:
+    # not understood, asked again (never a new booking, never the menu).
+    (
+        State.CANCEL_CONFIRM,
+        ["booking ta ki hobe", "बुकिंग का क्या होगा", "booking later", "menu dekhi"],
+    ),
+    (State.FORGET_CONFIRM, ["booking er ki hobe", "new booking korbo", "menu te jabo"]),
+    (State.CANCEL_CONFIRM, ["book", "বুক", "new booking"]),
+    # A name with the word "name" still in it is asked for again, not stored.
+    (State.NAME, ["my name is naam", "Tapas naam Pal", "नाम"]),
+    # "one" says nothing ("one tarikh" is no day); "the last" only whole.
+    (State.DAY, ["one tarikh", "tarikh", "tarikhe", "last week"]),
+    # A number the row does not say: "dupur 12" is no part of "2 - 4 pm".
+    (State.SLOT, ["dupur 12 ta", "theke dupur 12", "bikel 5 ta"]),
+    (State.CONFIRM, ["booking ta pore", "नई बुकिंग करनी है क्या", "menu kothay"]),
     # A negation after another phrase turns it round; a number beside yes/no.
     (State.CONFIRM, ["বাতিল করবেন না", "cancel mat karo", "1 no", "yes 2", "ek", "do"]),
     (State.CANCEL_CONFIRM, ["keep nahi", "ek", "do"]),
