@@ -35,6 +35,11 @@ ALL = (EN, BN, HI)
 #   "thanks": a kind word and the same question, no strike;
 #   "date:<iso>", "name:<text>": the answer the free-text question keeps.
 TABLE: list[tuple[State, str, tuple[Lang, ...], list[str]]] = [
+    # Round 3's misses (unseen set): "I ... speaking", Roman "mai" for मैं.
+    (State.NAME, "name:Sreeparna Dey", ALL, ["ami Sreeparna Dey bolchi", "Sreeparna Dey বলছি"]),
+    (State.NAME, "name:Vikram Singh", ALL, ["mai Vikram Singh hu", "Vikram Singh bol raha hoon"]),
+    (State.NAME, "name:Mai Das", ALL, ["Mai Das"]),  # a one-word wrapper stays before one word
+    (State.CANCEL_CONFIRM, "cancel:no", ALL, ["booking rakhna hai", "रखना है"]),
     # ---------------------------------------------------------------- welcome
     (
         State.LANGUAGE,
