@@ -267,26 +267,32 @@ _KM = """2 * 6371.0 * asin(least(1.0, sqrt(
     power(sin(radians(c.latitude - w.near_lat) / 2), 2)
     + cos(radians(w.near_lat)) * cos(radians(c.latitude))
       * power(sin(radians(c.longitude - w.near_lon) / 2), 2))))"""
+# Waiting citizens are counted once per centre, vaccine and day (a bulk
+# release is many times of few days), and only as far as needed (LIMIT).
 _RESERVE = f"""
-WITH want AS (
-    SELECT s.id, least(
-        t.n,
-        s.capacity - s.booked - s.held,
-        (SELECT count(*) FROM (
+WITH asked AS (
+    SELECT s.id, s.centre_id, s.vaccine, s.day, t.n, s.capacity - s.booked - s.held AS free,
+           s.held - (SELECT count(*) FROM offers o
+                     WHERE o.slot_id = s.id AND o.status = 'held') AS reserved
+    FROM unnest($1::bigint[], $2::int[]) AS t(id, n) JOIN slots s ON s.id = t.id
+    WHERE s.status = 'open' AND s.starts_at > now()
+      AND s.starts_at < now() + make_interval(days => $3)),
+suited AS MATERIALIZED (  -- counted once per group, not per slot
+    SELECT g.centre_id, g.vaccine, g.day, (
+        SELECT count(*) FROM (
             SELECT 1 FROM waitlist w
-            WHERE w.status = 'waiting' AND w.wa_id IS NOT NULL AND w.vaccine = s.vaccine
-              AND w.earliest <= s.day
+            WHERE w.status = 'waiting' AND w.wa_id IS NOT NULL AND w.vaccine = g.vaccine
+              AND w.earliest <= g.day
               AND (w.borough IS NULL OR w.borough = c.borough)
               AND (w.near_lat IS NULL
                    OR coalesce({_KM}, 0) <= coalesce(nullif(w.radius_km, 0), 5) + 0.01)
-            LIMIT t.n + s.held) AS m)
-        - (s.held - (SELECT count(*) FROM offers o WHERE o.slot_id = s.id AND o.status = 'held'))
-    ) AS n
-    FROM unnest($1::bigint[], $2::int[]) AS t(id, n)
-    JOIN slots s ON s.id = t.id
-    JOIN centres c ON c.id = s.centre_id AND c.active
-    WHERE s.status = 'open' AND s.starts_at > now()
-      AND s.starts_at < now() + make_interval(days => $3))
+            LIMIT g.enough) AS m) AS n
+    FROM (SELECT centre_id, vaccine, day, max(n + reserved) AS enough
+          FROM asked GROUP BY centre_id, vaccine, day) AS g
+    JOIN centres c ON c.id = g.centre_id AND c.active),
+want AS (
+    SELECT a.id, least(a.n, a.free, w.n - a.reserved) AS n
+    FROM asked a JOIN suited w USING (centre_id, vaccine, day))
 UPDATE slots s SET held = s.held + want.n FROM want WHERE s.id = want.id AND want.n > 0
 RETURNING s.id, want.n
 """
