@@ -300,10 +300,12 @@ async def _take_once(
         row = await conn.fetchrow(_BOOK, *_book_args(offer, wa_id, message_id))
         assert row is not None
         if row["outcome"] != "booked":
-            # The place goes back (the hold is released above); the offer is void.
+            # The offer is void; its place stays held, reserved for the waitlist,
+            # and the next run passes it on (or gives it back to the lists).
             await conn.execute(
                 "UPDATE offers SET status = 'void', ended_at = now() WHERE id = $1", found
             )
+            await conn.execute("UPDATE slots SET held = held + 1 WHERE id = $1", slot_id)
             # The entry stays (a place elsewhere may still suit), unless the ID has
             # a booking now: then it has its place.
             if row["outcome"] == "id_already_booked":

@@ -142,3 +142,19 @@ async def test_a_lowered_capacity_gives_up_reserved_places_before_offers(pg, ful
     assert (row["booked"], row["held"]) == (1, 1)
     assert await pg.fetchval("SELECT count(*) FROM offers WHERE status = 'held'") == 1
     await assert_holds_consistent(pg)
+
+
+async def test_an_offer_refused_at_booking_passes_on_unseen(pg, full_slot) -> None:
+    await _wait(pg, 2)
+    await admin_repo.set_capacity(pg, full_slot, 2)
+    (first,) = (await store.run_offers(pg, now(), HOLD)).made
+    # Citizen 1's ID books elsewhere meanwhile (another number, another session).
+    other = await make_slot(pg, await make_centre(pg), capacity=5)
+    assert isinstance(await repository.book(pg, "919700000009", book_effect(other, 1)), Booked)
+    taken = await store.take(pg, "919800000001", first, "wamid.refused")
+    assert taken == Refused(Refusal.ID_ALREADY_BOOKED)
+    assert await _free_in_lists(pg, full_slot) == (0, 0)  # reserved for citizen 2
+    (second,) = (await store.run_offers(pg, now(), HOLD)).made
+    assert await pg.fetchval("SELECT wa_id FROM offers WHERE id = $1", second) == "919800000002"
+    await assert_counts_consistent(pg)
+    await assert_holds_consistent(pg)
