@@ -177,20 +177,20 @@ async def create_slots(
             for start, end in times
         ]
         # One statement for the whole batch; the unique key makes a repeat a no-op.
-        created = await conn.fetchval(
-            """WITH added AS (
-                   INSERT INTO slots (centre_id, vaccine, day, start_time, end_time, starts_at,
-                                      capacity)
-                   SELECT c, $1, d, st, en, at, $2
-                   FROM unnest($3::int[], $4::date[], $5::time[], $6::time[], $7::timestamptz[])
-                        AS x(c, d, st, en, at)
-                   ON CONFLICT (centre_id, vaccine, day, start_time) DO NOTHING
-                   RETURNING 1)
-               SELECT count(*) FROM added""",
+        added = await conn.fetch(
+            """INSERT INTO slots (centre_id, vaccine, day, start_time, end_time, starts_at,
+                                  capacity)
+               SELECT c, $1, d, st, en, at, $2
+               FROM unnest($3::int[], $4::date[], $5::time[], $6::time[], $7::timestamptz[])
+                    AS x(c, d, st, en, at)
+               ON CONFLICT (centre_id, vaccine, day, start_time) DO NOTHING
+               RETURNING id""",
             str(vaccine),
             capacity,
             *(list(column) for column in zip(*rows, strict=True)),
         )
+        created = len(added)
+        await reserve_for_waitlist(conn, [r["id"] for r in added], [capacity] * created)
         if max_open is not None:
             count = await conn.fetchval(
                 """SELECT count(*) FROM slots WHERE status = 'open'
@@ -210,7 +210,7 @@ async def set_capacity(pool: asyncpg.Pool, slot_id: int, capacity: int) -> async
         # Locked first: a booking waits for this change (or this waits for it),
         # so "booked" below is the count the new capacity must hold.
         row = await conn.fetchrow(
-            "SELECT booked, status FROM slots WHERE id = $1 FOR UPDATE", slot_id
+            "SELECT booked, held, capacity, status FROM slots WHERE id = $1 FOR UPDATE", slot_id
         )
         if row is None:
             raise NotFound(f"slot {slot_id} does not exist")
@@ -221,25 +221,92 @@ async def set_capacity(pool: asyncpg.Pool, slot_id: int, capacity: int) -> async
                 f"slot {slot_id} already has {row['booked']} booking(s); "
                 f"capacity cannot go below that (asked for {capacity})"
             )
-        # Places held for waiting citizens beyond the new capacity are withdrawn,
-        # the newest offers first (their Book button then says "no longer available").
+        # Counted under the slot's lock: a slot's offers change only under it.
+        live = await conn.fetchval(
+            "SELECT count(*) FROM offers WHERE slot_id = $1 AND status = 'held'", slot_id
+        )
+        over = max(row["booked"] + row["held"] - capacity, 0)
+        # Beyond the new capacity go first the places reserved for the waitlist
+        # and not yet offered, then the newest offers (their Book button then
+        # says "no longer available").
+        unreserved = min(row["held"] - live, over)
         await conn.execute(
             """WITH over AS (
                    SELECT o.id FROM offers o WHERE o.slot_id = $1 AND o.status = 'held'
-                   ORDER BY o.made_at DESC, o.id DESC
-                   LIMIT greatest((SELECT booked + held FROM slots WHERE id = $1) - $2, 0)
-                   FOR UPDATE),
+                   ORDER BY o.made_at DESC, o.id DESC LIMIT $2 FOR UPDATE),
                gone AS (UPDATE offers o SET status = 'void', ended_at = now()
                         FROM over WHERE o.id = over.id RETURNING o.id)
-               UPDATE slots SET held = held - (SELECT count(*) FROM gone) WHERE id = $1""",
+               UPDATE slots SET held = held - $3 - (SELECT count(*) FROM gone) WHERE id = $1""",
             slot_id,
-            capacity,
+            over - unreserved,
+            unreserved,
         )
-        return await conn.fetchrow(
-            f"UPDATE slots s SET capacity = $2 WHERE id = $1 RETURNING {_SLOT_COLUMNS}",
-            slot_id,
-            capacity,
-        )
+        await conn.execute("UPDATE slots SET capacity = $2 WHERE id = $1", slot_id, capacity)
+        if capacity > row["capacity"]:
+            await reserve_for_waitlist(conn, [slot_id], [capacity - row["capacity"]])
+        return await conn.fetchrow(f"SELECT {_SLOT_COLUMNS} FROM slots s WHERE s.id = $1", slot_id)
+
+
+# ---------------------------------------------------------------- the waitlist first
+
+# Places opened in bulk (new sessions, a capacity raised) go to the waitlist
+# first (issue 22, item 3): in the transaction that opens them, as many of the
+# new places as there are waiting citizens they could suit are added to
+# `slots.held`, the count every booking path and the availability snapshot
+# already keep from the lists. A slot's held places beyond its live offers are
+# such reservations; the offer run (waitlist/store.py) turns them into offers
+# in the documented order and gives back the rest. The matching rules are the
+# allocation's (waitlist/allocate.suits, store._ENTRIES and _PLACES): the
+# vaccine, due by the session's day, the area (a borough, a circle: 10 m of
+# slack so that rounding never counts a citizen out), an active centre, a
+# session in the offer run's horizon. It counts more rather than fewer (a
+# citizen holding an offer elsewhere, or who declined this slot, still counts):
+# too many reserved only waits for the next run, seconds later.
+WAITLIST_HORIZON_DAYS = 60  # the offer run's horizon (waitlist/store.py)
+_KM = """2 * 6371.0 * asin(least(1.0, sqrt(
+    power(sin(radians(c.latitude - w.near_lat) / 2), 2)
+    + cos(radians(w.near_lat)) * cos(radians(c.latitude))
+      * power(sin(radians(c.longitude - w.near_lon) / 2), 2))))"""
+# Waiting citizens are counted once per centre, vaccine and day (a bulk
+# release is many times of few days), and only as far as needed (LIMIT).
+_RESERVE = f"""
+WITH asked AS (
+    SELECT s.id, s.centre_id, s.vaccine, s.day, t.n, s.capacity - s.booked - s.held AS free,
+           s.held - (SELECT count(*) FROM offers o
+                     WHERE o.slot_id = s.id AND o.status = 'held') AS reserved
+    FROM unnest($1::bigint[], $2::int[]) AS t(id, n) JOIN slots s ON s.id = t.id
+    WHERE s.status = 'open' AND s.starts_at > now()
+      AND s.starts_at < now() + make_interval(days => $3)),
+suited AS MATERIALIZED (  -- counted once per group, not per slot
+    SELECT g.centre_id, g.vaccine, g.day, (
+        SELECT count(*) FROM (
+            SELECT 1 FROM waitlist w
+            WHERE w.status = 'waiting' AND w.wa_id IS NOT NULL AND w.vaccine = g.vaccine
+              AND w.earliest <= g.day
+              AND (w.borough IS NULL OR w.borough = c.borough)
+              AND (w.near_lat IS NULL
+                   OR coalesce({_KM}, 0) <= coalesce(nullif(w.radius_km, 0), 5) + 0.01)
+            LIMIT g.enough) AS m) AS n
+    FROM (SELECT centre_id, vaccine, day, max(n + reserved) AS enough
+          FROM asked GROUP BY centre_id, vaccine, day) AS g
+    JOIN centres c ON c.id = g.centre_id AND c.active),
+want AS (
+    SELECT a.id, least(a.n, a.free, w.n - a.reserved) AS n
+    FROM asked a JOIN suited w USING (centre_id, vaccine, day))
+UPDATE slots s SET held = s.held + want.n FROM want WHERE s.id = want.id AND want.n > 0
+RETURNING s.id, want.n
+"""
+
+
+async def reserve_for_waitlist(
+    conn: asyncpg.Connection, slot_ids: Sequence[int], new_places: Sequence[int]
+) -> int:
+    """Reserve up to `new_places` of each slot (locked or created by this
+    transaction) for the waiting citizens it could suit. -> places reserved."""
+    if not slot_ids:
+        return 0
+    rows = await conn.fetch(_RESERVE, list(slot_ids), list(new_places), WAITLIST_HORIZON_DAYS)
+    return sum(r["n"] for r in rows)
 
 
 # ---------------------------------------------------------------- supply failure

@@ -2,7 +2,10 @@
 
 A place offered is held (`slots.held`), so the ordinary booking path and the
 lists cannot take it; taking an offer releases the hold and books in the same
-transaction, through kmcbot_book, with every rule of a booking.
+transaction, through kmcbot_book, with every rule of a booking. Places held
+beyond a slot's live offers are reserved for the waitlist (places opened in
+bulk, booking/admin_repo.reserve_for_waitlist; an offer that ended): the offer
+run offers them or gives them back.
 
 Locks are taken in one order everywhere: the citizen's number (advisory), a
 waitlist entry, the slot, the offer. The offer run takes its entries and slots
@@ -22,6 +25,7 @@ import structlog
 
 from kmcbot import metrics
 from kmcbot.booking import rules
+from kmcbot.booking.admin_repo import WAITLIST_HORIZON_DAYS
 from kmcbot.booking.commands import (
     Booked,
     Joined,
@@ -40,7 +44,7 @@ log = structlog.get_logger()
 
 MAX_WAITING_PER_NUMBER = rules.MAX_ACTIVE_PER_NUMBER  # family members, as for bookings
 RADIUS_KM = 5.0  # a shared location: places within this distance
-HORIZON_DAYS = 60  # places offered: sessions in the next 60 days (the lists' horizon)
+HORIZON_DAYS = WAITLIST_HORIZON_DAYS  # places offered: sessions in the next 60 days
 # One offer run at a time, city-wide: pg_try_advisory_xact_lock(RUN_LOCK).
 RUN_LOCK = 0x6B6D_6377_6169_74  # "kmcwait"
 
@@ -140,11 +144,15 @@ async def _end_offers(
     conn: asyncpg.Connection, where: str, status: str, *args: object
 ) -> tuple[Ended, ...]:
     """End the live offers `where` picks: their slots first (in id order), then the
-    offers, and each slot's hold given back. The offers ended."""
+    offers. Each place stays held, now reserved for the waitlist: the next offer
+    run (woken by the slot's change) passes it on, or gives it back to the lists
+    if nobody waiting can take it. The offers ended."""
     await conn.execute(
-        f"""SELECT s.id FROM slots s WHERE s.id IN (
-                SELECT o.slot_id FROM offers o WHERE o.status = 'held' AND {where})
-            ORDER BY s.id FOR UPDATE""",
+        f"""WITH locked AS (
+                SELECT s.id FROM slots s WHERE s.id IN (
+                    SELECT o.slot_id FROM offers o WHERE o.status = 'held' AND {where})
+                ORDER BY s.id FOR UPDATE)
+            UPDATE slots s SET held = s.held FROM locked WHERE s.id = locked.id""",
         *args,
     )
     ended = await conn.fetch(
@@ -152,18 +160,7 @@ async def _end_offers(
             WHERE o.status = 'held' AND {where} RETURNING o.id, o.slot_id, o.wa_id""",
         *args,
     )
-    await _release(conn, [r["slot_id"] for r in ended])
     return tuple(Ended(r["id"], r["slot_id"], r["wa_id"]) for r in ended)
-
-
-async def _release(conn: asyncpg.Connection, slot_ids: Sequence[int]) -> None:
-    if slot_ids:
-        await conn.execute(
-            """UPDATE slots s SET held = s.held - t.n
-               FROM (SELECT id, count(*)::int AS n FROM unnest($1::bigint[]) AS id GROUP BY id) t
-               WHERE s.id = t.id""",
-            list(slot_ids),
-        )
 
 
 async def leave(
@@ -303,10 +300,12 @@ async def _take_once(
         row = await conn.fetchrow(_BOOK, *_book_args(offer, wa_id, message_id))
         assert row is not None
         if row["outcome"] != "booked":
-            # The place goes back (the hold is released above); the offer is void.
+            # The offer is void; its place stays held, reserved for the waitlist,
+            # and the next run passes it on (or gives it back to the lists).
             await conn.execute(
                 "UPDATE offers SET status = 'void', ended_at = now() WHERE id = $1", found
             )
+            await conn.execute("UPDATE slots SET held = held + 1 WHERE id = $1", slot_id)
             # The entry stays (a place elsewhere may still suit), unless the ID has
             # a booking now: then it has its place.
             if row["outcome"] == "id_already_booked":
@@ -420,6 +419,7 @@ async def run_offers(pool: asyncpg.Pool, now: datetime, hold: timedelta) -> RunR
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RUN_LOCK):
             return RunResult((), (), False)
         expired = await _end_offers(conn, "o.expires_at <= $1", "expired", now)
+        await _release_reserved(conn)
         places = await conn.fetch(_PLACES, now, HORIZON_DAYS)
         if not places:
             return RunResult((), expired, True)
@@ -449,6 +449,33 @@ async def run_offers(pool: asyncpg.Pool, now: datetime, hold: timedelta) -> RunR
         )
         made = await _make(conn, plan.make)
     return RunResult(made, expired, True)
+
+
+async def _release_reserved(conn: asyncpg.Connection) -> None:
+    """Give back every place held beyond its slot's live offers (reserved when it
+    opened, or an offer that ended): the allocation below offers them again, in
+    the same transaction, to whoever they suit; the rest reach the lists when it
+    commits. Slots locked by someone else keep theirs until the next run."""
+    found = await conn.fetch(
+        """SELECT s.id FROM slots s
+           LEFT JOIN (SELECT slot_id, count(*) AS n FROM offers WHERE status = 'held'
+                      GROUP BY slot_id) o ON o.slot_id = s.id
+           WHERE s.held > coalesce(o.n, 0) ORDER BY s.id"""
+    )
+    if not found:
+        return
+    locked = await conn.fetch(
+        "SELECT id FROM slots WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE SKIP LOCKED",
+        [r["id"] for r in found],
+    )
+    # A new statement, after the locks: it sees every offer committed before them,
+    # and no slot's offers change while its row is locked.
+    await conn.execute(
+        """UPDATE slots s SET held = (SELECT count(*) FROM offers o
+                                      WHERE o.slot_id = s.id AND o.status = 'held')
+           WHERE s.id = ANY($1::bigint[])""",
+        [r["id"] for r in locked],
+    )
 
 
 async def _make(conn: asyncpg.Connection, offers: Sequence[NewOffer]) -> tuple[int, ...]:

@@ -6,7 +6,7 @@ the hold those 10 places go to the next 10; nothing overbooked."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -15,6 +15,7 @@ from kmcbot.app import create_app
 from kmcbot.booking import repository
 from kmcbot.booking.commands import Booked
 from kmcbot.booking.model import IST
+from kmcbot.booking.snapshot import Snapshots
 from kmcbot.settings import Settings
 from tests.support.e2e import (
     Citizen,
@@ -103,6 +104,11 @@ async def test_fifty_waiting_twenty_places_ten_taken_ten_passed_on(
         headers={"Authorization": f"Bearer {ADMIN}"},
     )  # fmt: skip
     assert resp.status == 200, await resp.text()
+    # No window: the 20 new places are the waitlist's from the moment the change commits.
+    changed = await resp.json()
+    assert (changed["free"], changed["held"]) == (0, 20), changed
+    snapshot = await Snapshots(pg, 60)(datetime.now(UTC))
+    assert [s.free for s in snapshot.slots if s.id == full_slot] == [0]
 
     def offered() -> list[str]:
         return [c.wa_id for c in citizens if len(standin.by_user[c.wa_id]) > seen[c.wa_id]]

@@ -137,8 +137,11 @@ async def test_leaving_and_a_lowered_capacity_and_a_cancelled_session_free_the_h
     await admin_repo.set_capacity(pg, full_slot, 4)
     assert len((await store.run_offers(pg, now(), HOLD)).made) == 3
     assert await store.leave(pg, "919800000001", None) == WaitlistLeft(1)
-    assert await pg.fetchval("SELECT held FROM slots WHERE id = $1", full_slot) == 2
-    await admin_repo.set_capacity(pg, full_slot, 2)  # one held place withdrawn
+    # Her place stays held, reserved for citizen 4 until the next run.
+    assert await pg.fetchval("SELECT held FROM slots WHERE id = $1", full_slot) == 3
+    await assert_holds_consistent(pg, reserved=True)
+    # Lowered to 2: the reserved place goes first, then the newest offer.
+    await admin_repo.set_capacity(pg, full_slot, 2)
     assert await pg.fetchval("SELECT held FROM slots WHERE id = $1", full_slot) == 1
     await assert_holds_consistent(pg)
     await admin_repo.cancel_slot(pg, full_slot, "supply_not_arrived")
@@ -156,6 +159,10 @@ async def test_delete_my_data_leaves_the_waitlist_and_keeps_nothing_personal(pg,
     row = await pg.fetchrow("SELECT wa_id, id_hash, name, status FROM waitlist")
     assert dict(row) == {"wa_id": None, "id_hash": None, "name": None, "status": "left"}
     assert await pg.fetchval("SELECT count(*) FROM offers WHERE wa_id IS NOT NULL") == 0
+    # Her place stays reserved until the next run, which finds nobody and gives it back.
+    await assert_holds_consistent(pg, reserved=True)
+    assert (await store.run_offers(pg, now(), HOLD)).made == ()
+    assert await pg.fetchval("SELECT held FROM slots WHERE id = $1", full_slot) == 0
     await assert_holds_consistent(pg)
 
 
@@ -184,8 +191,9 @@ async def test_several_processes_running_offers_at_once_never_offer_a_place_twic
     pg, pg_url, full_slot
 ) -> None:
     """4 processes run offers in a loop while places are released in steps, citizens
-    take and decline, and holds of 0.3 s run out: afterwards every slot holds exactly
-    its live offers, nothing is overbooked, and no citizen ever held two offers."""
+    take and decline, and holds of 0.3 s run out: afterwards, once a last run has
+    settled the reservations, every slot holds exactly its live offers, nothing is
+    overbooked, and no citizen ever held two offers."""
     for n in range(1, 41):
         await _join(pg, n)
     runners = [
@@ -210,7 +218,7 @@ async def test_several_processes_running_offers_at_once_never_offer_a_place_twic
                 await store.take(pg, offer["wa_id"], offer["id"], f"wamid.{step}.{i}")
             elif i % 3 == 1:
                 await store.decline(pg, offer["wa_id"], offer["id"])
-        await assert_holds_consistent(pg)
+        await assert_holds_consistent(pg, reserved=True)
     outputs = [await r.communicate() for r in runners]
     assert all(r.returncode == 0 for r in runners)
     made = [int(out.split()[0]) for out, _ in outputs]
@@ -229,5 +237,8 @@ async def test_several_processes_running_offers_at_once_never_offer_a_place_twic
         peak = max(peak, live)
     assert peak <= capacity
     await assert_counts_consistent(pg)
+    await assert_holds_consistent(pg, reserved=True)
+    # One more run settles every reservation: offered, or given back.
+    await store.run_offers(pg, now(), timedelta(seconds=0.3))
     await assert_holds_consistent(pg)
     assert await pg.fetchval("SELECT booked + held <= capacity FROM slots WHERE id = $1", full_slot)

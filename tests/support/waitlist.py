@@ -24,13 +24,16 @@ def join_effect(n: int, *, earliest: date | None = None) -> JoinWaitlist:
     )
 
 
-async def assert_holds_consistent(pool: asyncpg.Pool) -> None:
-    """Every slot holds exactly its live offers, booked + held <= capacity, and no
-    WhatsApp user or entry has two live offers."""
+async def assert_holds_consistent(pool: asyncpg.Pool, *, reserved: bool = False) -> None:
+    """Every slot holds exactly its live offers (at least, if places may be
+    `reserved` for the waitlist and not offered yet), booked + held <= capacity,
+    and no WhatsApp user or entry has two live offers."""
     bad = await pool.fetch(
-        """SELECT s.id, s.held, s.booked, s.capacity, count(o.id) AS live
+        f"""SELECT s.id, s.held, s.booked, s.capacity, count(o.id) AS live
            FROM slots s LEFT JOIN offers o ON o.slot_id = s.id AND o.status = 'held'
-           GROUP BY s.id HAVING s.held <> count(o.id) OR s.booked + s.held > s.capacity"""
+           GROUP BY s.id
+           HAVING (s.held {">=" if reserved else "="} count(o.id)) IS NOT TRUE
+               OR s.booked + s.held > s.capacity"""
     )
     assert bad == [], [dict(r) for r in bad]
     twice = await pool.fetch(
