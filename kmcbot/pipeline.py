@@ -31,7 +31,7 @@ from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.model import Lang
 from kmcbot.dialogue.returning import last_booking
 from kmcbot.dialogue.step import Context, Outcome, step
-from kmcbot.messages import IdentityChange, Inbound, Reply, Say
+from kmcbot.messages import CheckinQr, IdentityChange, Inbound, Reply, Say
 from kmcbot.observe import delivery, events, funnel
 from kmcbot.outbox.entry import News, OutboxEntry, callback_data
 from kmcbot.storage.identities import Identities
@@ -57,6 +57,10 @@ log = structlog.get_logger()
 MAX_EFFECT_ROUNDS = 4  # a step that keeps asking for effects is a bug: EffectLoop
 LOCK_WAIT_S = 5.0
 STALE_SLOT_REFUSALS = {Refusal.SLOT_FULL, Refusal.SLOT_STARTED, Refusal.SLOT_GONE}
+# The waitlist's own refusals (no offer live, already waiting, ...): not bookings refused.
+WAITLIST_REFUSALS = frozenset(
+    {Refusal.NO_OFFER, Refusal.OFFER_GONE, Refusal.ALREADY_WAITING, Refusal.WAITLIST_LIMIT}
+)
 
 
 class EffectLoop(RuntimeError):
@@ -436,7 +440,7 @@ def _event(result: fx.Result, user: str, lang: str, cid: str) -> None:
             )  # fmt: skip
         case fx.Cancelled(reference):
             events.booking_cancelled(reference=reference, lang=lang, user=user, cid=cid)
-        case fx.Refused(reason=reason):
+        case fx.Refused(reason=reason) if reason not in WAITLIST_REFUSALS:
             events.booking_refused(reason=str(reason), lang=lang, user=user, via="chat", cid=cid)
 
 
@@ -449,7 +453,12 @@ def _entry(
     if not replies:
         return None
     callback = callback_data(cid, news)
-    bodies = tuple(orjson.dumps(cloud_body(wa_id, reply, callback)) for reply in replies)
+    # The QR image is not the ticket: its status must not mark or clear the news.
+    plain = callback_data(cid, [])
+    bodies = tuple(
+        orjson.dumps(cloud_body(wa_id, reply, plain if isinstance(reply, CheckinQr) else callback))
+        for reply in replies
+    )
     return OutboxEntry(wa_id, tag, bodies, tuple(news), cid)
 
 

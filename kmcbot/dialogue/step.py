@@ -156,6 +156,11 @@ def _inbound(session: Session | None, msg: Inbound, ctx: Context) -> Outcome:
                 or everywhere.on_word(s, Word.THANKS, ctx)
                 or again(s, ctx, None)
             )
+        case Said(Word.CANCEL, typed) if s.state == State.MENU and not waitlist.is_stop(typed):
+            # "cancel" / "বাতিল" with nothing under way most likely means a booking:
+            # My bookings (bookings and waiting entries, each with its own button),
+            # never every waiting entry of the number dropped unasked.
+            return my_bookings.show(s, ctx)
         case Said(word, typed):
             outcome = everywhere.on_word(s, word, ctx)
             if outcome is not None:

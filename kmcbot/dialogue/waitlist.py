@@ -31,7 +31,7 @@ from kmcbot.dialogue.core import Answer, Context, Outcome, Picked, Typed, lang_o
 from kmcbot.dialogue.model import Draft, Lang, Session, State
 from kmcbot.dialogue.questions import clock, slot_title
 from kmcbot.dialogue.turns import ask, invalid, not_understood, to_menu, wait
-from kmcbot.dialogue.understand import Meaning, Option, Word, understand
+from kmcbot.dialogue.understand import Meaning, Option, Word, tokens, understand
 from kmcbot.messages import Ask, Button, Inbound, Reply, Template
 
 OFFER_PREFIX = "offer:"  # offer:yes:<id>, offer:no:<id>: act wherever they are tapped
@@ -40,6 +40,14 @@ LEAVE = "leave:"  # leave:<entry id>, a row of My bookings
 # What a typed answer at the menu may mean about an offer (the ids only choose the
 # [words] tables: understand.BUTTON_WORDS).
 _TYPED: dict[str, list[str]] = {"offer:yes:0": [], "offer:no:0": []}
+# WhatsApp's opt-out word, as people type it: alone at the menu it stops offers.
+_STOP = frozenset({"stop", "স্টপ", "स्टॉप", "stop it", "stop please", "please stop"})
+# Sounds that agree in a chat but are no answer to "Book this place?".
+_HESITANT = frozenset({"hm", "hmm", "hmmm", "হুম", "হুঁ", "हम्म", "हूँ", "k"})
+
+
+def is_stop(typed: str) -> bool:
+    return " ".join(typed.lower().split()) in _STOP
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +156,10 @@ def typed_at_menu(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Out
     if isinstance(meant, Option):
         verb = "yes" if meant.id.startswith("offer:yes") else "no"
         if verb == "yes":
+            # Only a whole yes ("yes", "haan ji", "ok"): "yes tomorrow", "yes for my
+            # mother" or a "hmm" must not book the place.
+            if plain != Meaning(Word.THANKS) or " ".join(tokens(answer.text)) in _HESITANT:
+                return None
             return wait(s, ctx, State.BOOKING, TakeOffer(None, msg.message_id))
         return wait(s, ctx, State.DECLINING, DeclineOffer(None))
     return None

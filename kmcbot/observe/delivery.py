@@ -140,7 +140,8 @@ async def record(
             log.warning(Event.REPLY_FAILED, cid=cid, code=code, news=len(news))
         if status.status == "failed":
             row = cid[1:]
-            if row.isascii() and row.isdigit() and len(row) < 18 and code == str(WINDOW_CLOSED):
+            relayed = cid.startswith("n") and row.isascii() and row.isdigit() and len(row) < 18
+            if relayed and code == str(WINDOW_CLOSED):
                 again.append(int(row))
             for reference, kind in news:
                 metrics.NOTICES_FAILED.labels(kind, code).inc()

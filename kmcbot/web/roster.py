@@ -120,7 +120,8 @@ def render_json(centre: Row, day: date, rows: Sequence[Row]) -> dict[str, object
     return {"centre": centre["code"], "date": day.isoformat(), "bookings": bookings}
 
 
-PRINT_CSS = """  # the staff console's printed roster uses it too
+# The staff console's printed roster uses it too.
+PRINT_CSS = """
 body { font-family: "Noto Sans", "Noto Sans Bengali", "Noto Sans Devanagari", Arial, sans-serif;
        margin: 1.5em; color: #000; }
 header h1 { font-size: 1.4em; margin: 0 0 .2em; }

@@ -83,6 +83,8 @@ async def test_the_ticket_is_followed_by_its_uploaded_qr_image(
         "image",
         "biz_opaque_callback_data",  # the correlation id, as on every body (observe/)
     }
+    # The image carries the cid but not the ticket's news: its status is not the ticket's.
+    assert "|" not in image["biz_opaque_callback_data"]
     assert "kmcbot_qr" not in image and reference in image["image"]["caption"]
 
     # The QR holds the reference and a token that verifies; nothing personal.

@@ -372,6 +372,7 @@ async def test_cancelling_a_session_for_supply_tells_each_citizen_once(
     status, printed = await b.get("/staff/c/HC-A/print?day=tomorrow")
     assert "Session cancelled: Vaccine supply not arrived" in printed
     assert "Tapas Dey" in printed and "told: cancelled" in printed  # the print lists them too
+    assert '"Noto Sans"' in printed and "&#34;" not in printed  # its style, not escaped
     await eventually(lambda: sent_to(graph, 21, "kmcbot_slot_cancelled"), timeout=10)
     [message] = sent_to(graph, 21, "kmcbot_slot_cancelled")
     template = message["template"]

@@ -117,6 +117,25 @@ def test_a_typed_yes_at_the_menu_takes_the_live_offer() -> None:
     chat.expect("Reference: KMC-")
 
 
+@pytest.mark.parametrize(
+    "typed", ["hmm", "k", "yes tomorrow", "yes for my mother", "hmm let me think", "হুম"]
+)
+def test_a_typed_answer_that_is_not_a_whole_yes_never_takes_the_offer(typed: str) -> None:
+    chat = waiting()
+    _offer(chat)
+    chat.send(typed)
+    assert not chat.bookings.active(chat.wa_id) and chat.bookings.offers  # still held
+
+
+def test_cancel_at_the_menu_shows_my_bookings_and_keeps_the_waitlist() -> None:
+    chat = waiting()
+    for typed in ("cancel", "বাতিল", "radd karo"):
+        chat.send("menu").send(typed)
+        assert chat.state == State.MY_BOOKINGS and chat.bookings.waiting, typed
+    chat.send("menu").send("STOP")  # WhatsApp's opt-out word: no more offers
+    assert not chat.bookings.waiting
+
+
 def test_a_typed_no_at_the_menu_declines_it() -> None:
     chat = waiting()
     _offer(chat)
