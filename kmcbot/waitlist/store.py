@@ -419,6 +419,11 @@ async def run_offers(pool: asyncpg.Pool, now: datetime, hold: timedelta) -> RunR
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RUN_LOCK):
             return RunResult((), (), False)
         expired = await _end_offers(conn, "o.expires_at <= $1", "expired", now)
+        # An entry booked another way meanwhile (the chat, a walk-in: kmcbot_book ends
+        # the ID's wait) keeps no offer: its place passes on in this run.
+        await _end_offers(
+            conn, "o.entry_id IN (SELECT id FROM waitlist WHERE status <> 'waiting')", "void"
+        )
         await _release_reserved(conn)
         places = await conn.fetch(_PLACES, now, HORIZON_DAYS)
         if not places:
@@ -579,6 +584,7 @@ async def unqueued(conn: asyncpg.Connection, batch: int) -> list[OfferNotice]:
            FROM offers o JOIN waitlist w ON w.id = o.entry_id
            JOIN slots s ON s.id = o.slot_id JOIN centres c ON c.id = s.centre_id
            WHERE o.queued_at IS NULL AND o.status = 'held' AND o.wa_id IS NOT NULL
+             AND w.status = 'waiting'
            ORDER BY o.id LIMIT $1
            FOR UPDATE OF o SKIP LOCKED""",
         batch,

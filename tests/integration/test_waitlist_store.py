@@ -62,6 +62,27 @@ async def test_a_booking_made_in_the_chat_ends_the_same_ids_wait(pg) -> None:
     assert (await store.run_offers(pg, now(), HOLD)).made == ()
 
 
+async def test_an_offer_whose_id_was_booked_another_way_is_never_told_and_passes_on(
+    pg, full_slot
+) -> None:
+    await _join(pg, 1)
+    await _join(pg, 2)
+    await admin_repo.set_capacity(pg, full_slot, 2)
+    (first,) = (await store.run_offers(pg, now(), HOLD)).made
+    # Before the offer is told, the same ID books elsewhere (the chat, a walk-in).
+    other = await make_slot(pg, await make_centre(pg, "Elsewhere"), capacity=5)
+    assert isinstance(await repository.book(pg, "919800000001", book_effect(other, 1)), Booked)
+    async with pg.acquire() as conn, conn.transaction():
+        assert [n.offer_id for n in await store.unqueued(conn, 10)] == []
+    run = await store.run_offers(pg, now(), HOLD)
+    assert await pg.fetchval("SELECT status FROM offers WHERE id = $1", first) == "void"
+    [passed] = run.made  # the place went to the next in line, in the same run
+    assert await pg.fetchval("SELECT entry_id FROM offers WHERE id = $1", passed) == (
+        await pg.fetchval("SELECT id FROM waitlist WHERE status = 'waiting'")
+    )
+    await assert_holds_consistent(pg)
+
+
 async def test_an_id_with_a_booking_cannot_wait(pg, full_slot) -> None:
     assert await store.join(pg, "919900000001", join_effect(10_000)) == Refused(
         Refusal.ID_ALREADY_BOOKED
