@@ -450,6 +450,12 @@ class Sender:
                     status=result.status,
                 )
             return result
+        if wants_qr(body):
+            # The ticket's text went before it; left pending, the entry would be
+            # claimed again from its first body and the ticket sent again and again
+            # while uploads fail. The image is optional: given up, like a refused one.
+            log.warning("qr_given_up", user=hand.entry.tag, cid=hand.entry.cid)
+            return SendResult(Sent.PERMANENT)
         return None
 
     async def _post(self, to: str, body: bytes) -> SendResult:

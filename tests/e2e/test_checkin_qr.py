@@ -19,6 +19,7 @@ import asyncpg
 import pytest
 
 from kmcbot.devtools.standin import GraphStandIn
+from kmcbot.outbox import sender as sender_module
 from kmcbot.settings import Settings
 from kmcbot.staff import accounts, qr
 from tests.support.e2e import REFERENCE, Citizen, bot_settings, reach_confirm, start, text_of
@@ -137,6 +138,19 @@ async def test_a_failed_upload_is_retried_and_a_refused_image_costs_the_ticket_n
         )
 
     assert await eventually(accepted)
+
+
+async def test_uploads_failing_past_the_retries_give_up_the_image_not_resend_the_ticket(
+    citizens, standin: GraphStandIn, monkeypatch
+) -> None:
+    monkeypatch.setattr(sender_module, "MAX_TRIES_IN_A_ROW", 2)  # 1.5 s of backoff, not 31 s
+    standin.upload_failures = [(500, None)] * 3  # past the retries in a row
+    citizen = citizens("919800000406")
+    ticket, reference = await book(citizen, 406)
+    assert reference in text_of(ticket) and citizen.images == []
+    await citizen.settle()
+    tickets = [b for b in standin.by_user[citizen.wa_id] if reference in str(b)]
+    assert len(tickets) == 1  # sent once: the entry ended without its image
 
 
 @pytest.mark.parametrize("qr_images", [False])
