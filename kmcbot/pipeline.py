@@ -293,7 +293,7 @@ class Pipeline:
         for _ in range(MAX_EFFECT_ROUNDS):
             if not pending:
                 break
-            result = await self._run(pending.pop(0), message.wa_id)
+            result = await self._run(pending.pop(0), message.wa_id, tag)
             results.append((result, str(outcome.session.lang or profile.lang or "")))
             if isinstance(result, fx.Booked):
                 last = result.booking.reference  # "Same as before?" at the next booking
@@ -376,7 +376,7 @@ class Pipeline:
         )
         return Handled("rate_limited", replies=len(replies))
 
-    async def _run(self, effect: fx.Effect, wa_id: str) -> fx.Result:
+    async def _run(self, effect: fx.Effect, wa_id: str, tag: str) -> fx.Result:
         match effect:
             case fx.Book():
                 return await repository.book(self.pool, wa_id, effect)
@@ -394,19 +394,16 @@ class Pipeline:
                 await waitlist.forget(self.pool, wa_id)
                 return forgotten
             case fx.JoinWaitlist():
-                return await waitlist.join(self.pool, wa_id, effect, user=self._tag(wa_id))
+                return await waitlist.join(self.pool, wa_id, effect, user=tag)
             case fx.LeaveWaitlist(entry_id=entry_id):
-                return await waitlist.leave(self.pool, wa_id, entry_id, user=self._tag(wa_id))
+                return await waitlist.leave(self.pool, wa_id, entry_id, user=tag)
             case fx.TakeOffer(offer_id=offer_id, message_id=mid):
-                return await waitlist.take(self.pool, wa_id, offer_id, mid, user=self._tag(wa_id))
+                return await waitlist.take(self.pool, wa_id, offer_id, mid, user=tag)
             case fx.DeclineOffer(offer_id=offer_id):
-                declined = await waitlist.decline(self.pool, wa_id, offer_id, user=self._tag(wa_id))
+                declined = await waitlist.decline(self.pool, wa_id, offer_id, user=tag)
                 self.place_freed()  # the place goes to the next citizen now
                 return declined
         raise TypeError(f"unknown effect {type(effect).__name__}")
-
-    def _tag(self, wa_id: str) -> str:
-        return user_tag(self.pepper, wa_id)
 
     async def _abort_quietly(self, tag: str, message_id: str, loaded: Loaded) -> None:
         try:
