@@ -203,6 +203,8 @@ def top_own(raw: Path, n: int = 10) -> tuple[int, list[tuple[str, int]]]:
     own: Counter[str] = Counter()
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
+        if not count.isdigit():  # a frame's text with a newline in it (a long literal)
+            continue
         leaf = stack.rsplit(";", 1)[-1]
         own[re.sub(r":\d+\)$", ")", leaf)] += int(count)  # one function, all its lines
     return sum(own.values()), own.most_common(n)

@@ -269,7 +269,7 @@ def masked_last4(last4: str) -> str:
 def confirm(s: Session, ctx: Context, note: str | None) -> Rendered:
     lang = lang_of(s, ctx)
     d = s.draft
-    sl = next((x for x in ctx.availability.slots if x.id == d.slot_id), None)
+    sl = ctx.availability.by_id.get(d.slot_id) if d.slot_id is not None else None
     c = ctx.availability.centres.get(d.centre_id or -1)
     if not _flow_ready(d) or sl is None or c is None:
         return slot(replace(s, state=State.SLOT), ctx, note)

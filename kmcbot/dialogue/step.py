@@ -264,14 +264,14 @@ def _phrases(s: Session, ctx: Context) -> dict[str, list[str]]:
     """For a date or a time of the lists, the ways people name it ("5 july",
     "10am", "১০টা"); for a booking, its reference."""
     phrases: dict[str, list[str]] = {oid: [] for oid in s.offered}
-    slots = {f"slot:{sl.id}": sl for sl in ctx.availability.slots}
     for oid in s.offered:
         head, _, rest = oid.partition(":")
         if head == "day":
             with contextlib.suppress(ValueError):  # a row id this version does not know
                 phrases[oid] += day_phrases(date.fromisoformat(rest), offer.today(ctx.now))
-        elif oid in slots:
-            phrases[oid] += slot_phrases(slots[oid].start, slots[oid].end)
+        elif head == "slot" and rest.isdigit() and (sl := ctx.availability.by_id.get(int(rest))):
+            # by_id: built once per snapshot (the city's ~15,000 slots), not per message
+            phrases[oid] += slot_phrases(sl.start, sl.end)
         elif head in ("cancel", "move") and rest.startswith("KMC-"):
             phrases[oid] += [rest, rest.removeprefix("KMC-")]
     return phrases
