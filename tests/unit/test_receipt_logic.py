@@ -8,7 +8,7 @@ import asyncio
 
 import orjson
 
-from kmcbot.outbox.receipts import Receipts, receipt
+from kmcbot.outbox.receipts import BACKLOG_FRESH_S, Receipts, receipt
 from kmcbot.whatsapp.graph import SendResult, Sent
 
 
@@ -63,3 +63,27 @@ async def test_a_duplicate_or_a_503_gets_no_receipt() -> None:
     watch.done(None)
     await asyncio.gather(*r._tasks)
     assert rec.sent == [] and rec.tokens == 0
+
+
+async def test_the_backlog_is_read_once_per_interval_not_per_message() -> None:
+    rec = Recorder()
+    reads: list[int] = []
+
+    async def counted() -> float:
+        reads.append(1)
+        return 5.0
+
+    r = Receipts(rec, rec, counted)  # type: ignore[arg-type]
+    for n in range(50):
+        watch = r.watch(f"wamid.{n}", "919800000001")
+        assert watch is not None
+        watch.done(True)
+    await asyncio.gather(*r._tasks)
+    assert len(reads) == 1  # 50 messages within BACKLOG_FRESH_S: one XLEN round
+    assert all(b'"typing_indicator"' in body for body in rec.sent)  # each saw the backlog
+    r._backlog_at -= BACKLOG_FRESH_S  # the interval has passed
+    watch = r.watch("wamid.late", "919800000001")
+    assert watch is not None
+    watch.done(True)
+    await asyncio.gather(*r._tasks)
+    assert len(reads) == 2
