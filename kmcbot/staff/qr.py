@@ -68,7 +68,7 @@ def png(text: str, scale: int = 8) -> bytes:
         _chunk(kind, body)
         for kind, body in (
             (b"IHDR", header),
-            (b"IDAT", zlib.compress(bytes(raw), 9)),
+            (b"IDAT", zlib.compress(bytes(raw), 6)),  # 9: slower (0.84 vs 0.59 ms), and larger
             (b"IEND", b""),
         )
     )
