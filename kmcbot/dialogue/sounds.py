@@ -12,6 +12,7 @@ sound alike; a shorter key says too little to be trusted.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 MIN_KEY = 3
 
@@ -56,6 +57,7 @@ _ROMAN_RE = [(re.compile(pattern), to) for pattern, to in _ROMAN]
 _SOUNDS = frozenset("kgctdnpfbmrlsh")
 
 
+@lru_cache(maxsize=16384)  # the words of the titles on offer come back every message
 def sound_key(word: str) -> str:
     """The consonant classes of `word` ("ballygunge" -> "blgng"), "" for a word
     in neither Roman letters nor a script we know."""

@@ -177,6 +177,14 @@ def tokens(text: str) -> tuple[str, ...]:
     return tuple(normalise(text).split()[:MAX_TOKENS])
 
 
+@lru_cache(maxsize=16384)
+def _phrase_form(phrase: str) -> tuple[str, ...]:
+    """An option's title or phrase as content tokens: the same few thousand (titles in
+    three languages, centre names, days, times) come back every message, and
+    normalising them again was most of a typed answer's cost at a list."""
+    return _content(tokens(phrase), _tables().filler)
+
+
 def _content(words: tuple[str, ...], filler: frozenset[str]) -> tuple[str, ...]:
     """The words that carry meaning ("2 please" -> "2"), or all if none does."""
     return tuple(w for w in words if w not in filler) or words
@@ -373,7 +381,7 @@ def understand(
         kept = _spelled(kept, t)  # "তিন নম্বর" -> "3", "দশটা" -> "10 টা"
 
     def said(phrases: Iterable[str]) -> set[tuple[str, ...]]:
-        return {_content(tokens(p), t.filler) for p in phrases} - {()}
+        return {_phrase_form(p) for p in phrases} - {()}
 
     named = {oid: list(said((titles or {}).get(oid, ()))) for oid in ids}
     forms = {oid: said(options[oid]) | set(named[oid]) for oid in ids}
