@@ -281,9 +281,13 @@ async def _take_once(
         found = await _live_id(conn, wa_id, offer_id)
         if found is None:
             return Refused(Refusal.NO_OFFER if offer_id is None else Refusal.OFFER_GONE)
-        slot_id = await conn.fetchval("SELECT slot_id FROM offers WHERE id = $1", found)
-        if slot_id is None:
+        placed = await conn.fetchrow("SELECT slot_id, entry_id FROM offers WHERE id = $1", found)
+        if placed is None:
             return Refused(Refusal.OFFER_GONE)
+        slot_id = placed["slot_id"]
+        # The entry before the slot, as everywhere (kmcbot_book locks the ID's entry
+        # first too: a booking of this ID from another number would deadlock).
+        await conn.execute("SELECT id FROM waitlist WHERE id = $1 FOR UPDATE", placed["entry_id"])
         await conn.execute("SELECT id FROM slots WHERE id = $1 FOR UPDATE", slot_id)
         offer = await conn.fetchrow(
             """SELECT o.id, o.slot_id, o.entry_id, w.id_type, w.id_hash, w.id_last4, w.name,
