@@ -105,13 +105,45 @@ async def test_new_sessions_reserve_only_for_citizens_they_suit(pg) -> None:
     )
     assert created == 2
     slots = [r["id"] for r in await pg.fetch("SELECT id FROM slots ORDER BY id")]
-    # Citizens 1, 2, 5 and 7 could take a place in either session: 4 reserved in each.
-    assert [await _free_in_lists(pg, s) for s in slots] == [(6, 6), (6, 6)]
+    # Citizens 1, 2, 5 and 7 could take a place in either session: 4 reserved in
+    # all, in the earlier one.
+    assert [await _free_in_lists(pg, s) for s in slots] == [(6, 6), (10, 10)]
     run = await store.run_offers(pg, now(), HOLD)
     assert len(run.made) == 4
     # Each citizen holds one offer: the places reserved beyond them are given back.
     assert sum([(await _free_in_lists(pg, s))[0] for s in slots]) == 16
     await assert_holds_consistent(pg)
+
+
+async def test_a_day_of_sessions_reserves_at_most_as_many_places_as_wait(pg) -> None:
+    """10 waiting, 12 sessions of 10 at a centre on one day: 10 places reserved,
+    the earliest first (a running sum over the day's sessions), not 10 in each."""
+    centre = await make_centre(pg)
+    await _wait(pg, 10)
+    day = datetime.now(IST).date() + timedelta(days=3)
+    times = [(time(8 + h // 2, 30 * (h % 2)), time(9 + h // 2, 30 * (h % 2))) for h in range(12)]
+    created, _ = await admin_repo.create_slots(pg, [centre], Vaccine.COVISHIELD, [day], times, 10)
+    assert created == 12
+    held = await pg.fetch("SELECT held FROM slots ORDER BY starts_at, id")
+    assert [r["held"] for r in held] == [10] + [0] * 11
+    # More places the same day (a capacity raised): the day already reserves enough.
+    last = await pg.fetchval("SELECT id FROM slots ORDER BY starts_at DESC LIMIT 1")
+    await admin_repo.set_capacity(pg, last, 20)
+    assert await pg.fetchval("SELECT sum(held) FROM slots") == 10
+    assert len((await store.run_offers(pg, now(), HOLD)).made) == 10
+    await assert_holds_consistent(pg)
+
+
+async def test_a_reservation_counts_what_the_day_holds_already(pg, full_slot) -> None:
+    """3 waiting; 2 places already reserved on one session of the day: a second
+    session of that day opening 5 places reserves 1 more."""
+    await _wait(pg, 3)
+    await admin_repo.set_capacity(pg, full_slot, 3)
+    assert await pg.fetchval("SELECT held FROM slots WHERE id = $1", full_slot) == 2
+    centre, day = await pg.fetchrow("SELECT centre_id, day FROM slots WHERE id = $1", full_slot)
+    other = await make_slot(pg, centre, capacity=0, day=day, start=time(15))
+    await admin_repo.set_capacity(pg, other, 5)
+    assert await pg.fetchval("SELECT held FROM slots WHERE id = $1", other) == 1
 
 
 async def test_a_declined_or_expired_offer_passes_on_unseen_then_goes_back(pg, full_slot) -> None:
