@@ -50,10 +50,9 @@ async def _offered(pg: asyncpg.Pool) -> tuple[int, int]:
 
 
 async def _waiting_for_a_lock(pg: asyncpg.Pool, pid: int) -> None:
+    query = "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1"
     for _ in range(500):
-        if await pg.fetchval("SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", pid) == (
-            "Lock"
-        ):
+        if await pg.fetchval(query, pid) == "Lock":
             return
         await asyncio.sleep(0.01)
     raise AssertionError("never waited for the lock")

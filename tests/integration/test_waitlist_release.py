@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from kmcbot.booking import admin_repo, repository
-from kmcbot.booking.commands import Booked, Joined, Refused
+from kmcbot.booking.commands import Booked, Cancelled, Joined, Moved, Refused
 from kmcbot.booking.model import IST, Refusal, Vaccine
 from kmcbot.booking.snapshot import Snapshots
 from kmcbot.waitlist import store
@@ -190,3 +190,56 @@ async def test_an_offer_refused_at_booking_passes_on_unseen(pg, full_slot) -> No
     assert await pg.fetchval("SELECT wa_id FROM offers WHERE id = $1", second) == "919800000002"
     await assert_counts_consistent(pg)
     await assert_holds_consistent(pg)
+
+
+# A single place freed (issue 22, item 2/3): a citizen's cancellation, a booking
+# moved away, the booking's data erased: in the transaction that frees it, the
+# place is reserved for a waiting citizen it suits, so the offer run offers it
+# before any list or booking can take it.
+
+
+async def test_a_cancelled_place_is_held_for_the_waiting_citizen_and_offered(pg, full_slot) -> None:
+    await _wait(pg, 1)
+    reference = await pg.fetchval("SELECT reference FROM bookings")
+    assert isinstance(await repository.cancel(pg, "919700000000", reference), Cancelled)
+    assert await _free_in_lists(pg, full_slot) == (0, 0)
+    assert await repository.book(pg, "919700000001", book_effect(full_slot, 77)) == Refused(
+        Refusal.SLOT_FULL
+    )
+    await assert_holds_consistent(pg, reserved=True)
+    (offer,) = (await store.run_offers(pg, now(), HOLD)).made
+    assert await pg.fetchval("SELECT w.id_hash FROM offers o JOIN waitlist w ON w.id = o.entry_id")
+    assert await pg.fetchval("SELECT slot_id FROM offers WHERE id = $1", offer) == full_slot
+    await assert_holds_consistent(pg)
+    await assert_counts_consistent(pg)
+
+
+async def test_a_cancelled_place_nobody_waiting_can_take_is_free_at_once(pg, full_slot) -> None:
+    await _wait(pg, 1)
+    await pg.execute("UPDATE waitlist SET vaccine = 'covaxin'")  # waits for another vaccine
+    reference = await pg.fetchval("SELECT reference FROM bookings")
+    assert isinstance(await repository.cancel(pg, "919700000000", reference), Cancelled)
+    assert await _free_in_lists(pg, full_slot) == (1, 1)
+    assert await pg.fetchval("SELECT held FROM slots WHERE id = $1", full_slot) == 0
+
+
+async def test_a_place_a_booking_moved_away_from_or_erased_is_held_for_the_waiting(
+    pg, full_slot
+) -> None:
+    await _wait(pg, 2)
+    centre, day = await pg.fetchrow("SELECT centre_id, day FROM slots WHERE id = $1", full_slot)
+    # Another booking on a second full session, erased below.
+    other = await make_slot(pg, centre, capacity=1, day=day, start=time(15))
+    assert isinstance(await repository.book(pg, "919700000002", book_effect(other, 10_001)), Booked)
+    elsewhere = await make_slot(pg, await make_centre(pg, "Elsewhere"), capacity=5)
+    await pg.execute("UPDATE slots SET vaccine = 'covaxin' WHERE id = $1", elsewhere)
+    await pg.execute("UPDATE bookings SET vaccine = 'covaxin' WHERE slot_id = $1", full_slot)
+    reference = await pg.fetchval("SELECT reference FROM bookings WHERE slot_id = $1", full_slot)
+    moved = await repository.move(pg, "919700000000", reference, elsewhere, "wamid.move.1")
+    assert isinstance(moved, Moved), moved
+    assert await pg.fetchval("SELECT held FROM slots WHERE id = $1", full_slot) == 1
+    await repository.forget(pg, "919700000002")
+    assert await pg.fetchval("SELECT held FROM slots WHERE id = $1", other) == 1
+    assert len((await store.run_offers(pg, now(), HOLD)).made) == 2
+    await assert_holds_consistent(pg)
+    await assert_counts_consistent(pg)
