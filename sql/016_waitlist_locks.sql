@@ -7,13 +7,16 @@
 --    (a deadlock). It now locks the ID's waiting entry right after the number,
 --    before the slot: the order of 014's header everywhere (the number, an
 --    entry, the slot, the offer).
--- 2. Indexes for the offer run's cheap paths: the slots holding places (few),
---    and the waiting entries by vaccine (a run with nobody waiting for the
---    vaccines of the free places reads none of them).
+-- 2. Indexes for the offer job's cheap paths (waitlist/job.py, store.py): the
+--    slots holding places (few: _release_reserved and the job's trigger read
+--    only those), the waiting entries by vaccine (a run finds in one probe per
+--    vaccine whether anyone waits, and from when), and the entries' end (the
+--    job's trigger: the latest entry left or booked).
 
 CREATE INDEX slots_holding ON slots (id) INCLUDE (held) WHERE held > 0;
 CREATE INDEX waitlist_waiting_by_vaccine ON waitlist (vaccine, earliest)
     WHERE status = 'waiting' AND wa_id IS NOT NULL;
+CREATE INDEX waitlist_ended ON waitlist (ended_at) WHERE ended_at IS NOT NULL;
 
 CREATE OR REPLACE FUNCTION kmcbot_book(
     p_reference text, p_code text, p_slot_id bigint, p_wa_id text, p_id_type text,

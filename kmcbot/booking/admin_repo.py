@@ -313,12 +313,23 @@ RETURNING s.id, want.n
 """
 
 
+# Whether anyone waits for these slots' vaccine by their day: one probe of the
+# index waitlist_waiting_by_vaccine (sql/016) per slot, so that a place freed
+# with nobody waiting (a cancellation, most days) costs next to nothing.
+_ANYONE = """
+SELECT coalesce(bool_or(s.day >= (SELECT min(w.earliest) FROM waitlist w
+                                  WHERE w.vaccine = s.vaccine AND w.status = 'waiting'
+                                    AND w.wa_id IS NOT NULL)), false)
+FROM slots s WHERE s.id = ANY($1::bigint[])
+"""
+
+
 async def reserve_for_waitlist(
     conn: asyncpg.Connection, slot_ids: Sequence[int], new_places: Sequence[int]
 ) -> int:
     """Reserve up to `new_places` of each slot (locked or created by this
     transaction) for the waiting citizens it could suit. -> places reserved."""
-    if not slot_ids:
+    if not slot_ids or not await conn.fetchval(_ANYONE, list(slot_ids)):
         return 0
     rows = await conn.fetch(_RESERVE, list(slot_ids), list(new_places), WAITLIST_HORIZON_DAYS)
     return sum(r["n"] for r in rows)

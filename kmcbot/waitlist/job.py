@@ -46,14 +46,22 @@ from kmcbot.whatsapp.outbound import body as cloud_body
 log = structlog.get_logger()
 
 EVERY_S = 2.0
-# An offer run reads every waiting entry and every free place: it runs when
-# something changed (a slot, a new entry, a hold due to run out) or, to follow
-# the clock (days pass, sessions start), at least this often.
+# The full offer run goes only when something may make an offer: an entry
+# joined (the highest id) or ended (left, booked: the latest ended_at; taking an
+# offer ends its entry, which may free its number for a family member's offer),
+# places reserved for the waitlist (held beyond the live offers: places opened
+# in bulk, a place a cancellation freed, an offer that ended), a hold due to run
+# out; and, to follow the clock (days pass, sessions start, a run that skipped
+# a locked row), at least every FULL_EVERY_S. Not on every slot change: every
+# booking moves slots.changed_at, every 2 s under load. Each is one index probe
+# (sql/014, sql/016).
 FULL_EVERY_S = 60.0
 _CHANGES = """
-SELECT (SELECT max(changed_at) FROM slots) AS slots,
-       (SELECT max(id) FROM waitlist) AS entries,
-       (SELECT min(expires_at) FROM offers WHERE status = 'held') AS next_expiry
+SELECT (SELECT max(id) FROM waitlist) AS joined,
+       (SELECT max(ended_at) FROM waitlist) AS ended,
+       (SELECT min(expires_at) FROM offers WHERE status = 'held') AS next_expiry,
+       (SELECT coalesce(sum(held), 0) FROM slots WHERE held > 0)
+         > (SELECT count(*) FROM offers WHERE status = 'held') AS reserved
 """
 BATCH = 1000  # offers queued per transaction; a pass goes on while batches are full
 WAITING_EVERY_S = 30.0  # how often the waiting gauge is counted
@@ -86,7 +94,7 @@ class OfferJob(Periodic):
         self.batch = batch
         self.clock = clock
         self._counted = 0.0
-        self._seen: tuple[object, object] | None = None  # (slots, entries) at the last run
+        self._seen: tuple[object, object] | None = None  # (joined, ended) at the last run
         self._ran_at = 0.0
         super().__init__()
 
@@ -97,9 +105,14 @@ class OfferJob(Periodic):
         """Offers made and expired, then told; whether to go again at once."""
         now = self.clock()
         changes = await self.pool.fetchrow(_CHANGES)
-        seen = (changes["slots"], changes["entries"])
+        seen = (changes["joined"], changes["ended"])
         due = changes["next_expiry"] is not None and changes["next_expiry"] <= now
-        if seen != self._seen or due or time.monotonic() - self._ran_at > FULL_EVERY_S:
+        if (
+            seen != self._seen
+            or due
+            or changes["reserved"]
+            or time.monotonic() - self._ran_at > FULL_EVERY_S
+        ):
             run = await store.run_offers(self.pool, now, self.hold)
             if run.ran:
                 self._seen, self._ran_at = seen, time.monotonic()
