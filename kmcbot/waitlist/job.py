@@ -12,11 +12,13 @@ commit sends it twice, never not at all.
 Triggers: the pass runs every EVERY_S and at once when woken (`wake`): a
 session created or its capacity raised (/admin, the staff console), supply
 recorded, a session cancelled, a citizen's booking cancelled, an offer declined.
-A booking marked missed frees no place (the slot keeps it counted, sql/005), so
-it needs no trigger. Places opened in bulk and those of an offer that ended are
-already reserved for the waitlist when the job wakes (admin_repo.reserve_for_waitlist,
-store._end_offers): the wake only makes the run come sooner; a place a citizen's
-cancellation frees is in the lists until the run holds it.
+A pass runs the full offer run only when something may make an offer (_CHANGES
+below). A booking marked missed frees no place (the slot keeps it counted,
+sql/005), so it needs no trigger. Places opened in bulk, a place freed one at a
+time (a cancellation, a move, an erasure: booking/repository.py) and those of
+an offer that ended are already reserved for the waitlist when the job wakes
+(admin_repo.reserve_for_waitlist, store._end_offers): the wake only makes the
+run come sooner.
 """
 
 from __future__ import annotations
