@@ -10,7 +10,8 @@ jobs (kmcbot/waitlist/job.py, one per server process in production) run their
 passes at once until every place is offered and told; then an outbox sender
 (kmcbot/outbox/sender.py, with the shared rate limiter) sends them to a Graph
 API stand-in, and the busiest second at the stand-in is reported beside the
-rate. Prints numbers; asserts only that the offers are right (each place
+rate, with the longest the event loop was held while the offers were made.
+Prints numbers; asserts only that the offers are right (each place
 offered once, the first 10,000 in line, nothing overbooked).
 
     .venv/bin/python bench/waitlist.py [--waiting 100000 --places 10000 --send-rate 1000]
@@ -111,6 +112,17 @@ async def main(args: argparse.Namespace) -> None:
             for _ in range(args.jobs)
         ]
         await release(url, args.places)
+        # How long the event loop was held at most while the offers were made (a
+        # turn's reply waits that long): a 10 ms ticker's worst lateness.
+        stall = [0.0]
+
+        async def ticker() -> None:
+            while True:
+                t = time.perf_counter()
+                await asyncio.sleep(0.01)
+                stall[0] = max(stall[0], time.perf_counter() - t - 0.01)
+
+        ticking = asyncio.create_task(ticker())
         t0 = time.perf_counter()
         first_run = None
         passes = 0
@@ -124,6 +136,7 @@ async def main(args: argparse.Namespace) -> None:
             if told >= args.places or (not any(results) and made and told == made):
                 break
         queued_s = time.perf_counter() - t0
+        ticking.cancel()
         print(f"queued: {queued_s:.2f} s", flush=True)
         depth = sum([await redis.xlen(s) for s in outbox_keys("kmcbot", 1)])
 
@@ -186,6 +199,7 @@ async def main(args: argparse.Namespace) -> None:
             f"  every offer queued         {queued_s:.2f} s ({passes} passes; "
             f"{args.places / queued_s:,.0f} offers/s), outbox depth {depth:,}"
         )
+        print(f"  event loop held at most     {stall[0] * 1000:.0f} ms while offering")
         print(
             f"  offers to the first {args.places:,} in line: {first_in_line:,}; "
             f"slots wrong: {wrong}"

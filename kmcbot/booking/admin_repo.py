@@ -268,15 +268,30 @@ _KM = """2 * 6371.0 * asin(least(1.0, sqrt(
     + cos(radians(w.near_lat)) * cos(radians(c.latitude))
       * power(sin(radians(c.longitude - w.near_lon) / 2), 2))))"""
 # Waiting citizens are counted once per centre, vaccine and day (a bulk
-# release is many times of few days), and only as far as needed (LIMIT).
+# release is many times of few days), and only as far as needed (LIMIT). A
+# citizen takes one place: the day's sessions together reserve at most as many
+# places as wait (less what they reserve already), the earliest sessions first
+# (a running sum, ordered by starts_at, id), not that many in every session.
 _RESERVE = f"""
 WITH asked AS (
-    SELECT s.id, s.centre_id, s.vaccine, s.day, t.n, s.capacity - s.booked - s.held AS free,
-           s.held - (SELECT count(*) FROM offers o
-                     WHERE o.slot_id = s.id AND o.status = 'held') AS reserved
+    SELECT s.id, s.centre_id, s.vaccine, s.day, s.starts_at,
+           least(t.n, s.capacity - s.booked - s.held) AS n
     FROM unnest($1::bigint[], $2::int[]) AS t(id, n) JOIN slots s ON s.id = t.id
     WHERE s.status = 'open' AND s.starts_at > now()
       AND s.starts_at < now() + make_interval(days => $3)),
+kept AS (  -- what each day's sessions reserve already: held beyond their live offers
+    SELECT g.centre_id, g.vaccine, g.day, sum(s.held - (
+               SELECT count(*) FROM offers o WHERE o.slot_id = s.id AND o.status = 'held'))
+           AS reserved
+    FROM (SELECT DISTINCT centre_id, vaccine, day FROM asked) AS g
+    JOIN slots s ON s.centre_id = g.centre_id AND s.vaccine = g.vaccine AND s.day = g.day
+                AND s.held > 0 AND s.status = 'open'
+    GROUP BY 1, 2, 3),
+groups AS (
+    SELECT a.centre_id, a.vaccine, a.day, coalesce(max(k.reserved), 0) AS reserved,
+           sum(a.n) + coalesce(max(k.reserved), 0) AS enough
+    FROM asked a LEFT JOIN kept k USING (centre_id, vaccine, day)
+    GROUP BY 1, 2, 3),
 suited AS MATERIALIZED (  -- counted once per group, not per slot
     SELECT g.centre_id, g.vaccine, g.day, (
         SELECT count(*) FROM (
@@ -286,15 +301,26 @@ suited AS MATERIALIZED (  -- counted once per group, not per slot
               AND (w.borough IS NULL OR w.borough = c.borough)
               AND (w.near_lat IS NULL
                    OR coalesce({_KM}, 0) <= coalesce(nullif(w.radius_km, 0), 5) + 0.01)
-            LIMIT g.enough) AS m) AS n
-    FROM (SELECT centre_id, vaccine, day, max(n + reserved) AS enough
-          FROM asked GROUP BY centre_id, vaccine, day) AS g
-    JOIN centres c ON c.id = g.centre_id AND c.active),
+            LIMIT g.enough) AS m) - g.reserved AS n
+    FROM groups g JOIN centres c ON c.id = g.centre_id AND c.active),
 want AS (
-    SELECT a.id, least(a.n, a.free, w.n - a.reserved) AS n
+    SELECT a.id, least(a.n, w.n - coalesce(sum(a.n) OVER (
+               PARTITION BY a.centre_id, a.vaccine, a.day ORDER BY a.starts_at, a.id
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)) AS n
     FROM asked a JOIN suited w USING (centre_id, vaccine, day))
 UPDATE slots s SET held = s.held + want.n FROM want WHERE s.id = want.id AND want.n > 0
 RETURNING s.id, want.n
+"""
+
+
+# Whether anyone waits for these slots' vaccine by their day: one probe of the
+# index waitlist_waiting_by_vaccine (sql/016) per slot, so that a place freed
+# with nobody waiting (a cancellation, most days) costs next to nothing.
+_ANYONE = """
+SELECT coalesce(bool_or(s.day >= (SELECT min(w.earliest) FROM waitlist w
+                                  WHERE w.vaccine = s.vaccine AND w.status = 'waiting'
+                                    AND w.wa_id IS NOT NULL)), false)
+FROM slots s WHERE s.id = ANY($1::bigint[])
 """
 
 
@@ -303,7 +329,7 @@ async def reserve_for_waitlist(
 ) -> int:
     """Reserve up to `new_places` of each slot (locked or created by this
     transaction) for the waiting citizens it could suit. -> places reserved."""
-    if not slot_ids:
+    if not slot_ids or not await conn.fetchval(_ANYONE, list(slot_ids)):
         return 0
     rows = await conn.fetch(_RESERVE, list(slot_ids), list(new_places), WAITLIST_HORIZON_DAYS)
     return sum(r["n"] for r in rows)

@@ -17,6 +17,7 @@ from datetime import date, datetime
 import asyncpg
 
 from kmcbot.booking import rules
+from kmcbot.booking.admin_repo import reserve_for_waitlist
 from kmcbot.booking.availability import Availability
 from kmcbot.booking.commands import (
     Book,
@@ -228,6 +229,14 @@ async def list_bookings(pool: asyncpg.Pool, wa_id: str, also: str | None = None)
     return BookingsListed(tuple(view_of(r) for r in rows))
 
 
+# A place freed one at a time (a cancellation, a booking moved away or erased)
+# goes to those who waited (issue 22, item 2/3): in the transaction that frees
+# it, under the slot's lock, it is reserved for the waitlist if a waiting citizen
+# could take it (admin_repo.reserve_for_waitlist, as for places opened in bulk),
+# so the offer run offers it before a list or a booking can take it. Nobody
+# waiting for it: it is free at once, for one indexed query.
+
+
 async def cancel(pool: asyncpg.Pool, wa_id: str, reference: str) -> Cancelled | Refused:
     async with pool.acquire() as conn, conn.transaction():
         await _lock_number(conn, wa_id)
@@ -253,6 +262,7 @@ async def cancel(pool: asyncpg.Pool, wa_id: str, reference: str) -> Cancelled | 
             row["id"],
         )
         await conn.execute("UPDATE slots SET booked = booked - 1 WHERE id = $1", row["slot_id"])
+        await reserve_for_waitlist(conn, [row["slot_id"]], [1])  # a place freed (above cancel)
         await conn.execute(
             "INSERT INTO notifications (booking_id, kind) VALUES ($1, 'cancelled')", row["id"]
         )
@@ -294,6 +304,7 @@ async def move(
             return Refused(refusal)
         await conn.execute("UPDATE slots SET booked = booked - 1 WHERE id = $1", old_slot)
         await conn.execute("UPDATE slots SET booked = booked + 1 WHERE id = $1", slot_id)
+        await reserve_for_waitlist(conn, [old_slot], [1])  # a place freed (above cancel)
         await conn.execute(
             "UPDATE bookings SET slot_id = $2, updated_at = now() WHERE id = $1", row["id"], slot_id
         )
@@ -332,6 +343,7 @@ async def forget(pool: asyncpg.Pool, wa_id: str) -> Forgotten:
         )
         for slot_id in sorted(r["slot_id"] for r in freed):
             await conn.execute("UPDATE slots SET booked = booked - 1 WHERE id = $1", slot_id)
+        await reserve_for_waitlist(conn, [r["slot_id"] for r in freed], [1] * len(freed))
         await conn.execute(
             """UPDATE bookings SET wa_id = NULL, id_hash = NULL, id_last4 = NULL, name = NULL,
                                    erased_at = now(), updated_at = now()

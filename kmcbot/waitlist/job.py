@@ -12,11 +12,13 @@ commit sends it twice, never not at all.
 Triggers: the pass runs every EVERY_S and at once when woken (`wake`): a
 session created or its capacity raised (/admin, the staff console), supply
 recorded, a session cancelled, a citizen's booking cancelled, an offer declined.
-A booking marked missed frees no place (the slot keeps it counted, sql/005), so
-it needs no trigger. Places opened in bulk and those of an offer that ended are
-already reserved for the waitlist when the job wakes (admin_repo.reserve_for_waitlist,
-store._end_offers): the wake only makes the run come sooner; a place a citizen's
-cancellation frees is in the lists until the run holds it.
+A pass runs the full offer run only when something may make an offer (_CHANGES
+below). A booking marked missed frees no place (the slot keeps it counted,
+sql/005), so it needs no trigger. Places opened in bulk, a place freed one at a
+time (a cancellation, a move, an erasure: booking/repository.py) and those of
+an offer that ended are already reserved for the waitlist when the job wakes
+(admin_repo.reserve_for_waitlist, store._end_offers): the wake only makes the
+run come sooner.
 """
 
 from __future__ import annotations
@@ -46,14 +48,22 @@ from kmcbot.whatsapp.outbound import body as cloud_body
 log = structlog.get_logger()
 
 EVERY_S = 2.0
-# An offer run reads every waiting entry and every free place: it runs when
-# something changed (a slot, a new entry, a hold due to run out) or, to follow
-# the clock (days pass, sessions start), at least this often.
+# The full offer run goes only when something may make an offer: an entry
+# joined (the highest id) or ended (left, booked: the latest ended_at; taking an
+# offer ends its entry, which may free its number for a family member's offer),
+# places reserved for the waitlist (held beyond the live offers: places opened
+# in bulk, a place a cancellation freed, an offer that ended), a hold due to run
+# out; and, to follow the clock (days pass, sessions start, a run that skipped
+# a locked row), at least every FULL_EVERY_S. Not on every slot change: every
+# booking moves slots.changed_at, every 2 s under load. Each is one index probe
+# (sql/014, sql/016).
 FULL_EVERY_S = 60.0
 _CHANGES = """
-SELECT (SELECT max(changed_at) FROM slots) AS slots,
-       (SELECT max(id) FROM waitlist) AS entries,
-       (SELECT min(expires_at) FROM offers WHERE status = 'held') AS next_expiry
+SELECT (SELECT max(id) FROM waitlist) AS joined,
+       (SELECT max(ended_at) FROM waitlist) AS ended,
+       (SELECT min(expires_at) FROM offers WHERE status = 'held') AS next_expiry,
+       (SELECT coalesce(sum(held), 0) FROM slots WHERE held > 0)
+         > (SELECT count(*) FROM offers WHERE status = 'held') AS reserved
 """
 BATCH = 1000  # offers queued per transaction; a pass goes on while batches are full
 WAITING_EVERY_S = 30.0  # how often the waiting gauge is counted
@@ -86,7 +96,7 @@ class OfferJob(Periodic):
         self.batch = batch
         self.clock = clock
         self._counted = 0.0
-        self._seen: tuple[object, object] | None = None  # (slots, entries) at the last run
+        self._seen: tuple[object, object] | None = None  # (joined, ended) at the last run
         self._ran_at = 0.0
         super().__init__()
 
@@ -97,9 +107,14 @@ class OfferJob(Periodic):
         """Offers made and expired, then told; whether to go again at once."""
         now = self.clock()
         changes = await self.pool.fetchrow(_CHANGES)
-        seen = (changes["slots"], changes["entries"])
+        seen = (changes["joined"], changes["ended"])
         due = changes["next_expiry"] is not None and changes["next_expiry"] <= now
-        if seen != self._seen or due or time.monotonic() - self._ran_at > FULL_EVERY_S:
+        if (
+            seen != self._seen
+            or due
+            or changes["reserved"]
+            or time.monotonic() - self._ran_at > FULL_EVERY_S
+        ):
             run = await store.run_offers(self.pool, now, self.hold)
             if run.ran:
                 self._seen, self._ran_at = seen, time.monotonic()

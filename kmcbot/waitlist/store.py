@@ -16,6 +16,7 @@ documented order is kept whole); a run that finds the lock taken does nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -38,7 +39,7 @@ from kmcbot.booking.commands import (
 from kmcbot.booking.model import Refusal, Vaccine
 from kmcbot.booking.reference import new_code, new_reference
 from kmcbot.booking.repository import view_of
-from kmcbot.waitlist.allocate import Area, Entry, Live, NewOffer, Place, allocate
+from kmcbot.waitlist.allocate import Area, Entry, Live, NewOffer, Place, Plan, allocate
 
 log = structlog.get_logger()
 
@@ -281,9 +282,13 @@ async def _take_once(
         found = await _live_id(conn, wa_id, offer_id)
         if found is None:
             return Refused(Refusal.NO_OFFER if offer_id is None else Refusal.OFFER_GONE)
-        slot_id = await conn.fetchval("SELECT slot_id FROM offers WHERE id = $1", found)
-        if slot_id is None:
+        placed = await conn.fetchrow("SELECT slot_id, entry_id FROM offers WHERE id = $1", found)
+        if placed is None:
             return Refused(Refusal.OFFER_GONE)
+        slot_id = placed["slot_id"]
+        # The entry before the slot, as everywhere (kmcbot_book locks the ID's entry
+        # first too: a booking of this ID from another number would deadlock).
+        await conn.execute("SELECT id FROM waitlist WHERE id = $1 FOR UPDATE", placed["entry_id"])
         await conn.execute("SELECT id FROM slots WHERE id = $1 FOR UPDATE", slot_id)
         offer = await conn.fetchrow(
             """SELECT o.id, o.slot_id, o.entry_id, w.id_type, w.id_hash, w.id_last4, w.name,
@@ -396,12 +401,23 @@ class RunResult:
     ran: bool  # False: another process was running (this run did nothing)
 
 
+# The free places of the vaccines someone waits for, from the day the first of
+# them falls due ($3, $4: per vaccine).
 _PLACES = """
 SELECT s.id, s.vaccine, s.day, s.starts_at, s.capacity - s.booked - s.held AS free,
        c.borough, c.latitude, c.longitude
 FROM slots s JOIN centres c ON c.id = s.centre_id AND c.active
+JOIN unnest($3::text[], $4::date[]) AS v(vaccine, earliest)
+  ON v.vaccine = s.vaccine AND s.day >= v.earliest
 WHERE s.status = 'open' AND s.booked + s.held < s.capacity
   AND s.starts_at > $1 AND s.starts_at < $1 + make_interval(days => $2)
+"""
+# Who waits, per vaccine: the earliest due date (one index probe each).
+_WAITING = """
+SELECT d.vaccine, (SELECT min(w.earliest) FROM waitlist w
+                   WHERE w.vaccine = d.vaccine AND w.status = 'waiting'
+                     AND w.wa_id IS NOT NULL) AS earliest
+FROM dose_intervals d
 """
 _ENTRIES = """
 SELECT w.id, w.wa_id, w.vaccine, w.earliest, w.joined_at, w.borough, w.near_lat, w.near_lon,
@@ -414,7 +430,11 @@ WHERE w.status = 'waiting' AND w.wa_id IS NOT NULL AND w.vaccine = ANY($1::text[
 
 async def run_offers(pool: asyncpg.Pool, now: datetime, hold: timedelta) -> RunResult:
     """Expire the holds that ran out, then offer the free places to waiting
-    citizens in the documented order (allocate.py): one transaction."""
+    citizens in the documented order (allocate.py): one transaction.
+
+    The common cases cost little: nobody waiting (for the vaccines of the free
+    places) reads no place and no entry; the allocation runs in a thread, off
+    the event loop, while this transaction holds its locks."""
     async with pool.acquire() as conn, conn.transaction():
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RUN_LOCK):
             return RunResult((), (), False)
@@ -422,10 +442,21 @@ async def run_offers(pool: asyncpg.Pool, now: datetime, hold: timedelta) -> RunR
         # An entry booked another way meanwhile (the chat, a walk-in: kmcbot_book ends
         # the ID's wait) keeps no offer: its place passes on in this run.
         await _end_offers(
-            conn, "o.entry_id IN (SELECT id FROM waitlist WHERE status <> 'waiting')", "void"
+            conn,
+            "EXISTS (SELECT 1 FROM waitlist w WHERE w.id = o.entry_id AND w.status <> 'waiting')",
+            "void",
         )
         await _release_reserved(conn)
-        places = await conn.fetch(_PLACES, now, HORIZON_DAYS)
+        waiting = [r for r in await conn.fetch(_WAITING) if r["earliest"] is not None]
+        if not waiting:
+            return RunResult((), expired, True)
+        places = await conn.fetch(
+            _PLACES,
+            now,
+            HORIZON_DAYS,
+            [r["vaccine"] for r in waiting],
+            [r["earliest"] for r in waiting],
+        )
         if not places:
             return RunResult((), expired, True)
         vaccines = sorted({p["vaccine"] for p in places})
@@ -441,31 +472,44 @@ async def run_offers(pool: asyncpg.Pool, now: datetime, hold: timedelta) -> RunR
             " WHERE status IN ('declined', 'expired', 'void') AND entry_id = ANY($1::bigint[])",
             [e["id"] for e in entries],
         )
-        plan = allocate(
-            [_entry(r) for r in entries],
-            [_place(r) for r in places],
-            [
-                Live(r["id"], r["entry_id"], r["wa_id"] or "", r["slot_id"], r["expires_at"])
-                for r in live
-            ],
-            now,
-            hold,
-            frozenset((r["entry_id"], r["slot_id"]) for r in before),
-        )
+        # ~1 s for 100,000 waiting: in a thread, so the loop keeps serving turns.
+        plan = await asyncio.to_thread(_plan, entries, places, live, before, now, hold)
         made = await _make(conn, plan.make)
     return RunResult(made, expired, True)
+
+
+def _plan(
+    entries: Sequence[asyncpg.Record],
+    places: Sequence[asyncpg.Record],
+    live: Sequence[asyncpg.Record],
+    before: Sequence[asyncpg.Record],
+    now: datetime,
+    hold: timedelta,
+) -> Plan:
+    return allocate(
+        [_entry(r) for r in entries],
+        [_place(r) for r in places],
+        [
+            Live(r["id"], r["entry_id"], r["wa_id"] or "", r["slot_id"], r["expires_at"])
+            for r in live
+        ],
+        now,
+        hold,
+        frozenset((r["entry_id"], r["slot_id"]) for r in before),
+    )
 
 
 async def _release_reserved(conn: asyncpg.Connection) -> None:
     """Give back every place held beyond its slot's live offers (reserved when it
     opened, or an offer that ended): the allocation below offers them again, in
     the same transaction, to whoever they suit; the rest reach the lists when it
-    commits. Slots locked by someone else keep theirs until the next run."""
+    commits. Slots locked by someone else keep theirs until the next run. Only
+    slots holding places are read (the partial index slots_holding, sql/016)."""
     found = await conn.fetch(
         """SELECT s.id FROM slots s
-           LEFT JOIN (SELECT slot_id, count(*) AS n FROM offers WHERE status = 'held'
-                      GROUP BY slot_id) o ON o.slot_id = s.id
-           WHERE s.held > coalesce(o.n, 0) ORDER BY s.id"""
+           WHERE s.held > 0 AND s.held > (SELECT count(*) FROM offers o
+                                          WHERE o.slot_id = s.id AND o.status = 'held')
+           ORDER BY s.id"""
     )
     if not found:
         return

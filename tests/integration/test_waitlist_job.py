@@ -6,13 +6,17 @@ the waiting gauge reaches /metrics."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
 
 from kmcbot import metrics
-from kmcbot.booking import admin_repo
+from kmcbot.booking import admin_repo, repository
+from kmcbot.booking.commands import Booked
 from kmcbot.waitlist import store
 from kmcbot.waitlist.job import OfferJob
-from tests.support.factories import make_centre, make_slot
+from tests.support.factories import book_effect, make_centre, make_slot
 from tests.support.relay import PEPPER, outbox, seen
 from tests.support.waitlist import assert_holds_consistent, join_effect
 
@@ -70,3 +74,52 @@ async def test_the_waiting_gauge_reaches_metrics(pg, redis) -> None:
     response = await metrics.handler_for(redis, "kmcbot", 1)
     text = response.body.decode()
     assert 'kmcbot_waitlist_waiting{area="city",vaccine="covishield"} 3' in text
+
+
+async def test_the_run_goes_only_when_an_offer_may_be_made(pg, redis, monkeypatch) -> None:
+    """Bookings move slots every second under load: the full run goes on what can
+    make an offer (an entry joining or ending, a place reserved, a hold running
+    out), not on every slot change."""
+    runs = []
+    real = store.run_offers
+
+    async def counted(*args, **kw):
+        runs.append(1)
+        return await real(*args, **kw)
+
+    monkeypatch.setattr(store, "run_offers", counted)
+    slot = await make_slot(pg, await make_centre(pg), capacity=5)
+    offers = job(pg, redis)
+    await offers.one_pass()
+    assert len(runs) == 1  # the first pass
+    for n in range(100, 103):  # bookings (and nobody waiting): no run
+        assert isinstance(await repository.book(pg, "919700000000", book_effect(slot, n)), Booked)
+        await offers.one_pass()
+    assert len(runs) == 1
+    await _waiting(pg, 1)  # someone joins: a run, which offers her a free place
+    await offers.one_pass()
+    assert len(runs) == 2
+    assert await pg.fetchval("SELECT count(*) FROM offers WHERE status = 'held'") == 1
+    await offers.one_pass()
+    assert len(runs) == 2
+    # Her offer declined: its place is reserved for the waitlist: a run.
+    offer_id = await pg.fetchval("SELECT id FROM offers")
+    await store.decline(pg, "919800000001", offer_id)
+    await offers.one_pass()
+    assert len(runs) == 3
+    await offers.one_pass()
+    assert len(runs) == 3
+    await store.leave(pg, "919800000001", None)  # an entry ends: a run
+    await offers.one_pass()
+    assert len(runs) == 4
+
+
+async def test_a_run_with_nobody_waiting_reads_no_place(pg, monkeypatch) -> None:
+    await make_slot(pg, await make_centre(pg), capacity=5)
+    # Reading places fails (the query takes the same 4 arguments).
+    failing = "SELECT 1 / 0, $1::timestamptz, $2::int, $3::text[], $4::date[]"
+    monkeypatch.setattr(store, "_PLACES", failing)
+    assert (await store.run_offers(pg, datetime.now(UTC), timedelta(minutes=30))).ran
+    await _waiting(pg, 1)  # someone waits: the places are read
+    with pytest.raises(asyncpg.DataError):
+        await store.run_offers(pg, datetime.now(UTC), timedelta(minutes=30))

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from kmcbot.booking import admin_repo, repository
-from kmcbot.booking.commands import Booked, Joined, Refused
+from kmcbot.booking.commands import Booked, Cancelled, Joined, Moved, Refused
 from kmcbot.booking.model import IST, Refusal, Vaccine
 from kmcbot.booking.snapshot import Snapshots
 from kmcbot.waitlist import store
@@ -105,13 +105,45 @@ async def test_new_sessions_reserve_only_for_citizens_they_suit(pg) -> None:
     )
     assert created == 2
     slots = [r["id"] for r in await pg.fetch("SELECT id FROM slots ORDER BY id")]
-    # Citizens 1, 2, 5 and 7 could take a place in either session: 4 reserved in each.
-    assert [await _free_in_lists(pg, s) for s in slots] == [(6, 6), (6, 6)]
+    # Citizens 1, 2, 5 and 7 could take a place in either session: 4 reserved in
+    # all, in the earlier one.
+    assert [await _free_in_lists(pg, s) for s in slots] == [(6, 6), (10, 10)]
     run = await store.run_offers(pg, now(), HOLD)
     assert len(run.made) == 4
     # Each citizen holds one offer: the places reserved beyond them are given back.
     assert sum([(await _free_in_lists(pg, s))[0] for s in slots]) == 16
     await assert_holds_consistent(pg)
+
+
+async def test_a_day_of_sessions_reserves_at_most_as_many_places_as_wait(pg) -> None:
+    """10 waiting, 12 sessions of 10 at a centre on one day: 10 places reserved,
+    the earliest first (a running sum over the day's sessions), not 10 in each."""
+    centre = await make_centre(pg)
+    await _wait(pg, 10)
+    day = datetime.now(IST).date() + timedelta(days=3)
+    times = [(time(8 + h // 2, 30 * (h % 2)), time(9 + h // 2, 30 * (h % 2))) for h in range(12)]
+    created, _ = await admin_repo.create_slots(pg, [centre], Vaccine.COVISHIELD, [day], times, 10)
+    assert created == 12
+    held = await pg.fetch("SELECT held FROM slots ORDER BY starts_at, id")
+    assert [r["held"] for r in held] == [10] + [0] * 11
+    # More places the same day (a capacity raised): the day already reserves enough.
+    last = await pg.fetchval("SELECT id FROM slots ORDER BY starts_at DESC LIMIT 1")
+    await admin_repo.set_capacity(pg, last, 20)
+    assert await pg.fetchval("SELECT sum(held) FROM slots") == 10
+    assert len((await store.run_offers(pg, now(), HOLD)).made) == 10
+    await assert_holds_consistent(pg)
+
+
+async def test_a_reservation_counts_what_the_day_holds_already(pg, full_slot) -> None:
+    """3 waiting; 2 places already reserved on one session of the day: a second
+    session of that day opening 5 places reserves 1 more."""
+    await _wait(pg, 3)
+    await admin_repo.set_capacity(pg, full_slot, 3)
+    assert await pg.fetchval("SELECT held FROM slots WHERE id = $1", full_slot) == 2
+    centre, day = await pg.fetchrow("SELECT centre_id, day FROM slots WHERE id = $1", full_slot)
+    other = await make_slot(pg, centre, capacity=0, day=day, start=time(15))
+    await admin_repo.set_capacity(pg, other, 5)
+    assert await pg.fetchval("SELECT held FROM slots WHERE id = $1", other) == 1
 
 
 async def test_a_declined_or_expired_offer_passes_on_unseen_then_goes_back(pg, full_slot) -> None:
@@ -158,3 +190,56 @@ async def test_an_offer_refused_at_booking_passes_on_unseen(pg, full_slot) -> No
     assert await pg.fetchval("SELECT wa_id FROM offers WHERE id = $1", second) == "919800000002"
     await assert_counts_consistent(pg)
     await assert_holds_consistent(pg)
+
+
+# A single place freed (issue 22, item 2/3): a citizen's cancellation, a booking
+# moved away, the booking's data erased: in the transaction that frees it, the
+# place is reserved for a waiting citizen it suits, so the offer run offers it
+# before any list or booking can take it.
+
+
+async def test_a_cancelled_place_is_held_for_the_waiting_citizen_and_offered(pg, full_slot) -> None:
+    await _wait(pg, 1)
+    reference = await pg.fetchval("SELECT reference FROM bookings")
+    assert isinstance(await repository.cancel(pg, "919700000000", reference), Cancelled)
+    assert await _free_in_lists(pg, full_slot) == (0, 0)
+    assert await repository.book(pg, "919700000001", book_effect(full_slot, 77)) == Refused(
+        Refusal.SLOT_FULL
+    )
+    await assert_holds_consistent(pg, reserved=True)
+    (offer,) = (await store.run_offers(pg, now(), HOLD)).made
+    assert await pg.fetchval("SELECT w.id_hash FROM offers o JOIN waitlist w ON w.id = o.entry_id")
+    assert await pg.fetchval("SELECT slot_id FROM offers WHERE id = $1", offer) == full_slot
+    await assert_holds_consistent(pg)
+    await assert_counts_consistent(pg)
+
+
+async def test_a_cancelled_place_nobody_waiting_can_take_is_free_at_once(pg, full_slot) -> None:
+    await _wait(pg, 1)
+    await pg.execute("UPDATE waitlist SET vaccine = 'covaxin'")  # waits for another vaccine
+    reference = await pg.fetchval("SELECT reference FROM bookings")
+    assert isinstance(await repository.cancel(pg, "919700000000", reference), Cancelled)
+    assert await _free_in_lists(pg, full_slot) == (1, 1)
+    assert await pg.fetchval("SELECT held FROM slots WHERE id = $1", full_slot) == 0
+
+
+async def test_a_place_a_booking_moved_away_from_or_erased_is_held_for_the_waiting(
+    pg, full_slot
+) -> None:
+    await _wait(pg, 2)
+    centre, day = await pg.fetchrow("SELECT centre_id, day FROM slots WHERE id = $1", full_slot)
+    # Another booking on a second full session, erased below.
+    other = await make_slot(pg, centre, capacity=1, day=day, start=time(15))
+    assert isinstance(await repository.book(pg, "919700000002", book_effect(other, 10_001)), Booked)
+    elsewhere = await make_slot(pg, await make_centre(pg, "Elsewhere"), capacity=5)
+    await pg.execute("UPDATE slots SET vaccine = 'covaxin' WHERE id = $1", elsewhere)
+    await pg.execute("UPDATE bookings SET vaccine = 'covaxin' WHERE slot_id = $1", full_slot)
+    reference = await pg.fetchval("SELECT reference FROM bookings WHERE slot_id = $1", full_slot)
+    moved = await repository.move(pg, "919700000000", reference, elsewhere, "wamid.move.1")
+    assert isinstance(moved, Moved), moved
+    assert await pg.fetchval("SELECT held FROM slots WHERE id = $1", full_slot) == 1
+    await repository.forget(pg, "919700000002")
+    assert await pg.fetchval("SELECT held FROM slots WHERE id = $1", other) == 1
+    assert len((await store.run_offers(pg, now(), HOLD)).made) == 2
+    await assert_holds_consistent(pg)
+    await assert_counts_consistent(pg)
