@@ -65,6 +65,7 @@ _CANCELLABLE = frozenset(
         State.FORGET_CONFIRM,
         State.SAME,
         State.RESUME,
+        State.AREA,
     }
 )
 
