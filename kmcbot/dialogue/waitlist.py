@@ -151,6 +151,19 @@ def on_area(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outcome:
     return not_understood(s, ctx, answer)
 
 
+def back_from_area(s: Session, ctx: Context) -> Outcome:
+    """ "back" at the area question: the centre list, if it has centres for her
+    (she came from it, or places opened since), her ID and name kept; else the menu."""
+    d = s.draft
+    if d.vaccine and d.first_dose and d.name and d.id_hash:
+        since = max(
+            offer.eligible_from(ctx.availability, d.vaccine, d.first_dose), offer.today(ctx.now)
+        )
+        if offer.centres(ctx.availability, d.vaccine, since, ctx.now, d.near):
+            return ask(s, ctx, State.CENTRE, waitlist=False)
+    return to_menu(s, ctx)
+
+
 def area_name(
     lang: Lang, *, borough: int | None, ward: int | None = None, near: bool = False
 ) -> str:

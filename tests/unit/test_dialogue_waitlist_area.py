@@ -280,3 +280,18 @@ def test_the_area_survives_the_session_store() -> None:
 )
 def test_read_area(typed: str, read: object) -> None:
     assert read_area(typed) == read
+
+
+def test_back_at_the_area_question_is_the_centre_list_she_came_from() -> None:
+    chat = at_area().send("back")
+    assert chat.state == State.CENTRE and not chat.session.draft.waitlist
+    assert chat.session.draft.name == "Soumya Das"  # nothing she gave is lost
+    chat.pick("centre:1")
+    assert chat.state == State.DAY  # and she can still book
+
+
+def test_back_at_the_area_question_with_no_centre_open_is_the_menu() -> None:
+    chat = reach(Conversation(lang=EN), State.DOSE_DATE).send("01-06-2021")  # not yet due
+    chat.tap("waitlist:join").pick("id:aadhaar").send(aadhaar_from()).send("Rina Sen")
+    chat.send("back")
+    assert chat.state == State.MENU and not chat.bookings.waiting
