@@ -38,6 +38,16 @@ class Availability:
         return {key: tuple(found) for key, found in index.items()}
 
     @cached_property
+    def ward_boroughs(self) -> dict[int, int]:
+        """Each ward's borough, from the centres' data: a citizen joining the
+        waitlist types her ward number, and waits for places in its borough."""
+        return {
+            c.ward: c.borough
+            for c in self.centres.values()
+            if c.ward is not None and c.borough is not None
+        }
+
+    @cached_property
     def by_id(self) -> dict[int, Slot]:
         return {s.id: s for s in self.slots}
 

@@ -65,6 +65,7 @@ class JoinWaitlist:
     name: str
     lang: str
     near: tuple[float, float] | None = None  # a location she shared: places within RADIUS_KM
+    borough: int | None = None  # or places in this borough (1-16); neither: the whole city
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,8 @@ class Waiting:
     vaccine: Vaccine
     name: str
     position: int  # 1: the next place that suits goes to her
+    borough: int | None = None  # her area: a borough, a shared location, or the city
+    near: bool = False
 
 
 @dataclass(frozen=True, slots=True)

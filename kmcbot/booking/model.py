@@ -39,6 +39,7 @@ class Centre:
     ward: int | None
     latitude: float
     longitude: float
+    borough: int | None = None  # 1-16; the waitlist's area (a ward typed -> its borough)
 
 
 @dataclass(frozen=True, slots=True)

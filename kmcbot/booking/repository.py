@@ -95,7 +95,8 @@ async def load_availability(
     """
     async with pool.acquire() as conn:
         centres = await conn.fetch(
-            "SELECT id, code, name, address, ward, latitude, longitude FROM centres WHERE active"
+            "SELECT id, code, name, address, ward, latitude, longitude, borough"
+            " FROM centres WHERE active"
         )
         # By (day, start, centre): starts_at is day + start in Kolkata time (no daylight
         # saving), and PostgreSQL sorts one timestamp faster than a date and a time.

@@ -30,8 +30,8 @@ from kmcbot.booking.model import Centre, Interval, Slot, Vaccine
 FULL_RELOAD_S = 600.0  # also brings in the slots that enter the horizon as days pass
 OVERLAP_S = 5.0
 
-_CENTRE_FIELDS = ("id", "code", "name", "address", "ward", "latitude", "longitude")
-_CENTRES = "SELECT id, code, name, address, ward, latitude, longitude, active FROM centres"
+_CENTRE_FIELDS = ("id", "code", "name", "address", "ward", "latitude", "longitude", "borough")
+_CENTRES = "SELECT id, code, name, address, ward, latitude, longitude, borough, active FROM centres"
 _SLOTS = """
 SELECT s.id, s.centre_id, s.vaccine, s.day, s.start_time, s.end_time,
        CASE WHEN s.status = 'open' THEN greatest(s.capacity - s.booked - s.held, 0) ELSE 0 END

@@ -196,6 +196,8 @@ def on_centre(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outcome
             return ask(s, ctx, State.CENTRE, text(lang, "centre.sorted"), near=(lat, lon), page=0)
         case Picked("centre:more"):
             return ask(s, ctx, State.CENTRE, page=s.draft.page + 1)
+        case Picked(waitlist.NONE_NEAR) if not s.draft.moving_reference:
+            return waitlist.none_near(s, ctx)
         case Picked("centre:near"):
             # Keep the list's options: a tap on the list above still counts.
             return ask(s, ctx, State.LOCATION)

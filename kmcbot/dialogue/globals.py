@@ -65,6 +65,7 @@ _CANCELLABLE = frozenset(
         State.FORGET_CONFIRM,
         State.SAME,
         State.RESUME,
+        State.AREA,
     }
 )
 
@@ -134,6 +135,8 @@ def on_word(s: Session, word: Word, ctx: Context) -> Outcome | None:
             return ask(s, ctx, State.CENTRE, page=s.draft.page - 1)
         case Word.BACK if s.state == State.CENTRE and not s.draft.moving_reference:
             return ask(s, ctx, State.NAME)
+        case Word.BACK if s.state == State.AREA:
+            return waitlist.back_from_area(s, ctx)
         case Word.BACK if s.state in _CANCELLABLE:
             return to_menu(s, ctx)
     return None

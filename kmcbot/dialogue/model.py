@@ -47,6 +47,7 @@ class State(StrEnum):
     SAME = "same"  # "Same as before?": a returning citizen's last details, prefilled
     RESUME = "resume"  # "Continue where you left off?" after the conversation expired
     WAITLIST = "waitlist"  # no place suits: "Tell me when a place opens?" (dialogue/waitlist.py)
+    AREA = "area"  # joining the waitlist: where? a ward, a borough, her location, the city
     # Waiting for the result of an effect. The shell feeds the result back in
     # the same turn, so a saved session is never in one of these unless the
     # shell crashed in between; an inbound message there is treated as at MENU.
@@ -113,6 +114,11 @@ class Draft:
     paused: State | None = None  # the question to go back to (after RESUME, LANGUAGE)
     waitlist: bool = False  # asking ID and name to join the waitlist, not to book
     waiting: tuple[int, ...] = ()  # waitlist entries My bookings last showed (leave rows)
+    # The waitlist's area, once answered: a borough (and the ward she typed, to
+    # name it back), or anywhere in the city; a shared location is `near`.
+    borough: int | None = None
+    ward: int | None = None
+    anywhere: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +186,9 @@ def _draft_to_dict(d: Draft) -> dict[str, Any]:
         "ps": d.paused.value if d.paused else None,
         "wl": True if d.waitlist else None,
         "wt": list(d.waiting) or None,
+        "bo": d.borough,
+        "wd": d.ward,
+        "an": True if d.anywhere else None,
     }
     return {k: v for k, v in raw.items() if v is not None}
 
@@ -224,6 +233,9 @@ _DRAFT_KEYS = {"va", "fd", "it", "ih", "l4", "n", "c", "dy", "sl", "mr", "cr", "
     "ps",
     "wl",
     "wt",
+    "bo",
+    "wd",
+    "an",
 }
 
 
@@ -261,8 +273,11 @@ def _draft_from_dict(d: object) -> Draft:
     waiting = d.get("wt", [])
     if not isinstance(waiting, list) or len(waiting) > 10:
         raise ValueError("waiting is not a short list")
-    if d.get("wl", True) is not True:
+    if d.get("wl", True) is not True or d.get("an", True) is not True:
         raise ValueError("waitlist flag is not true")
+    borough, ward = opt("bo", _int), opt("wd", _int)
+    if not (borough is None or 1 <= borough <= 99) or not (ward is None or 1 <= ward <= 999):
+        raise ValueError("borough or ward out of range")
     page = _int(d.get("p", 0))
     if not 0 <= page < 10_000:
         raise ValueError("page out of range")
@@ -284,6 +299,9 @@ def _draft_from_dict(d: object) -> Draft:
         paused=opt("ps", lambda v: State(_str(v))),
         waitlist="wl" in d,
         waiting=tuple(_int(w) for w in waiting),
+        borough=borough,
+        ward=ward,
+        anywhere="an" in d,
     )
 
 

@@ -29,7 +29,8 @@ from kmcbot.dialogue.model import PENDING, Draft, Lang, Session, State
 from kmcbot.messages import Ask, AskLocation, Button, Pick, Reply, Row, Say
 
 BODY = 1024  # interactive body limit
-PAGE = 9  # centres per list page: 9 + one navigation row = WhatsApp's 10
+# Centres per list page: 8 + a navigation row + "None of these" = WhatsApp's 10 rows.
+PAGE = 8
 # An operator may load a centre with any name and address; in an interactive
 # body they are shortened so the date, time, ID and name after them still fit.
 CENTRE_NAME = 100
@@ -188,6 +189,9 @@ def centre(s: Session, ctx: Context, note: str | None) -> Rendered:
         rows.append(Row("centre:more", text(lang, "centre.more"), more))
     else:
         rows.append(Row("centre:near", text(lang, "centre.near"), text(lang, "centre.near_desc")))
+    if not d.moving_reference:  # her booking would be moved, not waited for: no such row
+        none = text(lang, "centre.none_desc")
+        rows.append(Row("centre:none", text(lang, "centre.none_row"), none))
     s = replace(s, state=State.CENTRE, draft=replace(d, page=page))
     return _pick(s, note, text(lang, "centre.ask"), "centre.button", rows)
 
@@ -332,6 +336,16 @@ def waitlist(s: Session, ctx: Context, note: str | None) -> Rendered:
     return _ask(s, note, text(lang, "waitlist.ask"), buttons)
 
 
+def area(s: Session, ctx: Context, note: str | None) -> Rendered:
+    """Joining the waitlist: where? A ward or borough typed, her location, or anywhere."""
+    lang = lang_of(s, ctx)
+    buttons = [
+        Button("area:city", text(lang, "area.city_button")),
+        Button("area:near", text(lang, "area.near_button")),
+    ]
+    return _ask(s, note, text(lang, "area.ask"), buttons)
+
+
 def cancel_confirm(s: Session, ctx: Context, note: str | None) -> Rendered:
     lang = lang_of(s, ctx)
     ref = s.draft.cancel_reference or ""
@@ -395,6 +409,7 @@ QUESTIONS: dict[State, Renderer] = {
     State.SAME: same,
     State.RESUME: resume,
     State.WAITLIST: waitlist,
+    State.AREA: area,
     # Waiting for a result: nothing to ask; the menu is always a safe answer.
     **dict.fromkeys(PENDING, menu),
 }

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from kmcbot.booking.commands import Result
 from kmcbot.dialogue import booking_flow, my_bookings, offer, returning, waitlist
 from kmcbot.dialogue import globals as everywhere
+from kmcbot.dialogue.area import read_area
 from kmcbot.dialogue.catalogue import text
 from kmcbot.dialogue.core import (
     Answer,
@@ -73,6 +74,7 @@ HANDLERS: dict[State, Handler] = {
     State.SAME: returning.on_same,
     State.RESUME: returning.on_resume,
     State.WAITLIST: waitlist.on_waitlist,
+    State.AREA: waitlist.on_area,
     **dict.fromkeys(PENDING, everywhere.on_pending),
 }
 
@@ -216,6 +218,8 @@ def resolve(s: Session, content: Text | Choice | Location, ctx: Context) -> Answ
                 return Picked(option)
             return Stale(option)
     body = content.body[:MAX_TEXT]
+    if s.state == State.AREA and read_area(body) is not None:
+        return Typed(body)  # "2" is ward 2 there, not the second button
     # In a booking "book" is no new start; at the cancel and delete questions it is
     # no answer either ("বুকিং?" there is about that booking): asked again.
     booking_asked = everywhere.BOOKING_STEPS | {State.CANCEL_CONFIRM, State.FORGET_CONFIRM}

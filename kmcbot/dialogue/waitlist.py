@@ -1,6 +1,8 @@
-"""The waitlist in the conversation (issue 22): "Tell me when a place opens",
-the entries in "My bookings" and leaving them, and the offer of a place with
-Book / Not now (tapped anywhere, or typed "yes" / "no" at the menu).
+"""The waitlist in the conversation (issue 22): "Tell me when a place opens"
+(at the first dose's step, or "None of these" at the centre list), where she
+waits (a ward or borough, her location, the city), the entries in "My bookings"
+and leaving them, and the offer of a place with Book / Not now (tapped anywhere,
+or typed "yes" / "no" at the menu).
 
 Pure, like every flow: the shell joins, leaves, takes and declines
 (kmcbot/waitlist/store.py) and feeds the result back. The offer itself is sent
@@ -26,16 +28,21 @@ from kmcbot.booking.commands import (
 )
 from kmcbot.booking.model import IST, Vaccine
 from kmcbot.dialogue import offer
+from kmcbot.dialogue.area import AreaError, Borough, Ward, read_area
 from kmcbot.dialogue.catalogue import num, show_date, text, vaccine_name
-from kmcbot.dialogue.core import Answer, Context, Outcome, Picked, Typed, lang_of, truncate
+from kmcbot.dialogue.core import Answer, Context, Outcome, Picked, Shared, Typed, lang_of, truncate
 from kmcbot.dialogue.model import Draft, Lang, Session, State
 from kmcbot.dialogue.questions import clock, slot_title
 from kmcbot.dialogue.turns import ask, invalid, not_understood, to_menu, wait
 from kmcbot.dialogue.understand import Meaning, Option, Word, tokens, understand
-from kmcbot.messages import Ask, Button, Inbound, Reply, Template
+from kmcbot.messages import Ask, AskLocation, Button, Inbound, Reply, Template
 
 OFFER_PREFIX = "offer:"  # offer:yes:<id>, offer:no:<id>: act wherever they are tapped
 JOIN = "waitlist:join"
+NONE_NEAR = "centre:none"  # a row of the centre list: none of these suits, tell me when
+ANYWHERE = "area:city"  # the area question's buttons
+SHARE = "area:near"
+RADIUS_KM = 5  # a shared location: places within this distance (waitlist/store.RADIUS_KM)
 LEAVE = "leave:"  # leave:<entry id>, a row of My bookings
 # What a typed answer at the menu may mean about an offer (the ids only choose the
 # [words] tables: understand.BUTTON_WORDS).
@@ -81,10 +88,19 @@ def on_waitlist(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outco
     return not_understood(s, ctx, answer)
 
 
+def none_near(s: Session, ctx: Context) -> Outcome:
+    """ "None of these" at the centre list: ID and name are known, so she joins
+    (her area asked first, unless she shared her location already)."""
+    return join_now(replace(s, draft=replace(s.draft, waitlist=True)), ctx)
+
+
 def join_now(s: Session, ctx: Context) -> Outcome:
-    """ID and name known: join the waitlist from her due date (or today)."""
+    """ID and name known: join the waitlist from her due date (or today), in her
+    area; the area is asked first when it is not known yet."""
     d = s.draft
     lang = lang_of(s, ctx)
+    if d.near is None and d.borough is None and not d.anywhere:
+        return ask(s, ctx, State.AREA)
     if None in (d.vaccine, d.first_dose, d.id_type, d.id_hash, d.id_last4, d.name):
         return to_menu(s, ctx, text(lang, "common.error"))
     assert d.vaccine and d.first_dose and d.id_type and d.id_hash and d.id_last4 and d.name
@@ -99,16 +115,78 @@ def join_now(s: Session, ctx: Context) -> Outcome:
         name=d.name,
         lang=lang.value,
         near=d.near,
+        borough=None if d.near else d.borough,
     )
     return wait(s, ctx, State.JOINING, effect)
+
+
+def on_area(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outcome:
+    """Where she waits: a ward or borough typed, her location, or anywhere."""
+    lang = lang_of(s, ctx)
+    d = s.draft
+    match answer:
+        case Shared(lat, lon) if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            return invalid(s, ctx, text(lang, "centre.bad_location"))  # NaN fails too
+        case Shared(lat, lon):
+            return join_now(replace(s, draft=replace(d, near=(lat, lon))), ctx)
+        case Picked(option) if option == ANYWHERE:
+            return join_now(replace(s, draft=replace(d, anywhere=True)), ctx)
+        case Picked(option) if option == SHARE:
+            # The location button; the question's own buttons still count after it.
+            reply = AskLocation(text(lang, "area.location_ask"))
+            return Outcome(replace(s, strikes=0, updated_at=ctx.now), (reply,))
+        case Typed(typed):
+            match read_area(typed):
+                case Ward(ward) if ward in ctx.availability.ward_boroughs:
+                    borough = ctx.availability.ward_boroughs[ward]
+                    return join_now(replace(s, draft=replace(d, borough=borough, ward=ward)), ctx)
+                case Ward(ward):
+                    why = text(lang, "area_error.unknown_ward", ward=num(lang, ward))
+                    return invalid(s, ctx, why)
+                case Borough(borough):
+                    return join_now(replace(s, draft=replace(d, borough=borough)), ctx)
+                case AreaError() as error:
+                    return invalid(s, ctx, text(lang, f"area_error.{error.value}"))
+            return invalid(s, ctx, text(lang, "area_error.unreadable"))
+    return not_understood(s, ctx, answer)
+
+
+def back_from_area(s: Session, ctx: Context) -> Outcome:
+    """ "back" at the area question: the centre list, if it has centres for her
+    (she came from it, or places opened since), her ID and name kept; else the menu."""
+    d = s.draft
+    if d.vaccine and d.first_dose and d.name and d.id_hash:
+        since = max(
+            offer.eligible_from(ctx.availability, d.vaccine, d.first_dose), offer.today(ctx.now)
+        )
+        if offer.centres(ctx.availability, d.vaccine, since, ctx.now, d.near):
+            return ask(s, ctx, State.CENTRE, waitlist=False)
+    return to_menu(s, ctx)
+
+
+def area_name(
+    lang: Lang, *, borough: int | None, ward: int | None = None, near: bool = False
+) -> str:
+    """Her area as her confirmation and My bookings name it."""
+    if near:
+        return text(lang, "area.near", km=num(lang, RADIUS_KM))
+    if borough is None:
+        return text(lang, "area.city")
+    if ward is not None:
+        return text(lang, "area.ward", ward=num(lang, ward), borough=num(lang, borough))
+    return text(lang, "area.borough", borough=num(lang, borough))
 
 
 def on_joined(s: Session, ctx: Context, result: Result) -> Outcome:
     lang = lang_of(s, ctx)
     match result:
         case Joined(position):
-            vaccine = vaccine_name(lang, s.draft.vaccine) if s.draft.vaccine else ""
-            note = text(lang, "waitlist.joined", vaccine=vaccine, position=num(lang, position))
+            d = s.draft
+            vaccine = vaccine_name(lang, d.vaccine) if d.vaccine else ""
+            where = area_name(lang, borough=d.borough, ward=d.ward, near=d.near is not None)
+            note = text(
+                lang, "waitlist.joined", vaccine=vaccine, area=where, position=num(lang, position)
+            )
             return to_menu(s, ctx, note)
         case Refused(reason):
             return to_menu(s, ctx, text(lang, f"refusal.{reason.value}"))
@@ -224,6 +302,7 @@ def waiting_note(lang: Lang, waiting: tuple[Waiting, ...]) -> str:
             "waitlist.item",
             name=truncate(w.name, 60),
             vaccine=vaccine_name(lang, w.vaccine),
+            area=area_name(lang, borough=w.borough, near=w.near),
             position=num(lang, w.position),
         )
         for w in waiting

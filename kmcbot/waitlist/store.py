@@ -90,8 +90,9 @@ async def join(
         try:
             row = await conn.fetchrow(
                 """INSERT INTO waitlist (wa_id, id_type, id_hash, id_last4, name, vaccine,
-                                         first_dose, earliest, lang, near_lat, near_lon, radius_km)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                         first_dose, earliest, lang, near_lat, near_lon, radius_km,
+                                         borough)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                    RETURNING id, vaccine, earliest, joined_at""",
                 wa_id,
                 effect.id_type,
@@ -105,6 +106,7 @@ async def join(
                 near[0] if near else None,
                 near[1] if near else None,
                 RADIUS_KM if near else None,
+                None if near else effect.borough,  # one area: the circle, else the borough
             )
         except asyncpg.UniqueViolationError:  # the same ID joined from another number
             return Refused(Refusal.ALREADY_WAITING)
@@ -118,6 +120,7 @@ async def join(
         lang=effect.lang,
         position=int(position),
         near=near is not None,
+        borough=None if near else effect.borough,
         user=user,
     )
     return Joined(int(position))
@@ -126,7 +129,7 @@ async def join(
 async def waiting_of(conn: asyncpg.Connection | asyncpg.Pool, wa_id: str) -> tuple[Waiting, ...]:
     """The number's waiting entries with their positions (for "My bookings")."""
     rows = await conn.fetch(
-        f"""SELECT w.id, w.vaccine, w.name,
+        f"""SELECT w.id, w.vaccine, w.name, w.borough, w.near_lat IS NOT NULL AS near,
                    ({
             _POSITION.replace("$1", "w.vaccine")
             .replace("$2", "w.earliest")
@@ -137,7 +140,15 @@ async def waiting_of(conn: asyncpg.Connection | asyncpg.Pool, wa_id: str) -> tup
         wa_id,
     )
     return tuple(
-        Waiting(r["id"], Vaccine(r["vaccine"]), r["name"] or "", int(r["position"])) for r in rows
+        Waiting(
+            r["id"],
+            Vaccine(r["vaccine"]),
+            r["name"] or "",
+            int(r["position"]),
+            r["borough"],
+            r["near"],
+        )
+        for r in rows
     )
 
 

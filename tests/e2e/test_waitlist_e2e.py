@@ -1,7 +1,9 @@
 """The waitlist end to end, through the signed webhook (issue 22): a full centre,
 50 citizens waiting, capacity raised by 20 through the admin API: exactly 20
 offers, to the first 20 in line; 10 take theirs, 10 let them run out, and after
-the hold those 10 places go to the next 10; nothing overbooked."""
+the hold those 10 places go to the next 10; nothing overbooked. And a citizen
+who finds no centre near her at the centre list waits in her ward's borough:
+places opened in another borough are not offered to her, one in hers is."""
 
 from __future__ import annotations
 
@@ -93,9 +95,11 @@ async def test_fifty_waiting_twenty_places_ten_taken_ten_passed_on(
     for group in range(0, WAITING, 10):
         await asyncio.gather(*(ask_to_wait(c, n) for n, c in enumerate(citizens) if
                                group <= n < group + 10))  # fmt: skip
-    # The name last, one after the other: the order of joining is the line.
+    # The name and the area last, one after the other: the order of joining is the line.
     for n, citizen in enumerate(citizens):
-        [joined] = await citizen.say(name(n))
+        [where] = await citizen.say(name(n))
+        assert option_ids(where) == ["area:city", "area:near"], text_of(where)
+        [joined] = await citizen.tap("area:city")
         assert f"number {n + 1} in line" in text_of(joined), text_of(joined)
     seen = {c.wa_id: c.seen for c in citizens}
 
@@ -146,3 +150,75 @@ async def test_fifty_waiting_twenty_places_ten_taken_ten_passed_on(
         "SELECT w.name FROM offers o JOIN waitlist w ON w.id = o.entry_id ORDER BY o.id"
     )
     assert [r["name"] for r in order] == [name(n) for n in range(30)]
+
+
+# ---------------------------------------------------------------- her borough
+
+
+async def centre_in(pg, name: str, ward: int, borough: int) -> int:
+    centre = await make_centre(pg, name)
+    await pg.execute("UPDATE centres SET ward = $2, borough = $3 WHERE id = $1", centre, ward,
+                     borough)  # fmt: skip
+    return centre
+
+
+async def test_none_near_me_at_the_centre_list_then_a_ward_waits_in_its_borough(
+    settings: Settings, standin: HoldableStandIn, redis, pg, aiohttp_client
+) -> None:
+    tomorrow = datetime.now(IST).date() + timedelta(days=1)
+    # Behala (Borough 13) has places; Roxy (ward 46, Borough 6), near her, is full.
+    behala = await make_slot(pg, await centre_in(pg, "Behala Clinic", 118, 13), capacity=5,
+                             day=tomorrow, start=time(10))  # fmt: skip
+    roxy = await make_slot(pg, await centre_in(pg, "Roxy Cinema", 46, 6), capacity=1,
+                           day=tomorrow, start=time(12))  # fmt: skip
+    assert isinstance(await repository.book(pg, "919700000000", book_effect(roxy, 9999)), Booked)
+    bot = await aiohttp_client(create_app(settings))
+    citizen = Citizen(bot, standin, number(99), redis=redis)
+
+    await citizen.say("Hi")
+    await citizen.tap("lang:en")
+    await citizen.tap("menu:book")
+    await citizen.tap("vaccine:covishield")
+    await citizen.say(typed(datetime.now(IST).date() - timedelta(days=120)))
+    await citizen.tap("id:aadhaar")
+    await citizen.say(aadhaar(99))
+    [centres] = await citizen.say("Asha Das")
+    assert option_ids(centres)[0] == "centre:" + str(
+        await pg.fetchval("SELECT centre_id FROM slots WHERE id = $1", behala)
+    )
+    assert option_ids(centres)[-1] == "centre:none", option_ids(centres)
+    [where] = await citizen.tap("centre:none")  # none of these is near her
+    assert option_ids(where) == ["area:city", "area:near"], text_of(where)
+    [joined] = await citizen.say("ward 46")
+    assert "ward 46 (Borough 6): number 1 in line" in text_of(joined), text_of(joined)
+    entry = await pg.fetchrow("SELECT borough, near_lat, name FROM waitlist")
+    assert (entry["borough"], entry["near_lat"], entry["name"]) == (6, None, "Asha Das")
+    seen = len(citizen.standin.by_user[citizen.wa_id])
+
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    # Places opened in another borough: none is held or offered to her.
+    resp = await bot.patch(f"/admin/slots/{behala}", json={"capacity": 15}, headers=admin)
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["held"] == 0
+    await asyncio.sleep(3)  # an offer run or more (every 2 s, and woken at once)
+    assert len(citizen.standin.by_user[citizen.wa_id]) == seen
+    assert await pg.fetchval("SELECT count(*) FROM offers") == 0
+
+    # A place opened in her borough: held for her, offered, booked.
+    resp = await bot.patch(f"/admin/slots/{roxy}", json={"capacity": 2}, headers=admin)
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["held"] == 1
+    await eventually(lambda: len(citizen.standin.by_user[citizen.wa_id]) > seen, timeout=20)
+    offer = citizen.last
+    assert "Roxy Cinema" in text_of(offer), text_of(offer)
+    citizen.seen += 1  # the offer came from the offer job, not as a reply
+    [ticket] = await citizen.tap("offer:yes")
+    assert "Reference: KMC-" in text_of(ticket), text_of(ticket)
+    booked = await pg.fetchrow(
+        "SELECT slot_id, name FROM bookings WHERE wa_id = $1 AND status = 'booked'",
+        citizen.wa_id,
+    )
+    assert (booked["slot_id"], booked["name"]) == (roxy, "Asha Das")
+    assert await pg.fetchval("SELECT status FROM waitlist") == "booked"
+    await assert_counts_consistent(pg)
+    await assert_holds_consistent(pg)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -52,6 +53,20 @@ async def test_joining_tells_the_position_once_per_id_and_four_per_number(pg) ->
     assert await store.join(pg, family, join_effect(14)) == Refused(Refusal.WAITLIST_LIMIT)
     waiting = await store.waiting_of(pg, family)
     assert [w.position for w in waiting] == [4, 5, 6, 7]
+
+
+async def test_an_entry_keeps_its_area_and_my_bookings_shows_it(pg) -> None:
+    """Issue 22: the area the chat asked (a borough; a location; neither: the city)."""
+    family = "919922222222"
+    in_borough = replace(join_effect(20), borough=7)
+    # A location and a borough both given: the location is her area, one area only.
+    near = replace(join_effect(21), near=(22.54, 88.36), borough=7)
+    for effect in (in_borough, near, join_effect(22)):
+        assert isinstance(await store.join(pg, family, effect), Joined)
+    rows = await pg.fetch("SELECT borough, near_lat, radius_km FROM waitlist ORDER BY id")
+    assert [tuple(r) for r in rows] == [(7, None, None), (None, 22.54, 5.0), (None, None, None)]
+    waiting = await store.waiting_of(pg, family)
+    assert [(w.borough, w.near) for w in waiting] == [(7, False), (None, True), (None, False)]
 
 
 async def test_a_booking_made_in_the_chat_ends_the_same_ids_wait(pg) -> None:

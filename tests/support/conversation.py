@@ -248,6 +248,7 @@ _PATH[State.NAME] = _PATH[State.ID_NUMBER] + [("send", aadhaar_from("98765432101
 _PATH[State.CENTRE] = _PATH[State.NAME] + [("send", "Soumya Das")]
 _PATH[State.LOCATION] = _PATH[State.CENTRE] + [("pick", "centre:more"), ("pick", "centre:near")]
 _PATH[State.DAY] = _PATH[State.CENTRE] + [("pick", "centre:1")]
+_PATH[State.AREA] = _PATH[State.CENTRE] + [("pick", "centre:none")]
 _PATH[State.SLOT] = _PATH[State.DAY] + [("first", "")]
 _PATH[State.CONFIRM] = _PATH[State.SLOT] + [("first", "")]
 _PATH[State.FORGET_CONFIRM] = [("send", "delete my data")]

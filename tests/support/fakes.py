@@ -49,6 +49,7 @@ from kmcbot.booking.model import (
     Vaccine,
 )
 from kmcbot.booking.reference import new_code, new_reference
+from kmcbot.devtools.data.city import ward_borough
 
 INTERVALS = {
     Vaccine.COVISHIELD: Interval(84, 112),
@@ -100,7 +101,9 @@ CENTRES = [
         134,
         22.5400,
         88.2900,
-        Vaccine.COVISHIELD,
+        # Covaxin: the Covishield list's first page (8 centres and its two
+        # navigation rows) keeps Roxy, the centre most tests book at.
+        Vaccine.COVAXIN,
     ),
     (
         "Jadavpur UPHC",
@@ -154,7 +157,8 @@ def make_availability(today: date, capacity: int = CAPACITY) -> Availability:
     centres = {}
     slots = []
     for n, (name, address, ward, lat, lon, vaccine) in enumerate(CENTRES, 1):
-        centres[n] = Centre(n, f"C{n:03d}", name, address, ward, lat, lon)
+        borough = ward_borough().get(ward)  # the city data's grouping
+        centres[n] = Centre(n, f"C{n:03d}", name, address, ward, lat, lon, borough)
         for d in range(DAYS):
             for start, end in SLOT_TIMES:
                 day = today + timedelta(days=d)
@@ -242,7 +246,7 @@ class FakeBookings:
                     and b.view.status != BookingStatus.BOOKED
                 ]
                 waiting = tuple(
-                    Waiting(i, j.vaccine, j.name, n)
+                    Waiting(i, j.vaccine, j.name, n, j.borough, j.near is not None)
                     for n, (i, (number, j)) in enumerate(self.waiting.items(), start=1)
                     if number == wa_id
                 )

@@ -97,7 +97,12 @@ def test_covaxin_interval_comes_from_the_data() -> None:
     chat = reach(Conversation(lang=Lang.EN), State.VACCINE).tap("Covaxin").send("01-06-2021")
     assert chat.state == State.ID_TYPE  # 30 days: within Covaxin's 28-42
     chat.pick("Aadhaar").send(aadhaar_from()).send("Rina Sen")
-    assert chat.rows == ["Tollygunge Covaxin Cent…", "📍 Nearest to me"]
+    assert chat.rows == [
+        "Garden Reach Borough Of…",
+        "Tollygunge Covaxin Cent…",
+        "📍 Nearest to me",
+        "None of these",
+    ]
 
 
 def test_late_dose_is_noted_and_booking_goes_on() -> None:
@@ -210,10 +215,11 @@ def test_bad_names_are_refused_with_a_reason(name: str, reason: str) -> None:
 
 def test_more_centres_pages_through_the_list() -> None:
     chat = reach(Conversation(lang=Lang.EN), State.CENTRE)
-    assert len(chat.rows) == 10 and chat.rows[-1] == "More centres"
-    first = chat.rows[:9]
+    # 8 centres, then More and "None of these": WhatsApp's 10 rows.
+    assert len(chat.rows) == 10 and chat.rows[-2:] == ["More centres", "None of these"]
+    first = chat.rows[:8]
     chat.pick("More centres")
-    assert chat.rows == ["Sealdah UPHC", "Shyambazar UPHC", "📍 Nearest to me"]
+    assert chat.rows == ["Sealdah UPHC", "Shyambazar UPHC", "📍 Nearest to me", "None of these"]
     assert not set(first) & set(chat.rows)
 
 

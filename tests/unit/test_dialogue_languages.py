@@ -88,7 +88,7 @@ _LOCATION_WORD = {Lang.EN: "location", Lang.BN: "লোকেশন", Lang.HI: "
 def test_the_first_centre_page_tells_how_to_see_the_nearest_and_help_names_no_missing_row(
     lang: Lang,
 ) -> None:
-    """Page 1 has 9 centres and "More centres", no room for "Nearest to me": the
+    """Page 1 has 8 centres, "More centres" and "None of these", no room for "Nearest to me": the
     question itself says a location can be shared, and help does not send the
     citizen to a row that is not there."""
     chat = reach(Conversation(lang=lang), State.CENTRE)

@@ -18,10 +18,13 @@ from tests.support.ids import aadhaar_from
 
 
 def waiting(lang: Lang = Lang.EN, wa_id: str = "919830000001") -> Conversation:
-    """A citizen not yet due (Covishield on 1 June: due 24 August) who joins."""
+    """A citizen not yet due (Covishield on 1 June: due 24 August) who joins,
+    anywhere in the city."""
     chat = reach(Conversation(lang=lang, wa_id=wa_id), State.DOSE_DATE).send("01-06-2021")
     assert chat.state == State.WAITLIST
     chat.tap("waitlist:join").pick("id:aadhaar").send(aadhaar_from()).send("Rina Sen")
+    assert chat.state == State.AREA
+    chat.tap("area:city")
     return chat
 
 
@@ -39,7 +42,7 @@ def test_a_second_citizen_is_told_she_is_second_in_bengali_digits() -> None:
     chat = reach(Conversation(lang=Lang.BN, bookings=first.bookings, wa_id="919830000002"),
                  State.DOSE_DATE)  # fmt: skip
     chat.send("01-06-2021").tap("waitlist:join").pick("id:aadhaar")
-    chat.send(aadhaar_from("32121212121")).send("Sukanya Roy")
+    chat.send(aadhaar_from("32121212121")).send("Sukanya Roy").tap("area:city")
     chat.expect("২ নম্বরে")
 
 
@@ -52,14 +55,14 @@ def test_typed_tell_me_when_joins_too() -> None:
 def test_the_same_id_cannot_wait_twice() -> None:
     chat = waiting()
     chat.tap("menu:book").tap("vaccine:covishield").send("01-06-2021").tap("waitlist:join")
-    chat.pick("id:aadhaar").send(aadhaar_from()).send("Rina Sen")
+    chat.pick("id:aadhaar").send(aadhaar_from()).send("Rina Sen").tap("area:city")
     chat.expect("already on the waitlist")
 
 
 def test_my_bookings_shows_the_entry_and_its_position_and_leaves_by_button() -> None:
     chat = waiting()
     chat.tap("menu:bookings")
-    chat.expect("Waiting: Rina Sen · Covishield · number 1 in line")
+    chat.expect("Waiting: Rina Sen · Covishield · anywhere in Kolkata · number 1 in line")
     chat.pick("Leave the waitlist")
     chat.expect("left the waitlist")
     assert chat.bookings.waiting == {}

@@ -17,7 +17,7 @@ from datetime import date
 
 import pytest
 
-from kmcbot.booking.commands import DeclineOffer, TakeOffer
+from kmcbot.booking.commands import DeclineOffer, JoinWaitlist, TakeOffer
 from kmcbot.dialogue.model import Lang, State
 from kmcbot.dialogue.sounds import MIN_KEY, sound_key
 from kmcbot.messages import Choice
@@ -33,7 +33,8 @@ ALL = (EN, BN, HI)
 #   "say:<word>": the same as typing the plain English word (help, menu, ...);
 #   "lang:<code>" at a question other than the language one: switch, same question;
 #   "thanks": a kind word and the same question, no strike;
-#   "date:<iso>", "name:<text>": the answer the free-text question keeps.
+#   "date:<iso>", "name:<text>": the answer the free-text question keeps;
+#   "borough:<n>": at the waitlist's area question, she joins in that borough.
 TABLE: list[tuple[State, str, tuple[Lang, ...], list[str]]] = [
     # Round 3's misses (unseen set): "I ... speaking", Roman "mai" for मैं.
     (State.NAME, "name:Sreeparna Dey", ALL, ["ami Sreeparna Dey bolchi", "Sreeparna Dey বলছি"]),
@@ -403,6 +404,68 @@ TABLE: list[tuple[State, str, tuple[Lang, ...], list[str]]] = [
     ),
     (State.CENTRE, "centre:3", ALL, ["Ballygunge", "ballygunge uphc", "balygunge", "1"]),
     (State.CENTRE, "centre:more", ALL, ["more", "আরও", "और", "more centres", "next"]),
+    # Issue 22: none of the centres suits her: join the waitlist ("None of these").
+    (
+        State.CENTRE,
+        "centre:none",
+        ALL,
+        [
+            "none",
+            "None of these",
+            "none of these near me",
+            "none near me",
+            "kono ta na",
+            "konotai na",
+            "কোনোটাই না",
+            "এগুলোর কোনোটাই না",
+            "कोई नहीं",
+            "इनमें से कोई नहीं",
+            "koi nahi",
+            "inme se koi nahi",
+        ],
+    ),
+    # ... and where she waits: anywhere, her location, or a ward / borough typed.
+    (
+        State.AREA,
+        "area:city",
+        ALL,
+        [
+            "anywhere",
+            "Anywhere in Kolkata",
+            "whole city",
+            "jekono jaygay",
+            "যেকোনো জায়গায়",
+            "puro kolkata",
+            "कहीं भी",
+            "kahin bhi",
+            "pura kolkata",
+        ],
+    ),
+    (State.AREA, "area:near", ALL, ["near me", "my location", "kache", "কাছে", "mere paas"]),
+    (
+        State.AREA,
+        "borough:7",
+        ALL,
+        [
+            "64",
+            "ward 64",
+            "Ward No. 64",
+            "ward64",
+            "৬৪",
+            "৬৪ নম্বর ওয়ার্ড",
+            "ওয়ার্ড ৬৪",
+            "amar ward 64",
+            "वार्ड 64",
+            "वार्ड ६४",
+            "mera ward 64 hai",
+            "Borough VII",
+            "borough 7",
+            "boro 7",
+            "VII",
+            "বরো ৭",
+            "बरो 7",
+        ],
+    ),
     (State.DAY, "row:0", ALL, ["1", "১"]),
     (
         State.DAY,
@@ -1757,7 +1820,7 @@ def _snapshot(chat: Conversation) -> tuple[object, ...]:
 def _expected(case: Case) -> tuple[object, ...] | str:
     """What the intended answer does, or a string naming the free-text check."""
     head, _, rest = case.expected.partition(":")
-    if head in ("date", "name", "thanks"):
+    if head in ("date", "name", "thanks", "borough"):
         return case.expected
     if head == "lang" and case.state != State.LANGUAGE:
         return case.expected
@@ -1801,6 +1864,8 @@ def _judge(case: Case) -> str:
         ok = after.draft.first_dose == date.fromisoformat(rest)
     elif head == "name":
         ok = after.draft.name == rest
+    elif head == "borough":
+        ok = any(isinstance(e, JoinWaitlist) and e.borough == int(rest) for e in chat.effects)
     elif head == "lang" and isinstance(expected, str):
         ok = (
             after.lang == Lang(rest) and after.state == before.state and after.draft == before.draft
@@ -1921,6 +1986,11 @@ UNCLEAR: list[tuple[State, list[str]]] = [
     (State.MENU, ["covishield", "৫ জুন", "4", "kal aaunga", "hi book my bookings"]),
     (State.DAY, ["next year", "99"]),
     (State.SLOT, ["evening 7", "99"]),
+    # Issue 22: a "no" at the centre list is not "None of these"; none of these
+    # words joins anything elsewhere; a ward that cannot be read is asked again.
+    (State.CENTRE, ["no", "nahi", "না", "kono", "not none", "64"]),
+    (State.MENU, ["none", "koi nahi", "কোনোটাই না", "borough 7"]),
+    (State.AREA, ["145", "borough 17", "not 64", "64 nahi", "64 or 68", "65", "behala", "kal"]),
 ]
 UNCLEAR_CASES = [
     Case(state, "unclear", lang, typed)
