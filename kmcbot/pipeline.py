@@ -181,6 +181,7 @@ class Pipeline:
     async def handle(self, message: Inbound, tag: str | None = None, cid: str = "") -> Handled:
         """`tag`: the sender's keyed hash, when the caller has it already; `cid`: the
         message's correlation id (observe/events.py), carried to its replies."""
+        # Read only: the pair the message teaches is written after the duplicate check.
         citizen = await self.identities.citizen(message.wa_id, message.user_id)
         if citizen != message.wa_id:  # a hidden number we know: the same citizen
             message, tag = replace(message, wa_id=citizen), None
@@ -205,6 +206,7 @@ class Pipeline:
             if loaded.status is Begin.DUPLICATE:
                 return Handled("duplicate")
             try:
+                await self.identities.learn(message.wa_id, message.user_id)
                 # Done well within the lease, or given up: past it, a redelivery
                 # could be handled beside us.
                 async with asyncio.timeout(self.store.lease_ms * 0.7 / 1000):
@@ -231,6 +233,7 @@ class Pipeline:
         if loaded.status is Begin.DUPLICATE:
             return Handled("duplicate")
         try:
+            await self.identities.learn(message.wa_id, message.user_id)  # before it moves
             new = await self.identities.changed(
                 message.wa_id, message.user_id, change.new_wa_id, change.new_user_id
             )

@@ -85,3 +85,18 @@ async def test_a_booking_the_dialogue_refused_itself_is_an_event_line_once_commi
     [line] = [e for e in logs if e["event"] == "booking_refused"]
     assert line["reason"] == "number_limit" and line["via"] == "chat" and line["lang"] == "bn"
     assert line["user"] == TAG and line["cid"] == "c0ffee"
+
+
+async def test_a_redelivered_message_teaches_no_pair_again(pg, redis) -> None:
+    """A handled message delivered again (to another process: nothing in its memory)
+    is a duplicate before it costs a write, and does not undo a pair that moved
+    since (the citizen changed number: sql/012)."""
+    user_id, moved_to = "IN.1502576394655843", "919800000099"
+    first = Inbound(WA_ID, "wamid.pipeline.pair", datetime.now(UTC), Text("Hi"), user_id)
+    assert (await pipeline_of(pg, SessionStore(redis)).handle(first)).outcome == "ok"
+    pair = "SELECT wa_id FROM citizen_ids WHERE user_id = $1"
+    assert await pg.fetchval(pair, user_id) == WA_ID
+    await pg.execute("UPDATE citizen_ids SET wa_id = $1", moved_to)
+    again = await pipeline_of(pg, SessionStore(redis)).handle(first)
+    assert again.outcome == "duplicate"
+    assert await pg.fetchval(pair, user_id) == moved_to
