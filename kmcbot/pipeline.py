@@ -384,8 +384,7 @@ class Pipeline:
             case fx.Book():
                 return await repository.book(self.pool, wa_id, effect)
             case fx.ListBookings(also=also):
-                listed = await repository.list_bookings(self.pool, wa_id, also)
-                return replace(listed, waiting=await waitlist.waiting_of(self.pool, wa_id))
+                return await repository.list_bookings(self.pool, wa_id, also)
             case fx.CancelBooking(reference=ref):
                 cancelled = await repository.cancel(self.pool, wa_id, ref)
                 self.place_freed()  # the waitlist's offer job runs now

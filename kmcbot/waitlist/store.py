@@ -37,7 +37,7 @@ from kmcbot.booking.commands import (
 )
 from kmcbot.booking.model import Refusal, Vaccine
 from kmcbot.booking.reference import new_code, new_reference
-from kmcbot.booking.repository import view_of
+from kmcbot.booking.repository import WAITING_SQL, view_of
 from kmcbot.waitlist.allocate import Area, Entry, Live, NewOffer, Place, allocate
 
 log = structlog.get_logger()
@@ -123,18 +123,9 @@ async def join(
 
 
 async def waiting_of(conn: asyncpg.Connection | asyncpg.Pool, wa_id: str) -> tuple[Waiting, ...]:
-    """The number's waiting entries with their positions (for "My bookings")."""
-    rows = await conn.fetch(
-        f"""SELECT w.id, w.vaccine, w.name,
-                   ({
-            _POSITION.replace("$1", "w.vaccine")
-            .replace("$2", "w.earliest")
-            .replace("$3", "w.joined_at")
-            .replace("$4", "w.id")
-        }) AS position
-            FROM waitlist w WHERE w.wa_id = $1 AND w.status = 'waiting' ORDER BY w.id""",
-        wa_id,
-    )
+    """The number's waiting entries with their positions ("My bookings" has them
+    from repository.list_bookings, in the same round trip as the bookings)."""
+    rows = await conn.fetch(WAITING_SQL + " ORDER BY w.id", wa_id)
     return tuple(
         Waiting(r["id"], Vaccine(r["vaccine"]), r["name"] or "", int(r["position"])) for r in rows
     )
