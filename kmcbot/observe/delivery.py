@@ -136,13 +136,13 @@ async def record(
         cid, carried = read_callback(callback)
         news = _news(carried)
         if cid.startswith("n"):
-            event = _NOTICE_EVENTS.get(status.status)
-            for reference, kind in news if event else ():
+            notice = _NOTICE_EVENTS.get(status.status)
+            for reference, kind in news if notice else ():
                 fields: dict[str, str | int] = {"reference": reference, "kind": kind, "cid": cid}
-                if event is Event.NOTICE_FAILED:
-                    lines.append((True, event, {**fields, "code": code}))
-                else:
-                    lines.append((False, event, fields))
+                if notice is Event.NOTICE_FAILED:
+                    lines.append((True, notice, {**fields, "code": code}))
+                elif notice is not None:
+                    lines.append((False, notice, fields))
         elif status.status == "delivered":
             lines.append((False, Event.REPLY_DELIVERED, {"cid": cid}))
         elif status.status == "failed":
@@ -161,8 +161,8 @@ async def record(
         metrics.DELIVERIES.labels(status.status, _code(status)).inc()
     for kind, code in counted:
         metrics.NOTICES_FAILED.labels(kind, code).inc()
-    for warning, event, fields in lines:
-        (log.warning if warning else log.info)(event, **fields)
+    for warning, line, fields in lines:
+        (log.warning if warning else log.info)(line, **fields)
 
 
 async def _write(
