@@ -296,7 +296,7 @@ class Pipeline:
         for _ in range(MAX_EFFECT_ROUNDS):
             if not pending:
                 break
-            result = await self._run(pending.pop(0), message.wa_id, tag)
+            result = await self._run(pending.pop(0), message.wa_id, tag, message.message_id)
             results.append((result, str(outcome.session.lang or profile.lang or "")))
             if isinstance(result, fx.Booked):
                 last = result.booking.reference  # "Same as before?" at the next booking
@@ -379,7 +379,9 @@ class Pipeline:
         )
         return Handled("rate_limited", replies=len(replies))
 
-    async def _run(self, effect: fx.Effect, wa_id: str, tag: str) -> fx.Result:
+    async def _run(self, effect: fx.Effect, wa_id: str, tag: str, message_id: str) -> fx.Result:
+        """One effect; the waitlist's are keyed on `message_id`, as a booking is, so a
+        retried turn is told what its first attempt did."""
         match effect:
             case fx.Book():
                 return await repository.book(self.pool, wa_id, effect)
@@ -396,13 +398,19 @@ class Pipeline:
                 await waitlist.forget(self.pool, wa_id)
                 return forgotten
             case fx.JoinWaitlist():
-                return await waitlist.join(self.pool, wa_id, effect, user=tag)
+                return await waitlist.join(
+                    self.pool, wa_id, effect, user=tag, message_id=message_id
+                )
             case fx.LeaveWaitlist(entry_id=entry_id):
-                return await waitlist.leave(self.pool, wa_id, entry_id, user=tag)
+                return await waitlist.leave(
+                    self.pool, wa_id, entry_id, user=tag, message_id=message_id
+                )
             case fx.TakeOffer(offer_id=offer_id, message_id=mid):
                 return await waitlist.take(self.pool, wa_id, offer_id, mid, user=tag)
             case fx.DeclineOffer(offer_id=offer_id):
-                declined = await waitlist.decline(self.pool, wa_id, offer_id, user=tag)
+                declined = await waitlist.decline(
+                    self.pool, wa_id, offer_id, user=tag, message_id=message_id
+                )
                 self.place_freed()  # the place goes to the next citizen now
                 return declined
         raise TypeError(f"unknown effect {type(effect).__name__}")
