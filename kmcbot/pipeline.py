@@ -181,6 +181,7 @@ class Pipeline:
     async def handle(self, message: Inbound, tag: str | None = None, cid: str = "") -> Handled:
         """`tag`: the sender's keyed hash, when the caller has it already; `cid`: the
         message's correlation id (observe/events.py), carried to its replies."""
+        # Read only: the pair the message teaches is written after the duplicate check.
         citizen = await self.identities.citizen(message.wa_id, message.user_id)
         if citizen != message.wa_id:  # a hidden number we know: the same citizen
             message, tag = replace(message, wa_id=citizen), None
@@ -205,6 +206,7 @@ class Pipeline:
             if loaded.status is Begin.DUPLICATE:
                 return Handled("duplicate")
             try:
+                await self.identities.learn(message.wa_id, message.user_id)
                 # Done well within the lease, or given up: past it, a redelivery
                 # could be handled beside us.
                 async with asyncio.timeout(self.store.lease_ms * 0.7 / 1000):
@@ -231,6 +233,7 @@ class Pipeline:
         if loaded.status is Begin.DUPLICATE:
             return Handled("duplicate")
         try:
+            await self.identities.learn(message.wa_id, message.user_id)  # before it moves
             new = await self.identities.changed(
                 message.wa_id, message.user_id, change.new_wa_id, change.new_user_id
             )
@@ -293,7 +296,7 @@ class Pipeline:
         for _ in range(MAX_EFFECT_ROUNDS):
             if not pending:
                 break
-            result = await self._run(pending.pop(0), message.wa_id, tag)
+            result = await self._run(pending.pop(0), message.wa_id, tag, message.message_id)
             results.append((result, str(outcome.session.lang or profile.lang or "")))
             if isinstance(result, fx.Booked):
                 last = result.booking.reference  # "Same as before?" at the next booking
@@ -376,13 +379,14 @@ class Pipeline:
         )
         return Handled("rate_limited", replies=len(replies))
 
-    async def _run(self, effect: fx.Effect, wa_id: str, tag: str) -> fx.Result:
+    async def _run(self, effect: fx.Effect, wa_id: str, tag: str, message_id: str) -> fx.Result:
+        """One effect; the waitlist's are keyed on `message_id`, as a booking is, so a
+        retried turn is told what its first attempt did."""
         match effect:
             case fx.Book():
                 return await repository.book(self.pool, wa_id, effect)
             case fx.ListBookings(also=also):
-                listed = await repository.list_bookings(self.pool, wa_id, also)
-                return replace(listed, waiting=await waitlist.waiting_of(self.pool, wa_id))
+                return await repository.list_bookings(self.pool, wa_id, also)
             case fx.CancelBooking(reference=ref):
                 cancelled = await repository.cancel(self.pool, wa_id, ref)
                 self.place_freed()  # the waitlist's offer job runs now
@@ -394,13 +398,19 @@ class Pipeline:
                 await waitlist.forget(self.pool, wa_id)
                 return forgotten
             case fx.JoinWaitlist():
-                return await waitlist.join(self.pool, wa_id, effect, user=tag)
+                return await waitlist.join(
+                    self.pool, wa_id, effect, user=tag, message_id=message_id
+                )
             case fx.LeaveWaitlist(entry_id=entry_id):
-                return await waitlist.leave(self.pool, wa_id, entry_id, user=tag)
+                return await waitlist.leave(
+                    self.pool, wa_id, entry_id, user=tag, message_id=message_id
+                )
             case fx.TakeOffer(offer_id=offer_id, message_id=mid):
                 return await waitlist.take(self.pool, wa_id, offer_id, mid, user=tag)
             case fx.DeclineOffer(offer_id=offer_id):
-                declined = await waitlist.decline(self.pool, wa_id, offer_id, user=tag)
+                declined = await waitlist.decline(
+                    self.pool, wa_id, offer_id, user=tag, message_id=message_id
+                )
                 self.place_freed()  # the place goes to the next citizen now
                 return declined
         raise TypeError(f"unknown effect {type(effect).__name__}")

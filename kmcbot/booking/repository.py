@@ -27,6 +27,7 @@ from kmcbot.booking.commands import (
     Forgotten,
     Moved,
     Refused,
+    Waiting,
 )
 from kmcbot.booking.model import (
     BookingStatus,
@@ -51,6 +52,31 @@ b.reference, b.code, b.status, b.slot_id, s.day, s.start_time, s.end_time,
 VIEW_JOINS = "JOIN slots s ON s.id = b.slot_id JOIN centres c ON c.id = s.centre_id"
 # A booking as view_of reads it: SELECT VIEW_COLUMNS FROM bookings b VIEW_JOINS.
 VIEW_SQL = f"SELECT {VIEW_COLUMNS} FROM bookings b {VIEW_JOINS}\n"
+
+# A number's waiting entries (kmcbot/waitlist/), each with its place in its
+# vaccine's line: earliest due date, then who joined first (waitlist/store.py).
+WAITING_SQL = """
+SELECT w.id, w.vaccine, w.name, w.borough, w.near_lat IS NOT NULL AS near,
+       (SELECT count(*) FROM waitlist o
+         WHERE o.status = 'waiting' AND o.vaccine = w.vaccine
+           AND (o.earliest, o.joined_at, o.id) <= (w.earliest, w.joined_at, w.id)) AS position
+FROM waitlist w WHERE w.wa_id = $1 AND w.status = 'waiting'
+"""
+# "My bookings" in one round trip: one row of the waiting entries as arrays,
+# joined to the bookings (none: one row whose booking columns are NULL).
+_LIST = f"""
+SELECT v.*, q.*
+FROM (SELECT array_agg(w.id ORDER BY w.id) AS waiting_ids,
+             array_agg(w.vaccine ORDER BY w.id) AS waiting_vaccines,
+             array_agg(w.name ORDER BY w.id) AS waiting_names,
+             array_agg(w.position ORDER BY w.id) AS waiting_positions,
+             array_agg(w.borough ORDER BY w.id) AS waiting_boroughs,
+             array_agg(w.near ORDER BY w.id) AS waiting_near
+      FROM ({WAITING_SQL}) w) q
+LEFT JOIN (SELECT {VIEW_COLUMNS}, s.starts_at FROM bookings b {VIEW_JOINS}
+           WHERE b.wa_id = $1 AND (b.status = 'booked' OR b.reference = $2)) v ON true
+ORDER BY v.starts_at
+"""
 
 # Every check and write of a booking in one round trip (sql/004_book_function.sql).
 _BOOK = "SELECT * FROM kmcbot_book($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
@@ -219,15 +245,27 @@ async def _book_once(pool: asyncpg.Pool, wa_id: str, effect: Book) -> Booked | R
 
 
 async def list_bookings(pool: asyncpg.Pool, wa_id: str, also: str | None = None) -> BookingsListed:
-    """The number's active bookings, and `also` (a reference of its own) in any status."""
+    """The number's active bookings, and `also` (a reference of its own) in any
+    status; and its waiting entries (the waitlist), in the same round trip."""
     async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            VIEW_SQL + " WHERE b.wa_id = $1 AND (b.status = 'booked' OR b.reference = $2)"
-            " ORDER BY s.starts_at",
-            wa_id,
-            also,
-        )
-    return BookingsListed(tuple(view_of(r) for r in rows))
+        rows = await conn.fetch(_LIST, wa_id, also)
+    first = rows[0]  # always one row at least: the waiting entries' (maybe empty)
+    waiting = zip(
+        first["waiting_ids"] or (),
+        first["waiting_vaccines"] or (),
+        first["waiting_names"] or (),
+        first["waiting_positions"] or (),
+        first["waiting_boroughs"] or (),
+        first["waiting_near"] or (),
+        strict=True,
+    )
+    return BookingsListed(
+        tuple(view_of(r) for r in rows if r["reference"] is not None),
+        tuple(
+            Waiting(i, Vaccine(v), name or "", int(p), borough, bool(near))
+            for i, v, name, p, borough, near in waiting
+        ),
+    )
 
 
 # A place freed one at a time (a cancellation, a booking moved away or erased)

@@ -23,6 +23,10 @@ of the same kind for that booking delivered clears the mark. A relayed notice
 that failed with 131047 (the 24-hour window had closed: it went as free text)
 is made "not accepted" again, so the relay sends it once more, as the approved
 template, when it next looks (outbox/relay.py: RESEND_S, at most MAX_TRIES).
+
+A POST's statuses are recorded all or nothing (the writes first, then the
+counts and lines) and only after its messages are stored (web/webhook.py), so
+WhatsApp's redelivery after a 503 counts them once.
 """
 
 from __future__ import annotations
@@ -112,47 +116,70 @@ async def record(
     pool: asyncpg.Pool, statuses: Sequence[Status], sent: SentNews | None = None
 ) -> None:
     """Count, log and (for failed news) mark one webhook POST's statuses; those
-    without callback data matched by their message id through `sent`."""
+    without callback data matched by their message id through `sent`.
+
+    All or nothing, so that WhatsApp's redelivery after a failure here counts
+    them once: the writes go first, in one transaction, and only once they are
+    committed is anything counted or logged."""
     failed: list[tuple[str, str, int]] = []
     delivered: list[News] = []
     again: list[int] = []
+    lines: list[tuple[bool, str, dict[str, str | int]]] = []  # (a warning?, event, fields)
+    counted: list[tuple[str, str]] = []  # kind and code of each failed notice
     unnamed = {s.message_id for s in statuses if not s.callback}
     kept = await sent.recall(sorted(unnamed)) if unnamed and sent is not None else {}
     for status in statuses:
         code = _code(status)
-        metrics.DELIVERIES.labels(status.status, code).inc()
         callback = status.callback or kept.get(status.message_id, "")
         if not callback:
             continue  # not ours to match (a reply without news, sent by hand, or long ago)
         cid, carried = read_callback(callback)
         news = _news(carried)
         if cid.startswith("n"):
-            event = _NOTICE_EVENTS.get(status.status)
-            for reference, kind in news if event else ():
-                fields = {"reference": reference, "kind": kind, "cid": cid}
-                if event is Event.NOTICE_FAILED:
-                    log.warning(event, **fields, code=code)
-                else:
-                    log.info(event, **fields)
+            notice = _NOTICE_EVENTS.get(status.status)
+            for reference, kind in news if notice else ():
+                fields: dict[str, str | int] = {"reference": reference, "kind": kind, "cid": cid}
+                if notice is Event.NOTICE_FAILED:
+                    lines.append((True, notice, {**fields, "code": code}))
+                elif notice is not None:
+                    lines.append((False, notice, fields))
         elif status.status == "delivered":
-            log.info(Event.REPLY_DELIVERED, cid=cid)
+            lines.append((False, Event.REPLY_DELIVERED, {"cid": cid}))
         elif status.status == "failed":
-            log.warning(Event.REPLY_FAILED, cid=cid, code=code, news=len(news))
+            lines.append((True, Event.REPLY_FAILED, {"cid": cid, "code": code, "news": len(news)}))
         if status.status == "failed":
             row = cid[1:]
             relayed = cid.startswith("n") and row.isascii() and row.isdigit() and len(row) < 18
             if relayed and code == str(WINDOW_CLOSED):
                 again.append(int(row))
-            for reference, kind in news:
-                metrics.NOTICES_FAILED.labels(kind, code).inc()
-                failed.append((reference, kind, int(code) if code else 0))
+            failed += [(reference, kind, int(code) if code else 0) for reference, kind in news]
+            counted += [(kind, code) for _, kind in news]
         elif status.status in ("delivered", "read"):
             delivered += news
+    await _write(pool, failed, again, delivered)
+    for status in statuses:
+        metrics.DELIVERIES.labels(status.status, _code(status)).inc()
+    for kind, code in counted:
+        metrics.NOTICES_FAILED.labels(kind, code).inc()
+    for warning, line, fields in lines:
+        (log.warning if warning else log.info)(line, **fields)
+
+
+async def _write(
+    pool: asyncpg.Pool, failed: list[tuple[str, str, int]], again: list[int], delivered: list[News]
+) -> None:
+    """The marks, the resends and the clearings of one POST, in one transaction."""
+    writes: list[tuple[str, tuple[object, ...]]] = []
     if failed:
-        await pool.execute(
-            _MARK_FAILED, [f[0] for f in failed], [f[1] for f in failed], [f[2] for f in failed]
-        )
+        writes.append((_MARK_FAILED, ([f[0] for f in failed], [f[1] for f in failed],
+                                      [f[2] for f in failed])))  # fmt: skip
     if again:
-        await pool.execute(_SEND_AGAIN, again)
+        writes.append((_SEND_AGAIN, (again,)))
     if delivered:
-        await pool.execute(_CLEAR, [d[0] for d in delivered], [d[1] for d in delivered])
+        writes.append((_CLEAR, ([d[0] for d in delivered], [d[1] for d in delivered])))
+    if len(writes) == 1:  # nearly always: no transaction's round trips
+        await pool.execute(writes[0][0], *writes[0][1])
+    elif writes:
+        async with pool.acquire() as conn, conn.transaction():
+            for query, args in writes:
+                await conn.execute(query, *args)

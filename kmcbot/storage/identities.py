@@ -32,18 +32,10 @@ class Identities:
 
     async def citizen(self, wa_id: str, user_id: str | None) -> str:
         """Who sent a message from `wa_id` (a number, or the BSUID when the number
-        was hidden) carrying `user_id`: the number when known, else the BSUID."""
-        if user_id is None:
-            return wa_id
-        if not is_bsuid(wa_id):
-            if self._cached(user_id) != wa_id:
-                await self.pool.execute(
-                    """INSERT INTO citizen_ids (user_id, wa_id) VALUES ($1, $2)
-                       ON CONFLICT (user_id) DO UPDATE SET wa_id = $2, seen_at = now()""",
-                    user_id,
-                    wa_id,
-                )
-                self._remember(user_id, wa_id)
+        was hidden) carrying `user_id`: the number when known, else the BSUID.
+        Reads only: the pipeline needs it before the duplicate check (the citizen's
+        keys depend on it); a number is its own answer."""
+        if user_id is None or not is_bsuid(wa_id):
             return wa_id
         number = self._cached(user_id)
         if number is None:
@@ -53,6 +45,20 @@ class Identities:
             if number is not None:
                 self._remember(user_id, number)
         return number or wa_id
+
+    async def learn(self, wa_id: str, user_id: str | None) -> None:
+        """A message that shows both the number and the BSUID teaches the pair.
+        Called after the duplicate check: a redelivered message costs no write,
+        and an old one cannot undo a pair that moved since (a changed number)."""
+        if user_id is None or is_bsuid(wa_id) or self._cached(user_id) == wa_id:
+            return
+        await self.pool.execute(
+            """INSERT INTO citizen_ids (user_id, wa_id) VALUES ($1, $2)
+               ON CONFLICT (user_id) DO UPDATE SET wa_id = $2, seen_at = now()""",
+            user_id,
+            wa_id,
+        )
+        self._remember(user_id, wa_id)
 
     async def changed(
         self, citizen: str, old_user_id: str | None, new_number: str | None, new_user_id: str | None

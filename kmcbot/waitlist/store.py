@@ -38,7 +38,7 @@ from kmcbot.booking.commands import (
 )
 from kmcbot.booking.model import Refusal, Vaccine
 from kmcbot.booking.reference import new_code, new_reference
-from kmcbot.booking.repository import view_of
+from kmcbot.booking.repository import WAITING_SQL, view_of
 from kmcbot.waitlist.allocate import Area, Entry, Live, NewOffer, Place, Plan, allocate
 
 log = structlog.get_logger()
@@ -61,18 +61,24 @@ WHERE o.status = 'waiting' AND o.vaccine = $1 AND (o.earliest, o.joined_at, o.id
 
 
 async def join(
-    pool: asyncpg.Pool, wa_id: str, effect: JoinWaitlist, *, user: str = ""
+    pool: asyncpg.Pool, wa_id: str, effect: JoinWaitlist, *, user: str = "", message_id: str = ""
 ) -> Joined | Refused:
-    """One waiting entry per ID, at most MAX_WAITING_PER_NUMBER per number."""
+    """One waiting entry per ID, at most MAX_WAITING_PER_NUMBER per number. The
+    entry this message made already (a retried turn) is answered as joined."""
     async with pool.acquire() as conn, conn.transaction():
         await _lock_number(conn, wa_id)
         same = await conn.fetchrow(
-            "SELECT id, vaccine, earliest, joined_at FROM waitlist"
+            "SELECT id, vaccine, earliest, joined_at, wa_id, joined_by FROM waitlist"
             " WHERE id_type = $1 AND id_hash = $2 AND status = 'waiting'",
             effect.id_type,
             effect.id_hash,
         )
         if same is not None:
+            if message_id and (same["wa_id"], same["joined_by"]) == (wa_id, message_id):
+                position = await conn.fetchval(
+                    _POSITION, same["vaccine"], same["earliest"], same["joined_at"], same["id"]
+                )
+                return Joined(int(position))
             return Refused(Refusal.ALREADY_WAITING)
         if await conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM bookings WHERE id_type = $1 AND id_hash = $2"
@@ -91,8 +97,8 @@ async def join(
             row = await conn.fetchrow(
                 """INSERT INTO waitlist (wa_id, id_type, id_hash, id_last4, name, vaccine,
                                          first_dose, earliest, lang, near_lat, near_lon, radius_km,
-                                         borough)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                         borough, joined_by)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                    RETURNING id, vaccine, earliest, joined_at""",
                 wa_id,
                 effect.id_type,
@@ -107,6 +113,7 @@ async def join(
                 near[1] if near else None,
                 RADIUS_KM if near else None,
                 None if near else effect.borough,  # one area: the circle, else the borough
+                message_id or None,
             )
         except asyncpg.UniqueViolationError:  # the same ID joined from another number
             return Refused(Refusal.ALREADY_WAITING)
@@ -127,18 +134,9 @@ async def join(
 
 
 async def waiting_of(conn: asyncpg.Connection | asyncpg.Pool, wa_id: str) -> tuple[Waiting, ...]:
-    """The number's waiting entries with their positions (for "My bookings")."""
-    rows = await conn.fetch(
-        f"""SELECT w.id, w.vaccine, w.name, w.borough, w.near_lat IS NOT NULL AS near,
-                   ({
-            _POSITION.replace("$1", "w.vaccine")
-            .replace("$2", "w.earliest")
-            .replace("$3", "w.joined_at")
-            .replace("$4", "w.id")
-        }) AS position
-            FROM waitlist w WHERE w.wa_id = $1 AND w.status = 'waiting' ORDER BY w.id""",
-        wa_id,
-    )
+    """The number's waiting entries with their positions ("My bookings" has them
+    from repository.list_bookings, in the same round trip as the bookings)."""
+    rows = await conn.fetch(WAITING_SQL + " ORDER BY w.id", wa_id)
     return tuple(
         Waiting(
             r["id"],
@@ -176,9 +174,10 @@ async def _end_offers(
 
 
 async def leave(
-    pool: asyncpg.Pool, wa_id: str, entry_id: int | None, *, user: str = ""
+    pool: asyncpg.Pool, wa_id: str, entry_id: int | None, *, user: str = "", message_id: str = ""
 ) -> WaitlistLeft:
-    """Leave one entry (or all of the number's: "stop"); their live offers pass on."""
+    """Leave one entry (or all of the number's: "stop"); their live offers pass on.
+    Nothing left to leave: the entries this message left already (a retried turn)."""
     async with pool.acquire() as conn, conn.transaction():
         await _lock_number(conn, wa_id)
         rows = await conn.fetch(
@@ -188,14 +187,24 @@ async def leave(
             entry_id,
         )
         ids = [r["id"] for r in rows]
+        if not ids and message_id:
+            left = await conn.fetchval(
+                "SELECT count(*) FROM waitlist WHERE wa_id = $1 AND left_by = $2"
+                " AND ($3::bigint IS NULL OR id = $3)",
+                wa_id,
+                message_id,
+                entry_id,
+            )
+            return WaitlistLeft(int(left))
         if ids:
             for e in await _end_offers(conn, "o.entry_id = ANY($1::bigint[])", "void", ids):
                 metrics.OFFERS.labels("void").inc()
                 log.info("offer_withdrawn", offer=e.offer_id, slot=e.slot_id, user=user)
             await conn.execute(
-                "UPDATE waitlist SET status = 'left', ended_at = now()"
+                "UPDATE waitlist SET status = 'left', ended_at = now(), left_by = $2"
                 " WHERE id = ANY($1::bigint[])",
                 ids,
+                message_id or None,
             )
     for entry in ids:
         log.info("waitlist_left", entry=entry, how="all" if entry_id is None else "one", user=user)
@@ -221,13 +230,16 @@ async def _forget(conn: asyncpg.Connection, wa_id: str) -> None:
         await _end_offers(conn, "o.entry_id = ANY($1::bigint[])", "void", ids)
         await conn.execute(
             """UPDATE waitlist SET wa_id = NULL, id_hash = NULL, id_last4 = NULL, name = NULL,
-                   near_lat = NULL, near_lon = NULL,
+                   near_lat = NULL, near_lon = NULL, joined_by = NULL, left_by = NULL,
                    status = CASE WHEN status = 'waiting' THEN 'left' ELSE status END,
                    ended_at = coalesce(ended_at, now())
                WHERE id = ANY($1::bigint[])""",
             ids,
         )
-        await conn.execute("UPDATE offers SET wa_id = NULL WHERE entry_id = ANY($1::bigint[])", ids)
+        await conn.execute(
+            "UPDATE offers SET wa_id = NULL, declined_by = NULL WHERE entry_id = ANY($1::bigint[])",
+            ids,
+        )
 
 
 async def _live_id(conn: asyncpg.Connection, wa_id: str, offer_id: int | None) -> int | None:
@@ -240,19 +252,34 @@ async def _live_id(conn: asyncpg.Connection, wa_id: str, offer_id: int | None) -
 
 
 async def decline(
-    pool: asyncpg.Pool, wa_id: str, offer_id: int | None, *, user: str = ""
+    pool: asyncpg.Pool, wa_id: str, offer_id: int | None, *, user: str = "", message_id: str = ""
 ) -> OfferDeclined:
-    """ "Not now": the place passes on at the next run; she stays on the waitlist."""
+    """ "Not now": the place passes on at the next run; she stays on the waitlist.
+    No live offer: the one this message declined already (a retried turn) is found."""
+    typed = offer_id is None
     async with pool.acquire() as conn, conn.transaction():
         await _lock_number(conn, wa_id)
         found = await _live_id(conn, wa_id, offer_id)
-        if found is None:
-            return OfferDeclined(False, offer_id is None)
-        ended = await _end_offers(conn, "o.id = $1 AND o.wa_id = $2", "declined", found, wa_id)
+        ended: tuple[Ended, ...] = ()
+        if found is not None:
+            ended = await _end_offers(conn, "o.id = $1 AND o.wa_id = $2", "declined", found, wa_id)
+        if not ended:
+            again = bool(message_id) and await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM offers WHERE wa_id = $1 AND declined_by = $2"
+                " AND ($3::bigint IS NULL OR id = $3))",
+                wa_id,
+                message_id,
+                offer_id,
+            )
+            return OfferDeclined(again, typed)
+        if message_id:
+            await conn.execute(
+                "UPDATE offers SET declined_by = $2 WHERE id = $1", found, message_id
+            )
     for e in ended:
         metrics.OFFERS.labels("declined").inc()
         log.info("offer_declined", offer=e.offer_id, slot=e.slot_id, user=user)
-    return OfferDeclined(bool(ended), offer_id is None)
+    return OfferDeclined(True, typed)
 
 
 _BOOK = "SELECT * FROM kmcbot_book($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"

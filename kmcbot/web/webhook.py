@@ -135,16 +135,20 @@ async def _handle_body(request: web.Request, raw: bytes, header: str | None) -> 
             "webhook_error_items", count=sum(errors.values()), kinds=dict(list(errors.items())[:10])
         )
     failures = await handle_all(request.app[PIPELINE], list(by_user.values()))
+    if failures:
+        # The statuses wait for the redelivery of the whole POST: recorded now,
+        # they would be counted (and a 131047 notice resent) again by it.
+        return json_error(503, f"{failures} message(s) not handled; deliver again")
     if statuses:
         try:
             pipeline = request.app[PIPELINE]
             await delivery.record(pipeline.pool, statuses, pipeline.sent_news)
         except (asyncpg.PostgresError, RedisError, OSError, TimeoutError) as exc:
-            # Delivered again by WhatsApp; the POST's messages are duplicates by then.
+            # Nothing of them was counted or written (delivery.record: all or
+            # nothing); delivered again by WhatsApp, the POST's messages are
+            # duplicates by then and the statuses are recorded once.
             log.warning("statuses_not_recorded", count=len(statuses), error=type(exc).__name__)
             return json_error(503, "statuses not recorded; deliver again")
-    if failures:
-        return json_error(503, f"{failures} message(s) not handled; deliver again")
     return web.json_response({"ok": True})
 
 

@@ -11,7 +11,9 @@
   for a message with booking news: a failed reminder is marked, counted and
   logged with its cid, a delivered one clears the mark;
 - statuses are counted by status and code, with no line each; one for a message
-  kmcbot did not send (or kept nothing of) is only counted.
+  kmcbot did not send (or kept nothing of) is only counted;
+- a POST answered 503 (a message in it failed, or the statuses could not be
+  recorded) and delivered again counts and marks its statuses once.
 """
 
 from __future__ import annotations
@@ -22,10 +24,19 @@ from prometheus_client import REGISTRY
 
 from kmcbot.booking import admin_repo
 from kmcbot.web import roster
+from kmcbot.web.keys import PIPELINE
 from tests.support.e2e import PHONE_ID, Citizen, reach_confirm, start
 from tests.support.factories import eventually
 from tests.support.ids import aadhaar
-from tests.support.payloads import status_payload, status_update
+from tests.support.payloads import (
+    change,
+    contact,
+    messages_value,
+    status_payload,
+    status_update,
+    text_message,
+    webhook,
+)
 
 OUT_WAMID = "wamid.HBgMOTE5ODAwMDAwMTExFQIAERgSQjZGOTUwRDRFNzg2MUEzN0VEAA=="
 DOCUMENTED_FAILED = {
@@ -238,3 +249,87 @@ async def test_statuses_kmcbot_did_not_send_are_counted_without_a_line(citizens)
         assert await post_statuses(citizen, *[unknown] * 50) == 200
     assert logs == []
     assert counted("kmcbot_deliveries_total", status="read", code="") == before + 50
+
+
+async def test_statuses_beside_a_failing_message_count_once_after_redelivery(
+    citizens, demo_client, monkeypatch
+) -> None:
+    """A POST whose message fails answers 503 and WhatsApp delivers all of it again:
+    its statuses are counted (and a failed notice marked) by the delivery that
+    succeeds, not by both."""
+    citizen = citizens("919800000115")
+    await start(citizen)
+    pipeline = demo_client.app[PIPELINE]
+    handle = pipeline.handle
+    calls = 0
+
+    async def fails_once(*args, **kw):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionResetError("PostgreSQL went away")
+        return await handle(*args, **kw)
+
+    monkeypatch.setattr(pipeline, "handle", fails_once)
+    read = status_update(citizen.wa_id, "wamid.read-beside-a-message", "read")
+    value = messages_value(
+        PHONE_ID,
+        contacts=[contact(citizen.wa_id)],
+        messages=[text_message(citizen.wa_id, "my bookings")],
+        statuses=[read],
+    )
+    raw = orjson.dumps(webhook(change(value)))
+    before = counted("kmcbot_deliveries_total", status="read", code="")
+    assert await citizen.post_raw(raw) == 503
+    assert await citizen.post_raw(raw) == 200
+    assert counted("kmcbot_deliveries_total", status="read", code="") == before + 1
+
+
+async def test_statuses_whose_recording_fails_are_counted_once_when_delivered_again(
+    citizens, pg
+) -> None:
+    """The status handling itself fails (PostgreSQL refuses a write): 503, nothing
+    counted or marked half, and the redelivery records it all once."""
+    citizen = citizens("919800000116")
+    await start(citizen)
+    slot_id = await reach_confirm(citizen, aadhaar(6))
+    [ticket] = await citizen.tap(f"confirm:yes:{slot_id}")
+    booking = await pg.fetchrow(
+        "SELECT b.id, b.reference, s.day FROM bookings b JOIN slots s ON s.id = b.slot_id"
+        " WHERE b.slot_id = $1",
+        slot_id,
+    )
+    notification = await pg.fetchval(
+        "INSERT INTO notifications (booking_id, kind, remind_day) VALUES ($1, 'reminder', $2)"
+        " RETURNING id",
+        booking["id"],
+        booking["day"],
+    )
+    await citizen.standin.wait_for(citizen.wa_id, citizen.seen + 1, timeout=10)
+    [reminder] = await citizen.replies()
+    accepted = "SELECT accepted_at FROM notifications WHERE id = $1"
+    assert await eventually(lambda: pg.fetchval(accepted, notification))
+    # The second write of the POST (the 131047 resend) fails; the first (the mark) ran.
+    await pg.execute(
+        """CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+           CREATE TRIGGER refuse BEFORE UPDATE ON notifications FOR EACH ROW
+           EXECUTE FUNCTION refuse()"""
+    )
+    failed = status_of(reminder, "failed", errors=[DOCUMENTED_FAILED])
+    raw = orjson.dumps(status_payload([failed], phone_number_id=PHONE_ID))
+    before = counted("kmcbot_notices_failed_total", kind="reminder", code="131047")
+    with structlog.testing.capture_logs() as logs:
+        assert await citizen.post_raw(raw) == 503
+    events = [e["event"] for e in logs]
+    assert "statuses_not_recorded" in events and "notice_failed" not in events
+    assert counted("kmcbot_notices_failed_total", kind="reminder", code="131047") == before
+    marked = "SELECT notice_failed_kind FROM bookings WHERE id = $1"
+    assert await pg.fetchval(marked, booking["id"]) is None  # all or nothing
+    await pg.execute("DROP TRIGGER refuse ON notifications; DROP FUNCTION refuse()")
+    with structlog.testing.capture_logs() as logs:
+        assert await citizen.post_raw(raw) == 200
+    assert [e["event"] for e in logs if e["event"].startswith("notice_")] == ["notice_failed"]
+    assert counted("kmcbot_notices_failed_total", kind="reminder", code="131047") == before + 1
+    assert await pg.fetchval(marked, booking["id"]) == "reminder"
+    assert await pg.fetchval(accepted, notification) is None  # the relay sends it again

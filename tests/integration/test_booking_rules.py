@@ -21,11 +21,15 @@ from kmcbot.booking import repository
 from kmcbot.booking.commands import (
     Book,
     Booked,
+    BookingsListed,
     CancelBooking,
     Cancelled,
     Effect,
     ForgetMe,
     Forgotten,
+    Joined,
+    JoinWaitlist,
+    ListBookings,
     MoveBooking,
     Moved,
     Refused,
@@ -33,8 +37,10 @@ from kmcbot.booking.commands import (
 )
 from kmcbot.booking.model import IST, BookingStatus, Interval, Refusal, Vaccine
 from kmcbot.booking.rules import MAX_ACTIVE_PER_NUMBER
+from kmcbot.waitlist import store
 from tests.support.factories import book_effect, make_centre, make_slot
 from tests.support.fakes import INTERVALS, FakeBookings, make_availability
+from tests.support.waitlist import join_effect
 
 NUMBER = "919800000001"
 OTHER = "919800000002"
@@ -73,6 +79,10 @@ class Postgres:
                 return await repository.move(self.pool, wa_id, reference, slot_id, message_id)
             case ForgetMe():
                 return await repository.forget(self.pool, wa_id)
+            case ListBookings(also=also):
+                return await repository.list_bookings(self.pool, wa_id, also)
+            case JoinWaitlist():
+                return await store.join(self.pool, wa_id, effect)
         raise TypeError(effect)
 
     async def start(self, slot_id: int) -> None:
@@ -139,6 +149,11 @@ def told(result: Result) -> str:
             return "cancelled"
         case Forgotten():
             return "forgotten"
+        case Joined(position):
+            return f"joined at {position}"
+        case BookingsListed(bookings, waiting):
+            places = ", ".join(f"{w.name} at {w.position}" for w in waiting)
+            return f"{len(bookings)} booked; waiting: {places or 'none'}"
     raise TypeError(result)
 
 
@@ -397,6 +412,22 @@ async def forget_me(b: Backend) -> str:
     return ", ".join(seen)
 
 
+# ---------------------------------------------------------------- "My bookings"
+
+
+@case("1 booked; waiting: Citizen 2 at 3, Citizen 4 at 1; then 0 booked; waiting: none")
+async def my_bookings_lists_the_waiting_entries_with_their_place_in_line(b: Backend) -> str:
+    today = datetime.now(IST).date()
+    covaxin = replace(join_effect(3), vaccine=Vaccine.COVAXIN)  # another line
+    due_earlier = join_effect(4, earliest=today - timedelta(days=1))  # first in line
+    for wa_id, effect in [(OTHER, join_effect(1)), (OTHER, covaxin),
+                          (NUMBER, join_effect(2)), (NUMBER, due_earlier)]:  # fmt: skip
+        assert told(await b.run(wa_id, effect)).startswith("joined at")
+    await booked(b, NUMBER, await b.slot())
+    mine = told(await b.run(NUMBER, ListBookings()))
+    return f"{mine}; then {told(await b.run('919700000001', ListBookings()))}"
+
+
 @pytest.mark.parametrize("name", list(CASES))
 async def test_the_rule(backend: Backend, name: str) -> None:
     story, expected = CASES[name]
@@ -413,7 +444,8 @@ async def test_the_fake_knows_the_databases_dose_intervals(pg) -> None:
 def test_every_refusal_has_a_case() -> None:
     """Refusals the rules and the repository give; each must be checked on both.
     The waitlist's own (kmcbot/waitlist/store.py) are checked against PostgreSQL
-    in tests/integration/test_waitlist_store.py: the fake has no waitlist."""
+    in tests/integration/test_waitlist_store.py: the fake's waitlist is only what
+    the dialogue's tests need (joining, and the listing with positions above)."""
     covered = {expected for _, expected in CASES.values()}
     waitlist = {"offer_gone", "no_offer", "already_waiting", "waitlist_limit"}
     assert {str(r) for r in Refusal} - waitlist <= covered

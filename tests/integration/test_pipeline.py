@@ -3,23 +3,26 @@ cannot finish is given back (lease and lock), and a bug in the step is loud."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 from structlog.testing import capture_logs
 
 from kmcbot import pipeline as pipeline_module
-from kmcbot.booking.commands import ListBookings
+from kmcbot.booking.commands import DeclineOffer, LeaveWaitlist, ListBookings
 from kmcbot.booking.model import Refusal
 from kmcbot.booking.repository import load_availability
 from kmcbot.dialogue.core import Outcome
 from kmcbot.dialogue.model import Lang, Session, State, session_to_dict
-from kmcbot.messages import Inbound, Text
+from kmcbot.messages import Inbound, Say, Text
 from kmcbot.pipeline import AvailabilityCache, EffectLoop, Pipeline
 from kmcbot.storage.keys import user_tag
 from kmcbot.storage.sessions import Begin, SessionStore
+from kmcbot.waitlist import store
+from tests.support.factories import make_centre, make_slot
 from tests.support.relay import outbox
+from tests.support.waitlist import join_effect
 
 PEPPER = b"pipeline-test-pepper"
 WA_ID = "919800000001"
@@ -85,3 +88,82 @@ async def test_a_booking_the_dialogue_refused_itself_is_an_event_line_once_commi
     [line] = [e for e in logs if e["event"] == "booking_refused"]
     assert line["reason"] == "number_limit" and line["via"] == "chat" and line["lang"] == "bn"
     assert line["user"] == TAG and line["cid"] == "c0ffee"
+
+
+async def test_a_redelivered_message_teaches_no_pair_again(pg, redis) -> None:
+    """A handled message delivered again (to another process: nothing in its memory)
+    is a duplicate before it costs a write, and does not undo a pair that moved
+    since (the citizen changed number: sql/012)."""
+    user_id, moved_to = "IN.1502576394655843", "919800000099"
+    first = Inbound(WA_ID, "wamid.pipeline.pair", datetime.now(UTC), Text("Hi"), user_id)
+    assert (await pipeline_of(pg, SessionStore(redis)).handle(first)).outcome == "ok"
+    pair = "SELECT wa_id FROM citizen_ids WHERE user_id = $1"
+    assert await pg.fetchval(pair, user_id) == WA_ID
+    await pg.execute("UPDATE citizen_ids SET wa_id = $1", moved_to)
+    again = await pipeline_of(pg, SessionStore(redis)).handle(first)
+    assert again.outcome == "duplicate"
+    assert await pg.fetchval(pair, user_id) == moved_to
+
+
+class LostAfterEffects(SessionStore):
+    """A store whose first commit fails (Redis away, or the lease ran out) after the
+    turn's effects were committed in PostgreSQL: WhatsApp delivers the message again."""
+
+    failures = 1
+
+    async def commit(self, tag, message_id, loaded, **kw) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("Redis went away")
+        await super().commit(tag, message_id, loaded, **kw)
+
+
+async def _offer_to(pg, wa_id: str) -> int:
+    await make_slot(pg, await make_centre(pg), capacity=1)
+    await store.join(pg, wa_id, join_effect(1))
+    [offer] = (await store.run_offers(pg, datetime.now(UTC), timedelta(minutes=30))).made
+    return offer
+
+
+@pytest.mark.parametrize("effect", ["join", "leave", "decline", "decline_typed"])
+async def test_a_retried_waitlist_turn_answers_as_the_first_did(
+    pg, redis, monkeypatch, effect
+) -> None:
+    """The waitlist's effects are keyed on the message, as a booking is: the retry
+    of a turn whose effect was committed is told what the first attempt did, not
+    "already on the waitlist" / "not on the waitlist" / "no offer"."""
+    if effect == "join":
+        asked = join_effect(1)
+    elif effect == "leave":
+        await store.join(pg, WA_ID, join_effect(1))
+        asked = LeaveWaitlist(None)
+    else:
+        offer = await _offer_to(pg, WA_ID)
+        asked = DeclineOffer(offer if effect == "decline" else None)
+
+    def stepping(session, event, ctx) -> Outcome:
+        menu = Session(State.MENU, Lang.EN, ctx.now)
+        if isinstance(event, Inbound):
+            return Outcome(menu, (), (asked,))
+        return Outcome(menu, (Say(repr(event)),))  # the result, as the citizen is told
+
+    monkeypatch.setattr(pipeline_module, "step", stepping)
+    lost = LostAfterEffects(redis)
+    with pytest.raises(ConnectionError):
+        await pipeline_of(pg, lost).handle(hi())
+    assert (await pipeline_of(pg, lost).handle(hi())).outcome == "ok"
+    [reply] = await outbox(redis)
+    told = reply["text"]["body"]
+    assert (
+        told
+        == {
+            "join": "Joined(position=1)",
+            "leave": "WaitlistLeft(entries=1)",
+            "decline": "OfferDeclined(found=True, typed=False)",
+            "decline_typed": "OfferDeclined(found=True, typed=True)",
+        }[effect]
+    )
+    # Another message is another request: told what is true now.
+    again = await pipeline_of(pg, SessionStore(redis)).handle(hi(2))
+    assert again.outcome == "ok"
+    assert (await outbox(redis))[-1]["text"]["body"] != told

@@ -202,6 +202,33 @@ async def test_delete_my_data_leaves_the_waitlist_and_keeps_nothing_personal(pg,
     await assert_holds_consistent(pg)
 
 
+async def test_the_messages_that_joined_left_and_declined_are_erased_with_her(
+    pg, full_slot
+) -> None:
+    """A wamid carries the number: the message ids a retried turn is matched by
+    (sql/018) go with her other fields."""
+    number = "919800000001"
+    assert await store.join(pg, number, join_effect(1), message_id="wamid.j1") == Joined(1)
+    assert await store.join(pg, number, join_effect(2), message_id="wamid.j2") == Joined(2)
+    await admin_repo.set_capacity(pg, full_slot, 2)
+    (offer,) = (await store.run_offers(pg, now(), HOLD)).made
+    declined = await store.decline(pg, number, offer, message_id="wamid.no")
+    assert (
+        declined
+        == OfferDeclined(True)
+        == await store.decline(pg, number, offer, message_id="wamid.no")
+    )
+    assert await store.leave(pg, number, None, message_id="wamid.stop") == WaitlistLeft(2)
+    assert await store.leave(pg, number, None, message_id="wamid.stop") == WaitlistLeft(2)
+    assert await store.leave(pg, number, None, message_id="wamid.other") == WaitlistLeft(0)
+    await repository.forget(pg, number)
+    await store.forget(pg, number)
+    kept = await pg.fetchval(
+        "SELECT count(*) FROM waitlist WHERE joined_by IS NOT NULL OR left_by IS NOT NULL"
+    ) + await pg.fetchval("SELECT count(*) FROM offers WHERE declined_by IS NOT NULL")
+    assert kept == 0
+
+
 _RUNNER = """
 import asyncio, sys
 from datetime import UTC, datetime, timedelta

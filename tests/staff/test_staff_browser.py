@@ -1,16 +1,21 @@
 """The console in Debian's Chromium, driven by Playwright, at a phone's size and a
 desk PC's: log in, find a booking, check in by code, print, confirm tomorrow's
 list (the citizens' messages reach the Graph stand-in), cancel a session for want
-of vaccine (each citizen told exactly once). Skips without /usr/bin/chromium or
+of vaccine (each citizen told exactly once); the operator's pages, and the
+waitlist's tables without sideways scrolling at either size. Skips without /usr/bin/chromium or
 the playwright package (nothing is downloaded). Screenshots go to
 $KMCBOT_SCREENSHOTS (default /tmp/staff-console)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
+from kmcbot.waitlist import store
 from tests.support.factories import eventually
 from tests.support.staff import ARGS, CHROMIUM, PASSWORD, SHOTS, SIZES
+from tests.support.waitlist import join_effect
 
 
 def messages(graph, template: str) -> dict[str, int]:
@@ -208,3 +213,53 @@ async def test_an_operators_pages_in_a_browser(chromium, served, pg, city) -> No
             await browser.close()
     assert problems == [], problems
     assert elsewhere == [], elsewhere
+
+
+async def sideways(page) -> int:
+    """How far the page overflows its viewport sideways, in CSS px (0: it fits)."""
+    return await page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+
+
+async def test_the_waitlist_page_fits_a_phone_and_a_desk(chromium, served, pg, city) -> None:
+    """The operator's waitlist (two tables of 8 columns) reads without sideways
+    scrolling at 390 px and at 1366 px, in English and Bengali."""
+    from playwright.async_api import async_playwright, expect
+
+    for n in range(1, 5):
+        await store.join(pg, f"9198000{n:05d}", join_effect(300 + n))
+    await pg.execute("UPDATE waitlist SET borough = 12 WHERE id = (SELECT min(id) FROM waitlist)")
+    # The served app's own offer job runs too (one run at a time): whichever runs.
+    await store.run_offers(pg, datetime.now(UTC), timedelta(minutes=30))
+    await eventually(lambda: pg.fetchval("SELECT count(*) >= 3 FROM offers"), timeout=10)
+    declined = await pg.fetchrow("SELECT id, wa_id FROM offers ORDER BY id LIMIT 1")
+    await store.decline(pg, declined["wa_id"], declined["id"])
+    url = str(served.make_url("/")).rstrip("/")
+    problems: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1366, "height": 900})
+            page.set_default_timeout(15_000)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            await page.goto(f"{url}/staff/login")
+            await page.fill("input[name=login]", "op")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("button[type=submit].primary")
+            await expect(page.locator("h1")).to_have_text("Every centre")
+            for lang in ("en", "bn"):
+                if lang == "bn":
+                    await page.click("header form.lang button[value=bn]")
+                    await expect(page.locator("html")).to_have_attribute("lang", "bn")
+                for size, (width, height) in SIZES.items():
+                    await page.set_viewport_size({"width": width, "height": height})
+                    await page.goto(f"{url}/staff/waitlist")
+                    await expect(page.locator("table.roster")).to_have_count(2)
+                    await expect(page.locator("table.roster tbody tr").first).to_be_visible()
+                    shot = SHOTS / f"waitlist-{lang}-{size}.png"
+                    await page.screenshot(path=str(shot), full_page=True)
+                    assert await sideways(page) == 0, (lang, size, await sideways(page))
+        finally:
+            await browser.close()
+    assert problems == [], problems

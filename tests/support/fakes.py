@@ -246,8 +246,8 @@ class FakeBookings:
                     and b.view.status != BookingStatus.BOOKED
                 ]
                 waiting = tuple(
-                    Waiting(i, j.vaccine, j.name, n, j.borough, j.near is not None)
-                    for n, (i, (number, j)) in enumerate(self.waiting.items(), start=1)
+                    Waiting(i, j.vaccine, j.name, self._position(i), j.borough, j.near is not None)
+                    for i, (number, j) in self.waiting.items()
                     if number == wa_id
                 )
                 return BookingsListed((*self.active(wa_id), *last), waiting)
@@ -256,8 +256,9 @@ class FakeBookings:
                     return Refused(Refusal.ALREADY_WAITING)
                 if sum(n == wa_id for n, _ in self.waiting.values()) >= 4:
                     return Refused(Refusal.WAITLIST_LIMIT)
-                self.waiting[next(self._entry_ids)] = (wa_id, effect)
-                return Joined(len(self.waiting))
+                entry = next(self._entry_ids)
+                self.waiting[entry] = (wa_id, effect)
+                return Joined(self._position(entry))
             case LeaveWaitlist(entry_id=entry_id):
                 gone = [i for i, (n, _) in self.waiting.items()
                         if n == wa_id and entry_id in (None, i)]  # fmt: skip
@@ -281,6 +282,15 @@ class FakeBookings:
             case ForgetMe():
                 return self._forget(wa_id, now)
         raise TypeError(f"unknown effect {effect!r}")
+
+    def _position(self, entry: int) -> int:
+        """Her place in her vaccine's line: earliest due date first, then who joined
+        first (the waitlist's fair order, sql/014)."""
+        mine = self.waiting[entry][1]
+        return sum(
+            j.vaccine == mine.vaccine and (j.earliest, i) <= (mine.earliest, entry)
+            for i, (_, j) in self.waiting.items()
+        )
 
     def offer(self, wa_id: str, slot_id: int) -> int:
         """The offer job offers `slot_id` to this number's first waiting entry."""

@@ -4,7 +4,9 @@ id and the callback data a body carries back in WhatsApp's status webhooks."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -135,11 +137,23 @@ def test_a_failed_status_in_the_documented_shape_keeps_its_code_and_callback() -
 
 
 class _Pool:
+    """Writes as the pool gets them; several of one POST go in one transaction."""
+
     def __init__(self) -> None:
         self.executed: list[tuple[str, tuple[object, ...]]] = []
+        self.transactions = 0
 
     async def execute(self, query: str, *args: object) -> None:
         self.executed.append((query, args))
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[_Pool]:
+        yield self
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        self.transactions += 1
+        yield
 
 
 class _Kept:
@@ -163,6 +177,7 @@ async def test_statuses_with_callback_data_are_matched_without_a_lookup() -> Non
     assert kept.asked == []  # no Redis read on this path
     assert [(e["event"], e["cid"]) for e in logs] == [("notice_failed", "n7")] * 2
     assert len(pool.executed) == 2  # marked; and the relay sends it again (131047)
+    assert pool.transactions == 1  # both or neither
 
 
 async def test_statuses_without_callback_data_are_looked_up_once_by_message_id() -> None:
