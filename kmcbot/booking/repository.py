@@ -42,6 +42,13 @@ from kmcbot.booking.reference import new_code, new_reference
 
 HORIZON_DAYS = 60  # how far ahead the availability snapshot looks
 _VACCINES = {v.value: v for v in Vaccine}
+# What an erased booking's source_message_id becomes (a NOT NULL column): a wamid
+# encodes the sender's number, so it goes; a walk-in's desk marker ('walkin:' and
+# a form key, nothing personal) stays, as the relay reads it (outbox/relay.py).
+# Unique per row, and a wamid never starts with 'erased:' (jobs/purge.py, sql/019).
+# Written for `UPDATE bookings b`.
+ERASED_MESSAGE_ID = """CASE WHEN b.source_message_id LIKE 'walkin:%' THEN b.source_message_id
+                            ELSE 'erased:' || b.id END"""
 
 VIEW_COLUMNS = """
 b.reference, b.code, b.status, b.slot_id, s.day, s.start_time, s.end_time,
@@ -360,7 +367,8 @@ async def forget(pool: asyncpg.Pool, wa_id: str) -> Forgotten:
 
     Bookings whose slot has not started are cancelled (their places go back);
     every row of this number is then anonymised: it stays only as a count for
-    the centre, with no number, name or ID left on it.
+    the centre, with no number, name, ID or message id (a wamid holds the number)
+    left on it.
     """
     async with pool.acquire() as conn, conn.transaction():
         await _lock_number(conn, wa_id)
@@ -384,9 +392,10 @@ async def forget(pool: asyncpg.Pool, wa_id: str) -> Forgotten:
             await conn.execute("UPDATE slots SET booked = booked - 1 WHERE id = $1", slot_id)
         await reserve_for_waitlist(conn, [r["slot_id"] for r in freed], [1] * len(freed))
         await conn.execute(
-            """UPDATE bookings SET wa_id = NULL, id_hash = NULL, id_last4 = NULL, name = NULL,
-                                   erased_at = now(), updated_at = now()
-               WHERE wa_id = $1""",
+            f"""UPDATE bookings b SET wa_id = NULL, id_hash = NULL, id_last4 = NULL, name = NULL,
+                                      source_message_id = {ERASED_MESSAGE_ID},
+                                      erased_at = now(), updated_at = now()
+                WHERE b.wa_id = $1""",
             wa_id,
         )
         # The number's user ids (or this user id) go too: see sql/012.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -213,6 +214,59 @@ async def test_forget_cancels_future_bookings_and_erases_personal_data(pg, slot)
     assert await pg.fetchval("SELECT booked FROM slots WHERE id = $1", slot) == 1
     assert await pg.fetchval("SELECT count(*) FROM bookings") == 2  # kept, as a count
     await assert_counts_consistent(pg)
+
+
+async def test_forget_replaces_the_message_ids_that_carry_the_number(pg, slot) -> None:
+    """A wamid encodes the sender's number: an erased booking keeps a placeholder
+    (the column is NOT NULL), a walk-in keeps its desk marker (a form key, nothing
+    personal: the relay reads it), and another citizen's booking is untouched."""
+    number = "919800000001"
+    chat = await repository.book(pg, number, book_effect(slot, 1, message_id="wamid.HBgM91980"))
+    desk = await repository.book(pg, number, book_effect(slot, 2, message_id="walkin:" + "k" * 16))
+    other = await repository.book(pg, "919800000002", book_effect(slot, 3, message_id="wamid.x"))
+    assert isinstance(chat, Booked) and isinstance(desk, Booked) and isinstance(other, Booked)
+    await repository.forget(pg, number)
+    await repository.forget(pg, number)  # a redelivery erases again: same result
+    ids = dict(await pg.fetch("SELECT reference, source_message_id FROM bookings"))
+    chat_id = await pg.fetchval(
+        "SELECT id FROM bookings WHERE reference = $1", chat.booking.reference
+    )
+    assert ids == {
+        chat.booking.reference: f"erased:{chat_id}",
+        desk.booking.reference: "walkin:" + "k" * 16,
+        other.booking.reference: "wamid.x",
+    }
+
+
+_MIGRATION_019 = (
+    Path(__file__).resolve().parents[2] / "sql/019_erased_message_ids.sql"
+).read_text()
+
+
+async def test_migration_019_replaces_the_message_ids_of_rows_erased_before_it(pg, slot) -> None:
+    """Rows erased by the version before keep their wamid: sql/019 replaces it,
+    and leaves a walk-in's marker, a placeholder and a live booking alone."""
+    refs = []
+    for n, message_id in enumerate(("wamid.old", "walkin:" + "k" * 16, "wamid.live")):
+        result = await repository.book(
+            pg, f"91980000000{n}", book_effect(slot, n, message_id=message_id)
+        )
+        assert isinstance(result, Booked)
+        refs.append(result.booking.reference)
+    await pg.execute(  # erased as the version before did: number gone, message id kept
+        """UPDATE bookings SET wa_id = NULL, name = NULL, id_hash = NULL, id_last4 = NULL,
+                               erased_at = now() WHERE reference = ANY($1::text[])""",
+        refs[:2],
+    )
+    for _ in range(2):  # safe twice
+        await pg.execute(_MIGRATION_019)
+    ids = dict(await pg.fetch("SELECT reference, source_message_id FROM bookings"))
+    old_id = await pg.fetchval("SELECT id FROM bookings WHERE reference = $1", refs[0])
+    assert ids == {
+        refs[0]: f"erased:{old_id}",
+        refs[1]: "walkin:" + "k" * 16,
+        refs[2]: "wamid.live",
+    }
 
 
 async def test_the_database_itself_refuses_overbooking(pg, slot) -> None:

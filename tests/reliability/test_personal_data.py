@@ -8,9 +8,9 @@ away, and `kmcbot purge --days N`.
 - no log line of full conversations holds the phone number, the name or the
   ID number (structlog events captured in-process, stdlib records too; the
   JSON stderr of real server processes is checked in test_overbooking);
-- "delete my data" + forget:yes erases name, number, ID hash and last 4 of
-  the citizen's bookings (cancelling those not yet due), and their Redis
-  session and profile;
+- "delete my data" + forget:yes erases name, number, ID hash, last 4 and
+  message id (a wamid encodes the number) of the citizen's bookings
+  (cancelling those not yet due), and their Redis session and profile;
 - `kmcbot purge --days N` erases the same fields of bookings whose slot
   ended more than N days ago (an attended booking keeps its ID's keyed hash,
   so the ID cannot book again), and leaves every count as it was.
@@ -180,6 +180,7 @@ async def test_delete_my_data_erases_the_citizens_bookings(
 
     row = await pg.fetchrow("SELECT * FROM bookings WHERE reference = $1", reference)
     assert (row["name"], row["wa_id"], row["id_hash"], row["id_last4"]) == (None,) * 4
+    assert row["source_message_id"] == f"erased:{row['id']}"  # the wamid held the number
     assert row["erased_at"] is not None
     assert await pg.fetchval("SELECT count(*) FROM bookings WHERE wa_id = $1", plan.wa_id) == 0
     # The row stays, anonymous; a booking not yet due is cancelled and its place
@@ -249,8 +250,11 @@ async def past_bookings(pg) -> dict[str, int]:
 
 async def personal(pg, slot: int) -> list[tuple]:
     rows = await pg.fetch(
-        """SELECT name, wa_id, id_hash, id_last4 FROM bookings
-                             WHERE slot_id = $1 ORDER BY id""",
+        # The message id is personal too (a wamid encodes the number): NULL here
+        # once replaced by its placeholder.
+        """SELECT name, wa_id, id_hash, id_last4,
+                  nullif(source_message_id, 'erased:' || id) AS message_id
+           FROM bookings WHERE slot_id = $1 ORDER BY id""",
         slot,
     )
     return [tuple(r) for r in rows]
@@ -262,7 +266,7 @@ async def test_purge_erases_old_bookings_and_keeps_the_counts(pg, pg_url) -> Non
     statuses = await pg.fetch("SELECT id, status, slot_id FROM bookings ORDER BY id")
 
     assert await purge(pg, 30) == 2
-    assert await personal(pg, slots["old"]) == [(None, None, None, None)] * 2
+    assert await personal(pg, slots["old"]) == [(None,) * 5] * 2
     assert all(None not in row for row in await personal(pg, slots["recent"]))
     assert all(None not in row for row in await personal(pg, slots["future"]))
     assert await purge(pg, 30) == 0  # already erased: not again, not counted again
@@ -327,7 +331,7 @@ async def test_kmcbot_purge_command(pg, pg_url) -> None:
     first = await asyncio.to_thread(run, "--days", "30")
     assert first.returncode == 0, first.stderr
     assert first.stdout.split()[0] == "2" and "purged" in first.stdout
-    assert await personal(pg, slots["old"]) == [(None, None, None, None)] * 2
+    assert await personal(pg, slots["old"]) == [(None,) * 5] * 2
     again = await asyncio.to_thread(run, "--days", "30")
     assert again.returncode == 0 and again.stdout.split()[0] == "0"
     for bad in (["--days", "-3"], ["--days", "soon"], []):
