@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import string
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -13,7 +14,10 @@ import pytest
 
 from kmcbot.dialogue.notices import REASON_CODES
 from kmcbot.staff import i18n
+from kmcbot.waitlist import store
+from tests.support.factories import eventually
 from tests.support.ids import aadhaar_from
+from tests.support.waitlist import join_effect
 
 STAFF = Path(i18n.__file__).parent
 # t("key") in templates and code; "cancel.reason_" ~ code and the like are listed below.
@@ -180,6 +184,20 @@ async def test_every_page_in_bengali_shows_bengali_digits_and_names(browsers, pg
         },
     )
     assert status == 200, pages["walked in"]
+    # The waitlist: entries in the queue, offers held (told, or not yet) and one
+    # declined, so every position, count, date and time on the page is filled.
+    for n in range(1, 4):
+        await store.join(pg, f"9198000{n:05d}", join_effect(300 + n))
+    await store.run_offers(pg, datetime.now(UTC), timedelta(minutes=30))
+    await eventually(lambda: pg.fetchval("SELECT count(*) >= 3 FROM offers"), timeout=10)
+    offer = await pg.fetchval("SELECT id FROM offers WHERE wa_id = '919800000001'")
+    await store.decline(pg, "919800000001", offer)
+    await pg.execute("UPDATE offers SET queued_at = now() WHERE status = 'held'")
+    status, pages["waitlist"] = await operator.get("/staff/waitlist")
+    assert status == 200
+    entry = await pg.fetchval("SELECT entry_id FROM offers WHERE id = $1", offer)
+    status, pages["an entry's offers"] = await operator.get(f"/staff/waitlist?entry={entry}")
+    assert status == 200
     stranger = browsers()
     await stranger.get("/staff/login")
     await stranger.post("/staff/lang", {"lang": "bn", "next": "/staff/login"})
@@ -188,6 +206,7 @@ async def test_every_page_in_bengali_shows_bengali_digits_and_names(browsers, pg
         assert '<html lang="bn">' in page, name
         assert latin_digits(page) == [], (name, latin_digits(page))
     assert "কোভিশিল্ড" in pages["today"] and "Covishield" not in pages["today"]
+    assert "কোভিশিল্ড" in pages["waitlist"] and "ovishield" not in pages["waitlist"]
     assert "আধার" in pages["walk-in"] and "রবিবার" in pages["centres"]
-    for name in ("today", "tomorrow", "dashboard", "audit", "walked in"):
+    for name in ("today", "tomorrow", "dashboard", "audit", "walked in", "waitlist"):
         assert _BENGALI_DIGIT.search(pages[name]), name  # the numbers are there, in Bengali

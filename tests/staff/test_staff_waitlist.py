@@ -24,7 +24,7 @@ async def test_an_operator_sees_the_queue_and_each_offers_history(browsers, pg, 
     await b.login("op")
     status, page = await b.get("/staff/waitlist")
     assert status == 200
-    assert "covishield: 3 waiting" in page
+    assert "Covishield: 3 waiting" in page  # the chat's name, not the code
     assert "declined (Not now)" in page and "held" in page
     assert page.index("#1<") < page.index("#2<") < page.index("#3<")  # the order of the line
     for personal in ("Citizen 201", "hash-201", "919800000001"):
