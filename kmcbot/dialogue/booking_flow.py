@@ -206,11 +206,7 @@ def on_centre(s: Session, answer: Answer, msg: Inbound, ctx: Context) -> Outcome
             d = s.draft
             if d.vaccine is None or d.first_dose is None:
                 return to_menu(s, ctx, text(lang, "common.error"))
-            open_ids = {
-                c.id
-                for c, _ in offer.centres(ctx.availability, d.vaccine, since(s, ctx), ctx.now, None)
-            }
-            if centre_id not in open_ids:
+            if not offer.has_open(ctx.availability, d.vaccine, since(s, ctx), ctx.now, centre_id):
                 return invalid(s, ctx, text(lang, "centre.gone"))
             return ask(s, ctx, State.DAY, centre_id=centre_id, day=None, slot_id=None)
     return not_understood(s, ctx, answer)

@@ -92,6 +92,16 @@ def centres(
     return sorted(with_km, key=lambda ck: (ck[1], ck[0].id))
 
 
+def has_open(
+    av: Availability, vaccine: Vaccine, since: date, now: datetime, centre_id: int
+) -> bool:
+    """Whether `centres` would list this centre, without listing the others (a
+    pick of the list is checked so: one centre, not the city's 293)."""
+    local = now.astimezone(IST)
+    found = av.with_places(vaccine, centre_id)
+    return centre_id in av.centres and _last_open(found, max(since, local.date()), local)
+
+
 def days(
     av: Availability, vaccine: Vaccine, since: date, now: datetime, centre_id: int
 ) -> list[tuple[date, int]]:

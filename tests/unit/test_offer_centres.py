@@ -64,6 +64,9 @@ def test_the_listed_centres_are_those_with_an_open_slot(
     listed = [c.id for c, _ in offer.centres(av, vaccine, since, now, None)]
     walked = [i for i in CENTRES if offer.days(av, vaccine, since, now, i)]
     assert sorted(listed) == sorted(walked)
+    # A pick of the list is checked with has_open, one centre at a time: the same answer.
+    assert [i for i in CENTRES if offer.has_open(av, vaccine, since, now, i)] == sorted(listed)
+    assert not offer.has_open(av, vaccine, since, now, max(CENTRES) + 1)  # no such centre
 
 
 def test_a_centre_whose_last_session_today_has_started_is_not_listed() -> None:
