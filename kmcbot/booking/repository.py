@@ -62,7 +62,7 @@ VIEW_SQL = f"SELECT {VIEW_COLUMNS} FROM bookings b {VIEW_JOINS}\n"
 
 # A number's waiting entries (kmcbot/waitlist/), each with its place in its
 # vaccine's line: earliest due date, then who joined first (waitlist/store.py).
-WAITING_SQL = """
+_WAITING = """
 SELECT w.id, w.vaccine, w.name, w.borough, w.near_lat IS NOT NULL AS near,
        (SELECT count(*) FROM waitlist o
          WHERE o.status = 'waiting' AND o.vaccine = w.vaccine
@@ -79,7 +79,7 @@ FROM (SELECT array_agg(w.id ORDER BY w.id) AS waiting_ids,
              array_agg(w.position ORDER BY w.id) AS waiting_positions,
              array_agg(w.borough ORDER BY w.id) AS waiting_boroughs,
              array_agg(w.near ORDER BY w.id) AS waiting_near
-      FROM ({WAITING_SQL}) w) q
+      FROM ({_WAITING}) w) q
 LEFT JOIN (SELECT {VIEW_COLUMNS}, s.starts_at FROM bookings b {VIEW_JOINS}
            WHERE b.wa_id = $1 AND (b.status = 'booked' OR b.reference = $2)) v ON true
 ORDER BY v.starts_at

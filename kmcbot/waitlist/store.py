@@ -33,12 +33,11 @@ from kmcbot.booking.commands import (
     JoinWaitlist,
     OfferDeclined,
     Refused,
-    Waiting,
     WaitlistLeft,
 )
-from kmcbot.booking.model import Refusal, Vaccine
+from kmcbot.booking.model import Refusal
 from kmcbot.booking.reference import new_code, new_reference
-from kmcbot.booking.repository import WAITING_SQL, view_of
+from kmcbot.booking.repository import view_of
 from kmcbot.waitlist.allocate import Area, Entry, Live, NewOffer, Place, Plan, allocate
 
 log = structlog.get_logger()
@@ -131,23 +130,6 @@ async def join(
         user=user,
     )
     return Joined(int(position))
-
-
-async def waiting_of(conn: asyncpg.Connection | asyncpg.Pool, wa_id: str) -> tuple[Waiting, ...]:
-    """The number's waiting entries with their positions ("My bookings" has them
-    from repository.list_bookings, in the same round trip as the bookings)."""
-    rows = await conn.fetch(WAITING_SQL + " ORDER BY w.id", wa_id)
-    return tuple(
-        Waiting(
-            r["id"],
-            Vaccine(r["vaccine"]),
-            r["name"] or "",
-            int(r["position"]),
-            r["borough"],
-            r["near"],
-        )
-        for r in rows
-    )
 
 
 async def _end_offers(

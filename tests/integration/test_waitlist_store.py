@@ -51,7 +51,7 @@ async def test_joining_tells_the_position_once_per_id_and_four_per_number(pg) ->
     for n in range(10, 14):
         assert isinstance(await store.join(pg, family, join_effect(n)), Joined)
     assert await store.join(pg, family, join_effect(14)) == Refused(Refusal.WAITLIST_LIMIT)
-    waiting = await store.waiting_of(pg, family)
+    waiting = (await repository.list_bookings(pg, family)).waiting
     assert [w.position for w in waiting] == [4, 5, 6, 7]
 
 
@@ -65,7 +65,7 @@ async def test_an_entry_keeps_its_area_and_my_bookings_shows_it(pg) -> None:
         assert isinstance(await store.join(pg, family, effect), Joined)
     rows = await pg.fetch("SELECT borough, near_lat, radius_km FROM waitlist ORDER BY id")
     assert [tuple(r) for r in rows] == [(7, None, None), (None, 22.54, 5.0), (None, None, None)]
-    waiting = await store.waiting_of(pg, family)
+    waiting = (await repository.list_bookings(pg, family)).waiting
     assert [(w.borough, w.near) for w in waiting] == [(7, False), (None, True), (None, False)]
 
 
